@@ -1,0 +1,107 @@
+// The hardware abstraction layer: the only interface kernel/ may call below itself.
+//
+// Two backends implement it, chosen at link time: hal/x86_64 (real hardware / QEMU)
+// and hal/sim (the Unicorn-based simulator). Nothing in this header may name a
+// backend. Calls are made with the big kernel lock held unless noted.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace hal {
+
+using paddr_t = uint64_t;  // a physical address
+using vaddr_t = uint64_t;  // a virtual address
+
+constexpr uint64_t kPageSize = 4096;
+constexpr size_t kMaxMemRanges = 64;
+constexpr size_t kMaxCmdline = 256;
+
+// ---- Boot information -------------------------------------------------------
+
+// A range of physical memory.
+struct MemRange {
+    paddr_t base;
+    uint64_t size;
+};
+
+// What the backend hands the kernel at boot. `usable` lists free RAM only: the
+// backend has already carved out its own image, boot data and the initramfs.
+struct BootInfo {
+    MemRange usable[kMaxMemRanges];
+    size_t usable_count;
+    const uint8_t* initramfs;   // kernel-readable bytes of the initramfs (CPIO newc)
+    size_t initramfs_size;
+    uint32_t cpu_count;         // CPUs the backend can run (>= 1)
+    char cmdline[kMaxCmdline];  // NUL-terminated kernel command line ("" if none)
+};
+
+// ---- Physical memory --------------------------------------------------------
+
+// A kernel pointer to physical address `pa` (which must be RAM from BootInfo).
+// The mapping is linear: phys_to_virt(pa) == (char*)phys_to_virt(0) + pa, so the
+// kernel can invert it for pointers into RAM.
+void* phys_to_virt(paddr_t pa);
+
+// ---- Console and machine control ---------------------------------------------
+
+// Writes bytes to the kernel console (COM1 on x86_64, stdout in the simulator).
+void console_write(const char* s, size_t len);
+
+// Asks the machine to stop with `code` as its exit status. The x86_64 backend
+// never returns; the simulator returns, and stops once the current kernel entry
+// is finished. The kernel must therefore finish its entry normally after this.
+void machine_halt(int code);
+
+// Stops everything after a fatal kernel error (message already printed).
+[[noreturn]] void panic_halt();
+
+// ---- User context -------------------------------------------------------------
+
+// A user thread's register file, saved on every kernel entry and loaded on resume.
+struct UserRegs {
+    uint64_t rip, rsp, rflags;
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t fs_base;
+};
+
+// The rflags a user thread starts with and is always sanitised to (IF set, IOPL 0).
+constexpr uint64_t kUserRflags = 0x202;
+// rflags bits a user thread may change (CF PF AF ZF SF TF DF OF, AC is not allowed).
+constexpr uint64_t kUserRflagsMask = 0xcd5;
+
+// ---- Address spaces ------------------------------------------------------------
+
+// A backend handle to one user address space (x86_64: a PML4 frame; sim: an engine).
+using AsHandle = uint64_t;
+constexpr AsHandle kNoAs = 0;
+
+// Mapping permissions (same bit values as ANVIL_PERM_R/W/X).
+enum : uint32_t { kMapRead = 1u << 0, kMapWrite = 1u << 1, kMapExec = 1u << 2 };
+
+// Creates an empty user address space; kNoAs if out of memory.
+AsHandle as_create();
+// Destroys an address space (all user mappings go; frames are not freed: the
+// kernel owns them). It must not be active on any CPU.
+void as_destroy(AsHandle as);
+// Maps one 4 KiB user page `va` -> frame `pa` with kMap* permissions. Returns
+// false if out of memory for the backend's own structures (nothing changed).
+bool as_map(AsHandle as, vaddr_t va, paddr_t pa, uint32_t perms);
+// Removes the mapping of one user page (no-op if none) and flushes it from TLBs.
+void as_unmap(AsHandle as, vaddr_t va);
+
+// ---- CPUs -----------------------------------------------------------------------
+
+// Index of the CPU running this kernel entry (0 .. cpu_count-1).
+uint32_t cpu_id();
+
+// ---- Services the kernel provides to the backend ----------------------------------
+
+// Page-table (or other backend bookkeeping) frames come from the kernel's frame
+// allocator: one zeroed 4 KiB frame, or 0 if none is left.
+paddr_t kernel_alloc_frame();
+// Returns a frame obtained from kernel_alloc_frame().
+void kernel_free_frame(paddr_t pa);
+
+}  // namespace hal

@@ -1,0 +1,67 @@
+// The kernel's entry points, as the backends see them.
+//
+// Every entry runs to completion (DESIGN.md: the kernel is event-driven). After
+// any entry returns, the backend asks `next_to_run(cpu)` what this CPU does
+// now: resume a user thread, or idle until the next interrupt/event.
+#pragma once
+
+#include <hal/hal.h>
+
+namespace kernel {
+
+// What a CPU should run when a kernel entry finishes.
+struct Resume {
+    hal::UserRegs* regs;  // the thread's register file (backend loads it); null = idle
+    hal::AsHandle as;     // the address space to activate
+    uint64_t thread_id;   // for the backend's logs and traces
+};
+
+// Kinds of user fault a backend reports.
+enum class FaultKind : uint32_t {
+    kPageNotPresent = 1,  // access to an unmapped address
+    kPageProtection = 2,  // access forbidden by the mapping's permissions
+    kGeneralProtection = 3,
+    kInvalidOpcode = 4,
+    kDivide = 5,
+    kOther = 6,
+};
+
+// Access that caused a page fault.
+enum class FaultAccess : uint32_t { kRead = 1, kWrite = 2, kExec = 3, kNone = 0 };
+
+// Everything a backend knows about a user fault.
+struct FaultInfo {
+    FaultKind kind;
+    FaultAccess access;
+    uint64_t addr;    // faulting address (page faults), else 0
+    uint64_t vector;  // the x86 exception vector
+};
+
+// Called once on the boot CPU with the machine description; builds the root
+// process (init) from the initramfs. On return, ask next_to_run(0).
+void boot(const hal::BootInfo& info);
+
+// The current thread on `cpu` executed `syscall`; its registers (as they were at
+// the instruction, rip already past it) are in the Resume::regs last returned.
+void on_syscall(uint32_t cpu);
+
+// The current thread on `cpu` faulted; registers saved as for on_syscall, with
+// rip at the faulting instruction.
+void on_fault(uint32_t cpu, const FaultInfo& fault);
+
+// The preemption timer of `cpu` fired while a user thread or idle was running.
+void on_timer(uint32_t cpu);
+
+// A device interrupt `irq` arrived on `cpu`.
+void on_irq(uint32_t cpu, uint32_t irq);
+
+// `cpu` has nothing to run and was woken (IPI, or the simulator polling).
+void on_idle(uint32_t cpu);
+
+// What `cpu` runs now. Returns false when the CPU should idle.
+bool next_to_run(uint32_t cpu, Resume* out);
+
+// Formats and prints a kernel panic message, then halts the machine.
+[[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+}  // namespace kernel

@@ -1,0 +1,37 @@
+// The HAL implemented on top of the simulated machine (sim/).
+#include "sim/machine.h"
+
+#include <hal/hal.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace hal {
+
+namespace {
+sim::Machine& machine() {
+    sim::Machine* m = sim::Machine::active();
+    if (!m) {
+        std::fprintf(stderr, "anvil-sim: HAL used with no active machine\n");
+        std::abort();
+    }
+    return *m;
+}
+}  // namespace
+
+void* phys_to_virt(paddr_t pa) { return machine().phys_to_virt(pa); }
+void console_write(const char* s, size_t len) { machine().console_write(s, len); }
+void machine_halt(int code) { machine().request_halt(code & 0x7f); }
+
+void panic_halt() {
+    std::fflush(stdout);
+    std::_Exit(126);
+}
+
+uint32_t cpu_id() { return machine().current_cpu(); }
+AsHandle as_create() { return machine().as_create(); }
+void as_destroy(AsHandle as) { machine().as_destroy(as); }
+bool as_map(AsHandle as, vaddr_t va, paddr_t pa, uint32_t perms) { return machine().as_map(as, va, pa, perms); }
+void as_unmap(AsHandle as, vaddr_t va) { machine().as_unmap(as, va); }
+
+}  // namespace hal

@@ -1,0 +1,90 @@
+/* Anvil ABI types shared by the kernel and userspace (C, freestanding). */
+#ifndef ANVIL_TYPES_H
+#define ANVIL_TYPES_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A slot index in the caller's own CNode. Slot 0 is always empty. */
+typedef uint32_t anvil_cap_t;
+
+/* Rights on a capability. A copy can only drop bits, never add them. */
+#define ANVIL_RIGHT_READ   (1u << 0) /* read data, receive, read slots, get regs */
+#define ANVIL_RIGHT_WRITE  (1u << 1) /* write data, send, write slots, set regs */
+#define ANVIL_RIGHT_EXEC   (1u << 2) /* map a VMO executable */
+#define ANVIL_RIGHT_MANAGE (1u << 3) /* control the object, revoke */
+#define ANVIL_RIGHT_GRANT  (1u << 4) /* the cap may leave its CNode */
+#define ANVIL_RIGHTS_ALL   (0x1fu)
+
+/* Mapping permissions for vma_map / vma_alloc: the same bits as the rights. */
+#define ANVIL_PERM_R ANVIL_RIGHT_READ
+#define ANVIL_PERM_W ANVIL_RIGHT_WRITE
+#define ANVIL_PERM_X ANVIL_RIGHT_EXEC
+
+/* Object types, as reported in anvil_cap_info_t.type. */
+#define ANVIL_OBJ_NONE         0u
+#define ANVIL_OBJ_CNODE        1u
+#define ANVIL_OBJ_TCB          2u
+#define ANVIL_OBJ_VSPACE       3u
+#define ANVIL_OBJ_VMO          4u
+#define ANVIL_OBJ_ENDPOINT     5u
+#define ANVIL_OBJ_NOTIFICATION 6u
+#define ANVIL_OBJ_IOPORT       7u
+#define ANVIL_OBJ_IRQ          8u
+
+/* "Take the lowest free slot" for calls that write a slot. */
+#define ANVIL_SLOT_ANY 0xffffffffu
+/* "Any CPU" for tcb_configure's affinity. */
+#define ANVIL_CPU_ANY 0xffffffffu
+
+/* Well-known slots at process start. */
+#define ANVIL_CAP_NULL        0u
+#define ANVIL_CAP_SELF_CNODE  1u
+#define ANVIL_CAP_SELF_VSPACE 2u
+#define ANVIL_CAP_SELF_TCB    3u
+#define ANVIL_CAP_NAMESERVER  4u
+#define ANVIL_CAP_IOSERVER    5u
+#define ANVIL_CAP_FAULT_EP    6u
+
+/* What cap_info reports about one slot. */
+typedef struct anvil_cap_info {
+    uint32_t type;      /* ANVIL_OBJ_* */
+    uint32_t rights;    /* ANVIL_RIGHT_* bits */
+    uint64_t badge;     /* 0 when unbadged */
+    uint64_t object_id; /* unique per object, from a counter; never reused */
+} anvil_cap_info_t;
+
+/* A thread's user register file, for tcb_set_regs / tcb_get_regs. */
+typedef struct anvil_regs {
+    uint64_t rip, rsp, rflags;
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t fs_base;
+} anvil_regs_t;
+
+#define ANVIL_MSG_MAX_BYTES 1024u
+#define ANVIL_MSG_MAX_CAPS  4u
+
+/* An IPC message. See ABI.md for how caps[] is read on send and on receive. */
+typedef struct anvil_msg {
+    uint64_t label;
+    uint32_t len;
+    uint32_t ncaps;
+    uint8_t data[ANVIL_MSG_MAX_BYTES];
+    anvil_cap_t caps[ANVIL_MSG_MAX_CAPS];
+} anvil_msg_t;
+
+/* User virtual addresses: [ANVIL_USER_BASE, ANVIL_USER_LIMIT). The top of the
+ * canonical lower half above ANVIL_USER_LIMIT is reserved for the platform. */
+#define ANVIL_PAGE_SIZE  4096ull
+#define ANVIL_USER_BASE  0x0000000000001000ull
+#define ANVIL_USER_LIMIT 0x00007fffffe00000ull
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ANVIL_TYPES_H */

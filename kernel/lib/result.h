@@ -1,0 +1,52 @@
+// Errors are values: Status for calls with no result, Result<T> for calls with one.
+#pragma once
+
+#include <anvil/status.h>
+
+#include <stdint.h>
+
+namespace kernel {
+
+// An ANVIL_OK / ANVIL_ERR_* code.
+using Status = anvil_status_t;
+
+// A failed status on its way out of a function returning Status or Result<T>.
+struct Error {
+    Status status;
+    operator Status() const { return status; }  // NOLINT: implicit on purpose
+};
+
+// A value or the status explaining why there is none.
+template <typename T>
+class Result {
+public:
+    Result(T value) : value_(value), status_(ANVIL_OK) {}  // NOLINT: implicit on purpose
+    Result(Error e) : value_(), status_(e.status) {}       // NOLINT: implicit on purpose
+    static Result error(Status s) { return Result(s, 0); }
+
+    bool ok() const { return status_ == ANVIL_OK; }
+    Status status() const { return status_; }
+    T value() const { return value_; }
+
+private:
+    Result(Status s, int) : value_(), status_(s) {}
+    T value_;
+    Status status_;
+};
+
+}  // namespace kernel
+
+// Returns the status from the enclosing function if `expr` (a Status) failed.
+#define TRY(expr)                                   \
+    do {                                            \
+        ::kernel::Status try_status_ = (expr);      \
+        if (try_status_ != ANVIL_OK)                \
+            return try_status_;                     \
+    } while (0)
+
+// Declares `var` from a Result-returning `expr`, returning its status on failure.
+#define TRY_ASSIGN(var, expr)                       \
+    auto var##_result_ = (expr);                    \
+    if (!var##_result_.ok())                        \
+        return ::kernel::Error{var##_result_.status()}; \
+    auto var = var##_result_.value()

@@ -1,0 +1,45 @@
+// The base of every kernel object: a type, an id from a counter, a reference count.
+#pragma once
+
+#include <anvil/types.h>
+#include <stdint.h>
+
+namespace kernel {
+
+// One kernel object. Caps and internal references hold counted references; the
+// object is destroyed when the last one goes.
+class KObject {
+public:
+    KObject(const KObject&) = delete;
+    KObject& operator=(const KObject&) = delete;
+
+    uint32_t type() const { return type_; }   // ANVIL_OBJ_*
+    uint64_t id() const { return id_; }       // unique, from a counter, never reused
+    uint32_t refs() const { return refs_; }
+
+    void retain() { ++refs_; }
+    // Drops a reference; destroys the object when it was the last.
+    void release() {
+        if (--refs_ == 0)
+            destroy();
+    }
+
+protected:
+    explicit KObject(uint32_t type);
+    ~KObject() = default;
+    // Frees the object's resources and memory (called once, with no references left).
+    virtual void destroy() = 0;
+
+private:
+    uint64_t id_;
+    uint32_t type_;
+    uint32_t refs_ = 0;
+};
+
+// Name of an ANVIL_OBJ_* type ("endpoint").
+const char* object_type_name(uint32_t type);
+
+// Objects created so far (the next id minus one).
+uint64_t objects_created();
+
+}  // namespace kernel

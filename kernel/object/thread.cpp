@@ -1,0 +1,55 @@
+#include "kernel/object/thread.h"
+
+#include "kernel/object/cnode.h"
+#include "kernel/object/vspace.h"
+#include "kernel/vm/kheap.h"
+
+namespace kernel {
+
+const char* thread_state_name(ThreadState s) {
+    switch (s) {
+    case ThreadState::kInactive: return "inactive";
+    case ThreadState::kRunnable: return "runnable";
+    case ThreadState::kRunning: return "running";
+    case ThreadState::kBlocked: return "blocked";
+    case ThreadState::kSuspended: return "suspended";
+    case ThreadState::kExited: return "exited";
+    case ThreadState::kFaulted: return "faulted";
+    }
+    return "?";
+}
+
+Result<Thread*> Thread::create() {
+    Thread* t = make<Thread>();
+    if (!t)
+        return Result<Thread*>::error(ANVIL_ERR_NO_MEMORY);
+    t->regs_.rflags = hal::kUserRflags;
+    return t;
+}
+
+void Thread::bind(CNode* cnode, VSpace* vspace) {
+    if (cnode)
+        cnode->retain();
+    if (vspace)
+        vspace->retain();
+    if (cnode_)
+        cnode_->release();
+    if (vspace_)
+        vspace_->release();
+    cnode_ = cnode;
+    vspace_ = vspace;
+}
+
+void Thread::set_name(const char* name) {
+    size_t i = 0;
+    for (; name[i] && i + 1 < kNameLength; ++i)
+        name_[i] = name[i];
+    name_[i] = '\0';
+}
+
+void Thread::destroy() {
+    bind(nullptr, nullptr);
+    unmake(this);
+}
+
+}  // namespace kernel

@@ -1,0 +1,98 @@
+// The kernel's entry points (hal/include/hal/kernel_entry.h). Each runs to
+// completion; the backend then asks next_to_run() what the CPU does next.
+#include "kernel/lib/format.h"
+#include "kernel/object/thread.h"
+#include "kernel/object/vspace.h"
+#include "kernel/sched/scheduler.h"
+#include "kernel/syscall/syscall.h"
+
+#include <hal/kernel_entry.h>
+#include <stdarg.h>
+
+namespace kernel {
+
+namespace {
+
+const char* fault_kind_name(FaultKind k) {
+    switch (k) {
+    case FaultKind::kPageNotPresent: return "page fault (not mapped)";
+    case FaultKind::kPageProtection: return "page fault (protection)";
+    case FaultKind::kGeneralProtection: return "general protection fault";
+    case FaultKind::kInvalidOpcode: return "invalid opcode";
+    case FaultKind::kDivide: return "divide error";
+    case FaultKind::kOther: return "exception";
+    }
+    return "fault";
+}
+
+const char* fault_access_name(FaultAccess a) {
+    switch (a) {
+    case FaultAccess::kRead: return "read";
+    case FaultAccess::kWrite: return "write";
+    case FaultAccess::kExec: return "exec";
+    case FaultAccess::kNone: return "-";
+    }
+    return "?";
+}
+
+// Exit status the machine halts with when init faults.
+constexpr int kInitFaultedCode = 125;
+
+}  // namespace
+
+void on_syscall(uint32_t cpu) {
+    Thread* t = scheduler().current(cpu);
+    if (!t)
+        panic("syscall on cpu %u with no current thread", cpu);
+    dispatch_syscall(*t);
+}
+
+void on_fault(uint32_t cpu, const FaultInfo& fault) {
+    Thread* t = scheduler().current(cpu);
+    if (!t)
+        panic("user fault on cpu %u with no current thread", cpu);
+    kprintf("anvil: fault: thread %llu (%s): %s, %s at 0x%llx, rip 0x%llx, vector %llu\n",
+            static_cast<unsigned long long>(t->id()), t->name(), fault_kind_name(fault.kind),
+            fault_access_name(fault.access), static_cast<unsigned long long>(fault.addr),
+            static_cast<unsigned long long>(t->regs().rip), static_cast<unsigned long long>(fault.vector));
+    scheduler().deschedule(t, ThreadState::kFaulted);
+    if (t->is_root()) {
+        kprintf("anvil: init faulted; halting\n");
+        hal::machine_halt(kInitFaultedCode);
+    }
+}
+
+void on_timer(uint32_t cpu) {
+    Thread* t = scheduler().current(cpu);
+    // Round-robin inside a priority: an equal-priority waiter gets the CPU.
+    if (t && scheduler().queue(cpu).top_priority() >= static_cast<int>(t->priority()))
+        scheduler().yield(cpu);
+}
+
+void on_irq(uint32_t cpu, uint32_t irq) {}
+
+void on_idle(uint32_t cpu) {}
+
+bool next_to_run(uint32_t cpu, Resume* out) {
+    Thread* t = scheduler().pick(cpu);
+    if (!t)
+        return false;
+    hal::UserRegs& r = t->regs();
+    r.rflags = (r.rflags & hal::kUserRflagsMask) | hal::kUserRflags;
+    out->regs = &r;
+    out->as = t->vspace()->as();
+    out->thread_id = t->id();
+    return true;
+}
+
+void panic(const char* fmt, ...) {
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    kprintf("anvil: PANIC: %s\n", buf);
+    hal::panic_halt();
+}
+
+}  // namespace kernel

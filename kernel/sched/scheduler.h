@@ -1,0 +1,60 @@
+// The scheduler: strict priority with round-robin inside a priority, one run
+// queue per CPU. A running thread is on no queue; `current(cpu)` names it.
+#pragma once
+
+#include "kernel/lib/list.h"
+#include "kernel/object/thread.h"
+
+#include <stdint.h>
+
+namespace kernel {
+
+constexpr uint32_t kMaxCpus = 16;
+
+// Runnable threads of one CPU: a FIFO per priority plus a bitmap of non-empty ones.
+class RunQueue {
+public:
+    void push_back(Thread* t);
+    void push_front(Thread* t);
+    // Highest-priority thread (oldest first within a priority), removed; or null.
+    Thread* pop_highest();
+    void remove(Thread* t);
+    bool empty() const { return count_ == 0; }
+    size_t count() const { return count_; }
+    // Priority of the best waiting thread, or -1 if empty.
+    int top_priority() const;
+
+private:
+    List<Thread, &Thread::run_link> queues_[Thread::kMaxPriority + 1];
+    uint64_t bitmap_[4] = {};
+    size_t count_ = 0;
+};
+
+class Scheduler {
+public:
+    void init(uint32_t cpu_count);
+    uint32_t cpu_count() const { return cpu_count_; }
+
+    // Puts an inactive/blocked/suspended thread on a run queue.
+    void make_runnable(Thread* t);
+    // Takes `t` off the CPU or run queue it is on, setting `state` (exit, fault,
+    // suspend, block). Its CPU picks something else at the end of the entry.
+    void deschedule(Thread* t, ThreadState state);
+    // The running thread of `cpu` goes to the back of its priority's queue.
+    void yield(uint32_t cpu);
+
+    Thread* current(uint32_t cpu) const { return current_[cpu]; }
+    // Makes sure `cpu` has its best thread current; null if it should idle.
+    Thread* pick(uint32_t cpu);
+
+    RunQueue& queue(uint32_t cpu) { return queues_[cpu]; }
+
+private:
+    uint32_t cpu_count_ = 1;
+    Thread* current_[kMaxCpus] = {};
+    RunQueue queues_[kMaxCpus];
+};
+
+Scheduler& scheduler();
+
+}  // namespace kernel

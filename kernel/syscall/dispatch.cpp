@@ -1,0 +1,39 @@
+#include "kernel/object/thread.h"
+#include "kernel/syscall/syscall.h"
+
+namespace kernel {
+
+namespace {
+const anvil_syscall_desc_t kDescs[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
+}
+
+const anvil_syscall_desc_t* syscall_desc(uint64_t number) {
+    return number < ANVIL_SYS_COUNT ? &kDescs[number] : nullptr;
+}
+
+void dispatch_syscall(Thread& self) {
+    hal::UserRegs& r = self.regs();
+    SyscallArgs a{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9, r.r12}, {0, 0}};
+    Status status;
+    switch (a.number) {
+#define ANVIL_DISPATCH_CASE(num, name, wrap, ...) \
+    case num:                                     \
+        status = sys_##name(self, a);             \
+        break;
+        ANVIL_SYSCALLS(ANVIL_DISPATCH_CASE)
+#undef ANVIL_DISPATCH_CASE
+    default:
+        status = ANVIL_ERR_NOT_SUPPORTED;
+        break;
+    }
+    const ThreadState st = self.state();
+    if (st == ThreadState::kExited || st == ThreadState::kFaulted)
+        return;
+    r.rax = static_cast<uint64_t>(static_cast<int64_t>(status));
+    if (status == ANVIL_OK) {
+        r.rdx = a.out[0];
+        r.r10 = a.out[1];
+    }
+}
+
+}  // namespace kernel

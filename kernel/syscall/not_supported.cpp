@@ -1,0 +1,41 @@
+// Syscalls of the ABI that this kernel does not implement yet: each returns
+// ANVIL_ERR_NOT_SUPPORTED and changes nothing. A call leaves this list when its
+// real handler lands.
+#include "kernel/syscall/syscall.h"
+
+namespace kernel {
+
+#define ANVIL_NOT_SUPPORTED(name) \
+    Status sys_##name(Thread&, SyscallArgs&) { return ANVIL_ERR_NOT_SUPPORTED; }
+
+ANVIL_NOT_SUPPORTED(cnode_create)
+ANVIL_NOT_SUPPORTED(cap_copy)
+ANVIL_NOT_SUPPORTED(cap_delete)
+ANVIL_NOT_SUPPORTED(cap_revoke)
+ANVIL_NOT_SUPPORTED(tcb_create)
+ANVIL_NOT_SUPPORTED(tcb_configure)
+ANVIL_NOT_SUPPORTED(tcb_set_regs)
+ANVIL_NOT_SUPPORTED(tcb_get_regs)
+ANVIL_NOT_SUPPORTED(tcb_resume)
+ANVIL_NOT_SUPPORTED(tcb_suspend)
+ANVIL_NOT_SUPPORTED(vspace_create)
+ANVIL_NOT_SUPPORTED(vmo_create)
+ANVIL_NOT_SUPPORTED(vmo_read)
+ANVIL_NOT_SUPPORTED(vmo_write)
+ANVIL_NOT_SUPPORTED(vma_map)
+ANVIL_NOT_SUPPORTED(vma_unmap)
+ANVIL_NOT_SUPPORTED(vma_alloc)
+ANVIL_NOT_SUPPORTED(endpoint_create)
+ANVIL_NOT_SUPPORTED(notification_create)
+ANVIL_NOT_SUPPORTED(ipc_send)
+ANVIL_NOT_SUPPORTED(ipc_recv)
+ANVIL_NOT_SUPPORTED(ipc_call)
+ANVIL_NOT_SUPPORTED(ipc_reply)
+ANVIL_NOT_SUPPORTED(ipc_reply_recv)
+ANVIL_NOT_SUPPORTED(ipc_try_send)
+ANVIL_NOT_SUPPORTED(ipc_try_recv)
+ANVIL_NOT_SUPPORTED(notify_signal)
+ANVIL_NOT_SUPPORTED(notify_wait)
+ANVIL_NOT_SUPPORTED(irq_bind)
+
+}  // namespace kernel

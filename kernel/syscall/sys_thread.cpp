@@ -1,0 +1,27 @@
+// Thread lifecycle calls of the calling thread: exit and yield.
+#include "kernel/lib/format.h"
+#include "kernel/object/thread.h"
+#include "kernel/sched/scheduler.h"
+#include "kernel/syscall/syscall.h"
+
+#include <hal/hal.h>
+
+namespace kernel {
+
+Status sys_thread_exit(Thread& self, SyscallArgs& a) {
+    const int64_t code = static_cast<int64_t>(a.arg[0]);
+    self.set_exit_code(code);
+    scheduler().deschedule(&self, ThreadState::kExited);
+    if (self.is_root()) {
+        kprintf("anvil: init exited with code %lld\n", static_cast<long long>(code));
+        hal::machine_halt(static_cast<int>(code & 0x7f));
+    }
+    return ANVIL_OK;
+}
+
+Status sys_thread_yield(Thread& self, SyscallArgs& a) {
+    scheduler().yield(self.cpu());
+    return ANVIL_OK;
+}
+
+}  // namespace kernel

@@ -1,0 +1,204 @@
+#include "sim/engine.h"
+
+#include <anvil/types.h>
+#include <fmt/core.h>
+#include <unicorn/unicorn.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace sim {
+
+namespace {
+
+// The platform page: GDT at 0, the iretq trampoline at kTrampoline, the iret
+// frame at kFrame. Mapped read+exec into every engine at ANVIL_USER_LIMIT.
+constexpr uint64_t kPlatformVa = ANVIL_USER_LIMIT;
+constexpr uint64_t kTrampoline = 0x100;
+constexpr uint64_t kFrame = 0xf00;
+constexpr uint64_t kUserCs = 0x23;  // GDT entry 4, RPL 3
+constexpr uint64_t kUserSs = 0x1b;  // GDT entry 3, RPL 3
+constexpr uint64_t kGdt[] = {
+    0,                        // null
+    0x00209a0000000000ull,    // 0x08 kernel code, 64-bit
+    0x0000920000000000ull,    // 0x10 kernel data
+    0x0000f20000000000ull,    // 0x18 user data, DPL 3
+    0x0020fa0000000000ull,    // 0x20 user code, 64-bit, DPL 3
+};
+
+// Unicorn register ids in hal::UserRegs field order (fs_base last).
+constexpr int kRegIds[] = {
+    UC_X86_REG_RIP, UC_X86_REG_RSP, UC_X86_REG_EFLAGS, UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX,
+    UC_X86_REG_RDX, UC_X86_REG_RSI, UC_X86_REG_RDI, UC_X86_REG_RBP, UC_X86_REG_R8,  UC_X86_REG_R9,
+    UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
+    UC_X86_REG_FS_BASE,
+};
+constexpr size_t kRegCount = sizeof(kRegIds) / sizeof(kRegIds[0]);
+static_assert(sizeof(hal::UserRegs) == kRegCount * sizeof(uint64_t));
+
+kernel::FaultKind fault_kind_for_vector(uint32_t vector) {
+    switch (vector) {
+    case 0: return kernel::FaultKind::kDivide;
+    case 6: return kernel::FaultKind::kInvalidOpcode;
+    case 13: return kernel::FaultKind::kGeneralProtection;
+    default: return kernel::FaultKind::kOther;
+    }
+}
+
+void free_page(void* p) { std::free(p); }
+
+}  // namespace
+
+Engine::Engine() : platform_page_(nullptr, free_page) {
+    uc_engine* uc = nullptr;
+    uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
+    if (err != UC_ERR_OK) {
+        error_ = fmt::format("cannot create a Unicorn x86-64 engine: {}", uc_strerror(err));
+        return;
+    }
+    platform_page_.reset(static_cast<uint8_t*>(std::aligned_alloc(hal::kPageSize, hal::kPageSize)));
+    std::memset(platform_page_.get(), 0, hal::kPageSize);
+    std::memcpy(platform_page_.get(), kGdt, sizeof kGdt);
+    platform_page_[kTrampoline] = 0x48;  // iretq
+    platform_page_[kTrampoline + 1] = 0xcf;
+    err = uc_mem_map_ptr(uc, kPlatformVa, hal::kPageSize, UC_PROT_READ | UC_PROT_EXEC, platform_page_.get());
+    uc_x86_mmr gdtr{0, kPlatformVa, sizeof kGdt - 1, 0};
+    if (err == UC_ERR_OK)
+        err = uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
+    uc_hook hook;
+    if (err == UC_ERR_OK)
+        err = uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Engine::on_syscall), this, 1, 0,
+                          UC_X86_INS_SYSCALL);
+    if (err == UC_ERR_OK)
+        err = uc_hook_add(uc, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(&Engine::on_interrupt), this, 1, 0);
+    if (err == UC_ERR_OK)
+        err = uc_hook_add(uc, &hook, UC_HOOK_MEM_INVALID, reinterpret_cast<void*>(&Engine::on_bad_memory), this,
+                          1, 0);
+    if (err == UC_ERR_OK)
+        err = uc_hook_add(uc, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&Engine::on_block), this, 1, 0);
+    if (err != UC_ERR_OK) {
+        error_ = fmt::format("cannot set up a Unicorn engine: {}", uc_strerror(err));
+        uc_close(uc);
+        return;
+    }
+    uc_ = uc;
+}
+
+Engine::~Engine() {
+    if (uc_)
+        uc_close(uc_);
+}
+
+bool Engine::map_page(uint64_t va, void* host, uint32_t perms) {
+    uint32_t prot = 0;
+    if (perms & hal::kMapRead)
+        prot |= UC_PROT_READ;
+    if (perms & hal::kMapWrite)
+        prot |= UC_PROT_WRITE;
+    if (perms & hal::kMapExec)
+        prot |= UC_PROT_EXEC;
+    return uc_mem_map_ptr(uc_, va, hal::kPageSize, prot, host) == UC_ERR_OK;
+}
+
+void Engine::unmap_page(uint64_t va) { uc_mem_unmap(uc_, va, hal::kPageSize); }
+
+void Engine::load(const hal::UserRegs& regs) {
+    uint64_t values[kRegCount];
+    std::memcpy(values, &regs, sizeof values);
+    void* ptrs[kRegCount];
+    for (size_t i = 0; i < kRegCount; ++i)
+        ptrs[i] = &values[i];
+    uc_reg_write_batch(uc_, const_cast<int*>(kRegIds), ptrs, kRegCount);
+}
+
+void Engine::save(hal::UserRegs& regs) {
+    uint64_t values[kRegCount];
+    void* ptrs[kRegCount];
+    for (size_t i = 0; i < kRegCount; ++i)
+        ptrs[i] = &values[i];
+    uc_reg_read_batch(uc_, const_cast<int*>(kRegIds), ptrs, kRegCount);
+    std::memcpy(&regs, values, sizeof values);
+}
+
+Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
+    load(regs);
+    uint64_t start = regs.rip;
+    if (!in_user_mode_) {
+        // First entry: drop to CPL 3 through iretq, as the hardware backend does.
+        const uint64_t frame[5] = {regs.rip, kUserCs, regs.rflags, regs.rsp, kUserSs};
+        std::memcpy(platform_page_.get() + kFrame, frame, sizeof frame);
+        const uint64_t rsp = kPlatformVa + kFrame;
+        uc_reg_write(uc_, UC_X86_REG_RSP, &rsp);
+        start = kPlatformVa + kTrampoline;
+        in_user_mode_ = true;
+    }
+    stop_pending_ = false;
+    stop_ = Stop{};
+    budget_end_ = block_budget ? blocks_ + block_budget : 0;
+    const uc_err err = uc_emu_start(uc_, start, ~0ull, 0, 0);
+    save(regs);
+    if (stop_pending_) {
+        if (stop_.kind == StopKind::kSyscall) {
+            // The syscall instruction's architectural effects, as on hardware.
+            regs.rcx = regs.rip;
+            regs.r11 = regs.rflags;
+        }
+        return stop_;
+    }
+    Stop s;
+    s.kind = StopKind::kError;
+    s.error = err == UC_ERR_OK ? "emulation stopped without a kernel entry"
+                               : fmt::format("emulator error at rip 0x{:x}: {}", regs.rip, uc_strerror(err));
+    return s;
+}
+
+void Engine::on_syscall(uc_struct* uc, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    e->stop_pending_ = true;
+    e->stop_.kind = StopKind::kSyscall;
+    uc_emu_stop(uc);
+}
+
+void Engine::on_interrupt(uc_struct* uc, uint32_t intno, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    e->stop_pending_ = true;
+    e->stop_.kind = StopKind::kFault;
+    e->stop_.fault = kernel::FaultInfo{fault_kind_for_vector(intno), kernel::FaultAccess::kNone, 0, intno};
+    uc_emu_stop(uc);
+}
+
+bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    kernel::FaultInfo f{kernel::FaultKind::kPageNotPresent, kernel::FaultAccess::kRead, addr, 14};
+    switch (type) {
+    case UC_MEM_READ_UNMAPPED: f.access = kernel::FaultAccess::kRead; break;
+    case UC_MEM_WRITE_UNMAPPED: f.access = kernel::FaultAccess::kWrite; break;
+    case UC_MEM_FETCH_UNMAPPED: f.access = kernel::FaultAccess::kExec; break;
+    case UC_MEM_READ_PROT:
+        f = {kernel::FaultKind::kPageProtection, kernel::FaultAccess::kRead, addr, 14};
+        break;
+    case UC_MEM_WRITE_PROT:
+        f = {kernel::FaultKind::kPageProtection, kernel::FaultAccess::kWrite, addr, 14};
+        break;
+    case UC_MEM_FETCH_PROT:
+        f = {kernel::FaultKind::kPageProtection, kernel::FaultAccess::kExec, addr, 14};
+        break;
+    default: break;
+    }
+    e->stop_pending_ = true;
+    e->stop_.kind = StopKind::kFault;
+    e->stop_.fault = f;
+    return false;  // stop emulation; rip stays at the faulting instruction
+}
+
+void Engine::on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    ++e->blocks_;
+    if (e->budget_end_ && e->blocks_ >= e->budget_end_ && !e->stop_pending_) {
+        e->stop_pending_ = true;
+        e->stop_.kind = StopKind::kTimer;
+        uc_emu_stop(uc);
+    }
+}
+
+}  // namespace sim

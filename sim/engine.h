@@ -1,0 +1,68 @@
+// One Unicorn engine: the CPU view of one user address space. User code runs at
+// CPL 3, entered through an iretq trampoline in the platform page that every
+// address space reserves (ANVIL_USER_LIMIT); kernel entries (syscall, faults,
+// timer) stop emulation and are reported to the caller.
+#pragma once
+
+#include <hal/hal.h>
+#include <hal/kernel_entry.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+struct uc_struct;
+
+namespace sim {
+
+// Why a slice of user execution ended.
+enum class StopKind { kSyscall, kFault, kTimer, kError };
+
+struct Stop {
+    StopKind kind = StopKind::kError;
+    kernel::FaultInfo fault{};  // kFault
+    std::string error;          // kError: what the emulator said
+};
+
+class Engine {
+public:
+    Engine();
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // True if the engine could be created; error() says why not.
+    bool ok() const { return uc_ != nullptr; }
+    const std::string& error() const { return error_; }
+
+    // Maps one 4 KiB page at `va` onto host memory `host` with hal::kMap* perms.
+    bool map_page(uint64_t va, void* host, uint32_t perms);
+    void unmap_page(uint64_t va);
+
+    // Loads `regs`, runs user code until a kernel entry or `block_budget` basic
+    // blocks have run (0 = no limit), then saves the registers back into `regs`.
+    Stop run(hal::UserRegs& regs, uint64_t block_budget);
+
+    // Basic blocks executed so far (the simulator's virtual time).
+    uint64_t blocks() const { return blocks_; }
+
+private:
+    static void on_syscall(uc_struct* uc, void* self);
+    static void on_interrupt(uc_struct* uc, uint32_t intno, void* self);
+    static bool on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
+    static void on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+
+    void load(const hal::UserRegs& regs);
+    void save(hal::UserRegs& regs);
+
+    uc_struct* uc_ = nullptr;
+    std::string error_;
+    std::unique_ptr<uint8_t[], void (*)(void*)> platform_page_;  // GDT + trampoline
+    bool in_user_mode_ = false;
+    bool stop_pending_ = false;
+    Stop stop_;
+    uint64_t blocks_ = 0;
+    uint64_t budget_end_ = 0;
+};
+
+}  // namespace sim

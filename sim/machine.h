@@ -1,0 +1,77 @@
+// The simulated machine: physical memory as one host buffer, N vCPUs run on one
+// host thread in an order drawn from a seeded PRNG, one Unicorn engine per user
+// address space, and the console. It drives the kernel through the same entry
+// points as the hardware backend (hal/include/hal/kernel_entry.h).
+#pragma once
+
+#include "sim/engine.h"
+#include "sim/prng.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sim {
+
+struct Config {
+    uint64_t memory_mib = 256;     // physical memory size
+    uint32_t cpus = 1;             // vCPUs
+    uint64_t seed = 1;             // decides the vCPU interleaving
+    uint64_t quantum_blocks = 10000;  // basic blocks per vCPU slice (virtual time)
+    uint64_t max_slices = 0;       // stop after this many slices (0 = no limit)
+    std::string cmdline;           // kernel command line
+    std::vector<uint8_t> initramfs;
+    bool echo_console = true;      // copy console output to stdout
+};
+
+// How a run ended.
+struct Outcome {
+    enum class Kind { kHalted, kIdle, kSliceLimit, kEmulatorError } kind = Kind::kHalted;
+    int exit_code = 0;    // kHalted: the code the kernel halted with
+    std::string message;  // human-readable reason for anything but kHalted
+};
+
+class Machine {
+public:
+    explicit Machine(Config config);
+    ~Machine();
+    Machine(const Machine&) = delete;
+    Machine& operator=(const Machine&) = delete;
+
+    // Boots the kernel and runs until it halts or nothing can run.
+    Outcome run();
+
+    // Everything the kernel wrote to the console.
+    const std::string& console() const { return console_; }
+
+    // ---- The HAL's view (hal/sim calls these) ----
+    void* phys_to_virt(uint64_t pa);
+    void console_write(const char* s, size_t len);
+    void request_halt(int code);
+    uint32_t current_cpu() const { return current_cpu_; }
+    uint64_t as_create();
+    void as_destroy(uint64_t as);
+    bool as_map(uint64_t as, uint64_t va, uint64_t pa, uint32_t perms);
+    void as_unmap(uint64_t as, uint64_t va);
+
+    // The machine the HAL functions act on (one per process at a time).
+    static Machine* active();
+
+private:
+    Engine* engine(uint64_t as);
+
+    Config config_;
+    uint8_t* memory_ = nullptr;
+    uint64_t memory_size_ = 0;
+    std::map<uint64_t, std::unique_ptr<Engine>> engines_;  // ordered: deterministic
+    uint64_t next_as_ = 1;
+    Prng prng_;
+    uint32_t current_cpu_ = 0;
+    bool halted_ = false;
+    int halt_code_ = 0;
+    std::string console_;
+};
+
+}  // namespace sim
