@@ -1,6 +1,6 @@
 # Runs anvil-sim on an initramfs and checks its console output and exit status.
 #   cmake -DSIM=... -DINITRAMFS=... -DEXPECT=substring -DEXPECT_CODE=N [-DARGS=...] -P run_sim.cmake
-separate_arguments(extra UNIX_COMMAND "${ARGS}")
+set(extra ${ARGS})  # a CMake list of extra anvil-sim arguments
 execute_process(COMMAND ${SIM} --initramfs ${INITRAMFS} ${extra}
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE code TIMEOUT 50)
 message("${out}${err}")

@@ -1,0 +1,35 @@
+/* A tiny sel4test-style harness: tests run in a fixed order, one line each,
+ * and the run ends with an "N passed, N failed" line. */
+#ifndef ANVIL_TEST_SUITE_H
+#define ANVIL_TEST_SUITE_H
+
+#include <anvil/anvil.h>
+
+/* A test returns 0 on success; on failure it has called fail(). */
+typedef int (*test_fn)(void);
+
+struct test_case {
+    const char *name;
+    test_fn fn;
+};
+
+/* Records why the current test failed (file:line and the failed expression). */
+int test_fail(const char *file, int line, const char *what);
+
+/* Checks `cond`; on failure records it and returns 1 from the test. */
+#define CHECK(cond)                                         \
+    do {                                                    \
+        if (!(cond))                                        \
+            return test_fail(__FILE__, __LINE__, #cond);    \
+    } while (0)
+
+/* Checks that a call returned `expected` status. */
+#define CHECK_STATUS(call, expected) CHECK((call) == (expected))
+
+/* Runs every test in order and prints the summary; returns the failure count. */
+int run_tests(const struct test_case *tests, unsigned count);
+
+void print(const char *s);
+void print_u64(uint64_t v);
+
+#endif
