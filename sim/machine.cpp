@@ -75,34 +75,39 @@ void Machine::as_unmap(uint64_t as, uint64_t va) {
         e->unmap_page(va);
 }
 
-Outcome Machine::run() {
-    Outcome out;
+bool Machine::prepare(hal::BootInfo* info, std::string* error) {
     if (!memory_) {
-        out.kind = Outcome::Kind::kEmulatorError;
-        out.message = fmt::format("cannot allocate {} MiB of simulated physical memory", config_.memory_mib);
-        return out;
+        *error = fmt::format("cannot allocate {} MiB of simulated physical memory", config_.memory_mib);
+        return false;
     }
     g_active = this;
-
     // The initramfs sits at the top of physical memory, outside the usable range.
     const uint64_t rd_size = (config_.initramfs.size() + kPage - 1) / kPage * kPage;
     if (rd_size + kLowReserved + (16ull << 20) > memory_size_) {
-        out.kind = Outcome::Kind::kEmulatorError;
-        out.message = fmt::format("initramfs of {} bytes does not fit in {} MiB of memory",
-                                  config_.initramfs.size(), config_.memory_mib);
-        return out;
+        *error = fmt::format("initramfs of {} bytes does not fit in {} MiB of memory", config_.initramfs.size(),
+                             config_.memory_mib);
+        return false;
     }
     const uint64_t rd_base = memory_size_ - rd_size;
-    std::memcpy(memory_ + rd_base, config_.initramfs.data(), config_.initramfs.size());
+    if (!config_.initramfs.empty())
+        std::memcpy(memory_ + rd_base, config_.initramfs.data(), config_.initramfs.size());
+    *info = hal::BootInfo{};
+    info->usable[0] = {kLowReserved, rd_base - kLowReserved};
+    info->usable_count = 1;
+    info->initramfs = memory_ + rd_base;
+    info->initramfs_size = config_.initramfs.size();
+    info->cpu_count = config_.cpus;
+    std::snprintf(info->cmdline, sizeof info->cmdline, "%s", config_.cmdline.c_str());
+    return true;
+}
 
-    hal::BootInfo info{};
-    info.usable[0] = {kLowReserved, rd_base - kLowReserved};
-    info.usable_count = 1;
-    info.initramfs = memory_ + rd_base;
-    info.initramfs_size = config_.initramfs.size();
-    info.cpu_count = config_.cpus;
-    std::snprintf(info.cmdline, sizeof info.cmdline, "%s", config_.cmdline.c_str());
-
+Outcome Machine::run() {
+    Outcome out;
+    hal::BootInfo info;
+    if (!prepare(&info, &out.message)) {
+        out.kind = Outcome::Kind::kEmulatorError;
+        return out;
+    }
     current_cpu_ = 0;
     kernel::boot(info);
 

@@ -43,6 +43,11 @@ public:
     // Boots the kernel and runs until it halts or nothing can run.
     Outcome run();
 
+    // Makes this machine the one the HAL acts on and describes it for the kernel
+    // (loading the initramfs into the top of memory). run() does this itself;
+    // host tests call it to drive kernel code without booting init.
+    bool prepare(hal::BootInfo* info, std::string* error);
+
     // Everything the kernel wrote to the console.
     const std::string& console() const { return console_; }
 

@@ -2,7 +2,9 @@
 #include "kernel/boot/cpio.h"
 #include "kernel/boot/process.h"
 #include "kernel/lib/format.h"
+#include "kernel/object/cnode.h"
 #include "kernel/object/thread.h"
+#include "kernel/object/vmo.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/vm/frame_alloc.h"
 
@@ -47,6 +49,14 @@ void boot(const hal::BootInfo& info) {
     if (!root.ok())
         return boot_failed("init", error);
     Thread* t = root.value();
+    // Init reads the initramfs to start the other programs: it gets a read-only
+    // VMO of it, and its size as the start argument.
+    auto rd = Vmo::create(info.initramfs_size);
+    if (!rd.ok())
+        return boot_failed("initramfs", "out of memory copying the initramfs");
+    rd.value()->write(0, info.initramfs, info.initramfs_size);
+    t->cnode()->install(ANVIL_CAP_INITRAMFS, rd.value(), ANVIL_RIGHT_READ | ANVIL_RIGHT_GRANT);
+    t->regs().rdi = info.initramfs_size;
     t->set_root(true);
     t->set_priority(kInitPriority);
     t->set_affinity(0);

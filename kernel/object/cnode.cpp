@@ -15,8 +15,11 @@ Result<CNode*> CNode::create(uint32_t slots) {
         unmake(cnode);
         return Result<CNode*>::error(ANVIL_ERR_NO_MEMORY);
     }
-    for (uint32_t i = 0; i < slots; ++i)
+    for (uint32_t i = 0; i < slots; ++i) {
         new (&cnode->slots_[i]) Cap();
+        cnode->slots_[i].cnode = cnode;
+        cnode->slots_[i].index = i;
+    }
     cnode->size_ = slots;
     return cnode;
 }
@@ -27,10 +30,7 @@ Status CNode::install(uint32_t index, KObject* object, uint32_t rights, uint64_t
         return ANVIL_ERR_INVALID_CAP;
     if (!cap->empty())
         return ANVIL_ERR_SLOT_OCCUPIED;
-    object->retain();
-    cap->object = object;
-    cap->rights = rights & rights_for_type(object->type());
-    cap->badge = badge;
+    cap_insert(cap, object, rights, badge, nullptr);
     return ANVIL_OK;
 }
 
@@ -42,17 +42,19 @@ Result<uint32_t> CNode::lowest_free() const {
 }
 
 void CNode::clear(uint32_t index) {
-    Cap* cap = slot(index);
-    if (!cap || cap->empty())
-        return;
-    KObject* object = cap->object;
-    *cap = Cap();
-    object->release();
+    if (Cap* cap = slot(index))
+        cap_delete(cap);
+}
+
+uint32_t CNode::used() const {
+    uint32_t n = 0;
+    for (uint32_t i = 1; i < size_; ++i)
+        n += slots_[i].empty() ? 0 : 1;
+    return n;
 }
 
 void CNode::destroy() {
-    // Clearing a slot may destroy this CNode's own holders recursively; a CNode
-    // that holds a cap to itself is released last by its owner, so this is safe.
+    // Our own refcount is zero: deleting the slots cannot come back to us.
     for (uint32_t i = 1; i < size_; ++i)
         clear(i);
     kfree(slots_, size_ * sizeof(Cap));

@@ -21,12 +21,14 @@ public:
     // The cap in `slot`, or null if the slot is out of range (slot 0 is never used).
     Cap* slot(uint32_t index) { return index < size_ && index != 0 ? &slots_[index] : nullptr; }
 
-    // Puts a new cap on `object` into an empty `slot` (takes a reference).
+    // Puts a new root cap on `object` into an empty `slot` (takes a reference).
     Status install(uint32_t slot, KObject* object, uint32_t rights, uint64_t badge = 0);
-    // Lowest empty slot, or NOT_FOUND... reported as NO_MEMORY (the CNode is full).
+    // Lowest empty slot; NO_MEMORY if the CNode is full.
     Result<uint32_t> lowest_free() const;
-    // Empties `slot`, dropping its reference.
+    // Empties `slot` (cap_delete: children move up to its parent).
     void clear(uint32_t slot);
+    // Caps in use.
+    uint32_t used() const;
 
     // Looks up `slot` as an object of `type` with all of `rights`: INVALID_CAP,
     // WRONG_TYPE or ACCESS_DENIED otherwise.

@@ -57,6 +57,12 @@ public:
     int64_t exit_code() const { return exit_code_; }
     void set_exit_code(int64_t code) { exit_code_ = code; }
 
+    uint64_t ipc_buffer() const { return ipc_buffer_; }
+    void set_ipc_buffer(uint64_t va) { ipc_buffer_ = va; }
+    // Slot (in the thread's CNode) of the endpoint told about faults/exit; 0 = none.
+    uint32_t fault_endpoint_slot() const { return fault_ep_slot_; }
+    void set_fault_endpoint_slot(uint32_t slot) { fault_ep_slot_ = slot; }
+
     const char* name() const { return name_; }
     void set_name(const char* name);
 
@@ -76,6 +82,8 @@ private:
     uint32_t cpu_ = 0;
     bool root_ = false;
     int64_t exit_code_ = 0;
+    uint64_t ipc_buffer_ = 0;
+    uint32_t fault_ep_slot_ = 0;
     char name_[kNameLength] = {};
 };
 

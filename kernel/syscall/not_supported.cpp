@@ -8,23 +8,6 @@ namespace kernel {
 #define ANVIL_NOT_SUPPORTED(name) \
     Status sys_##name(Thread&, SyscallArgs&) { return ANVIL_ERR_NOT_SUPPORTED; }
 
-ANVIL_NOT_SUPPORTED(cnode_create)
-ANVIL_NOT_SUPPORTED(cap_copy)
-ANVIL_NOT_SUPPORTED(cap_delete)
-ANVIL_NOT_SUPPORTED(cap_revoke)
-ANVIL_NOT_SUPPORTED(tcb_create)
-ANVIL_NOT_SUPPORTED(tcb_configure)
-ANVIL_NOT_SUPPORTED(tcb_set_regs)
-ANVIL_NOT_SUPPORTED(tcb_get_regs)
-ANVIL_NOT_SUPPORTED(tcb_resume)
-ANVIL_NOT_SUPPORTED(tcb_suspend)
-ANVIL_NOT_SUPPORTED(vspace_create)
-ANVIL_NOT_SUPPORTED(vmo_create)
-ANVIL_NOT_SUPPORTED(vmo_read)
-ANVIL_NOT_SUPPORTED(vmo_write)
-ANVIL_NOT_SUPPORTED(vma_map)
-ANVIL_NOT_SUPPORTED(vma_unmap)
-ANVIL_NOT_SUPPORTED(vma_alloc)
 ANVIL_NOT_SUPPORTED(endpoint_create)
 ANVIL_NOT_SUPPORTED(notification_create)
 ANVIL_NOT_SUPPORTED(ipc_send)

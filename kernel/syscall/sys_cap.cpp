@@ -1,23 +1,89 @@
-// Capability calls: cap_info.
+// Capability calls: cnode_create, cap_copy, cap_delete, cap_revoke, cap_info.
 #include "kernel/object/cnode.h"
 #include "kernel/object/thread.h"
 #include "kernel/object/vspace.h"
+#include "kernel/syscall/lookup.h"
 #include "kernel/syscall/syscall.h"
 
 namespace kernel {
 
-Status sys_cap_info(Thread& self, SyscallArgs& a) {
-    const uint32_t slot = static_cast<uint32_t>(a.arg[1]);
-    const uint64_t out_va = a.arg[2];
-    if (a.arg[0] > UINT32_MAX || a.arg[1] > UINT32_MAX)
+Status sys_cnode_create(Thread& self, SyscallArgs& a) {
+    if (a.arg[0] > CNode::kMaxSlots)
+        return ANVIL_ERR_INVALID_ARG;
+    const uint32_t slots = static_cast<uint32_t>(a.arg[0]);
+    return install_new_object(self, a, [&] { return CNode::create(slots); });
+}
+
+Status sys_cap_copy(Thread& self, SyscallArgs& a) {
+    const uint64_t src_slot = a.arg[1], dst_slot = a.arg[3], mask = a.arg[4], badge = a.arg[5];
+    TRY_ASSIGN(src_cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, ANVIL_RIGHT_READ));
+    TRY_ASSIGN(dst_cnode, lookup_object<CNode>(self, a.arg[2], ANVIL_OBJ_CNODE, ANVIL_RIGHT_WRITE));
+    if (src_slot > UINT32_MAX)
         return ANVIL_ERR_INVALID_CAP;
-    TRY_ASSIGN(cnode, self.cnode()->lookup<CNode>(static_cast<uint32_t>(a.arg[0]), ANVIL_OBJ_CNODE,
-                                                  ANVIL_RIGHT_READ));
-    Cap* cap = cnode->slot(slot);
+    Cap* src = src_cnode->slot(static_cast<uint32_t>(src_slot));
+    if (!src || src->empty())
+        return ANVIL_ERR_INVALID_CAP;
+    if (dst_cnode != src_cnode && !src->has(ANVIL_RIGHT_GRANT))
+        return ANVIL_ERR_ACCESS_DENIED;
+    if (mask & ~uint64_t(ANVIL_RIGHTS_ALL))
+        return ANVIL_ERR_INVALID_ARG;
+    if (badge != 0) {
+        const uint32_t type = src->object->type();
+        const bool mintable = (type == ANVIL_OBJ_ENDPOINT || type == ANVIL_OBJ_NOTIFICATION) && src->badge == 0;
+        if (!mintable)
+            return ANVIL_ERR_INVALID_ARG;
+    }
+    uint32_t dst_index;
+    if (dst_slot == ANVIL_SLOT_ANY) {
+        TRY_ASSIGN(free_slot, dst_cnode->lowest_free());
+        dst_index = free_slot;
+    } else {
+        if (dst_slot > UINT32_MAX || !dst_cnode->slot(static_cast<uint32_t>(dst_slot)))
+            return ANVIL_ERR_INVALID_CAP;
+        dst_index = static_cast<uint32_t>(dst_slot);
+        if (!dst_cnode->slot(dst_index)->empty())
+            return ANVIL_ERR_SLOT_OCCUPIED;
+    }
+    // Invoke: the copy is a child of the source, with rights only ever reduced.
+    const uint64_t new_badge = badge != 0 ? badge : src->badge;
+    cap_insert(dst_cnode->slot(dst_index), src->object, src->rights & static_cast<uint32_t>(mask), new_badge, src);
+    a.out[0] = dst_index;
+    return ANVIL_OK;
+}
+
+Status sys_cap_delete(Thread& self, SyscallArgs& a) {
+    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, ANVIL_RIGHT_WRITE));
+    if (a.arg[1] > UINT32_MAX)
+        return ANVIL_ERR_INVALID_CAP;
+    Cap* cap = cnode->slot(static_cast<uint32_t>(a.arg[1]));
+    if (!cap || cap->empty())
+        return ANVIL_ERR_INVALID_CAP;
+    cap_delete(cap);
+    return ANVIL_OK;
+}
+
+Status sys_cap_revoke(Thread& self, SyscallArgs& a) {
+    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, 0));
+    if (a.arg[1] > UINT32_MAX)
+        return ANVIL_ERR_INVALID_CAP;
+    Cap* cap = cnode->slot(static_cast<uint32_t>(a.arg[1]));
+    if (!cap || cap->empty())
+        return ANVIL_ERR_INVALID_CAP;
+    if (!cap->has(ANVIL_RIGHT_MANAGE))
+        return ANVIL_ERR_ACCESS_DENIED;
+    cap_revoke(cap);
+    return ANVIL_OK;
+}
+
+Status sys_cap_info(Thread& self, SyscallArgs& a) {
+    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, ANVIL_RIGHT_READ));
+    if (a.arg[1] > UINT32_MAX)
+        return ANVIL_ERR_INVALID_CAP;
+    Cap* cap = cnode->slot(static_cast<uint32_t>(a.arg[1]));
     if (!cap || cap->empty())
         return ANVIL_ERR_INVALID_CAP;
     anvil_cap_info_t info{cap->object->type(), cap->rights, cap->badge, cap->object->id()};
-    return self.vspace()->copy_out(out_va, &info, sizeof info);
+    return self.vspace()->copy_out(a.arg[2], &info, sizeof info);
 }
 
 }  // namespace kernel

@@ -48,6 +48,9 @@ typedef uint32_t anvil_cap_t;
 #define ANVIL_CAP_NAMESERVER  4u
 #define ANVIL_CAP_IOSERVER    5u
 #define ANVIL_CAP_FAULT_EP    6u
+/* Boot caps, given to init only. */
+#define ANVIL_CAP_INITRAMFS   7u  /* VMO holding the initramfs (READ | GRANT); its
+                                     size in bytes is init's start argument (rdi) */
 
 /* What cap_info reports about one slot. */
 typedef struct anvil_cap_info {

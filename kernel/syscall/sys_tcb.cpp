@@ -1,0 +1,122 @@
+// Thread control calls: tcb_create, tcb_configure, tcb_set_regs, tcb_get_regs,
+// tcb_resume, tcb_suspend.
+#include "kernel/object/cnode.h"
+#include "kernel/object/thread.h"
+#include "kernel/object/vspace.h"
+#include "kernel/sched/scheduler.h"
+#include "kernel/syscall/lookup.h"
+#include "kernel/syscall/syscall.h"
+
+namespace kernel {
+
+namespace {
+
+// Registers may be read or written only while the thread is not running.
+bool is_stopped(ThreadState s) {
+    return s == ThreadState::kInactive || s == ThreadState::kSuspended || s == ThreadState::kExited ||
+           s == ThreadState::kFaulted;
+}
+
+void to_abi(const hal::UserRegs& r, anvil_regs_t* out) {
+    *out = anvil_regs_t{r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp,
+                        r.r8,  r.r9,  r.r10,    r.r11, r.r12, r.r13, r.r14, r.r15, r.fs_base};
+}
+
+// A user address the CPU can load into rip/rsp/fs_base without faulting in the
+// kernel's return path (canonical lower half).
+bool is_user_canonical(uint64_t va) { return va < ANVIL_USER_LIMIT; }
+
+}  // namespace
+
+Status sys_tcb_create(Thread& self, SyscallArgs& a) {
+    return install_new_object(self, a, [] { return Thread::create(); });
+}
+
+Status sys_tcb_configure(Thread& self, SyscallArgs& a) {
+    const uint64_t ipc_buffer = a.arg[3], priority = a.arg[4], cpu = a.arg[5], fault_ep = a.arg[6];
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
+    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[1], ANVIL_OBJ_CNODE, 0));
+    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.arg[2], ANVIL_OBJ_VSPACE, 0));
+    if (fault_ep != 0)
+        TRY(lookup_cap(self, fault_ep, ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_WRITE).status());
+    if (priority > Thread::kMaxPriority)
+        return ANVIL_ERR_INVALID_ARG;
+    if (priority > self.priority())
+        return ANVIL_ERR_ACCESS_DENIED;
+    if (cpu != ANVIL_CPU_ANY && cpu >= scheduler().cpu_count())
+        return ANVIL_ERR_INVALID_ARG;
+    if (ipc_buffer != 0 && (ipc_buffer % hal::kPageSize != 0 || !user_range_ok(ipc_buffer, hal::kPageSize)))
+        return ANVIL_ERR_INVALID_ARG;
+    if (!is_stopped(tcb->state()) || tcb->state() == ThreadState::kExited || tcb->state() == ThreadState::kFaulted)
+        return ANVIL_ERR_BAD_STATE;
+    tcb->bind(cnode, vspace);
+    tcb->set_priority(static_cast<uint32_t>(priority));
+    tcb->set_affinity(static_cast<uint32_t>(cpu));
+    tcb->set_ipc_buffer(ipc_buffer);
+    tcb->set_fault_endpoint_slot(static_cast<uint32_t>(fault_ep));
+    return ANVIL_OK;
+}
+
+Status sys_tcb_set_regs(Thread& self, SyscallArgs& a) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_WRITE));
+    anvil_regs_t in;
+    TRY(self.vspace()->copy_in(&in, a.arg[1], sizeof in));
+    if (!is_stopped(tcb->state()) || tcb->state() == ThreadState::kExited)
+        return ANVIL_ERR_BAD_STATE;
+    if (!is_user_canonical(in.rip) || !is_user_canonical(in.rsp) || !is_user_canonical(in.fs_base))
+        return ANVIL_ERR_INVALID_ARG;
+    hal::UserRegs& r = tcb->regs();
+    r = hal::UserRegs{in.rip, in.rsp, (in.rflags & hal::kUserRflagsMask) | hal::kUserRflags,
+                      in.rax, in.rbx, in.rcx, in.rdx, in.rsi, in.rdi, in.rbp,
+                      in.r8,  in.r9,  in.r10, in.r11, in.r12, in.r13, in.r14, in.r15, in.fs_base};
+    return ANVIL_OK;
+}
+
+Status sys_tcb_get_regs(Thread& self, SyscallArgs& a) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_READ));
+    if (!is_stopped(tcb->state()))
+        return ANVIL_ERR_BAD_STATE;
+    anvil_regs_t out;
+    to_abi(tcb->regs(), &out);
+    return self.vspace()->copy_out(a.arg[1], &out, sizeof out);
+}
+
+Status sys_tcb_resume(Thread& self, SyscallArgs& a) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
+    switch (tcb->state()) {
+    case ThreadState::kInactive:
+    case ThreadState::kSuspended:
+        if (!tcb->cnode() || !tcb->vspace())
+            return ANVIL_ERR_BAD_STATE;  // never configured
+        scheduler().make_runnable(tcb);
+        return ANVIL_OK;
+    case ThreadState::kRunnable:
+    case ThreadState::kRunning:
+    case ThreadState::kBlocked:
+        return ANVIL_OK;  // already going
+    case ThreadState::kExited:
+    case ThreadState::kFaulted:
+        return ANVIL_ERR_BAD_STATE;
+    }
+    return ANVIL_ERR_BAD_STATE;
+}
+
+Status sys_tcb_suspend(Thread& self, SyscallArgs& a) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
+    switch (tcb->state()) {
+    case ThreadState::kRunnable:
+    case ThreadState::kRunning:
+    case ThreadState::kBlocked:
+        scheduler().deschedule(tcb, ThreadState::kSuspended);
+        return ANVIL_OK;
+    case ThreadState::kInactive:
+    case ThreadState::kSuspended:
+        return ANVIL_OK;
+    case ThreadState::kExited:
+    case ThreadState::kFaulted:
+        return ANVIL_ERR_BAD_STATE;
+    }
+    return ANVIL_ERR_BAD_STATE;
+}
+
+}  // namespace kernel
