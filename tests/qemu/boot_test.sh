@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# QEMU boot test: boots the ISO, checks that the serial log contains the expected
+# text and that the kernel's exit code (through isa-debug-exit) is the expected one.
+#
+# usage: tests/qemu/boot_test.sh ISO EXPECTED_SUBSTRING EXPECTED_CODE [--smp N] [--timeout S]
+set -uo pipefail
+
+if [[ $# -lt 3 ]]; then
+    echo "usage: $0 ISO EXPECTED_SUBSTRING EXPECTED_CODE [--smp N] [--timeout S]" >&2
+    exit 2
+fi
+iso=$1
+expected_text=$2
+expected_code=$3
+shift 3
+smp=1
+timeout_s=120
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --smp) smp=$2; shift 2 ;;
+    --timeout) timeout_s=$2; shift 2 ;;
+    *) echo "boot_test: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+"$root/tools/qemu-run.sh" "$iso" --smp "$smp" --timeout "$timeout_s" --serial-log "$log" >/dev/null
+code=$?
+
+fail=0
+if ! grep -qF -- "$expected_text" "$log"; then
+    echo "boot_test: FAIL: serial output lacks \"$expected_text\"" >&2
+    fail=1
+fi
+if [[ $code -ne $expected_code ]]; then
+    echo "boot_test: FAIL: exit code $code, expected $expected_code" >&2
+    fail=1
+fi
+if [[ $fail -ne 0 ]]; then
+    echo "----- serial output ($(wc -c <"$log") bytes) -----" >&2
+    cat "$log" >&2
+    echo "----- end of serial output -----" >&2
+    exit 1
+fi
+echo "boot_test: PASS (found \"$expected_text\", exit code $code)"
