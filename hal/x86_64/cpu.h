@@ -1,0 +1,82 @@
+// Per-CPU state, descriptor tables and CPU feature setup.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hal/hal.h>
+
+#include "hal/x86_64/asm_defs.h"
+
+namespace x86 {
+
+constexpr uint32_t kMaxCpus = 16;
+constexpr size_t kKernelStackSize = X86_KERNEL_STACK_SIZE;
+constexpr size_t kIstStackSize = 4096;
+constexpr size_t kGdtEntries = 8;  // null, kcode, kdata, ucode32, udata, ucode, tss (2 slots)
+
+// 64-bit task state segment.
+struct [[gnu::packed]] Tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+};
+static_assert(sizeof(Tss) == 104);
+
+// The stacks of one CPU. Guard pages are left unmapped by the kernel page tables.
+struct alignas(4096) CpuStacks {
+    uint8_t guard[X86_STACK_GUARD_SIZE];
+    uint8_t kernel[kKernelStackSize];  // every kernel entry starts at its top
+    uint8_t ist_guard[X86_STACK_GUARD_SIZE];
+    uint8_t double_fault[kIstStackSize];
+    uint8_t nmi[kIstStackSize];
+    uint8_t machine_check[kIstStackSize];
+};
+
+// Everything one CPU owns; GS base points here while the CPU is in the kernel.
+struct PerCpu {
+    PerCpu* self;               // for reading the pointer back through %gs
+    uint64_t kernel_stack_top;  // rsp of every kernel entry
+    uint64_t user_rsp;          // syscall entry scratch: the user rsp
+    uint32_t cpu_id;
+    uint32_t reserved;
+    hal::UserRegs* user_regs;   // register file of the thread running here (Resume::regs)
+    hal::AsHandle active_as;    // the PML4 loaded in CR3
+    bool idle;                  // halted in the idle loop
+    bool in_fatal;              // reporting a fatal exception (stops recursion)
+    uint64_t gdt[kGdtEntries];
+    Tss tss;
+};
+static_assert(offsetof(CpuStacks, kernel) == X86_STACK_GUARD_SIZE);
+static_assert(offsetof(PerCpu, self) == X86_PERCPU_SELF);
+static_assert(offsetof(PerCpu, kernel_stack_top) == X86_PERCPU_KSTACK_TOP);
+static_assert(offsetof(PerCpu, user_rsp) == X86_PERCPU_USER_RSP);
+static_assert(offsetof(PerCpu, cpu_id) == X86_PERCPU_CPU_ID);
+static_assert(offsetof(PerCpu, user_regs) == X86_PERCPU_USER_REGS);
+
+extern PerCpu g_percpu[kMaxCpus];
+
+}  // namespace x86
+
+// C linkage: boot.S runs the boot CPU on x86_cpu_stacks[0].kernel.
+extern "C" x86::CpuStacks x86_cpu_stacks[x86::kMaxCpus];
+
+namespace x86 {
+
+// This CPU's PerCpu (valid in the kernel, after cpu_init).
+inline PerCpu* this_cpu() {
+    PerCpu* p;
+    asm volatile("mov %%gs:%c1, %0" : "=r"(p) : "i"(X86_PERCPU_SELF));
+    return p;
+}
+
+// Builds the shared IDT (once, on the boot CPU).
+void idt_init();
+// Sets up CPU `id`: control registers, GDT, TSS, IDT, GS base, syscall MSRs.
+void cpu_init(uint32_t id);
+
+}  // namespace x86

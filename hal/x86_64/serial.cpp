@@ -1,0 +1,72 @@
+#include "hal/x86_64/serial.h"
+
+#include <hal/hal.h>
+
+#include "hal/x86_64/arch.h"
+
+namespace x86 {
+namespace {
+
+constexpr uint16_t kCom1 = 0x3f8;
+// Register offsets from the base port.
+constexpr uint16_t kData = 0;         // THR/RBR; DLL when DLAB=1
+constexpr uint16_t kIntEnable = 1;    // IER; DLM when DLAB=1
+constexpr uint16_t kFifoControl = 2;  // FCR
+constexpr uint16_t kLineControl = 3;  // LCR
+constexpr uint16_t kModemControl = 4; // MCR
+constexpr uint16_t kLineStatus = 5;   // LSR
+constexpr uint8_t kLcrDlab = 0x80;
+constexpr uint8_t kLcr8N1 = 0x03;
+constexpr uint8_t kLsrThrEmpty = 0x20;
+constexpr uint16_t kDivisor115200 = 1;  // 115200 / 115200
+
+void put_byte(uint8_t c) {
+    while (!(inb(kCom1 + kLineStatus) & kLsrThrEmpty)) pause();
+    outb(kCom1 + kData, c);
+}
+
+}  // namespace
+
+void serial_init() {
+    outb(kCom1 + kIntEnable, 0);
+    outb(kCom1 + kLineControl, kLcrDlab);
+    outb(kCom1 + kData, kDivisor115200 & 0xff);
+    outb(kCom1 + kIntEnable, kDivisor115200 >> 8);
+    outb(kCom1 + kLineControl, kLcr8N1);
+    outb(kCom1 + kFifoControl, 0xc7);   // enable + clear FIFOs, 14-byte trigger
+    outb(kCom1 + kModemControl, 0x03);  // DTR | RTS, OUT2 off: no IRQs
+}
+
+void serial_write(const char* s, size_t len) {
+    for (size_t i = 0; i < len; ++i) put_byte(static_cast<uint8_t>(s[i]));
+}
+
+void print(const char* s) {
+    size_t n = 0;
+    while (s[n] != '\0') ++n;
+    serial_write(s, n);
+}
+
+void print_hex(uint64_t v, int digits) {
+    if (digits > 16) digits = 16;
+    char buf[16];
+    for (int i = digits - 1; i >= 0; --i) {
+        buf[i] = "0123456789abcdef"[v & 0xf];
+        v >>= 4;
+    }
+    serial_write(buf, static_cast<size_t>(digits));
+}
+
+void print_dec(uint64_t v) {
+    char buf[20];
+    int n = 0;
+    do {
+        buf[sizeof(buf) - 1 - n++] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    serial_write(buf + sizeof(buf) - n, static_cast<size_t>(n));
+}
+
+}  // namespace x86
+
+void hal::console_write(const char* s, size_t len) { x86::serial_write(s, len); }

@@ -1,0 +1,243 @@
+#include "hal/x86_64/trap.h"
+
+#include <hal/kernel_entry.h>
+
+#include "hal/x86_64/arch.h"
+#include "hal/x86_64/cpu.h"
+#include "hal/x86_64/lapic.h"
+#include "hal/x86_64/serial.h"
+
+namespace x86 {
+namespace {
+
+enum : uint64_t {
+    kVecDivide = 0,
+    kVecNmi = 2,
+    kVecInvalidOpcode = 6,
+    kVecDoubleFault = 8,
+    kVecGeneralProtection = 13,
+    kVecPageFault = 14,
+    kVecMachineCheck = 18,
+};
+
+// Page-fault error code bits.
+constexpr uint64_t kPfPresent = 1u << 0;
+constexpr uint64_t kPfWrite = 1u << 1;
+constexpr uint64_t kPfFetch = 1u << 4;
+
+const char* const kExceptionNames[32] = {
+    "#DE divide error",        "#DB debug",
+    "NMI",                     "#BP breakpoint",
+    "#OF overflow",            "#BR bound range",
+    "#UD invalid opcode",      "#NM device not available",
+    "#DF double fault",        "coprocessor segment overrun",
+    "#TS invalid TSS",         "#NP segment not present",
+    "#SS stack fault",         "#GP general protection",
+    "#PF page fault",          "reserved (15)",
+    "#MF x87 floating point",  "#AC alignment check",
+    "#MC machine check",       "#XM SIMD floating point",
+    "#VE virtualization",      "#CP control protection",
+    "reserved (22)",           "reserved (23)",
+    "reserved (24)",           "reserved (25)",
+    "reserved (26)",           "reserved (27)",
+    "#HV hypervisor injection", "#VC VMM communication",
+    "#SX security",            "reserved (31)",
+};
+
+const char* vector_name(uint64_t vec) {
+    if (vec < 32) return kExceptionNames[vec];
+    if (vec == X86_VEC_SYSCALL) return "syscall";
+    if (vec == X86_VEC_TIMER) return "APIC timer";
+    return "interrupt";
+}
+
+void print_reg(const char* name, uint64_t v) {
+    print(name);
+    print("=");
+    print_hex(v);
+}
+
+// Copies `s` into buf[pos..] (bounded), returning the new position.
+size_t append(char* buf, size_t cap, size_t pos, const char* s) {
+    while (*s != '\0' && pos + 1 < cap) buf[pos++] = *s++;
+    buf[pos] = '\0';
+    return pos;
+}
+
+size_t append_hex(char* buf, size_t cap, size_t pos, uint64_t v) {
+    pos = append(buf, cap, pos, "0x");
+    for (int shift = 60; shift >= 0; shift -= 4) {
+        const char digit[2] = {"0123456789abcdef"[(v >> shift) & 0xf], '\0'};
+        pos = append(buf, cap, pos, digit);
+    }
+    return pos;
+}
+
+// kernel::panic with "<what><value in hex>" (kept to a plain %s for any printf).
+[[noreturn]] void panic_with_value(const char* what, uint64_t value) {
+    char msg[128];
+    append_hex(msg, sizeof(msg), append(msg, sizeof(msg), 0, what), value);
+    kernel::panic("%s", msg);
+}
+
+// A fatal exception in ring 0 (or NMI, #DF, #MC anywhere): dump and panic.
+[[noreturn]] void kernel_exception(const TrapFrame& f) {
+    PerCpu* pc = this_cpu();
+    if (pc->in_fatal) hal::panic_halt();  // faulted while reporting a fault
+    pc->in_fatal = true;
+
+    print("\n*** x86_64: fatal ");
+    print(vector_name(f.vector));
+    print(" (vector ");
+    print_dec(f.vector);
+    print(") in ");
+    print((f.cs & 3) ? "user" : "kernel");
+    print(" mode, error ");
+    print_hex(f.error);
+    print(", cpu ");
+    print_dec(pc->cpu_id);
+    print("\n");
+    print_reg("rax", f.rax), print_reg(" rbx", f.rbx), print_reg(" rcx", f.rcx), print_reg(" rdx", f.rdx);
+    print("\n");
+    print_reg("rsi", f.rsi), print_reg(" rdi", f.rdi), print_reg(" rbp", f.rbp), print_reg(" rsp", f.rsp);
+    print("\n");
+    print_reg("r8 ", f.r8), print_reg(" r9 ", f.r9), print_reg(" r10", f.r10), print_reg(" r11", f.r11);
+    print("\n");
+    print_reg("r12", f.r12), print_reg(" r13", f.r13), print_reg(" r14", f.r14), print_reg(" r15", f.r15);
+    print("\n");
+    print_reg("rip", f.rip), print_reg(" cs", f.cs), print_reg(" rflags", f.rflags), print_reg(" ss", f.ss);
+    print("\n");
+    print_reg("cr2", read_cr2()), print_reg(" cr3", read_cr3());
+    print("\n");
+
+    char what[64];
+    append(what, sizeof(what), append(what, sizeof(what), 0, vector_name(f.vector)), " at rip ");
+    panic_with_value(what, f.rip);
+}
+
+kernel::FaultInfo decode_fault(const TrapFrame& f) {
+    kernel::FaultInfo info{kernel::FaultKind::kOther, kernel::FaultAccess::kNone, 0, f.vector};
+    switch (f.vector) {
+    case kVecPageFault:
+        info.kind = (f.error & kPfPresent) ? kernel::FaultKind::kPageProtection
+                                           : kernel::FaultKind::kPageNotPresent;
+        info.access = (f.error & kPfFetch)   ? kernel::FaultAccess::kExec
+                      : (f.error & kPfWrite) ? kernel::FaultAccess::kWrite
+                                             : kernel::FaultAccess::kRead;
+        info.addr = read_cr2();
+        break;
+    case kVecGeneralProtection:
+        info.kind = kernel::FaultKind::kGeneralProtection;
+        break;
+    case kVecInvalidOpcode:
+        info.kind = kernel::FaultKind::kInvalidOpcode;
+        break;
+    case kVecDivide:
+        info.kind = kernel::FaultKind::kDivide;
+        break;
+    default:
+        break;
+    }
+    return info;
+}
+
+void save_user_regs(const TrapFrame& f, hal::UserRegs* r) {
+    r->rip = f.rip;
+    r->rsp = f.rsp;
+    r->rflags = f.rflags;
+    r->rax = f.rax;
+    r->rbx = f.rbx;
+    r->rcx = f.rcx;
+    r->rdx = f.rdx;
+    r->rsi = f.rsi;
+    r->rdi = f.rdi;
+    r->rbp = f.rbp;
+    r->r8 = f.r8;
+    r->r9 = f.r9;
+    r->r10 = f.r10;
+    r->r11 = f.r11;
+    r->r12 = f.r12;
+    r->r13 = f.r13;
+    r->r14 = f.r14;
+    r->r15 = f.r15;
+    r->fs_base = rdmsr(kMsrFsBase);
+}
+
+bool is_device_irq(uint64_t vec) { return vec >= X86_VEC_IRQ_BASE && vec < X86_VEC_IRQ_BASE + X86_IRQ_COUNT; }
+
+// Delivers an interrupt (timer or device) to the kernel.
+void handle_interrupt(uint32_t cpu, uint64_t vec) {
+    lapic_eoi();
+    if (vec == X86_VEC_TIMER) {
+        kernel::on_timer(cpu);
+    } else {
+        kernel::on_irq(cpu, static_cast<uint32_t>(vec - X86_VEC_IRQ_BASE));
+    }
+}
+
+}  // namespace
+
+[[noreturn]] void resume(uint32_t cpu) {
+    PerCpu* pc = this_cpu();
+    for (;;) {
+        kernel::Resume r{};
+        if (kernel::next_to_run(cpu, &r) && r.regs != nullptr) {
+            pc->user_regs = r.regs;
+            const hal::UserRegs& regs = *r.regs;
+            // A non-canonical rip, rsp or FS base would fault in ring 0 (iretq,
+            // wrmsr): report it as the #GP the thread would have taken.
+            if (!is_canonical(regs.rip) || !is_canonical(regs.rsp) || !is_canonical(regs.fs_base)) {
+                kernel::on_fault(cpu, kernel::FaultInfo{kernel::FaultKind::kGeneralProtection,
+                                                        kernel::FaultAccess::kNone, 0,
+                                                        kVecGeneralProtection});
+                continue;
+            }
+            if (r.as == hal::kNoAs) panic_with_value("x86_64: no address space for thread ", r.thread_id);
+            if (r.as != pc->active_as) {
+                write_cr3(r.as);
+                pc->active_as = r.as;
+            }
+            wrmsr(kMsrFsBase, regs.fs_base);
+            x86_enter_user(r.regs, pc->kernel_stack_top);
+        }
+        pc->user_regs = nullptr;
+        pc->idle = true;
+        x86_idle(pc->kernel_stack_top);
+    }
+}
+
+}  // namespace x86
+
+using namespace x86;
+
+extern "C" [[noreturn]] void x86_trap(TrapFrame* frame) {
+    const TrapFrame& f = *frame;
+    PerCpu* pc = this_cpu();
+    const uint32_t cpu = pc->cpu_id;
+
+    if (f.vector == kVecNmi || f.vector == kVecDoubleFault || f.vector == kVecMachineCheck) {
+        kernel_exception(f);
+    }
+
+    if ((f.cs & 3) == 0) {
+        // Ring 0 takes interrupts only while halted in x86_idle; anything else is a bug.
+        if (!pc->idle || !(f.vector == X86_VEC_TIMER || is_device_irq(f.vector))) kernel_exception(f);
+        pc->idle = false;
+        handle_interrupt(cpu, f.vector);
+        kernel::on_idle(cpu);
+        resume(cpu);
+    }
+
+    if (pc->user_regs == nullptr) kernel_exception(f);
+    save_user_regs(f, pc->user_regs);
+    if (f.vector == X86_VEC_SYSCALL) {
+        kernel::on_syscall(cpu);
+    } else if (f.vector < 32) {
+        kernel::on_fault(cpu, decode_fault(f));
+    } else if (f.vector == X86_VEC_TIMER || is_device_irq(f.vector)) {
+        handle_interrupt(cpu, f.vector);
+    } else {
+        kernel_exception(f);
+    }
+    resume(cpu);
+}

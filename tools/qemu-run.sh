@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Boots an Anvil ISO in QEMU (TCG) with COM1 on stdout and maps QEMU's exit
+# status back to the kernel's: the kernel stops QEMU through isa-debug-exit,
+# which exits with (code << 1) | 1.
+#
+# usage: tools/qemu-run.sh ISO [--smp N] [--timeout S] [--serial-log FILE] [-- QEMU_ARGS...]
+# exit:  the kernel's code (0..127); 124 if the timeout expired; 125 if QEMU
+#        failed or stopped without going through isa-debug-exit.
+set -uo pipefail
+
+usage() {
+    echo "usage: $0 ISO [--smp N] [--timeout S] [--serial-log FILE] [-- QEMU_ARGS...]" >&2
+    exit 125
+}
+
+[[ $# -ge 1 ]] || usage
+iso=$1
+shift
+smp=1
+timeout_s=120
+serial_log=
+extra=()
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --smp) [[ $# -ge 2 ]] || usage; smp=$2; shift 2 ;;
+    --timeout) [[ $# -ge 2 ]] || usage; timeout_s=$2; shift 2 ;;
+    --serial-log) [[ $# -ge 2 ]] || usage; serial_log=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) usage ;;
+    esac
+done
+
+[[ -f $iso ]] || { echo "qemu: no such ISO: $iso" >&2; exit 125; }
+qemu=${QEMU:-qemu-system-x86_64}
+command -v "$qemu" >/dev/null || {
+    echo "qemu: $qemu not found (apt-get install qemu-system-x86)" >&2
+    exit 125
+}
+
+cmd=("$qemu" -cdrom "$iso" -boot d -m 256M -smp "$smp" -display none -serial stdio
+     -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -accel tcg "${extra[@]}")
+# Without a terminal QEMU must not read it; with one, timeout must leave QEMU in
+# the foreground process group or reading the tty would stop it.
+timeout_args=(-k 5 "$timeout_s")
+if [[ -t 0 ]]; then
+    timeout_args=(--foreground "${timeout_args[@]}")
+else
+    exec </dev/null
+fi
+
+start=$SECONDS
+if [[ -n $serial_log ]]; then
+    timeout "${timeout_args[@]}" "${cmd[@]}" | tee "$serial_log"
+    status=${PIPESTATUS[0]}
+else
+    timeout "${timeout_args[@]}" "${cmd[@]}"
+    status=$?
+fi
+
+# 124: timeout's own status; a kill after the grace period shows as 137 instead.
+if [[ $status -eq 124 ]] || { [[ $status -eq 137 ]] && (( SECONDS - start >= timeout_s )); }; then
+    echo "qemu: timed out after $timeout_s s" >&2
+    exit 124
+fi
+if (( status % 2 == 1 )); then
+    exit $((status >> 1))
+fi
+if [[ $status -eq 0 ]]; then
+    echo "qemu: exited without isa-debug-exit (guest reset or shut down, status 0)" >&2
+else
+    echo "qemu: failed with status $status" >&2
+fi
+exit 125
