@@ -49,7 +49,7 @@ void free_page(void* p) { std::free(p); }
 
 }  // namespace
 
-Engine::Engine() : platform_page_(nullptr, free_page) {
+Engine::Engine(uint64_t* clock) : platform_page_(nullptr, free_page), clock_(clock) {
     uc_engine* uc = nullptr;
     uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
     if (err != UC_ERR_OK) {
@@ -65,6 +65,14 @@ Engine::Engine() : platform_page_(nullptr, free_page) {
     uc_x86_mmr gdtr{0, kPlatformVa, sizeof kGdt - 1, 0};
     if (err == UC_ERR_OK)
         err = uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
+    // CR4.TSD: user-mode rdtsc faults, and the simulator answers with virtual
+    // time (the host's TSC would make runs differ).
+    uint64_t cr4 = 0;
+    if (err == UC_ERR_OK)
+        err = uc_reg_read(uc, UC_X86_REG_CR4, &cr4);
+    cr4 |= 1u << 2;
+    if (err == UC_ERR_OK)
+        err = uc_reg_write(uc, UC_X86_REG_CR4, &cr4);
     uc_hook hook;
     if (err == UC_ERR_OK)
         err = uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Engine::on_syscall), this, 1, 0,
@@ -159,8 +167,34 @@ void Engine::on_syscall(uc_struct* uc, void* self) {
     uc_emu_stop(uc);
 }
 
+bool Engine::emulate_timestamp(uc_struct* uc) {
+    uint64_t rip = 0;
+    uint8_t insn[3] = {};
+    uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+    if (uc_mem_read(uc, rip, insn, sizeof insn) != UC_ERR_OK || insn[0] != 0x0f)
+        return false;
+    uint64_t length;
+    if (insn[1] == 0x31) {
+        length = 2;  // rdtsc
+    } else if (insn[1] == 0x01 && insn[2] == 0xf9) {
+        length = 3;  // rdtscp: ecx = TSC_AUX, which is 0 here
+        const uint64_t aux = 0;
+        uc_reg_write(uc, UC_X86_REG_RCX, &aux);
+    } else {
+        return false;
+    }
+    const uint64_t now = *clock_, lo = now & 0xffffffffu, hi = now >> 32;
+    rip += length;
+    uc_reg_write(uc, UC_X86_REG_RAX, &lo);
+    uc_reg_write(uc, UC_X86_REG_RDX, &hi);
+    uc_reg_write(uc, UC_X86_REG_RIP, &rip);
+    return true;
+}
+
 void Engine::on_interrupt(uc_struct* uc, uint32_t intno, void* self) {
     auto* e = static_cast<Engine*>(self);
+    if (intno == 13 && e->emulate_timestamp(uc))
+        return;  // execution goes on after the instruction
     e->stop_pending_ = true;
     e->stop_.kind = StopKind::kFault;
     e->stop_.fault = kernel::FaultInfo{fault_kind_for_vector(intno), kernel::FaultAccess::kNone, 0, intno};
@@ -194,6 +228,7 @@ bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int
 void Engine::on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
     auto* e = static_cast<Engine*>(self);
     ++e->blocks_;
+    ++*e->clock_;
     if (e->budget_end_ && e->blocks_ >= e->budget_end_ && !e->stop_pending_) {
         e->stop_pending_ = true;
         e->stop_.kind = StopKind::kTimer;

@@ -26,7 +26,9 @@ struct Stop {
 
 class Engine {
 public:
-    Engine();
+    // `clock` is the machine's virtual time in basic blocks, shared by all engines;
+    // it advances as this engine runs and is what user-mode rdtsc reads.
+    explicit Engine(uint64_t* clock);
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
@@ -43,7 +45,7 @@ public:
     // blocks have run (0 = no limit), then saves the registers back into `regs`.
     Stop run(hal::UserRegs& regs, uint64_t block_budget);
 
-    // Basic blocks executed so far (the simulator's virtual time).
+    // Basic blocks this engine has executed.
     uint64_t blocks() const { return blocks_; }
 
 private:
@@ -52,6 +54,8 @@ private:
     static bool on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     static void on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
 
+    // Emulates rdtsc/rdtscp at rip (they #GP at CPL 3 because CR4.TSD is set).
+    bool emulate_timestamp(uc_struct* uc);
     void load(const hal::UserRegs& regs);
     void save(hal::UserRegs& regs);
 
@@ -61,6 +65,7 @@ private:
     bool in_user_mode_ = false;
     bool stop_pending_ = false;
     Stop stop_;
+    uint64_t* clock_;
     uint64_t blocks_ = 0;
     uint64_t budget_end_ = 0;
 };

@@ -48,7 +48,7 @@ void Machine::request_halt(int code) {
 }
 
 uint64_t Machine::as_create() {
-    auto e = std::make_unique<Engine>();
+    auto e = std::make_unique<Engine>(&clock_);
     if (!e->ok()) {
         fmt::print(stderr, "anvil-sim: {}\n", e->error());
         return hal::kNoAs;

@@ -72,6 +72,7 @@ private:
     uint64_t memory_size_ = 0;
     std::map<uint64_t, std::unique_ptr<Engine>> engines_;  // ordered: deterministic
     uint64_t next_as_ = 1;
+    uint64_t clock_ = 0;  // virtual time: basic blocks run by all vCPUs
     Prng prng_;
     uint32_t current_cpu_ = 0;
     bool halted_ = false;

@@ -29,6 +29,7 @@ void panic_halt() {
 }
 
 uint32_t cpu_id() { return machine().current_cpu(); }
+void cpu_wake(uint32_t) {}  // every vCPU is polled each step
 AsHandle as_create() { return machine().as_create(); }
 void as_destroy(AsHandle as) { machine().as_destroy(as); }
 bool as_map(AsHandle as, vaddr_t va, paddr_t pa, uint32_t perms) { return machine().as_map(as, va, pa, perms); }

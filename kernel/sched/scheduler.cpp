@@ -1,5 +1,7 @@
 #include "kernel/sched/scheduler.h"
 
+#include <hal/hal.h>
+
 namespace kernel {
 
 namespace {
@@ -40,6 +42,18 @@ Thread* RunQueue::pop_highest() {
     return t;
 }
 
+Thread* RunQueue::pop_highest_for(uint32_t cpu) {
+    for (int p = top_priority(); p >= 0; --p) {
+        for (Thread* t = queues_[p].front(); t; t = queues_[p].next(t)) {
+            if (t->affinity() == ANVIL_CPU_ANY || t->affinity() == cpu) {
+                remove(t);
+                return t;
+            }
+        }
+    }
+    return nullptr;
+}
+
 void RunQueue::remove(Thread* t) {
     const uint32_t p = t->priority();
     queues_[p].remove(t);
@@ -54,19 +68,48 @@ void Scheduler::init(uint32_t cpu_count) {
 
 void Scheduler::make_runnable(Thread* t) {
     uint32_t cpu = t->affinity();
-    if (cpu == ANVIL_CPU_ANY || cpu >= cpu_count_)
+    if (cpu == ANVIL_CPU_ANY || cpu >= cpu_count_) {
         cpu = t->cpu() < cpu_count_ ? t->cpu() : 0;
+        // Push balancing: a busy last CPU hands the thread to the lowest idle one.
+        if (!is_idle(cpu)) {
+            for (uint32_t other = 0; other < cpu_count_; ++other) {
+                if (is_idle(other)) {
+                    cpu = other;
+                    break;
+                }
+            }
+        }
+    }
     t->set_cpu(cpu);
     t->set_state(ThreadState::kRunnable);
     queues_[cpu].push_back(t);
+    if (cpu != hal::cpu_id())
+        hal::cpu_wake(cpu);
+}
+
+Thread* Scheduler::steal(uint32_t cpu) {
+    // Pull balancing: scan the other CPUs in a fixed order (deterministic).
+    for (uint32_t i = 1; i < cpu_count_; ++i) {
+        const uint32_t victim = (cpu + i) % cpu_count_;
+        if (Thread* t = queues_[victim].pop_highest_for(cpu)) {
+            ++steals_;
+            return t;
+        }
+    }
+    return nullptr;
 }
 
 void Scheduler::deschedule(Thread* t, ThreadState state) {
     if (t->state() == ThreadState::kRunnable)
         queues_[t->cpu()].remove(t);
-    for (uint32_t cpu = 0; cpu < cpu_count_; ++cpu)
-        if (current_[cpu] == t)
+    for (uint32_t cpu = 0; cpu < cpu_count_; ++cpu) {
+        if (current_[cpu] == t) {
             current_[cpu] = nullptr;
+            // That CPU is still running the thread in user mode: make it re-enter.
+            if (cpu != hal::cpu_id())
+                hal::cpu_wake(cpu);
+        }
+    }
     t->set_state(state);
 }
 
@@ -88,7 +131,9 @@ Thread* Scheduler::pick(uint32_t cpu) {
         cur->set_state(ThreadState::kRunnable);
         queues_[cpu].push_front(cur);
     }
-    Thread* next = queues_[cpu].pop_highest();
+    Thread* next = queues_[cpu].pop_highest_for(cpu);
+    if (!next)
+        next = steal(cpu);
     current_[cpu] = next;
     if (next) {
         next->set_state(ThreadState::kRunning);

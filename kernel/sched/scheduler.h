@@ -23,6 +23,8 @@ public:
     size_t count() const { return count_; }
     // Priority of the best waiting thread, or -1 if empty.
     int top_priority() const;
+    // The best thread that may run on `cpu` (affinity), removed; or null.
+    Thread* pop_highest_for(uint32_t cpu);
 
 private:
     List<Thread, &Thread::run_link> queues_[Thread::kMaxPriority + 1];
@@ -35,7 +37,9 @@ public:
     void init(uint32_t cpu_count);
     uint32_t cpu_count() const { return cpu_count_; }
 
-    // Puts an inactive/blocked/suspended thread on a run queue.
+    // Puts an inactive/blocked/suspended thread on a run queue: its affinity CPU,
+    // else its last CPU unless that one is busy and another is idle. Wakes the
+    // chosen CPU if it is not the caller's.
     void make_runnable(Thread* t);
     // Takes `t` off the CPU or run queue it is on, setting `state` (exit, fault,
     // suspend, block). Its CPU picks something else at the end of the entry.
@@ -44,13 +48,23 @@ public:
     void yield(uint32_t cpu);
 
     Thread* current(uint32_t cpu) const { return current_[cpu]; }
-    // Makes sure `cpu` has its best thread current; null if it should idle.
+    // Makes sure `cpu` has its best thread current, stealing from another CPU's
+    // queue if its own is empty; null if it should idle.
     Thread* pick(uint32_t cpu);
+
+    // True if `cpu` has nothing running and nothing queued.
+    bool is_idle(uint32_t cpu) const { return current_[cpu] == nullptr && queues_[cpu].empty(); }
+    // Threads taken from another CPU's queue so far.
+    uint64_t steals() const { return steals_; }
 
     RunQueue& queue(uint32_t cpu) { return queues_[cpu]; }
 
 private:
+    // The best thread on another CPU's queue that may run on `cpu`, removed; or null.
+    Thread* steal(uint32_t cpu);
+
     uint32_t cpu_count_ = 1;
+    uint64_t steals_ = 0;
     Thread* current_[kMaxCpus] = {};
     RunQueue queues_[kMaxCpus];
 };

@@ -96,6 +96,11 @@ void as_unmap(AsHandle as, vaddr_t va);
 // Index of the CPU running this kernel entry (0 .. cpu_count-1).
 uint32_t cpu_id();
 
+// Makes `cpu` leave idle and ask next_to_run() again (an IPI on x86_64; the
+// simulator re-polls every vCPU each step, so there it only records the wake).
+// Called with the big kernel lock held; the woken CPU runs once it is released.
+void cpu_wake(uint32_t cpu);
+
 // ---- Services the kernel provides to the backend ----------------------------------
 
 // Page-table (or other backend bookkeeping) frames come from the kernel's frame
