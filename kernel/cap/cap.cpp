@@ -77,6 +77,10 @@ void cap_delete(Cap* cap) {
 }
 
 uint64_t cap_revoke(Cap* cap) {
+    // Deleting a descendant can drop the last reference to the CNode holding
+    // `cap` itself: keep that CNode alive until the walk is over.
+    KObject* home = cap->cnode;
+    home->retain();
     // Delete leaves first, restarting from the top after each deletion: a
     // deletion never reparents outside this subtree, and nothing here recurses.
     uint64_t deleted = 0;
@@ -87,6 +91,7 @@ uint64_t cap_revoke(Cap* cap) {
         cap_delete(leaf);
         ++deleted;
     }
+    home->release();
     return deleted;
 }
 

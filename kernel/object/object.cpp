@@ -4,9 +4,32 @@ namespace kernel {
 
 namespace {
 uint64_t g_next_object_id = 1;
-}
+// Objects whose last reference went, waiting for destroy(), oldest first.
+KObject* g_reap_head = nullptr;
+KObject* g_reap_tail = nullptr;
+bool g_reaping = false;
+}  // namespace
 
 KObject::KObject(uint32_t type) : id_(g_next_object_id++), type_(type) {}
+
+void KObject::reap(KObject* object) {
+    object->reap_next_ = nullptr;
+    if (g_reap_tail)
+        g_reap_tail->reap_next_ = object;
+    else
+        g_reap_head = object;
+    g_reap_tail = object;
+    if (g_reaping)
+        return;  // the loop below, further up the stack, will get to it
+    g_reaping = true;
+    while (KObject* next = g_reap_head) {
+        g_reap_head = next->reap_next_;
+        if (!g_reap_head)
+            g_reap_tail = nullptr;
+        next->destroy();
+    }
+    g_reaping = false;
+}
 
 uint64_t objects_created() { return g_next_object_id - 1; }
 

@@ -18,10 +18,12 @@ public:
     uint32_t refs() const { return refs_; }
 
     void retain() { ++refs_; }
-    // Drops a reference; destroys the object when it was the last.
+    // Drops a reference; destroys the object when it was the last. Destruction
+    // is iterative: objects freed by a destroy() are queued, not recursed into,
+    // so a long chain of objects cannot overflow the kernel stack.
     void release() {
         if (--refs_ == 0)
-            destroy();
+            reap(this);
     }
 
 protected:
@@ -31,6 +33,9 @@ protected:
     virtual void destroy() = 0;
 
 private:
+    static void reap(KObject* object);
+
+    KObject* reap_next_ = nullptr;  // on the queue of objects waiting for destroy()
     uint64_t id_;
     uint32_t type_;
     uint32_t refs_ = 0;

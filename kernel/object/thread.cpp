@@ -2,6 +2,7 @@
 
 #include "kernel/object/cnode.h"
 #include "kernel/object/vspace.h"
+#include "kernel/sched/scheduler.h"
 #include "kernel/vm/kheap.h"
 
 namespace kernel {
@@ -48,6 +49,9 @@ void Thread::set_name(const char* name) {
 }
 
 void Thread::destroy() {
+    // The last cap is gone: the thread stops wherever it is.
+    if (state_ == ThreadState::kRunnable || state_ == ThreadState::kRunning || state_ == ThreadState::kBlocked)
+        scheduler().deschedule(this, ThreadState::kExited);
     bind(nullptr, nullptr);
     unmake(this);
 }

@@ -31,7 +31,9 @@ Status VSpace::map(uint64_t va, Vmo* vmo, uint64_t offset, uint64_t len, uint32_
         return ANVIL_ERR_ALIGNMENT;
     if (!user_range_ok(va, len))
         return ANVIL_ERR_OUT_OF_RANGE;
-    if ((perms & ~(ANVIL_PERM_R | ANVIL_PERM_W | ANVIL_PERM_X)) != 0 || perms == 0)
+    // Every mapping includes READ: x86-64 page tables cannot express write-only
+    // or execute-only pages, and both backends must agree.
+    if ((perms & ~(ANVIL_PERM_R | ANVIL_PERM_W | ANVIL_PERM_X)) != 0 || !(perms & ANVIL_PERM_R))
         return ANVIL_ERR_INVALID_ARG;
     if ((perms & ANVIL_PERM_W) && (perms & ANVIL_PERM_X))
         return ANVIL_ERR_INVALID_ARG;  // W^X

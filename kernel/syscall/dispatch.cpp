@@ -12,6 +12,9 @@ const anvil_syscall_desc_t* syscall_desc(uint64_t number) {
 }
 
 void dispatch_syscall(Thread& self) {
+    // The call may delete the caller's last TCB cap: keep it alive until its
+    // result is written.
+    self.retain();
     hal::UserRegs& r = self.regs();
     SyscallArgs a{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9, r.r12}, {0, 0}};
     Status status;
@@ -27,13 +30,14 @@ void dispatch_syscall(Thread& self) {
         break;
     }
     const ThreadState st = self.state();
-    if (st == ThreadState::kExited || st == ThreadState::kFaulted)
-        return;
-    r.rax = static_cast<uint64_t>(static_cast<int64_t>(status));
-    if (status == ANVIL_OK) {
-        r.rdx = a.out[0];
-        r.r10 = a.out[1];
+    if (st != ThreadState::kExited && st != ThreadState::kFaulted) {
+        r.rax = static_cast<uint64_t>(static_cast<int64_t>(status));
+        if (status == ANVIL_OK) {
+            r.rdx = a.out[0];
+            r.r10 = a.out[1];
+        }
     }
+    self.release();
 }
 
 }  // namespace kernel

@@ -26,8 +26,9 @@ uint32_t rights_for_perms(uint64_t perms) {
     return r;
 }
 
+// R, RW or RX: every mapping is readable (see VSpace::map), never W and X.
 bool perms_valid(uint64_t perms) {
-    return perms != 0 && (perms & ~uint64_t(ANVIL_PERM_R | ANVIL_PERM_W | ANVIL_PERM_X)) == 0 &&
+    return (perms & ANVIL_PERM_R) && (perms & ~uint64_t(ANVIL_PERM_R | ANVIL_PERM_W | ANVIL_PERM_X)) == 0 &&
            !((perms & ANVIL_PERM_W) && (perms & ANVIL_PERM_X));
 }
 

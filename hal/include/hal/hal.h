@@ -68,7 +68,7 @@ struct UserRegs {
 
 // The rflags a user thread starts with and is always sanitised to (IF set, IOPL 0).
 constexpr uint64_t kUserRflags = 0x202;
-// rflags bits a user thread may change (CF PF AF ZF SF TF DF OF, AC is not allowed).
+// rflags bits a user thread may change: CF PF AF ZF SF DF OF (not TF, IF, IOPL, AC).
 constexpr uint64_t kUserRflagsMask = 0xcd5;
 
 // ---- Address spaces ------------------------------------------------------------
