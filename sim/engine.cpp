@@ -231,7 +231,7 @@ void Engine::on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
     ++*e->clock_;
     if (e->budget_end_ && e->blocks_ >= e->budget_end_ && !e->stop_pending_) {
         e->stop_pending_ = true;
-        e->stop_.kind = StopKind::kTimer;
+        e->stop_.kind = StopKind::kBudget;
         uc_emu_stop(uc);
     }
 }

@@ -16,7 +16,8 @@ struct uc_struct;
 namespace sim {
 
 // Why a slice of user execution ended.
-enum class StopKind { kSyscall, kFault, kTimer, kError };
+// kBudget: the slice's block budget ran out; no kernel entry happened.
+enum class StopKind { kSyscall, kFault, kBudget, kError };
 
 struct Stop {
     StopKind kind = StopKind::kError;
@@ -41,8 +42,8 @@ public:
     bool map_page(uint64_t va, void* host, uint32_t perms);
     void unmap_page(uint64_t va);
 
-    // Loads `regs`, runs user code until a kernel entry or `block_budget` basic
-    // blocks have run (0 = no limit), then saves the registers back into `regs`.
+    // Loads `regs`, runs user code until a kernel entry or until `block_budget`
+    // basic blocks have run (0 = no limit), then saves the registers into `regs`.
     Stop run(hal::UserRegs& regs, uint64_t block_budget);
 
     // Basic blocks this engine has executed.

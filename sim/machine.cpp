@@ -101,6 +101,13 @@ bool Machine::prepare(hal::BootInfo* info, std::string* error) {
     return true;
 }
 
+void Machine::digest(uint64_t value) {
+    for (int i = 0; i < 8; ++i) {
+        stats_.schedule_digest ^= (value >> (i * 8)) & 0xff;
+        stats_.schedule_digest *= 0x100000001b3ull;
+    }
+}
+
 Outcome Machine::run() {
     Outcome out;
     hal::BootInfo info;
@@ -111,7 +118,9 @@ Outcome Machine::run() {
     current_cpu_ = 0;
     kernel::boot(info);
 
-    uint64_t slices = 0;
+    cpu_time_.assign(config_.cpus, 0);
+    cpu_deadline_.assign(config_.cpus, config_.quantum_blocks);
+    stats_.schedule_digest = 0xcbf29ce484222325ull;
     std::vector<uint32_t> ready;
     while (!halted_) {
         // Which vCPUs have a thread to run? The PRNG picks one of them.
@@ -129,13 +138,17 @@ Outcome Machine::run() {
             out.message = "every vCPU is idle and no thread can run (all threads blocked, exited or faulted)";
             return out;
         }
-        if (config_.max_slices && slices >= config_.max_slices) {
+        if (config_.max_slices && stats_.slices >= config_.max_slices) {
             out.kind = Outcome::Kind::kSliceLimit;
-            out.message = fmt::format("stopped after {} slices (--max-slices)", slices);
+            out.message = fmt::format("stopped after {} slices (--max-slices)", stats_.slices);
             return out;
         }
-        ++slices;
+        ++stats_.slices;
+        // The PRNG picks the vCPU and how long it runs before the next pick; the
+        // vCPU's timer interrupt comes at its own virtual-time deadline.
         const uint32_t cpu = ready.size() == 1 ? ready[0] : ready[prng_.below(ready.size())];
+        const uint64_t slice = 1 + prng_.below(config_.slice_max);
+        const uint64_t to_timer = cpu_deadline_[cpu] > cpu_time_[cpu] ? cpu_deadline_[cpu] - cpu_time_[cpu] : 1;
         current_cpu_ = cpu;
         kernel::Resume r;
         kernel::next_to_run(cpu, &r);
@@ -145,15 +158,36 @@ Outcome Machine::run() {
             out.message = fmt::format("thread {} has no address space engine", r.thread_id);
             return out;
         }
-        const Stop stop = e->run(*r.regs, config_.quantum_blocks);
+        const uint64_t before = e->blocks();
+        const Stop stop = e->run(*r.regs, slice < to_timer ? slice : to_timer);
+        const uint64_t ran = e->blocks() - before;
+        cpu_time_[cpu] += ran;
+        digest(cpu);
+        digest(r.thread_id);
+        digest(ran);
+        digest(static_cast<uint64_t>(stop.kind));
         switch (stop.kind) {
-        case StopKind::kSyscall: kernel::on_syscall(cpu); break;
-        case StopKind::kFault: kernel::on_fault(cpu, stop.fault); break;
-        case StopKind::kTimer: kernel::on_timer(cpu); break;
+        case StopKind::kSyscall:
+            ++stats_.syscalls;
+            ++stats_.kernel_entries;
+            kernel::on_syscall(cpu);
+            break;
+        case StopKind::kFault:
+            ++stats_.kernel_entries;
+            kernel::on_fault(cpu, stop.fault);
+            break;
+        case StopKind::kBudget:
+            break;  // another vCPU's turn; this one resumes where it stopped
         case StopKind::kError:
             out.kind = Outcome::Kind::kEmulatorError;
             out.message = fmt::format("thread {}: {}", r.thread_id, stop.error);
             return out;
+        }
+        if (cpu_time_[cpu] >= cpu_deadline_[cpu] && !halted_) {
+            ++stats_.timer_interrupts;
+            ++stats_.kernel_entries;
+            cpu_deadline_[cpu] = cpu_time_[cpu] + config_.quantum_blocks;
+            kernel::on_timer(cpu);
         }
     }
     out.kind = Outcome::Kind::kHalted;

@@ -19,11 +19,22 @@ struct Config {
     uint64_t memory_mib = 256;     // physical memory size
     uint32_t cpus = 1;             // vCPUs
     uint64_t seed = 1;             // decides the vCPU interleaving
-    uint64_t quantum_blocks = 10000;  // basic blocks per vCPU slice (virtual time)
+    uint64_t quantum_blocks = 10000;  // preemption timer period per vCPU, in basic blocks
+    uint64_t slice_max = 1000;     // a vCPU runs 1..slice_max blocks before the PRNG picks again
     uint64_t max_slices = 0;       // stop after this many slices (0 = no limit)
     std::string cmdline;           // kernel command line
     std::vector<uint8_t> initramfs;
     bool echo_console = true;      // copy console output to stdout
+};
+
+// Figures about a run. All but host_ns are deterministic.
+struct Stats {
+    uint64_t slices = 0;          // vCPU slices run
+    uint64_t kernel_entries = 0;  // syscalls, faults and timer interrupts
+    uint64_t syscalls = 0;
+    uint64_t timer_interrupts = 0;
+    uint64_t virtual_time = 0;    // basic blocks run by all vCPUs
+    uint64_t schedule_digest = 0; // FNV-1a over every slice's (cpu, thread, blocks, stop)
 };
 
 // How a run ended.
@@ -50,6 +61,11 @@ public:
 
     // Everything the kernel wrote to the console.
     const std::string& console() const { return console_; }
+    Stats stats() const {
+        Stats s = stats_;
+        s.virtual_time = clock_;
+        return s;
+    }
 
     // ---- The HAL's view (hal/sim calls these) ----
     void* phys_to_virt(uint64_t pa);
@@ -66,6 +82,7 @@ public:
 
 private:
     Engine* engine(uint64_t as);
+    void digest(uint64_t value);
 
     Config config_;
     uint8_t* memory_ = nullptr;
@@ -73,6 +90,10 @@ private:
     std::map<uint64_t, std::unique_ptr<Engine>> engines_;  // ordered: deterministic
     uint64_t next_as_ = 1;
     uint64_t clock_ = 0;  // virtual time: basic blocks run by all vCPUs
+    // Each vCPU's own virtual time and the next timer interrupt.
+    std::vector<uint64_t> cpu_time_;
+    std::vector<uint64_t> cpu_deadline_;
+    Stats stats_;
     Prng prng_;
     uint32_t current_cpu_ = 0;
     bool halted_ = false;
