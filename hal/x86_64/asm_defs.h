@@ -28,6 +28,11 @@
 #define X86_PERCPU_CPU_ID 24
 #define X86_PERCPU_USER_REGS 32
 
+// x86::ApBoot field offsets (smp.h): what an AP reads on its way into the kernel.
+#define X86_AP_BOOT_CR3 0
+#define X86_AP_BOOT_STACK_TOP 8
+#define X86_AP_BOOT_CPU_ID 16
+
 // hal::UserRegs field offsets.
 #define X86_UREGS_RIP 0
 #define X86_UREGS_RSP 8
@@ -60,8 +65,10 @@
 #define X86_VEC_DOUBLE_FAULT 8
 #define X86_VEC_PIC_BASE 0x20    // legacy 8259s, remapped here and masked
 #define X86_VEC_TIMER 0x40       // local APIC timer
+#define X86_VEC_WAKE 0x41        // IPI from hal::cpu_wake: leave idle, ask next_to_run
 #define X86_VEC_IRQ_BASE 0x50    // device IRQs 0..kIrqCount-1 (not routed yet)
 #define X86_IRQ_COUNT 24
+#define X86_VEC_SHOOTDOWN 0xf0   // IPI: TLB shootdown request (served without the BKL)
 #define X86_VEC_SPURIOUS 0xff    // local APIC spurious vector
 #define X86_VEC_SYSCALL 0x100    // pseudo-vector of a `syscall` entry in TrapFrame
 

@@ -47,6 +47,8 @@ mb2_header_end:
 // Early page tables, zeroed by boot_entry32 (not relying on the loader).
     .section .boot.bss, "aw", @nobits
     .balign 4096
+    .global x86_boot_pml4                // also the APs' tables on their way to long mode (ap_boot.S)
+x86_boot_pml4:
 boot_pml4:
     .skip 4096
 boot_pdpt_low:

@@ -4,12 +4,14 @@
 #include <hal/hal.h>
 #include <hal/kernel_entry.h>
 
+#include "hal/x86_64/acpi.h"
 #include "hal/x86_64/arch.h"
 #include "hal/x86_64/cpu.h"
 #include "hal/x86_64/lapic.h"
 #include "hal/x86_64/multiboot2.h"
 #include "hal/x86_64/paging.h"
 #include "hal/x86_64/serial.h"
+#include "hal/x86_64/smp.h"
 #include "hal/x86_64/trap.h"
 
 extern "C" char __image_phys_start[], __image_phys_end[];
@@ -21,13 +23,14 @@ namespace {
 constexpr uint16_t kDebugExitPort = 0xf4;  // QEMU isa-debug-exit: status (v << 1) | 1
 constexpr int kPanicExitCode = 126;
 constexpr uint64_t kLowMemoryEnd = 1ull << 20;
-constexpr uint32_t kTimerHz = 100;
+constexpr uint64_t kBootIdentityEnd = 4ull << 30;  // boot.S identity-maps [0, 4 GiB)
 
 Multiboot g_multiboot;
 RangeList g_free;
 hal::BootInfo g_boot_info;
 uint8_t g_acpi_rsdp[kMaxRsdp];  // kept for SMP bring-up
 size_t g_acpi_rsdp_size;
+AcpiCpus g_acpi_cpus;
 
 [[noreturn]] void boot_fatal(const char* msg) {
     print("x86_64: ");
@@ -63,18 +66,49 @@ void print_range(const char* what, uint64_t base, uint64_t size) {
     print("\n");
 }
 
-// Free RAM: every available range, minus low memory, the image, the boot
-// information and the modules. Page tables come out of it later.
-void compute_free_memory(const Multiboot& mb) {
+// ACPI tables are read through the boot identity map (before paging_init), so
+// wherever the firmware put them (often outside RAM ranges) below 4 GiB.
+const uint8_t* acpi_identity_reader(void*, uint64_t pa, uint64_t len) {
+    if (pa == 0 || len > kBootIdentityEnd || pa > kBootIdentityEnd - len) return nullptr;
+    return reinterpret_cast<const uint8_t*>(pa);
+}
+
+bool overlaps(uint64_t base, uint64_t size, const MemRange& r) {
+    return base < r.base + r.size && r.base < base + size;
+}
+
+// A page below 1 MiB for the AP trampoline (the SIPI vector names a page there):
+// available RAM, not page 0 (real-mode IVT/BDA), clear of the boot information
+// and the modules. 0 if there is none.
+hal::paddr_t find_trampoline_page(const Multiboot& mb) {
+    if (ap_trampoline_size() > hal::kPageSize) return 0;
+    for (size_t i = 0; i < mb.ram_count; ++i) {
+        const uint64_t end = mb.ram[i].base + mb.ram[i].size;
+        uint64_t pa = (mb.ram[i].base + hal::kPageSize - 1) & ~(hal::kPageSize - 1);
+        if (pa < hal::kPageSize) pa = hal::kPageSize;
+        for (; pa + hal::kPageSize <= end && pa + hal::kPageSize <= kLowMemoryEnd; pa += hal::kPageSize) {
+            bool clear = !overlaps(pa, hal::kPageSize, mb.mbi);
+            for (size_t m = 0; m < mb.module_count; ++m) clear = clear && !overlaps(pa, hal::kPageSize, mb.modules[m]);
+            if (clear) return pa;
+        }
+    }
+    return 0;
+}
+
+// Free RAM: every available range, minus low memory (which holds the AP
+// trampoline page), the image, the boot information and the modules. Page
+// tables come out of it later.
+void compute_free_memory(const Multiboot& mb, hal::paddr_t trampoline) {
     for (size_t i = 0; i < mb.ram_count; ++i) g_free.add(mb.ram[i].base, mb.ram[i].size);
     g_free.remove(0, kLowMemoryEnd);
+    if (trampoline != 0) g_free.remove(trampoline, hal::kPageSize);
     const uint64_t image_start = reinterpret_cast<uint64_t>(__image_phys_start);
     g_free.remove(image_start, reinterpret_cast<uint64_t>(__image_phys_end) - image_start);
     g_free.remove(mb.mbi.base, mb.mbi.size);
     for (size_t i = 0; i < mb.module_count; ++i) g_free.remove(mb.modules[i].base, mb.modules[i].size);
 }
 
-void fill_boot_info(const Multiboot& mb) {
+void fill_boot_info(const Multiboot& mb, uint32_t cpu_count) {
     hal::BootInfo& info = g_boot_info;
     for (size_t i = 0; i < g_free.count() && i < hal::kMaxMemRanges; ++i) info.usable[info.usable_count++] = g_free[i];
     if (mb.module_count > 0) {
@@ -82,7 +116,7 @@ void fill_boot_info(const Multiboot& mb) {
         info.initramfs = static_cast<const uint8_t*>(hal::phys_to_virt(m.base));
         info.initramfs_size = m.size;
     }
-    info.cpu_count = 1;
+    info.cpu_count = cpu_count;
     __builtin_memcpy(info.cmdline, mb.cmdline, sizeof(info.cmdline));
 }
 
@@ -97,6 +131,29 @@ void print_boot_summary(const Multiboot& mb) {
     for (size_t i = 0; i < mb.module_count; ++i) print_range("module ", mb.modules[i].base, mb.modules[i].size);
     for (size_t i = 0; i < g_boot_info.usable_count; ++i) {
         print_range("usable ", g_boot_info.usable[i].base, g_boot_info.usable[i].size);
+    }
+}
+
+void print_cpus(const char* acpi_error, hal::paddr_t trampoline, uint32_t cpu_count) {
+    if (acpi_error == nullptr) {
+        print("x86_64: MADT (via ");
+        print(g_acpi_cpus.from_xsdt ? "XSDT" : "RSDT");
+        print("): ");
+        print_dec(g_acpi_cpus.total);
+        print(" enabled local APIC(s), ids");
+        for (size_t i = 0; i < g_acpi_cpus.count; ++i) {
+            print(" ");
+            print_dec(g_acpi_cpus.apic_ids[i]);
+        }
+        print("\n");
+    }
+    if (trampoline != 0) print_range("trampoline", trampoline, hal::kPageSize);
+    for (uint32_t cpu = 0; cpu < cpu_count; ++cpu) {
+        print("x86_64: cpu ");
+        print_dec(cpu);
+        print(" online, local APIC id ");
+        print_dec(g_percpu[cpu].apic_id);
+        print("\n");
     }
 }
 
@@ -120,8 +177,13 @@ extern "C" [[noreturn]] void x86_boot_main(uint32_t magic, uint64_t mbi_pa) {
     }
     __builtin_memcpy(g_acpi_rsdp, mb.rsdp, mb.rsdp_size);
     g_acpi_rsdp_size = mb.rsdp_size;
+    const bool verbose = cmdline_has(mb.cmdline, "hal.verbose");
+    // While the boot identity map still covers wherever the tables are.
+    const char* acpi_error =
+        acpi_find_cpus(g_acpi_rsdp, g_acpi_rsdp_size, acpi_identity_reader, nullptr, &g_acpi_cpus);
+    const hal::paddr_t trampoline = find_trampoline_page(mb);
 
-    compute_free_memory(mb);
+    compute_free_memory(mb, trampoline);
     paging_init(mb.ram_top, g_free);  // from here on only the direct map reaches RAM
     if (g_free.overflowed()) print("x86_64: memory map too fragmented, some RAM left unused\n");
 
@@ -129,10 +191,27 @@ extern "C" [[noreturn]] void x86_boot_main(uint32_t magic, uint64_t mbi_pa) {
     lapic_init();
     lapic_timer_start(kTimerHz);
 
-    fill_boot_info(mb);
-    if (cmdline_has(mb.cmdline, "hal.verbose")) print_boot_summary(mb);
+    uint32_t cpu_count = 1;
+    if (acpi_error != nullptr) {
+        print("x86_64: ");
+        print(acpi_error);
+        print(": running on the boot cpu only\n");
+    } else if (trampoline == 0) {
+        print("x86_64: no free page below 1 MiB for the AP trampoline: running on the boot cpu only\n");
+    } else {
+        cpu_count = smp_start_aps(g_acpi_cpus, trampoline);
+    }
 
+    fill_boot_info(mb, cpu_count);
+    if (verbose) {
+        print_boot_summary(mb);
+        print_cpus(acpi_error, trampoline, cpu_count);
+    }
+
+    // kernel::boot runs with the BKL held; the APs wait until it has returned.
+    bkl_acquire();
     kernel::boot(g_boot_info);
+    smp_release_aps();
     resume(0);
 }
 

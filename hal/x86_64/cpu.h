@@ -10,6 +10,8 @@
 
 namespace x86 {
 
+struct TrapFrame;
+
 constexpr uint32_t kMaxCpus = 16;
 constexpr size_t kKernelStackSize = X86_KERNEL_STACK_SIZE;
 constexpr size_t kIstStackSize = 4096;
@@ -45,9 +47,19 @@ struct PerCpu {
     uint32_t cpu_id;
     uint32_t reserved;
     hal::UserRegs* user_regs;   // register file of the thread running here (Resume::regs)
-    hal::AsHandle active_as;    // the PML4 loaded in CR3
-    bool idle;                  // halted in the idle loop
+    // The PML4 loaded in CR3. Changed by this CPU only: under the BKL (resume), or
+    // while serving a shootdown whose initiator holds the BKL and waits for it; so
+    // the BKL holder can read every CPU's value (the per-AS active-CPU set).
+    hal::AsHandle active_as;
+    bool idle;                  // halted in the idle loop (set before the BKL is dropped)
     bool in_fatal;              // reporting a fatal exception (stops recursion)
+    uint32_t apic_id;           // local APIC ID (IPI destination)
+    uint32_t tlb_pending;       // a shootdown request (smp.cpp) awaits this CPU (atomic)
+    uint32_t stop_pending;      // a cpu_wake stop request (smp.cpp) awaits this CPU (atomic)
+    uint32_t idle_ticks;        // timer ticks taken in idle, not yet given to kernel::on_timer
+    bool regs_saved;            // a stop saved the user registers of the pending entry
+    TrapFrame* entry_frame;     // the user-mode entry waiting for the BKL (else null)
+    hal::UserRegs resume_regs;  // copy of *user_regs taken under the BKL for x86_enter_user
     uint64_t gdt[kGdtEntries];
     Tss tss;
 };

@@ -115,6 +115,33 @@ x86_enter_user:
     swapgs
     iretq
 
+// x86_trap_return(const x86::TrapFrame* frame /* rdi */): back to where the frame
+// came from (ring 3, or the idle loop), registers as they were.
+    .global x86_trap_return
+x86_trap_return:
+    mov %rdi, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $16, %rsp                        // vector, error
+    testb $3, 8(%rsp)                    // CS of the interrupted context
+    jz 1f
+    swapgs
+1:
+    iretq
+
 // x86_idle(uint64_t kernel_stack_top /* rdi */): wait for an interrupt. A real
 // event enters the kernel through trap_common and never comes back here.
     .global x86_idle

@@ -4,6 +4,7 @@
 #include "hal/x86_64/asm_defs.h"
 #include "hal/x86_64/cpu.h"
 #include "hal/x86_64/page_table.h"
+#include "hal/x86_64/smp.h"
 
 extern "C" char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern "C" char __data_start[], __bss_end[];
@@ -61,8 +62,6 @@ void map_image_range(PageTableTree& tree, const char* start, const char* end, ui
 
 PageTableTree user_tree(hal::AsHandle as) { return PageTableTree(as, kKernelEnv); }
 
-bool is_active(hal::AsHandle as) { return this_cpu()->active_as == as; }
-
 }  // namespace
 
 void paging_init(uint64_t ram_top, RangeList& free) {
@@ -115,25 +114,23 @@ hal::AsHandle hal::as_create() {
 }
 
 void hal::as_destroy(AsHandle as) {
-    // This CPU may still have the space loaded from the last thread that ran here.
-    x86::PerCpu* pc = x86::this_cpu();
-    if (pc->active_as == as) {
-        x86::write_cr3(x86::g_kernel_pml4);
-        pc->active_as = x86::g_kernel_pml4;
-    }
+    // CPUs (this one included) may still have the space loaded from the last
+    // thread that ran there, idle or not: move them to the kernel tables first.
+    x86::tlb_shootdown(as, 0, x86::Shootdown::kLeave);
     x86::user_tree(as).destroy_user_tables();
 }
 
 bool hal::as_map(AsHandle as, vaddr_t va, paddr_t pa, uint32_t perms) {
     if (va >= x86::kUserTop || (va | pa) & (kPageSize - 1)) return false;
     x86::PageTableTree tree = x86::user_tree(as);
+    const bool replacing = tree.lookup(va) != 0;
     if (!tree.map(va, pa, x86::user_pte_flags(perms))) return false;
-    if (x86::is_active(as)) x86::invlpg(va);  // in case it replaced a mapping
+    if (replacing) x86::tlb_shootdown(as, va, x86::Shootdown::kPage);
     return true;
 }
 
 void hal::as_unmap(AsHandle as, vaddr_t va) {
     if (va >= x86::kUserTop) return;
     va &= ~(kPageSize - 1);
-    if (x86::user_tree(as).unmap(va) != 0 && x86::is_active(as)) x86::invlpg(va);
+    if (x86::user_tree(as).unmap(va) != 0) x86::tlb_shootdown(as, va, x86::Shootdown::kPage);
 }

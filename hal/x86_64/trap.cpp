@@ -6,6 +6,7 @@
 #include "hal/x86_64/cpu.h"
 #include "hal/x86_64/lapic.h"
 #include "hal/x86_64/serial.h"
+#include "hal/x86_64/smp.h"
 
 namespace x86 {
 namespace {
@@ -19,6 +20,10 @@ enum : uint64_t {
     kVecPageFault = 14,
     kVecMachineCheck = 18,
 };
+
+// Idle timer ticks deferred at most this many times in a row (BKL busy) before
+// an idle CPU waits for the lock like any other entry: 1 s at 100 Hz.
+constexpr uint32_t kMaxDeferredIdleTicks = 100;
 
 // Page-fault error code bits.
 constexpr uint64_t kPfPresent = 1u << 0;
@@ -48,6 +53,8 @@ const char* vector_name(uint64_t vec) {
     if (vec < 32) return kExceptionNames[vec];
     if (vec == X86_VEC_SYSCALL) return "syscall";
     if (vec == X86_VEC_TIMER) return "APIC timer";
+    if (vec == X86_VEC_WAKE) return "wake IPI";
+    if (vec == X86_VEC_SHOOTDOWN) return "TLB shootdown IPI";
     return "interrupt";
 }
 
@@ -141,6 +148,8 @@ kernel::FaultInfo decode_fault(const TrapFrame& f) {
     return info;
 }
 
+}  // namespace
+
 void save_user_regs(const TrapFrame& f, hal::UserRegs* r) {
     r->rip = f.rip;
     r->rsp = f.rsp;
@@ -163,14 +172,22 @@ void save_user_regs(const TrapFrame& f, hal::UserRegs* r) {
     r->fs_base = rdmsr(kMsrFsBase);
 }
 
+namespace {
+
 bool is_device_irq(uint64_t vec) { return vec >= X86_VEC_IRQ_BASE && vec < X86_VEC_IRQ_BASE + X86_IRQ_COUNT; }
 
-// Delivers an interrupt (timer or device) to the kernel.
+// Interrupts that are kernel entries (everything else but the shootdown IPI).
+bool is_entry_interrupt(uint64_t vec) {
+    return vec == X86_VEC_TIMER || vec == X86_VEC_WAKE || is_device_irq(vec);
+}
+
+// Delivers an interrupt to the kernel (BKL held). A wake IPI only ends the
+// interrupt: the caller then goes through on_idle (if idle) and next_to_run.
 void handle_interrupt(uint32_t cpu, uint64_t vec) {
     lapic_eoi();
     if (vec == X86_VEC_TIMER) {
         kernel::on_timer(cpu);
-    } else {
+    } else if (is_device_irq(vec)) {
         kernel::on_irq(cpu, static_cast<uint32_t>(vec - X86_VEC_IRQ_BASE));
     }
 }
@@ -183,7 +200,9 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
         kernel::Resume r{};
         if (kernel::next_to_run(cpu, &r) && r.regs != nullptr) {
             pc->user_regs = r.regs;
-            const hal::UserRegs& regs = *r.regs;
+            // x86_enter_user runs after the BKL is dropped: give it a private copy.
+            pc->resume_regs = *r.regs;
+            const hal::UserRegs& regs = pc->resume_regs;
             // A non-canonical rip, rsp or FS base would fault in ring 0 (iretq,
             // wrmsr): report it as the #GP the thread would have taken.
             if (!is_canonical(regs.rip) || !is_canonical(regs.rsp) || !is_canonical(regs.fs_base)) {
@@ -194,14 +213,18 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
             }
             if (r.as == hal::kNoAs) panic_with_value("x86_64: no address space for thread ", r.thread_id);
             if (r.as != pc->active_as) {
+                // Under the BKL, so a shootdown initiator sees this CPU's CR3.
                 write_cr3(r.as);
-                pc->active_as = r.as;
+                __atomic_store_n(&pc->active_as, r.as, __ATOMIC_RELAXED);
             }
             wrmsr(kMsrFsBase, regs.fs_base);
-            x86_enter_user(r.regs, pc->kernel_stack_top);
+            bkl_release();
+            x86_enter_user(&pc->resume_regs, pc->kernel_stack_top);
         }
+        // The idle loop keeps the last CR3 (and so stays a shootdown target).
         pc->user_regs = nullptr;
         pc->idle = true;
+        bkl_release();
         x86_idle(pc->kernel_stack_top);
     }
 }
@@ -219,25 +242,61 @@ extern "C" [[noreturn]] void x86_trap(TrapFrame* frame) {
         kernel_exception(f);
     }
 
-    if ((f.cs & 3) == 0) {
-        // Ring 0 takes interrupts only while halted in x86_idle; anything else is a bug.
-        if (!pc->idle || !(f.vector == X86_VEC_TIMER || is_device_irq(f.vector))) kernel_exception(f);
+    // Ring 0 takes interrupts only while halted in x86_idle (the kernel and the
+    // BKL wait run with interrupts off); anything else there is a bug.
+    const bool from_idle = (f.cs & 3) == 0;
+    if (from_idle && !pc->idle) kernel_exception(f);
+
+    // Not a kernel entry: served without the BKL (its initiator holds it), then
+    // straight back to user mode or to the idle loop.
+    if (f.vector == X86_VEC_SHOOTDOWN) {
+        tlb_service();
+        lapic_eoi();
+        x86_trap_return(frame);
+    }
+
+    if (from_idle) {
+        if (!is_entry_interrupt(f.vector)) kernel_exception(f);
+        if (f.vector == X86_VEC_TIMER) {
+            // An idle CPU's tick only polls the kernel: it never queues behind other
+            // CPUs for the BKL (which, with vCPUs outnumbering host cores, collapses
+            // throughput). Busy lock: count the tick and halt again, up to a bound.
+            lapic_eoi();
+            ++pc->idle_ticks;
+            if (!bkl_try_acquire()) {
+                if (pc->idle_ticks < kMaxDeferredIdleTicks) x86_trap_return(frame);
+                bkl_acquire();
+            }
+        } else {
+            bkl_acquire();
+        }
         pc->idle = false;
-        handle_interrupt(cpu, f.vector);
+        // Every tick reaches the kernel, late ones included, in order.
+        for (; pc->idle_ticks != 0; --pc->idle_ticks) kernel::on_timer(cpu);
+        if (f.vector != X86_VEC_TIMER) handle_interrupt(cpu, f.vector);
         kernel::on_idle(cpu);
         resume(cpu);
     }
 
     if (pc->user_regs == nullptr) kernel_exception(f);
-    save_user_regs(f, pc->user_regs);
+    // While waiting for the BKL, a cpu_wake stop may save this entry's registers
+    // (smp.cpp): then the thread was taken off this CPU or is to be re-picked,
+    // and the entry is undone instead of reaching the kernel (a syscall is
+    // rewound to be issued again, a fault instruction runs again).
+    pc->entry_frame = frame;
+    bkl_acquire();
+    pc->entry_frame = nullptr;
+    const bool stopped = pc->regs_saved;
+    pc->regs_saved = false;
+    if (!stopped) save_user_regs(f, pc->user_regs);
     if (f.vector == X86_VEC_SYSCALL) {
-        kernel::on_syscall(cpu);
+        if (!stopped) kernel::on_syscall(cpu);
     } else if (f.vector < 32) {
-        kernel::on_fault(cpu, decode_fault(f));
-    } else if (f.vector == X86_VEC_TIMER || is_device_irq(f.vector)) {
+        if (!stopped) kernel::on_fault(cpu, decode_fault(f));
+    } else if (is_entry_interrupt(f.vector)) {
         handle_interrupt(cpu, f.vector);
     } else {
-        kernel_exception(f);
+        kernel_exception(f);  // keeps the BKL: the panic message is printed alone
     }
     resume(cpu);
 }

@@ -44,7 +44,11 @@ static_assert(offsetof(hal::UserRegs, fs_base) == X86_UREGS_FS_BASE);
 static_assert(hal::kUserRflagsMask == X86_USER_RFLAGS_MASK);
 static_assert(hal::kUserRflags == X86_USER_RFLAGS);
 
-// Asks the kernel what this CPU runs next and goes there: ring 3 or idle.
+// Copies the user registers of an entry from ring 3 (and the FS base MSR) into *r.
+void save_user_regs(const TrapFrame& f, hal::UserRegs* r);
+
+// Asks the kernel what this CPU runs next and goes there: ring 3 or idle. Called
+// with the big kernel lock held; drops it just before iretq or the idle halt.
 [[noreturn]] void resume(uint32_t cpu);
 
 }  // namespace x86
@@ -60,6 +64,9 @@ void x86_syscall_entry();
 [[noreturn]] void x86_enter_user(const hal::UserRegs* regs, uint64_t kernel_stack_top);
 // Resets the kernel stack and halts with interrupts on until one arrives.
 [[noreturn]] void x86_idle(uint64_t kernel_stack_top);
+// Returns to the context the frame interrupted (user mode or the idle loop),
+// exactly as it was: for interrupts that are not kernel entries.
+[[noreturn]] void x86_trap_return(const x86::TrapFrame* frame);
 // Called by the stubs with the frame they pushed (C++, trap.cpp).
 [[noreturn]] void x86_trap(x86::TrapFrame* frame);
 }

@@ -96,9 +96,13 @@ void as_unmap(AsHandle as, vaddr_t va);
 // Index of the CPU running this kernel entry (0 .. cpu_count-1).
 uint32_t cpu_id();
 
-// Makes `cpu` leave idle and ask next_to_run() again (an IPI on x86_64; the
-// simulator re-polls every vCPU each step, so there it only records the wake).
-// Called with the big kernel lock held; the woken CPU runs once it is released.
+// Makes `cpu` ask next_to_run() again (an IPI on x86_64; the simulator re-polls
+// every vCPU each step, so there it does nothing). If `cpu` is running a user
+// thread, on return it has left user mode, the thread's registers are saved in
+// its Resume::regs, and it runs no user code before calling next_to_run(cpu);
+// an entry it was making is undone (a syscall is re-issued when the thread
+// resumes, a faulting instruction runs again). Called with the big kernel lock
+// held. An idle CPU may see several on_timer() calls in a row afterwards.
 void cpu_wake(uint32_t cpu);
 
 // ---- Services the kernel provides to the backend ----------------------------------
