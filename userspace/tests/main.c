@@ -1,15 +1,12 @@
 /* The userspace test suite: runs as init in a test initramfs, on both backends.
- * Each test exercises the ABI from ring 3; more arrive with each kernel issue. */
-#include "suite.h"
+ * Each test exercises the ABI from ring 3; more arrive with each kernel issue.
+ * The tests of each area live in <area>_tests.c; the order is fixed here. */
+#include "tests.h"
 
 #include <string.h>
 
-static const char kReadOnly[16] = "read-only data";
-
-/* A user pointer that is unmapped, one in the kernel half, one non-canonical. */
-#define UNMAPPED_VA ((void *)0x10)
-#define KERNEL_VA ((void *)0xffff800000001000ull)
-#define NONCANONICAL_VA ((void *)0x0000800000000000ull)
+const char kReadOnly[16] = "read-only data";
+uint64_t g_initramfs_size;
 
 static int test_debug_write_ok(void)
 {
@@ -116,11 +113,50 @@ static const struct test_case kTests[] = {
     {"abi.registers_preserved", test_registers_preserved},
     {"cap.info_self", test_cap_info_self},
     {"cap.info_errors", test_cap_info_errors},
+    {"cap.cnode_create", test_cnode_create},
+    {"cap.copy_reduces_rights", test_cap_copy_rights},
+    {"cap.copy_grant_rules", test_cap_copy_grant},
+    {"cap.copy_errors", test_cap_copy_errors},
+    {"cap.delete", test_cap_delete},
+    {"cap.revoke", test_cap_revoke},
+    {"mem.vmo_create", test_vmo_create},
+    {"mem.vmo_read_write", test_vmo_read_write},
+    {"mem.vmo_bad_pointers", test_vmo_bad_pointers},
+    {"mem.vma_map", test_vma_map},
+    {"mem.vma_map_errors", test_vma_map_errors},
+    {"mem.vma_unmap", test_vma_unmap},
+    {"mem.vma_alloc", test_vma_alloc},
+    {"mem.mapping_keeps_vmo_alive", test_mapping_keeps_vmo},
+    {"mem.initramfs_map", test_initramfs_map},
+    {"tcb.configure", test_tcb_configure},
+    {"tcb.regs", test_tcb_regs},
+    {"tcb.thread_in_own_process", test_tcb_thread},
+    {"tcb.suspend_resume", test_tcb_suspend_resume},
+    {"tcb.delete_running_thread", test_tcb_delete_running},
+    {"proc.cpio_find", test_cpio_find},
+    {"proc.cpio_malformed", test_cpio_malformed},
+    {"proc.elf_check", test_elf_check},
+    {"proc.spawn_child_caps", test_spawn_child_caps},
+    {"proc.spawn_failures_clean_up", test_spawn_failures},
+    {"proc.spawn_repeat_and_destroy", test_spawn_repeat},
+    {"cap.child_cannot_escalate", test_child_cannot_escalate},
+    {"mem.child_fault_is_contained", test_child_fault_is_contained},
+    {"cap.revoke_reaches_child", test_revoke_reaches_child},
+    {"mem.shared_vmo_across_processes", test_shared_vmo},
+    {"mem.child_maps_and_unmaps", test_child_maps},
+    {"cap.revoke_kills_child", test_revoke_kills_child},
 };
+
+/* Unmaps the scratch region tests map into (a no-op after a passing test). */
+static void unmap_scratch(void)
+{
+    anvil_vma_unmap(ANVIL_CAP_SELF_VSPACE, TEST_VA, TEST_SHARED_VA + PAGE - TEST_VA);
+}
 
 int main(uint64_t start_arg)
 {
-    (void)start_arg;
+    g_initramfs_size = start_arg;
+    suite_cleanup = unmap_scratch;
     print("anvil userspace tests\n");
     return run_tests(kTests, sizeof kTests / sizeof kTests[0]);
 }

@@ -28,12 +28,59 @@ int test_fail(const char *file, int line, const char *what)
     return 1;
 }
 
+void (*suite_cleanup)(void);
+
+unsigned caps_in_use(void)
+{
+    unsigned n = 0;
+    for (uint32_t slot = 1; slot < SUITE_CNODE_SLOTS; slot++) {
+        anvil_cap_info_t info;
+        n += anvil_cap_info(ANVIL_CAP_SELF_CNODE, slot, &info) == ANVIL_OK;
+    }
+    return n;
+}
+
+/* Which of our slots hold a cap (bit per slot). */
+static void occupancy(uint64_t used[SUITE_CNODE_SLOTS / 64])
+{
+    memset(used, 0, SUITE_CNODE_SLOTS / 8);
+    for (uint32_t slot = 1; slot < SUITE_CNODE_SLOTS; slot++) {
+        anvil_cap_info_t info;
+        if (anvil_cap_info(ANVIL_CAP_SELF_CNODE, slot, &info) == ANVIL_OK)
+            used[slot / 64] |= 1ull << (slot % 64);
+    }
+}
+
+/* Deletes the caps in slots that were empty before the test, stopping any
+ * thread first, so one failed test cannot disturb the next. Returns how many. */
+static unsigned delete_new_caps(const uint64_t before[SUITE_CNODE_SLOTS / 64])
+{
+    unsigned n = 0;
+    for (uint32_t slot = 1; slot < SUITE_CNODE_SLOTS; slot++) {
+        anvil_cap_info_t info;
+        if ((before[slot / 64] >> (slot % 64)) & 1 || anvil_cap_info(ANVIL_CAP_SELF_CNODE, slot, &info) != ANVIL_OK)
+            continue;
+        if (info.type == ANVIL_OBJ_TCB)
+            anvil_tcb_suspend(slot);
+        anvil_cap_delete(ANVIL_CAP_SELF_CNODE, slot);
+        n++;
+    }
+    return n;
+}
+
 int run_tests(const struct test_case *tests, unsigned count)
 {
     unsigned passed = 0, failed = 0;
     for (unsigned i = 0; i < count; i++) {
         g_fail_what = 0;
-        const int r = tests[i].fn();
+        uint64_t before[SUITE_CNODE_SLOTS / 64];
+        occupancy(before);
+        int r = tests[i].fn();
+        const unsigned left = delete_new_caps(before);
+        if (r == 0 && left != 0)
+            r = test_fail(__FILE__, __LINE__, "the test left capabilities behind in the caller's CNode");
+        if (suite_cleanup)
+            suite_cleanup();
         print("test ");
         print(tests[i].name);
         if (r == 0) {

@@ -26,7 +26,16 @@ int test_fail(const char *file, int line, const char *what);
 /* Checks that a call returned `expected` status. */
 #define CHECK_STATUS(call, expected) CHECK((call) == (expected))
 
-/* Runs every test in order and prints the summary; returns the failure count. */
+/* Caps in use in the caller's CNode (slots below SUITE_CNODE_SLOTS). */
+#define SUITE_CNODE_SLOTS 256u
+unsigned caps_in_use(void);
+
+/* Called after each test (if set), to undo what a failed test may have left. */
+extern void (*suite_cleanup)(void);
+
+/* Runs every test in order and prints the summary; returns the failure count.
+ * A test that passes but leaves caps behind in the caller's CNode fails; the
+ * caps a test leaves are deleted either way (threads suspended first). */
 int run_tests(const struct test_case *tests, unsigned count);
 
 void print(const char *s);
