@@ -227,13 +227,18 @@ bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int
 
 void Engine::on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
     auto* e = static_cast<Engine*>(self);
+    // Stopping here keeps this block from running, so the budget is checked
+    // before the block is counted: a budget of N runs exactly N blocks.
+    if (e->budget_end_ && e->blocks_ >= e->budget_end_) {
+        if (!e->stop_pending_) {
+            e->stop_pending_ = true;
+            e->stop_.kind = StopKind::kBudget;
+        }
+        uc_emu_stop(uc);
+        return;
+    }
     ++e->blocks_;
     ++*e->clock_;
-    if (e->budget_end_ && e->blocks_ >= e->budget_end_ && !e->stop_pending_) {
-        e->stop_pending_ = true;
-        e->stop_.kind = StopKind::kBudget;
-        uc_emu_stop(uc);
-    }
 }
 
 }  // namespace sim

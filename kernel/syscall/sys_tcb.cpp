@@ -35,8 +35,9 @@ Status sys_tcb_create(Thread& self, SyscallArgs& a) {
 Status sys_tcb_configure(Thread& self, SyscallArgs& a) {
     const uint64_t ipc_buffer = a.arg[3], priority = a.arg[4], cpu = a.arg[5], fault_ep = a.arg[6];
     TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
-    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[1], ANVIL_OBJ_CNODE, 0));
-    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.arg[2], ANVIL_OBJ_VSPACE, 0));
+    // Running a thread inside a CNode and an address space is control over both.
+    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[1], ANVIL_OBJ_CNODE, ANVIL_RIGHT_MANAGE));
+    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.arg[2], ANVIL_OBJ_VSPACE, ANVIL_RIGHT_MANAGE));
     if (fault_ep != 0)
         TRY(lookup_cap(self, fault_ep, ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_WRITE).status());
     if (priority > Thread::kMaxPriority)

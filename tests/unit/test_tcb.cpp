@@ -167,6 +167,18 @@ TEST_CASE("tcb_configure: needs MANAGE on the TCB cap") {
     CHECK(configure(p, tcb).status == kOk);
 }
 
+TEST_CASE("tcb_configure: needs MANAGE on the CNode and VSpace caps") {
+    // Running a thread inside them is control over both.
+    TestProcess p;
+    const uint32_t tcb = p.new_tcb();
+    const uint32_t cnode_rw = p.copy(kSelfCNode, kAll & ~kM);
+    const uint32_t vspace_rw = p.copy(kSelfVSpace, kAll & ~kM);
+    CHECK(configure(p, tcb, 50, kCpuAny, cnode_rw, kSelfVSpace).status == kAccessDenied);
+    CHECK(configure(p, tcb, 50, kCpuAny, kSelfCNode, vspace_rw).status == kAccessDenied);
+    CHECK(p.object<Thread>(tcb)->cnode() == nullptr);
+    CHECK(configure(p, tcb, 50, kCpuAny, kSelfCNode, kSelfVSpace).status == kOk);
+}
+
 TEST_CASE("tcb_configure: refused while the thread is runnable") {
     // A queued thread's priority must not change under the run queue.
     TestProcess p;
