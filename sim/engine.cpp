@@ -84,6 +84,10 @@ Engine::Engine(uint64_t* clock) : platform_page_(nullptr, free_page), clock_(clo
                           1, 0);
     if (err == UC_ERR_OK)
         err = uc_hook_add(uc, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&Engine::on_block), this, 1, 0);
+    if (err == UC_ERR_OK)
+        err = uc_context_alloc(uc, &pristine_);
+    if (err == UC_ERR_OK)
+        err = uc_context_save(uc, pristine_);
     if (err != UC_ERR_OK) {
         error_ = fmt::format("cannot set up a Unicorn engine: {}", uc_strerror(err));
         uc_close(uc);
@@ -93,6 +97,8 @@ Engine::Engine(uint64_t* clock) : platform_page_(nullptr, free_page), clock_(clo
 }
 
 Engine::~Engine() {
+    if (pristine_)
+        uc_context_free(pristine_);
     if (uc_)
         uc_close(uc_);
 }
@@ -129,22 +135,37 @@ void Engine::save(hal::UserRegs& regs) {
 }
 
 Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
-    load(regs);
-    uint64_t start = regs.rip;
-    if (!in_user_mode_) {
-        // First entry: drop to CPL 3 through iretq, as the hardware backend does.
-        const uint64_t frame[5] = {regs.rip, kUserCs, regs.rflags, regs.rsp, kUserSs};
-        std::memcpy(platform_page_.get() + kFrame, frame, sizeof frame);
-        const uint64_t rsp = kPlatformVa + kFrame;
-        uc_reg_write(uc_, UC_X86_REG_RSP, &rsp);
-        start = kPlatformVa + kTrampoline;
-        in_user_mode_ = true;
-    }
     stop_pending_ = false;
     stop_ = Stop{};
     budget_end_ = block_budget ? blocks_ + block_budget : 0;
-    const uc_err err = uc_emu_start(uc_, start, ~0ull, 0, 0);
-    save(regs);
+    uc_err err;
+    for (;;) {
+        load(regs);
+        uint64_t start = regs.rip;
+        if (!in_user_mode_) {
+            // Drop to CPL 3 through iretq, as the hardware backend does.
+            const uint64_t frame[5] = {regs.rip, kUserCs, regs.rflags, regs.rsp, kUserSs};
+            std::memcpy(platform_page_.get() + kFrame, frame, sizeof frame);
+            const uint64_t rsp = kPlatformVa + kFrame;
+            uc_reg_write(uc_, UC_X86_REG_RSP, &rsp);
+            start = kPlatformVa + kTrampoline;
+            in_user_mode_ = true;
+        }
+        err = uc_emu_start(uc_, start, ~0ull, 0, 0);
+        save(regs);
+        if (!resume_after_emulation_)
+            break;
+        // An instruction was emulated in the #GP hook (rdtsc). The CPU model still
+        // holds that #GP as "in delivery", so the next one would become a double
+        // fault: go back to the pristine CPU state and re-enter user mode. The
+        // engine may have run on past the emulated instruction before stopping,
+        // even into a kernel entry: that entry is reported as usual.
+        resume_after_emulation_ = false;
+        uc_context_restore(uc_, pristine_);
+        in_user_mode_ = false;
+        if (stop_pending_ || err != UC_ERR_OK)
+            break;
+    }
     if (stop_pending_) {
         if (stop_.kind == StopKind::kSyscall) {
             // The syscall instruction's architectural effects, as on hardware.
@@ -193,8 +214,13 @@ bool Engine::emulate_timestamp(uc_struct* uc) {
 
 void Engine::on_interrupt(uc_struct* uc, uint32_t intno, void* self) {
     auto* e = static_cast<Engine*>(self);
-    if (intno == 13 && e->emulate_timestamp(uc))
-        return;  // execution goes on after the instruction
+    if (intno == 13 && e->emulate_timestamp(uc)) {
+        // Continuing inside the hook would leave the #GP pending in the CPU model,
+        // so the next one would become a double fault: restart emulation instead.
+        e->resume_after_emulation_ = true;
+        uc_emu_stop(uc);
+        return;
+    }
     e->stop_pending_ = true;
     e->stop_.kind = StopKind::kFault;
     e->stop_.fault = kernel::FaultInfo{fault_kind_for_vector(intno), kernel::FaultAccess::kNone, 0, intno};

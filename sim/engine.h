@@ -12,6 +12,7 @@
 #include <string>
 
 struct uc_struct;
+struct uc_context;
 
 namespace sim {
 
@@ -61,10 +62,12 @@ private:
     void save(hal::UserRegs& regs);
 
     uc_struct* uc_ = nullptr;
+    uc_context* pristine_ = nullptr;  // CPU state at creation: CPL 0, no exception pending
     std::string error_;
     std::unique_ptr<uint8_t[], void (*)(void*)> platform_page_;  // GDT + trampoline
     bool in_user_mode_ = false;
     bool stop_pending_ = false;
+    bool resume_after_emulation_ = false;  // an instruction was emulated in a hook
     Stop stop_;
     uint64_t* clock_;
     uint64_t blocks_ = 0;
