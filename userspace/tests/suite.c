@@ -20,6 +20,14 @@ void print_u64(uint64_t v)
     print(&buf[i]);
 }
 
+static const char *g_skip_why;
+
+int test_skip(const char *why)
+{
+    g_skip_why = why;
+    return TEST_SKIPPED;
+}
+
 int test_fail(const char *file, int line, const char *what)
 {
     g_fail_file = file;
@@ -70,14 +78,15 @@ static unsigned delete_new_caps(const uint64_t before[SUITE_CNODE_SLOTS / 64])
 
 int run_tests(const struct test_case *tests, unsigned count)
 {
-    unsigned passed = 0, failed = 0;
+    unsigned passed = 0, failed = 0, skipped = 0;
     for (unsigned i = 0; i < count; i++) {
         g_fail_what = 0;
+        g_skip_why = 0;
         uint64_t before[SUITE_CNODE_SLOTS / 64];
         occupancy(before);
         int r = tests[i].fn();
         const unsigned left = delete_new_caps(before);
-        if (r == 0 && left != 0)
+        if ((r == 0 || r == TEST_SKIPPED) && left != 0)
             r = test_fail(__FILE__, __LINE__, "the test left capabilities behind in the caller's CNode");
         if (suite_cleanup)
             suite_cleanup();
@@ -86,6 +95,11 @@ int run_tests(const struct test_case *tests, unsigned count)
         if (r == 0) {
             print(" ... ok\n");
             passed++;
+        } else if (r == TEST_SKIPPED) {
+            print(" ... skipped: ");
+            print(g_skip_why ? g_skip_why : "(no reason)");
+            print("\n");
+            skipped++;
         } else {
             print(" ... FAILED at ");
             print(g_fail_file ? g_fail_file : "?");
@@ -100,6 +114,12 @@ int run_tests(const struct test_case *tests, unsigned count)
     print_u64(passed);
     print(" passed, ");
     print_u64(failed);
-    print(" failed\n");
+    print(" failed");
+    if (skipped) {
+        print(", ");
+        print_u64(skipped);
+        print(" skipped");
+    }
+    print("\n");
     return (int)failed;
 }

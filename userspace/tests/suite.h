@@ -23,6 +23,12 @@ int test_fail(const char *file, int line, const char *what);
             return test_fail(__FILE__, __LINE__, #cond);    \
     } while (0)
 
+/* Marks the current test skipped (it cannot run on this machine) and returns
+ * from it; `why` is printed. */
+int test_skip(const char *why);
+#define SKIP(why) return test_skip(why)
+#define TEST_SKIPPED 2
+
 /* Checks that a call returned `expected` status. */
 #define CHECK_STATUS(call, expected) CHECK((call) == (expected))
 

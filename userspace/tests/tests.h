@@ -98,4 +98,12 @@ int test_shared_vmo(void);
 int test_child_maps(void);
 int test_revoke_kills_child(void);
 
+/* sched_tests.c */
+int test_sched_all_cpus_progress(void);
+int test_sched_priority_preempts(void);
+int test_sched_suspended_does_not_run(void);
+int test_sched_affinity_holds(void);
+int test_sched_exit_and_fault_stop_cleanly(void);
+int test_abi_rdtsc(void);
+
 #endif
