@@ -6,6 +6,7 @@
  * counts and, where user-mode rdtsc measures real time (QEMU), cycles per
  * round trip; the simulator reports host time itself (anvil-sim --stats). */
 #include <anvil/anvil.h>
+#include <anvil/debug.h>
 #include <string.h>
 
 #define ROUNDS 20000u
@@ -14,20 +15,6 @@
 static volatile uint64_t g_peer_yields;
 static volatile int g_peer_done;
 static uint8_t g_peer_stack[PEER_STACK_SIZE] __attribute__((aligned(16)));
-
-static void print(const char *s) { anvil_debug_write(s, strlen(s)); }
-
-static void print_u64(uint64_t v)
-{
-    char buf[21];
-    int i = 20;
-    buf[i] = '\0';
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    print(&buf[i]);
-}
 
 static inline uint64_t rdtsc(void)
 {
@@ -48,11 +35,11 @@ static void peer_main(void)
 
 static int fail(const char *what, anvil_status_t s)
 {
-    print("sched_bench: ");
-    print(what);
-    print(" failed: ");
-    print(anvil_status_str(s));
-    print("\n");
+    anvil_debug_puts("sched_bench: ");
+    anvil_debug_puts(what);
+    anvil_debug_puts(" failed: ");
+    anvil_debug_puts(anvil_status_str(s));
+    anvil_debug_puts("\n");
     return 1;
 }
 
@@ -87,12 +74,12 @@ int main(uint64_t start_arg)
     }
     const uint64_t cycles = rdtsc() - start;
 
-    print("sched_bench: ");
-    print_u64(yields + g_peer_yields);
-    print(" yields, ");
-    print_u64(g_peer_yields);
-    print(" round trips, ");
-    print_u64(cycles / (g_peer_yields ? g_peer_yields : 1));
-    print(" TSC cycles per round trip\n");
+    anvil_debug_puts("sched_bench: ");
+    anvil_debug_put_u64(yields + g_peer_yields);
+    anvil_debug_puts(" yields, ");
+    anvil_debug_put_u64(g_peer_yields);
+    anvil_debug_puts(" round trips, ");
+    anvil_debug_put_u64(cycles / (g_peer_yields ? g_peer_yields : 1));
+    anvil_debug_puts(" TSC cycles per round trip\n");
     return 0;
 }

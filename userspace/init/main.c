@@ -1,29 +1,7 @@
 /* init: the first user program. For now it greets and exits; services come
  * with the userspace issue. */
 #include <anvil/anvil.h>
-
-static uint64_t str_len(const char *s)
-{
-    uint64_t n = 0;
-    while (s[n])
-        n++;
-    return n;
-}
-
-static void put(const char *s) { anvil_debug_write(s, str_len(s)); }
-
-/* Writes `v` in decimal. */
-static void put_u64(uint64_t v)
-{
-    char buf[21];
-    int i = 20;
-    buf[i] = '\0';
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(&buf[i]);
-}
+#include <anvil/debug.h>
 
 int main(uint64_t start_arg)
 {
@@ -33,16 +11,16 @@ int main(uint64_t start_arg)
     if (s == ANVIL_OK)
         s = anvil_cap_info(ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_TCB, &tcb);
     if (s != ANVIL_OK) {
-        put("init: cap_info failed: ");
-        put(anvil_status_str(s));
-        put("\n");
+        anvil_debug_puts("init: cap_info failed: ");
+        anvil_debug_puts(anvil_status_str(s));
+        anvil_debug_puts("\n");
         return 1;
     }
     /* A process is named by its address space; a thread by its TCB. */
-    put("init: hello from Anvil userspace (pid ");
-    put_u64(vspace.object_id);
-    put(", tid ");
-    put_u64(tcb.object_id);
-    put(")\n");
+    anvil_debug_puts("init: hello from Anvil userspace (pid ");
+    anvil_debug_put_u64(vspace.object_id);
+    anvil_debug_puts(", tid ");
+    anvil_debug_put_u64(tcb.object_id);
+    anvil_debug_puts(")\n");
     return 0;
 }

@@ -163,6 +163,6 @@ int main(uint64_t start_arg)
 {
     g_initramfs_size = start_arg;
     suite_cleanup = unmap_scratch;
-    print("anvil userspace tests\n");
+    anvil_debug_puts("anvil userspace tests\n");
     return run_tests(kTests, sizeof kTests / sizeof kTests[0]);
 }

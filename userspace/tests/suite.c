@@ -6,19 +6,6 @@ static const char *g_fail_file;
 static int g_fail_line;
 static const char *g_fail_what;
 
-void print(const char *s) { anvil_debug_write(s, strlen(s)); }
-
-void print_u64(uint64_t v)
-{
-    char buf[21];
-    int i = 20;
-    buf[i] = '\0';
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    print(&buf[i]);
-}
 
 static const char *g_skip_why;
 
@@ -90,36 +77,36 @@ int run_tests(const struct test_case *tests, unsigned count)
             r = test_fail(__FILE__, __LINE__, "the test left capabilities behind in the caller's CNode");
         if (suite_cleanup)
             suite_cleanup();
-        print("test ");
-        print(tests[i].name);
+        anvil_debug_puts("test ");
+        anvil_debug_puts(tests[i].name);
         if (r == 0) {
-            print(" ... ok\n");
+            anvil_debug_puts(" ... ok\n");
             passed++;
         } else if (r == TEST_SKIPPED) {
-            print(" ... skipped: ");
-            print(g_skip_why ? g_skip_why : "(no reason)");
-            print("\n");
+            anvil_debug_puts(" ... skipped: ");
+            anvil_debug_puts(g_skip_why ? g_skip_why : "(no reason)");
+            anvil_debug_puts("\n");
             skipped++;
         } else {
-            print(" ... FAILED at ");
-            print(g_fail_file ? g_fail_file : "?");
-            print(":");
-            print_u64((uint64_t)g_fail_line);
-            print(": ");
-            print(g_fail_what ? g_fail_what : "(no reason)");
-            print("\n");
+            anvil_debug_puts(" ... FAILED at ");
+            anvil_debug_puts(g_fail_file ? g_fail_file : "?");
+            anvil_debug_puts(":");
+            anvil_debug_put_u64((uint64_t)g_fail_line);
+            anvil_debug_puts(": ");
+            anvil_debug_puts(g_fail_what ? g_fail_what : "(no reason)");
+            anvil_debug_puts("\n");
             failed++;
         }
     }
-    print_u64(passed);
-    print(" passed, ");
-    print_u64(failed);
-    print(" failed");
+    anvil_debug_put_u64(passed);
+    anvil_debug_puts(" passed, ");
+    anvil_debug_put_u64(failed);
+    anvil_debug_puts(" failed");
     if (skipped) {
-        print(", ");
-        print_u64(skipped);
-        print(" skipped");
+        anvil_debug_puts(", ");
+        anvil_debug_put_u64(skipped);
+        anvil_debug_puts(" skipped");
     }
-    print("\n");
+    anvil_debug_puts("\n");
     return (int)failed;
 }

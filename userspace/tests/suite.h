@@ -4,6 +4,7 @@
 #define ANVIL_TEST_SUITE_H
 
 #include <anvil/anvil.h>
+#include <anvil/debug.h>
 
 /* A test returns 0 on success; on failure it has called fail(). */
 typedef int (*test_fn)(void);
@@ -44,7 +45,5 @@ extern void (*suite_cleanup)(void);
  * caps a test leaves are deleted either way (threads suspended first). */
 int run_tests(const struct test_case *tests, unsigned count);
 
-void print(const char *s);
-void print_u64(uint64_t v);
 
 #endif
