@@ -103,12 +103,11 @@ TestProcess::~TestProcess() {
     thread_->release();
 }
 
-SysResult TestProcess::sys_raw(uint64_t nr, std::initializer_list<uint64_t> args) {
+void load_syscall(hal::UserRegs& r, uint64_t nr, U64s args) {
     uint64_t a[ANVIL_SYSCALL_MAX_ARGS] = {};
     size_t n = 0;
     for (uint64_t v : args)
         a[n++] = v;
-    hal::UserRegs& r = thread_->regs();
     r.rax = nr;
     r.rdi = a[0];
     r.rsi = a[1];
@@ -117,6 +116,11 @@ SysResult TestProcess::sys_raw(uint64_t nr, std::initializer_list<uint64_t> args
     r.r8 = a[4];
     r.r9 = a[5];
     r.r12 = a[6];
+}
+
+SysResult TestProcess::sys_raw(uint64_t nr, std::initializer_list<uint64_t> args) {
+    hal::UserRegs& r = thread_->regs();
+    load_syscall(r, nr, args);
     kernel::dispatch_syscall(*thread_);
     return {Code{static_cast<int>(static_cast<int64_t>(r.rax))}, r.rdx, r.r10};
 }

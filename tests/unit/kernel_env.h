@@ -50,6 +50,10 @@ struct SysResult {
 using Bytes = std::vector<uint8_t>;
 using U64s = std::initializer_list<uint64_t>;
 
+// Loads syscall `nr` and its arguments into a register file, as the libanvil
+// wrappers would (<anvil/syscalls.h>: rax, then rdi rsi rdx r10 r8 r9 r12).
+void load_syscall(hal::UserRegs& r, uint64_t nr, U64s args);
+
 constexpr uint64_t kPage = 4096;
 // The process's scratch buffer: a VMO mapped read-write.
 constexpr uint64_t kUserBuf = 0x10000000;

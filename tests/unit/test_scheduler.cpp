@@ -189,19 +189,8 @@ std::string run_next(uint32_t cpu) {
 Code syscall_on(uint32_t cpu, uint64_t nr, U64s args = {}) {
     Thread* t = sched().current(cpu);
     REQUIRE(t != nullptr);
-    uint64_t a[ANVIL_SYSCALL_MAX_ARGS] = {};
-    size_t n = 0;
-    for (uint64_t v : args)
-        a[n++] = v;
     hal::UserRegs& r = t->regs();
-    r.rax = nr;
-    r.rdi = a[0];
-    r.rsi = a[1];
-    r.rdx = a[2];
-    r.r10 = a[3];
-    r.r8 = a[4];
-    r.r9 = a[5];
-    r.r12 = a[6];
+    load_syscall(r, nr, args);
     kernel::on_syscall(cpu);
     return Code{static_cast<int>(static_cast<int64_t>(r.rax))};
 }
