@@ -1,6 +1,8 @@
 #include "kernel/object/thread.h"
 
 #include "kernel/object/cnode.h"
+#include "kernel/ipc/ipc.h"
+#include "kernel/object/endpoint.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/vm/kheap.h"
@@ -48,10 +50,23 @@ void Thread::set_name(const char* name) {
     name_[i] = '\0';
 }
 
+void Thread::set_fault_endpoint(Endpoint* ep, uint64_t badge) {
+    if (ep)
+        ep->retain();
+    if (fault_ep_)
+        fault_ep_->release();
+    fault_ep_ = ep;
+    fault_badge_ = badge;
+}
+
 void Thread::destroy() {
-    // The last cap is gone: the thread stops wherever it is.
+    // The last cap is gone: the thread stops wherever it is, leaves every IPC
+    // queue, and a caller waiting for its reply hears PEER_CLOSED.
+    ipc_abort_wait(this);
+    ipc_release_callers(this);
     if (state_ == ThreadState::kRunnable || state_ == ThreadState::kRunning || state_ == ThreadState::kBlocked)
         scheduler().deschedule(this, ThreadState::kExited);
+    set_fault_endpoint(nullptr, 0);
     bind(nullptr, nullptr);
     unmake(this);
 }

@@ -13,7 +13,33 @@
 namespace kernel {
 
 class CNode;
+class Endpoint;
+class Thread;
 class VSpace;
+
+// What a blocked (or dead, for kFaultMsg) thread waits for in IPC.
+enum class IpcWait : uint8_t {
+    kNone,
+    kSend,      // on an endpoint's senders, with a message
+    kCall,      // on an endpoint's senders, with a message; then kReply
+    kRecv,      // on an endpoint's receivers, with a buffer
+    kReply,     // on no queue: waiting for `replier` to answer its call
+    kNotify,    // on a notification's waiters
+    kFaultMsg,  // exited/faulted, on its fault endpoint's senders with `fault`
+};
+
+// A thread's IPC state. Who links to whom: a server that took a call holds
+// `reply_to` (the caller); the caller, in kReply, holds `replier` (the server).
+struct IpcState {
+    IpcWait wait = IpcWait::kNone;
+    KObject* object = nullptr;   // the endpoint or notification whose queue we are on
+    uint64_t msg_va = 0;         // kSend/kCall: the message; kRecv: the buffer
+    uint64_t reply_va = 0;       // kCall/kReply: where the reply goes
+    uint64_t badge = 0;          // kSend/kCall/kFaultMsg: the badge the receiver gets
+    Thread* reply_to = nullptr;  // the caller this thread owes a reply
+    Thread* replier = nullptr;   // kReply: the thread that owes us one
+    anvil_fault_msg_t fault{};   // kFaultMsg: the kernel's message about this thread
+};
 
 enum class ThreadState : uint8_t {
     kInactive,   // created, not yet configured/resumed; on no queue
@@ -59,9 +85,13 @@ public:
 
     uint64_t ipc_buffer() const { return ipc_buffer_; }
     void set_ipc_buffer(uint64_t va) { ipc_buffer_ = va; }
-    // Slot (in the thread's CNode) of the endpoint told about faults/exit; 0 = none.
-    uint32_t fault_endpoint_slot() const { return fault_ep_slot_; }
-    void set_fault_endpoint_slot(uint32_t slot) { fault_ep_slot_ = slot; }
+    // The endpoint told when this thread faults or exits (a counted reference),
+    // and the badge of the cap it was given by; null = none.
+    Endpoint* fault_endpoint() const { return fault_ep_; }
+    uint64_t fault_badge() const { return fault_badge_; }
+    void set_fault_endpoint(Endpoint* ep, uint64_t badge);
+
+    IpcState ipc;
 
     const char* name() const { return name_; }
     void set_name(const char* name);
@@ -83,7 +113,8 @@ private:
     bool root_ = false;
     int64_t exit_code_ = 0;
     uint64_t ipc_buffer_ = 0;
-    uint32_t fault_ep_slot_ = 0;
+    Endpoint* fault_ep_ = nullptr;
+    uint64_t fault_badge_ = 0;
     char name_[kNameLength] = {};
 };
 

@@ -1,5 +1,6 @@
 // The kernel's entry points (hal/include/hal/kernel_entry.h). Each runs to
 // completion; the backend then asks next_to_run() what the CPU does next.
+#include "kernel/ipc/ipc.h"
 #include "kernel/lib/format.h"
 #include "kernel/object/thread.h"
 #include "kernel/object/vspace.h"
@@ -35,6 +36,19 @@ const char* fault_access_name(FaultAccess a) {
     return "?";
 }
 
+// The ANVIL_FAULT_KIND_* a fault endpoint is told about.
+uint32_t fault_report_kind(FaultKind k) {
+    switch (k) {
+    case FaultKind::kPageNotPresent:
+    case FaultKind::kPageProtection: return ANVIL_FAULT_KIND_PAGE;
+    case FaultKind::kGeneralProtection: return ANVIL_FAULT_KIND_GP;
+    case FaultKind::kInvalidOpcode: return ANVIL_FAULT_KIND_UD;
+    case FaultKind::kDivide: return ANVIL_FAULT_KIND_DE;
+    case FaultKind::kOther: return ANVIL_FAULT_KIND_OTHER;
+    }
+    return ANVIL_FAULT_KIND_OTHER;
+}
+
 // Exit status the machine halts with when init faults.
 constexpr int kInitFaultedCode = 125;
 
@@ -56,6 +70,8 @@ void on_fault(uint32_t cpu, const FaultInfo& fault) {
             fault_access_name(fault.access), static_cast<unsigned long long>(fault.addr),
             static_cast<unsigned long long>(t->regs().rip), static_cast<unsigned long long>(fault.vector));
     scheduler().deschedule(t, ThreadState::kFaulted);
+    ipc_release_callers(t);
+    ipc_report_stop(t, fault_report_kind(fault.kind), static_cast<uint32_t>(fault.access), fault.addr, 0);
     if (t->is_root()) {
         kprintf("anvil: init faulted; halting\n");
         hal::machine_halt(kInitFaultedCode);

@@ -30,7 +30,8 @@ void dispatch_syscall(Thread& self) {
         break;
     }
     const ThreadState st = self.state();
-    if (st != ThreadState::kExited && st != ThreadState::kFaulted) {
+    // A blocked thread gets its result when it is woken.
+    if (st != ThreadState::kExited && st != ThreadState::kFaulted && st != ThreadState::kBlocked) {
         r.rax = static_cast<uint64_t>(static_cast<int64_t>(status));
         if (status == ANVIL_OK) {
             r.rdx = a.out[0];

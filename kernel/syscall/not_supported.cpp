@@ -8,17 +8,6 @@ namespace kernel {
 #define ANVIL_NOT_SUPPORTED(name) \
     Status sys_##name(Thread&, SyscallArgs&) { return ANVIL_ERR_NOT_SUPPORTED; }
 
-ANVIL_NOT_SUPPORTED(endpoint_create)
-ANVIL_NOT_SUPPORTED(notification_create)
-ANVIL_NOT_SUPPORTED(ipc_send)
-ANVIL_NOT_SUPPORTED(ipc_recv)
-ANVIL_NOT_SUPPORTED(ipc_call)
-ANVIL_NOT_SUPPORTED(ipc_reply)
-ANVIL_NOT_SUPPORTED(ipc_reply_recv)
-ANVIL_NOT_SUPPORTED(ipc_try_send)
-ANVIL_NOT_SUPPORTED(ipc_try_recv)
-ANVIL_NOT_SUPPORTED(notify_signal)
-ANVIL_NOT_SUPPORTED(notify_wait)
 ANVIL_NOT_SUPPORTED(irq_bind)
 
 }  // namespace kernel

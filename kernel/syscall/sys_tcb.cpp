@@ -1,6 +1,8 @@
 // Thread control calls: tcb_create, tcb_configure, tcb_set_regs, tcb_get_regs,
 // tcb_resume, tcb_suspend.
+#include "kernel/ipc/ipc.h"
 #include "kernel/object/cnode.h"
+#include "kernel/object/endpoint.h"
 #include "kernel/object/thread.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
@@ -38,8 +40,11 @@ Status sys_tcb_configure(Thread& self, SyscallArgs& a) {
     // Running a thread inside a CNode and an address space is control over both.
     TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[1], ANVIL_OBJ_CNODE, ANVIL_RIGHT_MANAGE));
     TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.arg[2], ANVIL_OBJ_VSPACE, ANVIL_RIGHT_MANAGE));
-    if (fault_ep != 0)
-        TRY(lookup_cap(self, fault_ep, ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_WRITE).status());
+    Cap* fault_cap = nullptr;
+    if (fault_ep != 0) {
+        TRY_ASSIGN(cap, lookup_cap(self, fault_ep, ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_WRITE));
+        fault_cap = cap;
+    }
     if (priority > Thread::kMaxPriority)
         return ANVIL_ERR_INVALID_ARG;
     if (priority > self.priority())
@@ -54,7 +59,8 @@ Status sys_tcb_configure(Thread& self, SyscallArgs& a) {
     tcb->set_priority(static_cast<uint32_t>(priority));
     tcb->set_affinity(static_cast<uint32_t>(cpu));
     tcb->set_ipc_buffer(ipc_buffer);
-    tcb->set_fault_endpoint_slot(static_cast<uint32_t>(fault_ep));
+    tcb->set_fault_endpoint(fault_cap ? static_cast<Endpoint*>(fault_cap->object) : nullptr,
+                            fault_cap ? fault_cap->badge : 0);
     return ANVIL_OK;
 }
 
@@ -105,9 +111,12 @@ Status sys_tcb_resume(Thread& self, SyscallArgs& a) {
 Status sys_tcb_suspend(Thread& self, SyscallArgs& a) {
     TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
     switch (tcb->state()) {
+    case ThreadState::kBlocked:
+        ipc_interrupt(tcb);  // its call is re-issued on resume (see kernel/ipc)
+        scheduler().deschedule(tcb, ThreadState::kSuspended);
+        return ANVIL_OK;
     case ThreadState::kRunnable:
     case ThreadState::kRunning:
-    case ThreadState::kBlocked:
         scheduler().deschedule(tcb, ThreadState::kSuspended);
         return ANVIL_OK;
     case ThreadState::kInactive:

@@ -1,4 +1,5 @@
 // Thread lifecycle calls of the calling thread: exit and yield.
+#include "kernel/ipc/ipc.h"
 #include "kernel/lib/format.h"
 #include "kernel/object/thread.h"
 #include "kernel/sched/scheduler.h"
@@ -12,6 +13,8 @@ Status sys_thread_exit(Thread& self, SyscallArgs& a) {
     const int64_t code = static_cast<int64_t>(a.arg[0]);
     self.set_exit_code(code);
     scheduler().deschedule(&self, ThreadState::kExited);
+    ipc_release_callers(&self);
+    ipc_report_stop(&self, ANVIL_FAULT_KIND_EXIT, 0, 0, code);
     if (self.is_root()) {
         kprintf("anvil: init exited with code %lld\n", static_cast<long long>(code));
         hal::machine_halt(static_cast<int>(code & 0x7f));

@@ -80,6 +80,25 @@ typedef struct anvil_msg {
     anvil_cap_t caps[ANVIL_MSG_MAX_CAPS];
 } anvil_msg_t;
 
+/* The message the kernel sends on a thread's fault endpoint when it faults or
+ * exits: label ANVIL_FAULT_MSG_LABEL, data = anvil_fault_msg_t, badge = the
+ * badge of the fault endpoint cap given to tcb_configure. */
+#define ANVIL_FAULT_MSG_LABEL 0xfa017ull
+#define ANVIL_FAULT_KIND_EXIT  1u /* thread_exit; exit_code is its argument */
+#define ANVIL_FAULT_KIND_PAGE  2u /* page fault; address is the faulting address */
+#define ANVIL_FAULT_KIND_GP    3u /* general protection (e.g. a privileged instruction) */
+#define ANVIL_FAULT_KIND_UD    4u /* invalid opcode */
+#define ANVIL_FAULT_KIND_DE    5u /* divide error */
+#define ANVIL_FAULT_KIND_OTHER 6u /* any other exception */
+typedef struct anvil_fault_msg {
+    uint64_t thread_id;  /* object id of the thread's TCB */
+    uint32_t kind;       /* ANVIL_FAULT_KIND_* */
+    uint32_t access;     /* page faults: 1 read, 2 write, 3 execute; else 0 */
+    uint64_t address;    /* page faults: the faulting address; else 0 */
+    uint64_t rip;        /* where the thread stopped */
+    int64_t exit_code;   /* ANVIL_FAULT_KIND_EXIT: the exit code */
+} anvil_fault_msg_t;
+
 /* User virtual addresses: [ANVIL_USER_BASE, ANVIL_USER_LIMIT). The top of the
  * canonical lower half above ANVIL_USER_LIMIT is reserved for the platform. */
 #define ANVIL_PAGE_SIZE  4096ull

@@ -1,0 +1,405 @@
+#include "kernel/ipc/ipc.h"
+
+#include "kernel/lib/string.h"
+#include "kernel/object/cnode.h"
+#include "kernel/object/endpoint.h"
+#include "kernel/object/thread.h"
+#include "kernel/object/vspace.h"
+#include "kernel/sched/scheduler.h"
+
+#include <stddef.h>
+
+namespace kernel {
+
+namespace {
+
+constexpr uint64_t kHeaderSize = offsetof(anvil_msg_t, data);    // label, len, ncaps
+constexpr uint64_t kCapsOffset = offsetof(anvil_msg_t, caps);
+constexpr uint64_t kPage = hal::kPageSize;
+
+// The parts of a message the kernel reads before copying it.
+struct MsgHeader {
+    uint64_t label;
+    uint32_t len;
+    uint32_t ncaps;
+};
+
+// Who a failed rendezvous blames: the other side keeps waiting.
+struct Outcome {
+    Status sender = ANVIL_OK;
+    Status receiver = ANVIL_OK;
+};
+
+List<Thread, &Thread::run_link>* queue_of(Thread* t) {
+    switch (t->ipc.wait) {
+    case IpcWait::kSend:
+    case IpcWait::kCall:
+    case IpcWait::kFaultMsg:
+        return &static_cast<Endpoint*>(t->ipc.object)->senders();
+    case IpcWait::kRecv:
+        return &static_cast<Endpoint*>(t->ipc.object)->receivers();
+    case IpcWait::kNotify:
+        return &static_cast<Notification*>(t->ipc.object)->waiters();
+    default:
+        return nullptr;
+    }
+}
+
+// Makes a blocked thread runnable with `status` (and out0 if OK).
+void wake(Thread* t, Status status, uint64_t out0) {
+    hal::UserRegs& r = t->regs();
+    r.rax = static_cast<uint64_t>(static_cast<int64_t>(status));
+    if (status == ANVIL_OK)
+        r.rdx = out0;
+    t->ipc.wait = IpcWait::kNone;
+    t->ipc.object = nullptr;
+    scheduler().make_runnable(t);
+}
+
+// Blocks the current thread on `queue` (or on no queue for kReply).
+void block(Thread& self, IpcWait wait, KObject* object, List<Thread, &Thread::run_link>* queue) {
+    scheduler().deschedule(&self, ThreadState::kBlocked);
+    self.ipc.wait = wait;
+    self.ipc.object = object;
+    if (queue)
+        queue->push_back(&self);
+}
+
+// Reads and checks a message header the caller wants to send.
+Status read_header(VSpace* vs, uint64_t va, MsgHeader* h) {
+    if (!vs->range_allows(va, sizeof(anvil_msg_t), ANVIL_PERM_R))
+        return ANVIL_ERR_FAULT;
+    TRY(vs->copy_in(h, va, sizeof *h));
+    if (h->len > ANVIL_MSG_MAX_BYTES || h->ncaps > ANVIL_MSG_MAX_CAPS)
+        return ANVIL_ERR_INVALID_ARG;
+    return ANVIL_OK;
+}
+
+// Checks the caps a sender names: present, and with GRANT.
+Status check_send_caps(Thread& sender, uint64_t msg_va, uint32_t ncaps, Cap** out) {
+    anvil_cap_t slots[ANVIL_MSG_MAX_CAPS];
+    if (ncaps == 0)
+        return ANVIL_OK;
+    TRY(sender.vspace()->copy_in(slots, msg_va + kCapsOffset, ncaps * sizeof(anvil_cap_t)));
+    for (uint32_t i = 0; i < ncaps; ++i) {
+        Cap* cap = sender.cnode()->slot(slots[i]);
+        if (!cap || cap->empty())
+            return ANVIL_ERR_INVALID_CAP;
+        if (!cap->has(ANVIL_RIGHT_GRANT))
+            return ANVIL_ERR_ACCESS_DENIED;
+        out[i] = cap;
+    }
+    return ANVIL_OK;
+}
+
+// Copies `len` bytes from one address space to another, page by page through
+// the frames (both ranges already checked).
+void copy_across(VSpace* src, uint64_t sva, VSpace* dst, uint64_t dva, uint64_t len) {
+    while (len) {
+        Mapping* ms = src->find(sva);
+        Mapping* md = dst->find(dva);
+        const uint64_t soff = ms->offset + (sva - ms->va), doff = md->offset + (dva - md->va);
+        uint64_t chunk = kPage - soff % kPage;
+        if (kPage - doff % kPage < chunk)
+            chunk = kPage - doff % kPage;
+        if (len < chunk)
+            chunk = len;
+        const auto* s = static_cast<const uint8_t*>(hal::phys_to_virt(ms->vmo->page(soff / kPage))) + soff % kPage;
+        auto* d = static_cast<uint8_t*>(hal::phys_to_virt(md->vmo->page(doff / kPage))) + doff % kPage;
+        mem_copy(d, s, chunk);
+        sva += chunk;
+        dva += chunk;
+        len -= chunk;
+    }
+}
+
+// The rendezvous: copies the message of `sender` (at send_va, or its fault
+// message) into `receiver`'s buffer at recv_va, transferring caps. Nothing
+// changes unless both sides are fine.
+Outcome transfer(Thread& sender, uint64_t send_va, Thread& receiver, uint64_t recv_va) {
+    Outcome out;
+    VSpace* rvs = receiver.vspace();
+    // The receiver's side: a writable buffer and the slots it offers.
+    MsgHeader want;
+    if (!rvs->range_allows(recv_va, sizeof(anvil_msg_t), ANVIL_PERM_R | ANVIL_PERM_W) ||
+        rvs->copy_in(&want, recv_va, sizeof want) != ANVIL_OK) {
+        out.receiver = ANVIL_ERR_FAULT;
+        return out;
+    }
+    if (want.ncaps > ANVIL_MSG_MAX_CAPS) {
+        out.receiver = ANVIL_ERR_INVALID_ARG;
+        return out;
+    }
+    anvil_cap_t dest[ANVIL_MSG_MAX_CAPS] = {};
+    rvs->copy_in(dest, recv_va + kCapsOffset, want.ncaps * sizeof(anvil_cap_t));
+
+    // The sender's side, read again now: its memory may have changed since.
+    const bool from_kernel = sender.ipc.wait == IpcWait::kFaultMsg;
+    MsgHeader msg{0, 0, 0};
+    Cap* caps[ANVIL_MSG_MAX_CAPS] = {};
+    if (from_kernel) {
+        msg = {ANVIL_FAULT_MSG_LABEL, sizeof(anvil_fault_msg_t), 0};
+    } else {
+        out.sender = read_header(sender.vspace(), send_va, &msg);
+        if (out.sender == ANVIL_OK)
+            out.sender = check_send_caps(sender, send_va, msg.ncaps, caps);
+        if (out.sender != ANVIL_OK)
+            return out;
+    }
+
+    // Where each transferred cap lands: the offered slot, or the lowest free.
+    const uint32_t ncaps = msg.ncaps < want.ncaps ? msg.ncaps : want.ncaps;
+    CNode* rcn = receiver.cnode();
+    uint32_t landed[ANVIL_MSG_MAX_CAPS] = {};
+    for (uint32_t i = 0; i < ncaps; ++i) {
+        if (dest[i] == ANVIL_SLOT_ANY) {
+            uint32_t slot = 1;
+            for (; slot < rcn->size(); ++slot) {
+                bool taken = !rcn->slot(slot)->empty();
+                for (uint32_t j = 0; j < i && !taken; ++j)
+                    taken = landed[j] == slot;
+                if (!taken)
+                    break;
+            }
+            if (slot == rcn->size()) {
+                out.receiver = ANVIL_ERR_NO_MEMORY;
+                return out;
+            }
+            landed[i] = slot;
+        } else {
+            Cap* slot = rcn->slot(dest[i]);
+            if (!slot) {
+                out.receiver = ANVIL_ERR_INVALID_CAP;
+                return out;
+            }
+            if (!slot->empty()) {
+                out.receiver = ANVIL_ERR_SLOT_OCCUPIED;
+                return out;
+            }
+            for (uint32_t j = 0; j < i; ++j)
+                if (landed[j] == dest[i]) {
+                    out.receiver = ANVIL_ERR_SLOT_OCCUPIED;
+                    return out;
+                }
+            landed[i] = dest[i];
+        }
+    }
+
+    // Invoke: data, caps, then the header the receiver reads.
+    if (from_kernel)
+        rvs->copy_out(recv_va + kHeaderSize, &sender.ipc.fault, sizeof sender.ipc.fault);
+    else
+        copy_across(sender.vspace(), send_va + kHeaderSize, rvs, recv_va + kHeaderSize, msg.len);
+    for (uint32_t i = 0; i < ncaps; ++i)
+        cap_insert(rcn->slot(landed[i]), caps[i]->object, caps[i]->rights, caps[i]->badge, caps[i]);
+    const MsgHeader got{msg.label, msg.len, ncaps};
+    rvs->copy_out(recv_va, &got, sizeof got);
+    if (ncaps)
+        rvs->copy_out(recv_va + kCapsOffset, landed, ncaps * sizeof(anvil_cap_t));
+    return out;
+}
+
+// After a rendezvous, the sender's side: a send is done, a call now waits for
+// its reply from `receiver`, a fault message is delivered.
+void complete_send(Thread* sender, Thread& receiver) {
+    switch (sender->ipc.wait) {
+    case IpcWait::kCall:
+        sender->ipc.wait = IpcWait::kReply;
+        sender->ipc.object = nullptr;
+        sender->ipc.replier = &receiver;
+        receiver.ipc.reply_to = sender;
+        break;
+    case IpcWait::kFaultMsg:
+        sender->ipc.wait = IpcWait::kNone;
+        sender->ipc.object = nullptr;
+        break;
+    default:
+        wake(sender, ANVIL_OK, 0);
+        break;
+    }
+}
+
+// A server that takes a new message while owing a reply abandons that reply.
+void abandon_reply(Thread& self) {
+    if (Thread* caller = self.ipc.reply_to) {
+        self.ipc.reply_to = nullptr;
+        caller->ipc.replier = nullptr;
+        wake(caller, ANVIL_ERR_PEER_CLOSED, 0);
+    }
+}
+
+}  // namespace
+
+bool ipc_reply_pending(const Thread& self) { return self.ipc.reply_to != nullptr; }
+
+Status ipc_send(Thread& self, Endpoint* ep, uint64_t msg_va, uint64_t badge, bool grant, bool call,
+                uint64_t reply_va, bool blocking) {
+    // Decode: the message must be sendable now.
+    MsgHeader msg;
+    TRY(read_header(self.vspace(), msg_va, &msg));
+    if (msg.ncaps && !grant)
+        return ANVIL_ERR_ACCESS_DENIED;
+    Cap* caps[ANVIL_MSG_MAX_CAPS];
+    TRY(check_send_caps(self, msg_va, msg.ncaps, caps));
+    if (call && !self.vspace()->range_allows(reply_va, sizeof(anvil_msg_t), ANVIL_PERM_R | ANVIL_PERM_W))
+        return ANVIL_ERR_FAULT;
+
+    self.ipc.msg_va = msg_va;
+    self.ipc.reply_va = reply_va;
+    self.ipc.badge = badge;
+    self.ipc.wait = call ? IpcWait::kCall : IpcWait::kSend;
+    while (Thread* receiver = ep->receivers().front()) {
+        const Outcome o = transfer(self, msg_va, *receiver, receiver->ipc.msg_va);
+        if (o.sender != ANVIL_OK) {
+            self.ipc.wait = IpcWait::kNone;
+            return o.sender;
+        }
+        ep->receivers().remove(receiver);
+        if (o.receiver != ANVIL_OK) {
+            wake(receiver, o.receiver, 0);  // its own bad buffer: the next receiver
+            continue;
+        }
+        wake(receiver, ANVIL_OK, badge);
+        if (call) {
+            self.ipc.wait = IpcWait::kCall;
+            block(self, IpcWait::kReply, nullptr, nullptr);
+            self.ipc.replier = receiver;
+            receiver->ipc.reply_to = &self;
+            return ANVIL_OK;  // the real result comes with the reply
+        }
+        self.ipc.wait = IpcWait::kNone;
+        return ANVIL_OK;
+    }
+    if (!blocking) {
+        self.ipc.wait = IpcWait::kNone;
+        return ANVIL_ERR_WOULD_BLOCK;
+    }
+    block(self, call ? IpcWait::kCall : IpcWait::kSend, ep, &ep->senders());
+    return ANVIL_OK;
+}
+
+Status ipc_recv(Thread& self, Endpoint* ep, uint64_t msg_va, bool blocking, uint64_t* badge) {
+    if (!self.vspace()->range_allows(msg_va, sizeof(anvil_msg_t), ANVIL_PERM_R | ANVIL_PERM_W))
+        return ANVIL_ERR_FAULT;
+    MsgHeader want;
+    TRY(self.vspace()->copy_in(&want, msg_va, sizeof want));
+    if (want.ncaps > ANVIL_MSG_MAX_CAPS)
+        return ANVIL_ERR_INVALID_ARG;
+    abandon_reply(self);
+    while (Thread* sender = ep->senders().front()) {
+        const Outcome o = transfer(*sender, sender->ipc.msg_va, self, msg_va);
+        if (o.receiver != ANVIL_OK)
+            return o.receiver;
+        ep->senders().remove(sender);
+        if (o.sender != ANVIL_OK) {
+            wake(sender, o.sender, 0);  // its message went bad while it waited
+            continue;
+        }
+        *badge = sender->ipc.badge;
+        complete_send(sender, self);
+        return ANVIL_OK;
+    }
+    if (!blocking)
+        return ANVIL_ERR_WOULD_BLOCK;
+    self.ipc.msg_va = msg_va;
+    block(self, IpcWait::kRecv, ep, &ep->receivers());
+    return ANVIL_OK;
+}
+
+Status ipc_reply(Thread& self, uint64_t msg_va) {
+    Thread* caller = self.ipc.reply_to;
+    if (!caller)
+        return ANVIL_ERR_BAD_STATE;
+    MsgHeader msg;
+    TRY(read_header(self.vspace(), msg_va, &msg));
+    Cap* caps[ANVIL_MSG_MAX_CAPS];
+    TRY(check_send_caps(self, msg_va, msg.ncaps, caps));
+    const IpcWait saved = self.ipc.wait;
+    self.ipc.wait = IpcWait::kSend;  // transfer() reads the message from memory
+    const Outcome o = transfer(self, msg_va, *caller, caller->ipc.reply_va);
+    self.ipc.wait = saved;
+    if (o.sender != ANVIL_OK)
+        return o.sender;
+    self.ipc.reply_to = nullptr;
+    caller->ipc.replier = nullptr;
+    wake(caller, o.receiver, 0);  // a bad reply buffer fails the caller only
+    return ANVIL_OK;
+}
+
+void notify_signal(Notification* n, uint64_t bits) {
+    n->bits |= bits;
+    if (Thread* waiter = n->waiters().pop_front()) {
+        const uint64_t got = n->bits;
+        n->bits = 0;
+        wake(waiter, ANVIL_OK, got);
+    }
+}
+
+Status notify_wait(Thread& self, Notification* n, uint64_t* bits) {
+    if (n->bits) {
+        *bits = n->bits;
+        n->bits = 0;
+        return ANVIL_OK;
+    }
+    block(self, IpcWait::kNotify, n, &n->waiters());
+    return ANVIL_OK;
+}
+
+void ipc_abort_wait(Thread* t) {
+    if (auto* q = queue_of(t))
+        q->remove(t);
+    if (t->ipc.wait == IpcWait::kReply && t->ipc.replier) {
+        t->ipc.replier->ipc.reply_to = nullptr;
+        t->ipc.replier = nullptr;
+    }
+    t->ipc.wait = IpcWait::kNone;
+    t->ipc.object = nullptr;
+}
+
+void ipc_release_callers(Thread* t) { abandon_reply(*t); }
+
+void ipc_close_waiter(Thread* t) {
+    if (auto* q = queue_of(t))
+        q->remove(t);
+    if (t->ipc.wait == IpcWait::kFaultMsg) {
+        t->ipc.wait = IpcWait::kNone;  // a dead thread's message: nobody to tell
+        t->ipc.object = nullptr;
+        return;
+    }
+    wake(t, ANVIL_ERR_PEER_CLOSED, 0);
+}
+
+void ipc_interrupt(Thread* t) {
+    const IpcWait wait = t->ipc.wait;
+    if (wait == IpcWait::kNone || wait == IpcWait::kFaultMsg)
+        return;
+    ipc_abort_wait(t);
+    if (wait == IpcWait::kReply)
+        t->regs().rax = static_cast<uint64_t>(static_cast<int64_t>(ANVIL_ERR_BAD_STATE));
+    else
+        t->regs().rip -= 2;  // re-issue the syscall (rax still holds its number)
+}
+
+void ipc_report_stop(Thread* t, uint32_t kind, uint32_t access, uint64_t address, int64_t exit_code) {
+    Endpoint* ep = t->fault_endpoint();
+    if (!ep)
+        return;
+    t->ipc.fault = anvil_fault_msg_t{t->id(), kind, access, address, t->regs().rip, exit_code};
+    t->ipc.badge = t->fault_badge();
+    t->ipc.wait = IpcWait::kFaultMsg;
+    while (Thread* receiver = ep->receivers().front()) {
+        const Outcome o = transfer(*t, 0, *receiver, receiver->ipc.msg_va);
+        ep->receivers().remove(receiver);
+        if (o.receiver != ANVIL_OK) {
+            wake(receiver, o.receiver, 0);
+            continue;
+        }
+        wake(receiver, ANVIL_OK, t->ipc.badge);
+        t->ipc.wait = IpcWait::kNone;
+        return;
+    }
+    t->ipc.object = ep;
+    ep->senders().push_back(t);
+}
+
+}  // namespace kernel

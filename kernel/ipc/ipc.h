@@ -1,0 +1,47 @@
+// Synchronous IPC: the rendezvous of a sender and a receiver on an endpoint,
+// call/reply, capability transfer, notifications and fault messages. A message
+// is copied once, from the sender's memory to the receiver's, when they meet.
+#pragma once
+
+#include "kernel/lib/result.h"
+
+#include <stdint.h>
+
+namespace kernel {
+
+class Endpoint;
+class Notification;
+class Thread;
+
+// Sends (or, with `call`, calls) the message at `msg_va` on `ep`. `badge` is
+// the badge of the endpoint cap used; `grant` whether it has GRANT. Blocks the
+// caller if no receiver waits (unless !blocking: WOULD_BLOCK).
+Status ipc_send(Thread& self, Endpoint* ep, uint64_t msg_va, uint64_t badge, bool grant, bool call,
+                uint64_t reply_va, bool blocking);
+// Receives into the buffer at `msg_va`; the sender's badge goes to *badge.
+// Blocks if no sender waits (unless !blocking: WOULD_BLOCK). A reply still owed
+// by this thread is abandoned first (its caller gets PEER_CLOSED).
+Status ipc_recv(Thread& self, Endpoint* ep, uint64_t msg_va, bool blocking, uint64_t* badge);
+// Answers the last call `self` received with the message at `msg_va`.
+Status ipc_reply(Thread& self, uint64_t msg_va);
+// True if `self` owes a reply.
+bool ipc_reply_pending(const Thread& self);
+
+// ORs `bits` into `n`, waking one waiter with them.
+void notify_signal(Notification* n, uint64_t bits);
+// Takes the bits of `n` into *bits, or blocks until there are some.
+Status notify_wait(Thread& self, Notification* n, uint64_t* bits);
+
+// Takes `t` off whatever IPC queue it waits on (suspend, exit, fault, destroy).
+void ipc_abort_wait(Thread* t);
+// `t` is gone for good: a caller waiting for its reply gets PEER_CLOSED.
+void ipc_release_callers(Thread* t);
+// The object `t` waits on is destroyed: `t` leaves its queue with PEER_CLOSED.
+void ipc_close_waiter(Thread* t);
+// Suspends a blocked thread's IPC: a send/recv/wait is re-issued when the thread
+// resumes; a call already waiting for its reply fails with BAD_STATE.
+void ipc_interrupt(Thread* t);
+// Tells `t`'s fault endpoint (if any) that it stopped: kind is ANVIL_FAULT_KIND_*.
+void ipc_report_stop(Thread* t, uint32_t kind, uint32_t access, uint64_t address, int64_t exit_code);
+
+}  // namespace kernel
