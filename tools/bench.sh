@@ -27,10 +27,31 @@ ns=$((t1 - t0))
 echo "host time ${ns} ns for ${syscalls} syscalls (whole run, boot included)"
 echo "sim: $((ns / trips)) ns per yield round trip, $((yields * 1000000000 / ns)) context switches per second"
 
-if [[ -f $iso ]]; then
-    echo "== QEMU (TCG, -smp 1) =="
+# The IPC ping-pong (userspace/bench/ipc_bench.c) against the raw Unicorn floor.
+ipc_rd="$build/userspace/initramfs-ipc-bench.cpio"
+echo "== simulator: IPC ping-pong (anvil-sim --cpus 1) =="
+t0=$(date +%s%N)
+out=$("$build/sim/anvil-sim" --initramfs "$ipc_rd" --cpus 1 --stats 2>&1)
+t1=$(date +%s%N)
+echo "$out" | grep -E "ipc_bench|stats"
+trips=$(grep -c "ipc_bench: call" <<<"$out" || true)
+[[ $trips -eq 3 ]] || { echo "bench: the IPC benchmark did not finish" >&2; exit 1; }
+total=$((3 * 5000))
+ipc_ns=$(((t1 - t0) / total))
+floor=$("$build/tools/anvil-unicorn-floor" 200000)
+echo "$floor"
+floor_ns=$(sed -n 's/.* \([0-9]*\) ns per round trip.*/\1/p' <<<"$floor")
+echo "sim: ${ipc_ns} ns per IPC round trip (all three cases, boot included), $((1000000000 / ipc_ns)) round trips per second"
+echo "sim: IPC round trip / raw Unicorn floor = $(awk -v a="$ipc_ns" -v b="$floor_ns" 'BEGIN { printf "%.1f", a / b }')x"
+
+run_qemu() {
+    local iso=$1 pattern=$2 log
+    [[ -f $iso ]] || { echo "bench: no $iso (is grub-mkrescue installed?)" >&2; return; }
     log=$(mktemp)
     "$root/tools/qemu-run.sh" "$iso" --timeout 300 --serial-log "$log" >/dev/null || true
-    grep sched_bench "$log" || echo "bench: no figures from QEMU" >&2
+    grep "$pattern" "$log" || echo "bench: no figures from QEMU ($iso)" >&2
     rm -f "$log"
-fi
+}
+echo "== QEMU (TCG, -smp 1) =="
+run_qemu "$iso" sched_bench
+run_qemu "$build/tests/qemu/anvil-ipc-bench.iso" ipc_bench
