@@ -92,9 +92,32 @@ Status check_send_caps(Thread& sender, uint64_t msg_va, uint32_t ncaps, Cap** ou
     return ANVIL_OK;
 }
 
-// Copies `len` bytes from one address space to another, page by page through
-// the frames (both ranges already checked).
+// The frame behind user address `va` (which is mapped).
+hal::paddr_t frame_of(VSpace* vs, uint64_t va) {
+    Mapping* m = vs->find(va);
+    return m->vmo->page((m->offset + (va - m->va)) / kPage);
+}
+
+// True if the two ranges (each at most a message long) share a frame.
+bool share_frames(VSpace* a, uint64_t ava, VSpace* b, uint64_t bva, uint64_t len) {
+    for (uint64_t x = align_down(ava, kPage); x < ava + len; x += kPage)
+        for (uint64_t y = align_down(bva, kPage); y < bva + len; y += kPage)
+            if (frame_of(a, x) == frame_of(b, y))
+                return true;
+    return false;
+}
+
+// Copies `len` bytes (at most a message) from one address space to another
+// (both ranges already checked). Normally this is the single copy, frame to
+// frame; if the two ranges share memory (one address space, or a shared VMO)
+// it goes through a kernel buffer so an overlap cannot corrupt it.
 void copy_across(VSpace* src, uint64_t sva, VSpace* dst, uint64_t dva, uint64_t len) {
+    if (len && share_frames(src, sva, dst, dva, len)) {
+        uint8_t bounce[ANVIL_MSG_MAX_BYTES];
+        src->copy_in(bounce, sva, len);
+        dst->copy_out(dva, bounce, len);
+        return;
+    }
     while (len) {
         Mapping* ms = src->find(sva);
         Mapping* md = dst->find(dva);
@@ -153,11 +176,14 @@ Outcome transfer(Thread& sender, uint64_t send_va, Thread& receiver, uint64_t re
     uint32_t landed[ANVIL_MSG_MAX_CAPS] = {};
     for (uint32_t i = 0; i < ncaps; ++i) {
         if (dest[i] == ANVIL_SLOT_ANY) {
+            // The lowest free slot not already chosen and not named by the receiver.
             uint32_t slot = 1;
             for (; slot < rcn->size(); ++slot) {
                 bool taken = !rcn->slot(slot)->empty();
                 for (uint32_t j = 0; j < i && !taken; ++j)
                     taken = landed[j] == slot;
+                for (uint32_t j = 0; j < ncaps && !taken; ++j)
+                    taken = dest[j] == slot;
                 if (!taken)
                     break;
             }
@@ -285,7 +311,6 @@ Status ipc_recv(Thread& self, Endpoint* ep, uint64_t msg_va, bool blocking, uint
     TRY(self.vspace()->copy_in(&want, msg_va, sizeof want));
     if (want.ncaps > ANVIL_MSG_MAX_CAPS)
         return ANVIL_ERR_INVALID_ARG;
-    abandon_reply(self);
     while (Thread* sender = ep->senders().front()) {
         const Outcome o = transfer(*sender, sender->ipc.msg_va, self, msg_va);
         if (o.receiver != ANVIL_OK)
@@ -296,11 +321,13 @@ Status ipc_recv(Thread& self, Endpoint* ep, uint64_t msg_va, bool blocking, uint
             continue;
         }
         *badge = sender->ipc.badge;
+        abandon_reply(self);
         complete_send(sender, self);
         return ANVIL_OK;
     }
     if (!blocking)
         return ANVIL_ERR_WOULD_BLOCK;
+    abandon_reply(self);
     self.ipc.msg_va = msg_va;
     block(self, IpcWait::kRecv, ep, &ep->receivers());
     return ANVIL_OK;

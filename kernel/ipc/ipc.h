@@ -20,7 +20,8 @@ Status ipc_send(Thread& self, Endpoint* ep, uint64_t msg_va, uint64_t badge, boo
                 uint64_t reply_va, bool blocking);
 // Receives into the buffer at `msg_va`; the sender's badge goes to *badge.
 // Blocks if no sender waits (unless !blocking: WOULD_BLOCK). A reply still owed
-// by this thread is abandoned first (its caller gets PEER_CLOSED).
+// by this thread is abandoned once it takes a message or blocks (its caller gets
+// PEER_CLOSED); a receive that fails changes nothing.
 Status ipc_recv(Thread& self, Endpoint* ep, uint64_t msg_va, bool blocking, uint64_t* badge);
 // Answers the last call `self` received with the message at `msg_va`.
 Status ipc_reply(Thread& self, uint64_t msg_va);

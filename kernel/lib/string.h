@@ -7,6 +7,8 @@
 namespace kernel {
 
 inline void mem_copy(void* dst, const void* src, size_t n) { __builtin_memcpy(dst, src, n); }
+// As mem_copy, for ranges that may overlap.
+inline void mem_move(void* dst, const void* src, size_t n) { __builtin_memmove(dst, src, n); }
 inline void mem_set(void* dst, int value, size_t n) { __builtin_memset(dst, value, n); }
 inline int mem_compare(const void* a, const void* b, size_t n) { return __builtin_memcmp(a, b, n); }
 

@@ -3,6 +3,7 @@
 // kernel/ipc; these handlers decode caps and rights.
 #include "kernel/ipc/ipc.h"
 #include "kernel/object/endpoint.h"
+#include "kernel/object/vspace.h"
 #include "kernel/syscall/lookup.h"
 #include "kernel/syscall/syscall.h"
 
@@ -42,8 +43,11 @@ Status sys_ipc_try_recv(Thread& self, SyscallArgs& a) { return recv_common(self,
 Status sys_ipc_reply(Thread& self, SyscallArgs& a) { return ipc_reply(self, a.arg[0]); }
 
 Status sys_ipc_reply_recv(Thread& self, SyscallArgs& a) {
-    // Check the endpoint first, so a bad one changes nothing.
+    // Check the endpoint and the receive buffer first, so that a call that
+    // cannot receive does not send its reply either.
     TRY(lookup_cap(self, a.arg[0], ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_READ).status());
+    if (!self.vspace()->range_allows(a.arg[2], sizeof(anvil_msg_t), ANVIL_PERM_R | ANVIL_PERM_W))
+        return ANVIL_ERR_FAULT;
     if (ipc_reply_pending(self))
         TRY(ipc_reply(self, a.arg[1]));
     return recv_common(self, a, a.arg[2], true);
