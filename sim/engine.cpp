@@ -15,6 +15,9 @@ namespace {
 // frame at kFrame. Mapped read+exec into every engine at ANVIL_USER_LIMIT.
 constexpr uint64_t kPlatformVa = ANVIL_USER_LIMIT;
 constexpr uint64_t kTrampoline = 0x100;
+// A `syscall` the exception hook sends the CPU to: it stops emulation at once
+// (Unicorn would otherwise run on, even into the same exception again).
+constexpr uint64_t kStopPad = 0x120;
 constexpr uint64_t kFrame = 0xf00;
 constexpr uint64_t kUserCs = 0x23;  // GDT entry 4, RPL 3
 constexpr uint64_t kUserSs = 0x1b;  // GDT entry 3, RPL 3
@@ -61,6 +64,8 @@ Engine::Engine(uint64_t* clock) : platform_page_(nullptr, free_page), clock_(clo
     std::memcpy(platform_page_.get(), kGdt, sizeof kGdt);
     platform_page_[kTrampoline] = 0x48;  // iretq
     platform_page_[kTrampoline + 1] = 0xcf;
+    platform_page_[kStopPad] = 0x0f;  // syscall
+    platform_page_[kStopPad + 1] = 0x05;
     err = uc_mem_map_ptr(uc, kPlatformVa, hal::kPageSize, UC_PROT_READ | UC_PROT_EXEC, platform_page_.get());
     uc_x86_mmr gdtr{0, kPlatformVa, sizeof kGdt - 1, 0};
     if (err == UC_ERR_OK)
@@ -84,6 +89,7 @@ Engine::Engine(uint64_t* clock) : platform_page_(nullptr, free_page), clock_(clo
                           1, 0);
     if (err == UC_ERR_OK)
         err = uc_hook_add(uc, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&Engine::on_block), this, 1, 0);
+    // The CPU state to go back to after a user exception (see run()).
     if (err == UC_ERR_OK)
         err = uc_context_alloc(uc, &pristine_);
     if (err == UC_ERR_OK)
@@ -153,17 +159,31 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
         }
         err = uc_emu_start(uc_, start, ~0ull, 0, 0);
         save(regs);
-        if (!resume_after_emulation_)
+        if (at_stop_pad_) {
+            at_stop_pad_ = false;
+            regs.rip = continue_at_;
+        }
+        if (err == UC_ERR_INSN_INVALID && !stop_pending_) {
+            // Unicorn reports an undefined instruction as an error, not through
+            // the interrupt hook: it is the thread's #UD, not the machine's.
+            stop_pending_ = true;
+            stop_.kind = StopKind::kFault;
+            stop_.fault = kernel::FaultInfo{kernel::FaultKind::kInvalidOpcode, kernel::FaultAccess::kNone, 0, 6};
+            exception_taken_ = true;
+        }
+        if (!resume_after_emulation_ && !exception_taken_)
             break;
-        // An instruction was emulated in the #GP hook (rdtsc). The CPU model still
-        // holds that #GP as "in delivery", so the next one would become a double
-        // fault: go back to the pristine CPU state and re-enter user mode. The
-        // engine may have run on past the emulated instruction before stopping,
-        // even into a kernel entry: that entry is reported as usual.
+        // An exception went through a hook (a fault, or the #GP of an emulated
+        // rdtsc). Unicorn still holds it as "in delivery" (only a delivered
+        // exception clears that), so the next one would become a double fault:
+        // go back to the CPU state saved at creation and re-enter user mode
+        // through the trampoline.
+        const bool resume = resume_after_emulation_;
         resume_after_emulation_ = false;
+        exception_taken_ = false;
         uc_context_restore(uc_, pristine_);
         in_user_mode_ = false;
-        if (stop_pending_ || err != UC_ERR_OK)
+        if (!resume || stop_pending_ || (err != UC_ERR_OK && err != UC_ERR_INSN_INVALID))
             break;
     }
     if (stop_pending_) {
@@ -183,6 +203,10 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
 
 void Engine::on_syscall(uc_struct* uc, void* self) {
     auto* e = static_cast<Engine*>(self);
+    if (e->at_stop_pad_) {
+        uc_emu_stop(uc);  // the stop pad: not the thread's syscall
+        return;
+    }
     e->stop_pending_ = true;
     e->stop_.kind = StopKind::kSyscall;
     uc_emu_stop(uc);
@@ -205,25 +229,31 @@ bool Engine::emulate_timestamp(uc_struct* uc) {
         return false;
     }
     const uint64_t now = *clock_, lo = now & 0xffffffffu, hi = now >> 32;
-    rip += length;
     uc_reg_write(uc, UC_X86_REG_RAX, &lo);
     uc_reg_write(uc, UC_X86_REG_RDX, &hi);
-    uc_reg_write(uc, UC_X86_REG_RIP, &rip);
+    continue_at_ = rip + length;
     return true;
 }
 
 void Engine::on_interrupt(uc_struct* uc, uint32_t intno, void* self) {
     auto* e = static_cast<Engine*>(self);
+    if (e->stop_pending_ || e->at_stop_pad_)
+        return;  // already leaving: an exception raised on the way out is not the thread's
+    uint64_t rip = 0;
+    uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+    e->exception_taken_ = true;
     if (intno == 13 && e->emulate_timestamp(uc)) {
-        // Continuing inside the hook would leave the #GP pending in the CPU model,
-        // so the next one would become a double fault: restart emulation instead.
-        e->resume_after_emulation_ = true;
-        uc_emu_stop(uc);
-        return;
+        e->resume_after_emulation_ = true;  // run() continues at continue_at_
+    } else {
+        e->stop_pending_ = true;
+        e->stop_.kind = StopKind::kFault;
+        e->stop_.fault = kernel::FaultInfo{fault_kind_for_vector(intno), kernel::FaultAccess::kNone, 0, intno};
+        e->continue_at_ = rip;  // the faulting instruction, as on hardware
     }
-    e->stop_pending_ = true;
-    e->stop_.kind = StopKind::kFault;
-    e->stop_.fault = kernel::FaultInfo{fault_kind_for_vector(intno), kernel::FaultAccess::kNone, 0, intno};
+    // Leave through the stop pad: nothing more of the thread runs in this slice.
+    e->at_stop_pad_ = true;
+    const uint64_t pad = kPlatformVa + kStopPad;
+    uc_reg_write(uc, UC_X86_REG_RIP, &pad);
     uc_emu_stop(uc);
 }
 
@@ -245,6 +275,7 @@ bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int
         break;
     default: break;
     }
+    e->exception_taken_ = true;  // Unicorn holds it as a pending #PF
     e->stop_pending_ = true;
     e->stop_.kind = StopKind::kFault;
     e->stop_.fault = f;

@@ -62,12 +62,15 @@ private:
     void save(hal::UserRegs& regs);
 
     uc_struct* uc_ = nullptr;
-    uc_context* pristine_ = nullptr;  // CPU state at creation: CPL 0, no exception pending
+    uc_context* pristine_ = nullptr;  // CPU state at creation: CPL 0, no exception in delivery
     std::string error_;
     std::unique_ptr<uint8_t[], void (*)(void*)> platform_page_;  // GDT + trampoline
     bool in_user_mode_ = false;
     bool stop_pending_ = false;
     bool resume_after_emulation_ = false;  // an instruction was emulated in a hook
+    bool exception_taken_ = false;         // a user exception or fault stopped the engine
+    bool at_stop_pad_ = false;             // an exception hook sent the CPU to the stop pad
+    uint64_t continue_at_ = 0;             // where the thread resumes after the stop pad
     Stop stop_;
     uint64_t* clock_;
     uint64_t blocks_ = 0;
