@@ -171,6 +171,66 @@ static void touch_after_unmap(void)
     g_shared->stage = 2;
 }
 
+/* Slot 8 is an endpoint (READ | WRITE | GRANT): answers SRV_* calls with
+ * reply_recv until SRV_QUIT (reply, end) or SRV_EXIT (end without replying). */
+static anvil_msg_t g_req, g_rep;
+
+static void ipc_server(void)
+{
+    const anvil_cap_t ep = CHILD_SLOT_VMO;
+    uint64_t badge = 0;
+    g_req.ncaps = 1;
+    g_req.caps[0] = ANVIL_SLOT_ANY;
+    anvil_status_t s = anvil_ipc_recv(ep, &g_req, &badge);
+    record(IPCS_FIRST_RECV, s);
+    for (uint32_t served = 1; s == ANVIL_OK && served <= 64; served++) {
+        g_shared->value[0] = served;
+        g_shared->value[1] = badge;
+        g_rep.label = g_req.label + 1;
+        g_rep.len = 0;
+        g_rep.ncaps = 0;
+        if (g_req.label == SRV_ECHO) {
+            g_rep.len = g_req.len;
+            for (uint32_t i = 0; i < g_req.len && i < ANVIL_MSG_MAX_BYTES; i++)
+                g_rep.data[i] = g_req.data[g_req.len - 1 - i];
+        } else if (g_req.label == SRV_VMO) {
+            struct srv_vmo_reply r;
+            memset(&r, 0, sizeof r);
+            r.ncaps = g_req.ncaps;
+            r.write_status = ANVIL_ERR_INVALID_ARG;
+            r.info_status = ANVIL_ERR_INVALID_ARG;
+            if (g_req.ncaps >= 1) {
+                anvil_cap_info_t info = {0, 0, 0, 0};
+                r.slot = g_req.caps[0];
+                r.write_status = anvil_vmo_write(r.slot, 0, CHILD_VMO_TEXT, sizeof CHILD_VMO_TEXT);
+                r.info_status = anvil_cap_info(ANVIL_CAP_SELF_CNODE, r.slot, &info);
+                r.rights = info.rights;
+                r.type = info.type;
+            }
+            memcpy(g_rep.data, &r, sizeof r);
+            g_rep.len = sizeof r;
+        } else if (g_req.label == SRV_NEW_VMO) {
+            anvil_cap_t vmo = 0;
+            if (anvil_vmo_create(PAGE, &vmo) == ANVIL_OK &&
+                anvil_vmo_write(vmo, 0, CHILD_VMO_TEXT, sizeof CHILD_VMO_TEXT) == ANVIL_OK) {
+                g_rep.ncaps = 1;
+                g_rep.caps[0] = vmo;
+            }
+        } else if (g_req.label == SRV_QUIT) {
+            record(IPCS_LAST, anvil_ipc_reply(&g_rep));
+            return;
+        } else if (g_req.label == SRV_EXIT) {
+            return;
+        } else {
+            g_rep.label = 0;
+        }
+        g_req.ncaps = 1;
+        g_req.caps[0] = ANVIL_SLOT_ANY;
+        s = anvil_ipc_reply_recv(ep, &g_rep, &g_req, &badge);
+        record(IPCS_LAST, s);
+    }
+}
+
 int main(uint64_t mode)
 {
     if (anvil_vma_map(ANVIL_CAP_SELF_VSPACE, CHILD_SHARED_VA, CHILD_SLOT_SHARED, 0, PAGE,
@@ -205,6 +265,9 @@ int main(uint64_t mode)
         touch_after_unmap();
         break;
     case CHILD_EXIT:
+        break;
+    case CHILD_IPC_SERVER:
+        ipc_server();
         break;
     default:
         return 2;

@@ -25,6 +25,26 @@ enum child_mode {
     CHILD_MAPS,              /* vma_alloc / vma_unmap / vma_map on its own VSpace */
     CHILD_TOUCH_AFTER_UNMAP, /* unmaps memory it wrote, then touches it: the kernel stops it */
     CHILD_EXIT,              /* reports done and exits */
+    CHILD_IPC_SERVER,        /* slot 8 is an endpoint: serves SRV_* calls until SRV_QUIT or SRV_EXIT */
+};
+
+/* CHILD_IPC_SERVER: request labels. Every reply carries the request's label + 1. */
+#define SRV_ECHO    0x5e0001ull /* reply data: the request's bytes reversed */
+#define SRV_VMO     0x5e0002ull /* the request carries a VMO cap: the child writes CHILD_VMO_TEXT at
+                                   offset 0 and keeps the cap; reply data: struct srv_vmo_reply */
+#define SRV_NEW_VMO 0x5e0003ull /* the reply carries a new VMO holding CHILD_VMO_TEXT */
+#define SRV_QUIT    0x5e0004ull /* reply, then end normally */
+#define SRV_EXIT    0x5e0005ull /* end without replying: the caller sees PEER_CLOSED */
+#define CHILD_VMO_TEXT "written by test-child"
+
+/* Reply data of SRV_VMO: where the cap landed in the child and what it could do with it. */
+struct srv_vmo_reply {
+    uint32_t ncaps;       /* caps the request delivered */
+    uint32_t slot;        /* the child's slot of the first */
+    int32_t write_status; /* vmo_write of CHILD_VMO_TEXT through it */
+    int32_t info_status;  /* cap_info on it */
+    uint32_t rights;      /* its rights */
+    uint32_t type;        /* its object type */
 };
 
 /* Values of the shared page's words. */
@@ -96,6 +116,10 @@ enum {
     MAPS_REMAP,              /* vma_map at the same address again: OK */
     MAPS_PERSISTED,          /* the VMO kept its bytes across unmap/map: 1 */
     MAPS_COUNT,
+    /* CHILD_IPC_SERVER (value[0]: requests received, value[1]: badge of the last) */
+    IPCS_FIRST_RECV = 0,     /* ipc_recv of the first request: OK */
+    IPCS_LAST,               /* the last reply_recv / reply: OK (after SRV_EXIT: that of its receive) */
+    IPCS_COUNT,
 };
 
 /* Byte i of the pattern each side writes into the shared VMO (page 0: child, page 1: parent). */

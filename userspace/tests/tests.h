@@ -106,4 +106,32 @@ int test_sched_affinity_holds(void);
 int test_sched_exit_and_fault_stop_cleanly(void);
 int test_abi_rdtsc(void);
 
+/* ipc_tests.c */
+int test_ipc_create(void);
+int test_ipc_irq_bind_not_supported(void);
+int test_ipc_receiver_first(void);
+int test_ipc_sender_first(void);
+int test_ipc_try_would_block(void);
+int test_ipc_message_sizes(void);
+int test_ipc_label_and_badge(void);
+int test_ipc_fifo(void);
+int test_ipc_call_reply(void);
+int test_ipc_reply_recv(void);
+int test_ipc_cap_transfer(void);
+int test_ipc_cap_transfer_limits(void);
+int test_ipc_cap_in_call_and_reply(void);
+int test_ipc_send_rules(void);
+int test_ipc_recv_rules(void);
+int test_ipc_cap_two_hops_revoke(void);
+int test_ipc_peer_closed_on_delete(void);
+int test_ipc_server_gone(void);
+int test_ipc_suspend_resume(void);
+int test_ipc_notify_signal_then_wait(void);
+int test_ipc_notify_wait_then_signal(void);
+int test_ipc_fault_ep_exit(void);
+int test_ipc_fault_ep_faults(void);
+int test_ipc_fault_ep_invalid_opcode(void);
+int test_ipc_child_server(void);
+int test_ipc_across_cpus(void);
+
 #endif
