@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 
 namespace anvil_test {
 
@@ -149,6 +150,38 @@ uint32_t TestProcess::new_tcb() { return created_slot(sys(ANVIL_SYS_tcb_create))
 
 uint32_t TestProcess::copy(uint32_t slot, uint32_t mask) {
     return created_slot(sys(ANVIL_SYS_cap_copy, kSelfCNode, slot, kSelfCNode, ANVIL_SLOT_ANY, mask, 0));
+}
+
+}  // namespace anvil_test
+
+namespace anvil_test {
+
+bool scheduler_clean() {
+    for (uint32_t cpu = 0; cpu < kernel::kMaxCpus; ++cpu)
+        if (kernel::scheduler().current(cpu) || !kernel::scheduler().queue(cpu).empty())
+            return false;
+    return true;
+}
+
+SmpGuard::SmpGuard(uint32_t cpus) {
+    kernel_env();
+    REQUIRE(scheduler_clean());
+    kernel::scheduler().init(cpus);
+    REQUIRE(kernel::scheduler().cpu_count() == cpus);
+}
+
+SmpGuard::~SmpGuard() {
+    const bool clean = scheduler_clean();
+    for (uint32_t cpu = 0; cpu < kernel::kMaxCpus; ++cpu) {
+        while (kernel::Thread* t = kernel::scheduler().queue(cpu).pop_highest())
+            t->set_state(kernel::ThreadState::kSuspended);
+        if (cpu < kernel::scheduler().cpu_count())
+            if (kernel::Thread* t = kernel::scheduler().current(cpu))
+                kernel::scheduler().deschedule(t, kernel::ThreadState::kSuspended);
+    }
+    kernel::scheduler().init(1);
+    if (std::uncaught_exceptions() == 0)
+        CHECK(clean);
 }
 
 }  // namespace anvil_test

@@ -149,3 +149,23 @@ struct StringMaker<anvil_test::Code> {
     static std::string convert(anvil_test::Code c) { return anvil_status_str(c.v); }
 };
 }  // namespace Catch
+
+
+namespace anvil_test {
+
+// True if no CPU has a current thread or anything queued.
+bool scheduler_clean();
+
+// Runs the scheduler with `cpus` CPUs for one test and puts the harness's single
+// CPU back at the end. Declare it before any TestProcess, so that the processes
+// are gone when it checks that the scheduler is clean; after a failure it also
+// clears whatever was left, so the next test is unaffected.
+class SmpGuard {
+public:
+    explicit SmpGuard(uint32_t cpus = 4);
+    ~SmpGuard();
+    SmpGuard(const SmpGuard&) = delete;
+    SmpGuard& operator=(const SmpGuard&) = delete;
+};
+
+}  // namespace anvil_test

@@ -60,38 +60,7 @@ kernel::Scheduler& sched() { return kernel::scheduler(); }
 
 Code code_of(uint64_t rax) { return Code{static_cast<int>(static_cast<int64_t>(rax))}; }
 
-bool scheduler_clean() {
-    for (uint32_t cpu = 0; cpu < kernel::kMaxCpus; ++cpu)
-        if (sched().current(cpu) || !sched().queue(cpu).empty())
-            return false;
-    return true;
-}
 
-// Four CPUs for one test (declare before the TestProcess); the scheduler must be
-// clean again when the process is gone.
-class Smp {
-public:
-    Smp() {
-        kernel_env();
-        REQUIRE(scheduler_clean());
-        sched().init(kCpus);
-    }
-    ~Smp() {
-        const bool clean = scheduler_clean();
-        for (uint32_t cpu = 0; cpu < kernel::kMaxCpus; ++cpu) {
-            while (Thread* t = sched().queue(cpu).pop_highest())
-                t->set_state(ThreadState::kSuspended);
-            if (cpu < sched().cpu_count())
-                if (Thread* t = sched().current(cpu))
-                    sched().deschedule(t, ThreadState::kSuspended);
-        }
-        sched().init(1);
-        if (std::uncaught_exceptions() == 0)
-            CHECK(clean);
-    }
-    Smp(const Smp&) = delete;
-    Smp& operator=(const Smp&) = delete;
-};
 
 // ---- messages ---------------------------------------------------------------------------
 
@@ -307,7 +276,7 @@ constexpr uint32_t kEp = 1;  // the endpoint's slot in a Pair's spaces
 // ---- send / recv ------------------------------------------------------------------------
 
 TEST_CASE("ipc: send first, then recv: the sender waits, the receiver takes the message at once") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 0x5eed);
     Worker s = spawn(p, x.cs, "sender", 1);
@@ -333,7 +302,7 @@ TEST_CASE("ipc: send first, then recv: the sender waits, the receiver takes the 
 }
 
 TEST_CASE("ipc: recv first, then send: the receiver is woken with the message and the badge in rdx") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 0xb4d6e);
     Worker s = spawn(p, x.cs, "sender", 1);
@@ -359,7 +328,7 @@ TEST_CASE("ipc: recv first, then send: the receiver is woken with the message an
 }
 
 TEST_CASE("ipc: several senders are served FIFO, each with its own badge, each woken when taken") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Space other = make_space(p);
@@ -398,7 +367,7 @@ TEST_CASE("ipc: several senders are served FIFO, each with its own badge, each w
 }
 
 TEST_CASE("ipc: several receivers are served FIFO") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 9);
     Worker r1 = spawn(p, x.ss, "r1", 1);
@@ -434,7 +403,7 @@ TEST_CASE("ipc: data is copied exactly: 0, 1 and 1024 bytes, nothing past len, i
     const size_t len = GENERATE(0u, 1u, 2u, 1023u, 1024u);
     const bool sender_first = GENERATE(true, false);
     INFO("len " << len << (sender_first ? ", sender first" : ", receiver first"));
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 5);
     Worker s = spawn(p, x.cs, "s", 1);
@@ -461,7 +430,7 @@ TEST_CASE("ipc: data is copied exactly: 0, 1 and 1024 bytes, nothing past len, i
 }
 
 TEST_CASE("ipc: message limits: len > 1024 or ncaps > 4 is INVALID_ARG, for the sender and the receiver") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker s = spawn(p, x.cs, "s", 1);
@@ -492,7 +461,7 @@ TEST_CASE("ipc: message limits: len > 1024 or ncaps > 4 is INVALID_ARG, for the 
 }
 
 TEST_CASE("ipc: rights: send needs WRITE, recv READ, caps need GRANT on the endpoint and on each cap") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     const uint32_t vmo = p.new_vmo(kPage);
@@ -546,7 +515,7 @@ TEST_CASE("ipc: rights: send needs WRITE, recv READ, caps need GRANT on the endp
 TEST_CASE("ipc: call/reply in both orders: the caller waits for the reply, which lands in its reply buffer") {
     const bool client_first = GENERATE(true, false);
     INFO((client_first ? "client first" : "server first"));
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 0xc11e);
     Worker c = spawn(p, x.cs, "client", 1);
@@ -591,7 +560,7 @@ TEST_CASE("ipc: call/reply in both orders: the caller waits for the reply, which
 }
 
 TEST_CASE("ipc: reply with nothing pending is BAD_STATE; a bad reply message keeps the reply owed") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker c = spawn(p, x.cs, "client", 1);
@@ -624,7 +593,7 @@ TEST_CASE("ipc: reply with nothing pending is BAD_STATE; a bad reply message kee
 }
 
 TEST_CASE("ipc: call needs a writable reply buffer (FAULT) and changes nothing when it fails") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker c = spawn(p, x.cs, "client", 1);
@@ -638,7 +607,7 @@ TEST_CASE("ipc: call needs a writable reply buffer (FAULT) and changes nothing w
 }
 
 TEST_CASE("ipc: reply_recv: answers the last caller and takes the next one, FIFO, or blocks for it") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 0xaaa);
     Space bs = make_space(p);
@@ -697,7 +666,7 @@ TEST_CASE("ipc: reply_recv: answers the last caller and takes the next one, FIFO
 }
 
 TEST_CASE("ipc: reply_recv checks the endpoint first: a bad one leaves the reply owed") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     give(p, x.ep, x.ss, 2, kW);  // no READ
@@ -726,7 +695,7 @@ TEST_CASE("ipc: reply_recv checks the endpoint first: a bad one leaves the reply
 }
 
 TEST_CASE("ipc: reply_recv with a good reply and a bad next buffer never strands the caller") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker c = spawn(p, x.cs, "client", 1);
@@ -752,7 +721,7 @@ TEST_CASE("ipc: reply_recv with a good reply and a bad next buffer never strands
 }
 
 TEST_CASE("ipc: nested calls: a server that owes a reply calls another server; each reply finds its caller") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 0x1);
     const uint32_t ep2 = new_endpoint(p);
@@ -793,7 +762,7 @@ TEST_CASE("ipc: nested calls: a server that owes a reply calls another server; e
 }
 
 TEST_CASE("ipc: threads of one process: a cap sent to SLOT_ANY lands in their shared CNode") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Space sp = make_space(p);
     const uint32_t ep = new_endpoint(p);
@@ -820,7 +789,7 @@ TEST_CASE("ipc: threads of one process: a cap sent to SLOT_ANY lands in their sh
 // ---- try_* ------------------------------------------------------------------------------
 
 TEST_CASE("ipc: try_send/try_recv: WOULD_BLOCK with no peer (nothing queued), delivered with one") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 0x77);
     Worker s = spawn(p, x.cs, "s", 1);
@@ -873,7 +842,7 @@ TEST_CASE("ipc: try_send/try_recv: WOULD_BLOCK with no peer (nothing queued), de
 TEST_CASE("ipc: cap transfer: caps land in the offered slots with the same rights and badge, as children") {
     const bool sender_first = GENERATE(true, false);
     INFO((sender_first ? "sender first" : "receiver first"));
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     const uint32_t vmo = p.new_vmo(kPage);
@@ -933,7 +902,7 @@ TEST_CASE("ipc: cap transfer: caps land in the offered slots with the same right
 }
 
 TEST_CASE("ipc: cap transfer with SLOT_ANY: several caps land in distinct free slots, lowest first") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     const uint32_t v1 = p.new_vmo(kPage), v2 = p.new_vmo(kPage), v3 = p.new_vmo(kPage), v4 = p.new_vmo(kPage);
@@ -967,7 +936,7 @@ TEST_CASE("ipc: cap transfer with SLOT_ANY: several caps land in distinct free s
 TEST_CASE("ipc: cap transfer: fewer offered slots than sent caps transfers only the first ones") {
     const uint32_t offered = GENERATE(0u, 1u);
     INFO("offered " << offered);
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     const uint32_t v1 = p.new_vmo(kPage), v2 = p.new_vmo(kPage);
@@ -993,7 +962,7 @@ TEST_CASE("ipc: cap transfer: fewer offered slots than sent caps transfers only 
 }
 
 TEST_CASE("ipc: an occupied offered slot fails the receiver with SLOT_OCCUPIED; the sender stays queued") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 3);
     const uint32_t vmo = p.new_vmo(kPage);
@@ -1039,7 +1008,7 @@ TEST_CASE("ipc: an occupied offered slot fails the receiver with SLOT_OCCUPIED; 
 }
 
 TEST_CASE("ipc: two caps offered the same free slot: SLOT_OCCUPIED for the receiver, nothing moves") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     const uint32_t v1 = p.new_vmo(kPage), v2 = p.new_vmo(kPage);
@@ -1059,7 +1028,7 @@ TEST_CASE("ipc: two caps offered the same free slot: SLOT_OCCUPIED for the recei
 }
 
 TEST_CASE("ipc: SLOT_ANY with a full receiver CNode fails the receiver (NO_MEMORY); the sender stays queued") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Space small = make_space(p, 16);
@@ -1082,7 +1051,7 @@ TEST_CASE("ipc: SLOT_ANY with a full receiver CNode fails the receiver (NO_MEMOR
 }
 
 TEST_CASE("ipc: caps in a reply go to the caller's offered slots") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     const uint32_t vmo = p.new_vmo(kPage);
@@ -1109,7 +1078,7 @@ TEST_CASE("ipc: caps in a reply go to the caller's offered slots") {
 // ---- badges -------------------------------------------------------------------------------
 
 TEST_CASE("ipc: badges: each minted cap's badge reaches the receiver; an unbadged cap gives 0") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);  // client slot 1: unbadged
     const uint32_t minted = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kAll, 0xabc).out0;
@@ -1145,7 +1114,7 @@ TEST_CASE("ipc: badges: each minted cap's badge reaches the receiver; an unbadge
 // ---- PEER_CLOSED --------------------------------------------------------------------------
 
 TEST_CASE("ipc: deleting the last endpoint cap wakes every waiting sender and caller with PEER_CLOSED") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker s = spawn(p, x.cs, "s", 1);
@@ -1170,7 +1139,7 @@ TEST_CASE("ipc: deleting the last endpoint cap wakes every waiting sender and ca
 }
 
 TEST_CASE("ipc: deleting the last endpoint cap wakes every waiting receiver with PEER_CLOSED") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker r1 = spawn(p, x.ss, "r1", 1);
@@ -1193,7 +1162,7 @@ TEST_CASE("ipc: deleting the last endpoint cap wakes every waiting receiver with
 }
 
 TEST_CASE("ipc: a caller already waiting for its reply is not disturbed by the endpoint going away") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker c = spawn(p, x.cs, "client", 1);
@@ -1215,7 +1184,7 @@ TEST_CASE("ipc: a caller already waiting for its reply is not disturbed by the e
 }
 
 TEST_CASE("ipc: a server that abandons a call (recv again, exit, fault, destroyed) gives its caller PEER_CLOSED") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker c = spawn(p, x.cs, "client", 1);
@@ -1275,7 +1244,7 @@ TEST_CASE("ipc: a server that abandons a call (recv again, exit, fault, destroye
 }
 
 TEST_CASE("ipc: a thread destroyed while it waits leaves its queue; a caller destroyed frees its server") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker a = spawn(p, x.cs, "a", 1);
@@ -1306,7 +1275,7 @@ TEST_CASE("ipc: a thread destroyed while it waits leaves its queue; a caller des
 // ---- bad buffers --------------------------------------------------------------------------
 
 TEST_CASE("ipc: an unreadable message fails the sender (FAULT) and nothing is queued") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker s = spawn(p, x.cs, "s", 1);
@@ -1335,7 +1304,7 @@ TEST_CASE("ipc: an unreadable message fails the sender (FAULT) and nothing is qu
 }
 
 TEST_CASE("ipc: a receive buffer that is not writable is FAULT at once, nothing queued") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker s = spawn(p, x.cs, "s", 1);
@@ -1359,7 +1328,7 @@ TEST_CASE("ipc: a receive buffer that is not writable is FAULT at once, nothing 
 }
 
 TEST_CASE("ipc: a receiver whose buffer went bad while it waited fails alone; the sender goes to the next") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 8);
     Space rs2 = make_space(p);
@@ -1401,7 +1370,7 @@ TEST_CASE("ipc: a receiver whose buffer went bad while it waited fails alone; th
 }
 
 TEST_CASE("ipc: a sender whose message went bad while queued fails alone; the receiver takes the next") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Space good = make_space(p);
@@ -1452,7 +1421,7 @@ TEST_CASE("ipc: a sender whose message went bad while queued fails alone; the re
 }
 
 TEST_CASE("ipc: a caller whose reply buffer went bad gets FAULT; the server's reply succeeds") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker c = spawn(p, x.cs, "client", 1);
@@ -1474,7 +1443,7 @@ TEST_CASE("ipc: a caller whose reply buffer went bad gets FAULT; the server's re
 // ---- suspend / resume ---------------------------------------------------------------------
 
 TEST_CASE("ipc: tcb_suspend of a thread blocked in send/recv/call re-issues the call when it resumes") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 0x51);
     Worker s = spawn(p, x.cs, "s", 1);
@@ -1555,7 +1524,7 @@ TEST_CASE("ipc: tcb_suspend of a thread blocked in send/recv/call re-issues the 
 }
 
 TEST_CASE("ipc: tcb_suspend of a caller waiting for its reply fails the call with BAD_STATE") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     Worker c = spawn(p, x.cs, "client", 1);
@@ -1582,7 +1551,7 @@ TEST_CASE("ipc: tcb_suspend of a caller waiting for its reply fails the call wit
 // ---- notifications ------------------------------------------------------------------------
 
 TEST_CASE("notify: signal ORs bits, wait takes and clears them; bits=0 is INVALID_ARG") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Space sp = make_space(p);
     const uint32_t n = new_notification(p);
@@ -1616,7 +1585,7 @@ TEST_CASE("notify: signal ORs bits, wait takes and clears them; bits=0 is INVALI
 }
 
 TEST_CASE("notify: one signal wakes one waiter, FIFO; a destroyed notification wakes waiters with PEER_CLOSED") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Space sp = make_space(p);
     const uint32_t n = new_notification(p);
@@ -1695,7 +1664,7 @@ void check_fault_msg(const anvil_msg_t& m, const Worker& w, uint32_t kind, uint3
 TEST_CASE("fault endpoint: thread_exit sends an EXIT message with the fault cap's badge") {
     const bool receiver_first = GENERATE(true, false);
     INFO((receiver_first ? "receiver first" : "exit first"));
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xfa0).out0;
@@ -1726,7 +1695,7 @@ TEST_CASE("fault endpoint: thread_exit sends an EXIT message with the fault cap'
 TEST_CASE("fault endpoint: a page fault sends a PAGE message with access and address") {
     const bool receiver_first = GENERATE(true, false);
     INFO((receiver_first ? "receiver first" : "fault first"));
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xf1).out0;
@@ -1752,7 +1721,7 @@ TEST_CASE("fault endpoint: a page fault sends a PAGE message with access and add
 }
 
 TEST_CASE("fault endpoint: other fault kinds; queued messages are FIFO with other senders; none without an endpoint") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 0x5);
     const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xf2).out0;
@@ -1791,7 +1760,7 @@ TEST_CASE("fault endpoint: other fault kinds; queued messages are FIFO with othe
 }
 
 TEST_CASE("fault endpoint: a queued fault message goes away with its thread; a bad monitor buffer fails the monitor") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xf3).out0;
@@ -1827,7 +1796,7 @@ TEST_CASE("fault endpoint: a queued fault message goes away with its thread; a b
 // ---- resources ----------------------------------------------------------------------------
 
 TEST_CASE("ipc: after a full exchange, refcounts and frames come back and no thread waits anywhere") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     // One warm-up round so the kernel heap has its slabs; the second must give
     // back every frame.
     size_t before = 0;
@@ -1876,7 +1845,7 @@ TEST_CASE("ipc: after a full exchange, refcounts and frames come back and no thr
 }
 
 TEST_CASE("ipc: data crossing page and mapping boundaries, from a mapping at a VMO offset") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 1);
     // Receiver: two separate VMOs mapped back to back, the first at offset 1 page.
@@ -1906,7 +1875,7 @@ TEST_CASE("ipc: data crossing page and mapping boundaries, from a mapping at a V
 }
 
 TEST_CASE("ipc: a reply whose caps meet an occupied slot in the caller's reply buffer fails the caller only") {
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     const uint32_t vmo = p.new_vmo(kPage);
@@ -1934,7 +1903,7 @@ TEST_CASE("ipc: a reply whose caps meet an occupied slot in the caller's reply b
 TEST_CASE("ipc: overlapping send and receive buffers in one address space: the receiver gets the sent bytes") {
     const uint64_t shift = GENERATE(uint64_t{64}, uint64_t{0});
     INFO("receive buffer at send buffer + " << shift);
-    Smp smp;
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
     give(p, x.ep, x.cs, 2, kR);

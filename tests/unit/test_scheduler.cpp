@@ -5,7 +5,7 @@
 // kernel entries the backends use (on_syscall, on_timer, on_fault, next_to_run).
 //
 // The harness machine has one CPU; tests that need more switch the scheduler to four
-// with `Smp` and back to one at the end. hal::cpu_id() is 0 and hal::cpu_wake is a
+// with `SmpGuard` and back to one at the end. hal::cpu_id() is 0 and hal::cpu_wake is a
 // no-op here, so "other CPUs" are only run queues and current slots we drive by hand.
 #include "kernel/sched/scheduler.h"
 #include "kernel/syscall/syscall.h"
@@ -71,42 +71,7 @@ bool referenced(const Thread* t) {
 }
 
 // Nothing queued and nothing current on any CPU.
-bool scheduler_clean() {
-    for (uint32_t cpu = 0; cpu < kernel::kMaxCpus; ++cpu)
-        if (sched().current(cpu) || !sched().queue(cpu).empty())
-            return false;
-    return true;
-}
 
-// Runs the scheduler with `cpus` CPUs for one test and puts the harness's single CPU
-// back at the end. Declare it before any TestProcess, so that the process (whose
-// destructor takes its threads off every CPU) goes first; then the scheduler must be
-// clean again, which is checked.
-class Smp {
-public:
-    explicit Smp(uint32_t cpus) {
-        kernel_env();
-        REQUIRE(scheduler_clean());
-        sched().init(cpus);
-        REQUIRE(sched().cpu_count() == cpus);
-    }
-    ~Smp() {
-        const bool clean = scheduler_clean();
-        // Only after a failure: leave nothing behind for the next test.
-        for (uint32_t cpu = 0; cpu < kernel::kMaxCpus; ++cpu) {
-            while (Thread* t = sched().queue(cpu).pop_highest())
-                t->set_state(ThreadState::kSuspended);
-            if (cpu < sched().cpu_count())
-                if (Thread* t = sched().current(cpu))
-                    sched().deschedule(t, ThreadState::kSuspended);
-        }
-        sched().init(1);
-        if (std::uncaught_exceptions() == 0)
-            CHECK(clean);
-    }
-    Smp(const Smp&) = delete;
-    Smp& operator=(const Smp&) = delete;
-};
 
 // Threads outside any CNode, for RunQueue tests (never handed to the scheduler).
 class LooseThreads {
@@ -383,7 +348,7 @@ TEST_CASE("RunQueue: pop_highest_for takes the best thread allowed on that CPU")
 // ---- Placement: make_runnable -------------------------------------------------------
 
 TEST_CASE("Scheduler: make_runnable puts a pinned thread on its affinity CPU, busy or not") {
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);  // current on CPU 0
     Tcb on3 = spawn(p, "on3", 50, 3);
     Tcb on0 = spawn(p, "on0", 50, 0);
@@ -417,7 +382,7 @@ TEST_CASE("Scheduler: make_runnable puts a pinned thread on its affinity CPU, bu
 }
 
 TEST_CASE("Scheduler: an unpinned thread goes to its last CPU if idle, else to the lowest idle CPU") {
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);  // current on CPU 0
     Tcb a = spawn(p, "a", 50);
     Tcb b = spawn(p, "b", 50);
@@ -475,7 +440,7 @@ TEST_CASE("Scheduler: an unpinned thread goes to its last CPU if idle, else to t
 // ---- Work stealing ------------------------------------------------------------------
 
 TEST_CASE("Scheduler: an idle CPU steals in the fixed victim order cpu+1, cpu+2, ... wrapping") {
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     park_caller(p);
     Tcb low = spawn(p, "low", 10);
@@ -519,7 +484,7 @@ TEST_CASE("Scheduler: an idle CPU steals in the fixed victim order cpu+1, cpu+2,
 }
 
 TEST_CASE("Scheduler: pick never steals a thread pinned to another CPU") {
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     park_caller(p);
     Tcb loose = spawn(p, "loose", 0);
@@ -554,7 +519,7 @@ TEST_CASE("Scheduler: pick never steals a thread pinned to another CPU") {
 // ---- Preemption, yield, timer ---------------------------------------------------------
 
 TEST_CASE("Scheduler: a higher-priority thread preempts the running one, which goes to the front") {
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);  // stays current on CPU 0; the test runs on CPU 1
     Tcb l1 = spawn(p, "l1", 10, 1);
     Tcb l2 = spawn(p, "l2", 10, 1);
@@ -590,7 +555,7 @@ TEST_CASE("Scheduler: a higher-priority thread preempts the running one, which g
 }
 
 TEST_CASE("Scheduler: thread_yield puts the caller at the back of its priority") {
-    Smp smp(1);
+    SmpGuard smp(1);
     TestProcess p(255);
     park_caller(p);
     Tcb a = spawn(p, "a", 10);
@@ -629,7 +594,7 @@ TEST_CASE("Scheduler: thread_yield puts the caller at the back of its priority")
 }
 
 TEST_CASE("Scheduler: on_timer round-robins one priority and never runs a lower one ahead") {
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     park_caller(p);
     Tcb a = spawn(p, "a", 10, 0);
@@ -693,7 +658,7 @@ TEST_CASE("Scheduler: on_timer round-robins one priority and never runs a lower 
 // ---- Descheduling and thread states --------------------------------------------------
 
 TEST_CASE("Scheduler: deschedule from every state leaves no queue or current slot naming the thread") {
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     p.thread()->set_name("main");
     const ThreadState target = GENERATE(ThreadState::kSuspended, ThreadState::kExited, ThreadState::kFaulted,
@@ -764,7 +729,7 @@ TEST_CASE("Scheduler: deschedule from every state leaves no queue or current slo
 }
 
 TEST_CASE("tcb_resume/tcb_suspend: every thread state, through the syscalls") {
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);  // current on CPU 0
     p.thread()->set_name("main");
     Tcb t = spawn(p, "t", 50);
@@ -859,7 +824,7 @@ TEST_CASE("tcb_resume/tcb_suspend: every thread state, through the syscalls") {
 }
 
 TEST_CASE("thread_exit: the current thread ends and its CPU picks the next one") {
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Tcb a = spawn(p, "a", 20, 1);
     Tcb b = spawn(p, "b", 10, 1);
@@ -892,7 +857,7 @@ TEST_CASE("thread_exit: the current thread ends and its CPU picks the next one")
 
 TEST_CASE("Scheduler: deleting the last cap of a thread running on another CPU clears that CPU") {
     // ABI: when the last cap to a thread goes, it stops wherever it is.
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Tcb t = spawn(p, "t", 50, 2);
     Tcb blocked = spawn(p, "blocked", 50, 2);
@@ -909,7 +874,7 @@ TEST_CASE("Scheduler: deleting the last cap of a thread running on another CPU c
 }
 
 TEST_CASE("next_to_run: the picked thread's registers, address space and id, rflags sanitised") {
-    Smp smp(kCpus);
+    SmpGuard smp(kCpus);
     TestProcess p(255);
     Tcb t = spawn(p, "t", 50, 1);
     t->regs().rflags = ~0ull;
@@ -928,7 +893,7 @@ TEST_CASE("next_to_run: the picked thread's registers, address space and id, rfl
 // ---- Priority limits ----------------------------------------------------------------
 
 TEST_CASE("tcb_configure: no thread can give a priority above its own (ACCESS_DENIED)") {
-    Smp smp(1);
+    SmpGuard smp(1);
     TestProcess p(100);
     Tcb low = spawn(p, "low", 10);
     Tcb high = spawn(p, "high", 100);

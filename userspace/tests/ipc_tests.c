@@ -285,27 +285,7 @@ static struct job *job_init(unsigned idx, uint32_t op, anvil_cap_t cap)
 static anvil_status_t start_raw(unsigned idx, uint64_t rip, uint64_t rdi, uint32_t cpu, anvil_cap_t fault_ep,
                                 anvil_cap_t *out)
 {
-    anvil_cap_t tcb;
-    anvil_status_t s = anvil_tcb_create(&tcb);
-    if (s != ANVIL_OK)
-        return s;
-    s = anvil_tcb_configure(tcb, SELF, VS, 0, TEST_PRIORITY, cpu, fault_ep);
-    anvil_regs_t regs;
-    memset(&regs, 0, sizeof regs);
-    regs.rip = rip;
-    regs.rsp = (uint64_t)(uintptr_t)(g_stacks[idx] + JOB_STACK_SIZE) - 8; /* as after a call */
-    regs.rdi = rdi;
-    regs.rflags = 0x202;
-    if (s == ANVIL_OK)
-        s = anvil_tcb_set_regs(tcb, &regs);
-    if (s == ANVIL_OK)
-        s = anvil_tcb_resume(tcb);
-    if (s != ANVIL_OK) {
-        anvil_cap_delete(SELF, tcb);
-        return s;
-    }
-    *out = tcb;
-    return ANVIL_OK;
+    return start_test_thread(rip, rdi, g_stacks[idx] + JOB_STACK_SIZE, TEST_PRIORITY, cpu, fault_ep, out);
 }
 
 /* Starts helper `idx` (job already set up) on `cpu`. */

@@ -38,20 +38,19 @@ static void fault_entry(uint64_t addr)
     anvil_thread_exit(99); /* never reached */
 }
 
-/* Starts entry(arg) on stack `idx` at `priority`, on `cpu` (or ANVIL_CPU_ANY). */
-static anvil_status_t start_thread(void (*entry)(uint64_t), uint64_t arg, unsigned idx, uint32_t priority,
-                                   uint32_t cpu, anvil_cap_t *out)
+anvil_status_t start_test_thread(uint64_t rip, uint64_t rdi, void *stack_top, uint32_t priority, uint32_t cpu,
+                                 anvil_cap_t fault_ep, anvil_cap_t *out)
 {
     anvil_cap_t tcb;
     anvil_status_t s = anvil_tcb_create(&tcb);
     if (s != ANVIL_OK)
         return s;
-    s = anvil_tcb_configure(tcb, ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_VSPACE, 0, priority, cpu, 0);
+    s = anvil_tcb_configure(tcb, ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_VSPACE, 0, priority, cpu, fault_ep);
     anvil_regs_t regs;
     memset(&regs, 0, sizeof regs);
-    regs.rip = (uint64_t)(uintptr_t)entry;
-    regs.rsp = (uint64_t)(uintptr_t)(g_stacks[idx] + THREAD_STACK_SIZE) - 8; /* as after a call */
-    regs.rdi = arg;
+    regs.rip = rip;
+    regs.rsp = (uint64_t)(uintptr_t)stack_top - 8; /* as after a call */
+    regs.rdi = rdi;
     regs.rflags = 0x202;
     if (s == ANVIL_OK)
         s = anvil_tcb_set_regs(tcb, &regs);
@@ -63,6 +62,14 @@ static anvil_status_t start_thread(void (*entry)(uint64_t), uint64_t arg, unsign
     }
     *out = tcb;
     return ANVIL_OK;
+}
+
+/* Starts entry(arg) on stack `idx` at `priority`, on `cpu` (or ANVIL_CPU_ANY). */
+static anvil_status_t start_thread(void (*entry)(uint64_t), uint64_t arg, unsigned idx, uint32_t priority,
+                                   uint32_t cpu, anvil_cap_t *out)
+{
+    return start_test_thread((uint64_t)(uintptr_t)entry, arg, g_stacks[idx] + THREAD_STACK_SIZE, priority, cpu, 0,
+                             out);
 }
 
 /* Stops and deletes a thread started by start_thread. */

@@ -98,6 +98,12 @@ int test_shared_vmo(void);
 int test_child_maps(void);
 int test_revoke_kills_child(void);
 
+/* Starts a thread of this process at `rip` with `rdi`, its stack ending at
+ * `stack_top`, at `priority` on `cpu` (or ANVIL_CPU_ANY), reporting faults to
+ * `fault_ep` (0: none); its TCB cap goes to *out. */
+anvil_status_t start_test_thread(uint64_t rip, uint64_t rdi, void *stack_top, uint32_t priority, uint32_t cpu,
+                                 anvil_cap_t fault_ep, anvil_cap_t *out);
+
 /* sched_tests.c */
 int test_sched_all_cpus_progress(void);
 int test_sched_priority_preempts(void);
