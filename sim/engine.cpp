@@ -123,12 +123,25 @@ bool Engine::map_page(uint64_t va, void* host, uint32_t perms) {
 void Engine::unmap_page(uint64_t va) { uc_mem_unmap(uc_, va, hal::kPageSize); }
 
 void Engine::load(const hal::UserRegs& regs) {
-    uint64_t values[kRegCount];
+    // Unicorn register writes are costly: write only what differs from what the
+    // engine holds (usually rax, rdx, rcx, r11 after a syscall).
+    uint64_t values[kRegCount], held[kRegCount];
     std::memcpy(values, &regs, sizeof values);
+    std::memcpy(held, &held_, sizeof held);
+    int ids[kRegCount];
     void* ptrs[kRegCount];
-    for (size_t i = 0; i < kRegCount; ++i)
-        ptrs[i] = &values[i];
-    uc_reg_write_batch(uc_, const_cast<int*>(kRegIds), ptrs, kRegCount);
+    int n = 0;
+    for (size_t i = 0; i < kRegCount; ++i) {
+        if (held_valid_ && values[i] == held[i])
+            continue;
+        ids[n] = kRegIds[i];
+        ptrs[n] = &values[i];
+        ++n;
+    }
+    if (n)
+        uc_reg_write_batch(uc_, ids, ptrs, n);
+    held_ = regs;
+    held_valid_ = true;
 }
 
 void Engine::save(hal::UserRegs& regs) {
@@ -138,6 +151,8 @@ void Engine::save(hal::UserRegs& regs) {
         ptrs[i] = &values[i];
     uc_reg_read_batch(uc_, const_cast<int*>(kRegIds), ptrs, kRegCount);
     std::memcpy(&regs, values, sizeof values);
+    held_ = regs;
+    held_valid_ = true;
 }
 
 Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
@@ -154,6 +169,7 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
             std::memcpy(platform_page_.get() + kFrame, frame, sizeof frame);
             const uint64_t rsp = kPlatformVa + kFrame;
             uc_reg_write(uc_, UC_X86_REG_RSP, &rsp);
+            held_valid_ = false;  // rsp now differs from regs until the iretq
             start = kPlatformVa + kTrampoline;
             in_user_mode_ = true;
         }
@@ -182,6 +198,7 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
         resume_after_emulation_ = false;
         exception_taken_ = false;
         uc_context_restore(uc_, pristine_);
+        held_valid_ = false;
         in_user_mode_ = false;
         if (!resume || stop_pending_ || (err != UC_ERR_OK && err != UC_ERR_INSN_INVALID))
             break;

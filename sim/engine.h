@@ -72,6 +72,8 @@ private:
     bool at_stop_pad_ = false;             // an exception hook sent the CPU to the stop pad
     uint64_t continue_at_ = 0;             // where the thread resumes after the stop pad
     Stop stop_;
+    hal::UserRegs held_{};     // the registers the engine holds now, if held_valid_
+    bool held_valid_ = false;
     uint64_t* clock_;
     uint64_t blocks_ = 0;
     uint64_t budget_end_ = 0;

@@ -122,13 +122,15 @@ Outcome Machine::run() {
     cpu_deadline_.assign(config_.cpus, config_.quantum_blocks);
     stats_.schedule_digest = 0xcbf29ce484222325ull;
     std::vector<uint32_t> ready;
+    std::vector<kernel::Resume> resumes(config_.cpus);
     while (!halted_) {
         // Which vCPUs have a thread to run? The PRNG picks one of them.
+        // Asking a vCPU can only take threads from other vCPUs' queues, never
+        // change what another vCPU already runs, so each answer stays valid.
         ready.clear();
         for (uint32_t cpu = 0; cpu < config_.cpus; ++cpu) {
-            kernel::Resume r;
             current_cpu_ = cpu;
-            if (kernel::next_to_run(cpu, &r))
+            if (kernel::next_to_run(cpu, &resumes[cpu]))
                 ready.push_back(cpu);
         }
         if (halted_)
@@ -150,8 +152,7 @@ Outcome Machine::run() {
         const uint64_t slice = 1 + prng_.below(config_.slice_max);
         const uint64_t to_timer = cpu_deadline_[cpu] > cpu_time_[cpu] ? cpu_deadline_[cpu] - cpu_time_[cpu] : 1;
         current_cpu_ = cpu;
-        kernel::Resume r;
-        kernel::next_to_run(cpu, &r);
+        const kernel::Resume r = resumes[cpu];
         Engine* e = engine(r.as);
         if (!e) {
             out.kind = Outcome::Kind::kEmulatorError;
