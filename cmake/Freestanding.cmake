@@ -14,7 +14,8 @@ set(ANVIL_KERNEL_CXX_FLAGS
 
 # Userspace C: freestanding, static, non-PIE ELF64.
 # User threads have no FPU/SSE state yet (the HAL saves general registers only).
-set(ANVIL_USER_C_FLAGS ${ANVIL_FREESTANDING_COMMON} -mgeneral-regs-only -nostdlib -fno-builtin -std=gnu11)
+# assert() stays on in every build type (-UNDEBUG).
+set(ANVIL_USER_C_FLAGS ${ANVIL_FREESTANDING_COMMON} -mgeneral-regs-only -nostdlib -fno-builtin -std=gnu11 -UNDEBUG)
 set(ANVIL_USER_LINK_FLAGS -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=0x1000)
 
 # Applies the freestanding kernel flags to a target (sources compiled for kernel.elf).

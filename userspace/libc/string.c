@@ -1,9 +1,8 @@
-/* The memory and string functions the compiler may call on its own (struct
- * copies, zeroing) plus strlen. The rest of libc arrives with the userspace issue. */
-#include <stddef.h>
-#include <stdint.h>
+/* string.h: the memory and string functions (the compiler may also call
+ * memcpy/memmove/memset/memcmp on its own for struct copies and zeroing). */
+#include "libc_impl.h"
 
-void *memcpy(void *dst, const void *src, size_t n)
+void *LIBC(memcpy)(void *dst, const void *src, size_t n)
 {
     unsigned char *d = dst;
     const unsigned char *s = src;
@@ -12,7 +11,7 @@ void *memcpy(void *dst, const void *src, size_t n)
     return dst;
 }
 
-void *memmove(void *dst, const void *src, size_t n)
+void *LIBC(memmove)(void *dst, const void *src, size_t n)
 {
     unsigned char *d = dst;
     const unsigned char *s = src;
@@ -26,7 +25,7 @@ void *memmove(void *dst, const void *src, size_t n)
     return dst;
 }
 
-void *memset(void *dst, int c, size_t n)
+void *LIBC(memset)(void *dst, int c, size_t n)
 {
     unsigned char *d = dst;
     while (n--)
@@ -34,7 +33,7 @@ void *memset(void *dst, int c, size_t n)
     return dst;
 }
 
-int memcmp(const void *a, const void *b, size_t n)
+int LIBC(memcmp)(const void *a, const void *b, size_t n)
 {
     const unsigned char *x = a, *y = b;
     for (; n; n--, x++, y++)
@@ -43,10 +42,134 @@ int memcmp(const void *a, const void *b, size_t n)
     return 0;
 }
 
-size_t strlen(const char *s)
+void *LIBC(memchr)(const void *s, int c, size_t n)
+{
+    const unsigned char *p = s;
+    for (; n; n--, p++)
+        if (*p == (unsigned char)c)
+            return (void *)p;
+    return NULL;
+}
+
+size_t LIBC(strlen)(const char *s)
 {
     size_t n = 0;
     while (s[n])
         n++;
     return n;
+}
+
+size_t LIBC(strnlen)(const char *s, size_t max)
+{
+    size_t n = 0;
+    while (n < max && s[n])
+        n++;
+    return n;
+}
+
+int LIBC(strcmp)(const char *a, const char *b)
+{
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    while (*x && *x == *y)
+        x++, y++;
+    return *x - *y;
+}
+
+int LIBC(strncmp)(const char *a, const char *b, size_t n)
+{
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    for (; n; n--, x++, y++) {
+        if (*x != *y)
+            return *x - *y;
+        if (!*x)
+            return 0;
+    }
+    return 0;
+}
+
+char *LIBC(strcpy)(char *dst, const char *src)
+{
+    char *d = dst;
+    while ((*d++ = *src++))
+        ;
+    return dst;
+}
+
+/* Copies at most n bytes and pads with NULs up to n (no terminator if src is
+ * n bytes or longer), as the standard says. */
+char *LIBC(strncpy)(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+    for (; i < n && src[i]; i++)
+        dst[i] = src[i];
+    for (; i < n; i++)
+        dst[i] = '\0';
+    return dst;
+}
+
+char *LIBC(strcat)(char *dst, const char *src)
+{
+    LIBC(strcpy)(dst + LIBC(strlen)(dst), src);
+    return dst;
+}
+
+char *LIBC(strncat)(char *dst, const char *src, size_t n)
+{
+    char *d = dst + LIBC(strlen)(dst);
+    while (n-- && *src)
+        *d++ = *src++;
+    *d = '\0';
+    return dst;
+}
+
+char *LIBC(strchr)(const char *s, int c)
+{
+    for (;; s++) {
+        if (*s == (char)c)
+            return (char *)s;
+        if (!*s)
+            return NULL;
+    }
+}
+
+char *LIBC(strrchr)(const char *s, int c)
+{
+    const char *last = NULL;
+    for (;; s++) {
+        if (*s == (char)c)
+            last = s;
+        if (!*s)
+            return (char *)last;
+    }
+}
+
+char *LIBC(strstr)(const char *hay, const char *needle)
+{
+    size_t n = LIBC(strlen)(needle);
+    if (!n)
+        return (char *)hay;
+    for (; *hay; hay++)
+        if (*hay == *needle && !LIBC(strncmp)(hay, needle, n))
+            return (char *)hay;
+    return NULL;
+}
+
+char *LIBC(strdup)(const char *s)
+{
+    size_t n = LIBC(strlen)(s) + 1;
+    char *d = LIBC(malloc)(n);
+    if (d)
+        LIBC(memcpy)(d, s, n);
+    return d;
+}
+
+char *LIBC(strndup)(const char *s, size_t n)
+{
+    size_t len = LIBC(strnlen)(s, n);
+    char *d = LIBC(malloc)(len + 1);
+    if (d) {
+        LIBC(memcpy)(d, s, len);
+        d[len] = '\0';
+    }
+    return d;
 }

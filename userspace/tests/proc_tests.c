@@ -255,7 +255,7 @@ int test_cpio_malformed(void)
 
 /* ---- ELF checks ---- */
 
-static uint8_t g_elf[128 * 1024] __attribute__((aligned(16)));
+static uint8_t g_elf[512 * 1024] __attribute__((aligned(16)));
 
 struct phdr {
     uint32_t type, flags;
