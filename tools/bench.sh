@@ -36,7 +36,7 @@ t1=$(date +%s%N)
 echo "$out" | grep -E "ipc_bench|stats"
 trips=$(grep -c "ipc_bench: call" <<<"$out" || true)
 [[ $trips -eq 3 ]] || { echo "bench: the IPC benchmark did not finish" >&2; exit 1; }
-total=$((3 * 5000))
+total=$(sed -n 's/.*: \([0-9]*\) round trips,.*/\1/p' <<<"$out" | awk '{ n += $1 } END { print n }')
 ipc_ns=$(((t1 - t0) / total))
 floor=$("$build/tools/anvil-unicorn-floor" 200000)
 echo "$floor"

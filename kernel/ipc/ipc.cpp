@@ -24,6 +24,12 @@ struct MsgHeader {
     uint32_t ncaps;
 };
 
+// A sender's message as checked: its header and the caps it names.
+struct SendView {
+    MsgHeader msg{0, 0, 0};
+    Cap* caps[ANVIL_MSG_MAX_CAPS] = {};
+};
+
 // Who a failed rendezvous blames: the other side keeps waiting.
 struct Outcome {
     Status sender = ANVIL_OK;
@@ -107,6 +113,12 @@ bool share_frames(VSpace* a, uint64_t ava, VSpace* b, uint64_t bva, uint64_t len
     return false;
 }
 
+// Reads and checks the message `sender` offers at `va`.
+Status read_send(Thread& sender, uint64_t va, SendView* view) {
+    TRY(read_header(sender.vspace(), va, &view->msg));
+    return check_send_caps(sender, va, view->msg.ncaps, view->caps);
+}
+
 // Copies `len` bytes (at most a message) from one address space to another
 // (both ranges already checked). Normally this is the single copy, frame to
 // frame; if the two ranges share memory (one address space, or a shared VMO)
@@ -138,8 +150,12 @@ void copy_across(VSpace* src, uint64_t sva, VSpace* dst, uint64_t dva, uint64_t 
 
 // The rendezvous: copies the message of `sender` (at send_va, or its fault
 // message) into `receiver`'s buffer at recv_va, transferring caps. Nothing
-// changes unless both sides are fine.
-Outcome transfer(Thread& sender, uint64_t send_va, Thread& receiver, uint64_t recv_va) {
+// changes unless both sides are fine. `checked` is the sender's message if the
+// caller has just checked it in this same kernel entry (then it is not read
+// again); otherwise the sender's side is read and checked here, after the
+// receiver's.
+Outcome transfer(Thread& sender, uint64_t send_va, Thread& receiver, uint64_t recv_va,
+                 const SendView* checked = nullptr) {
     Outcome out;
     VSpace* rvs = receiver.vspace();
     // The receiver's side: a writable buffer and the slots it offers.
@@ -156,19 +172,20 @@ Outcome transfer(Thread& sender, uint64_t send_va, Thread& receiver, uint64_t re
     anvil_cap_t dest[ANVIL_MSG_MAX_CAPS] = {};
     rvs->copy_in(dest, recv_va + kCapsOffset, want.ncaps * sizeof(anvil_cap_t));
 
-    // The sender's side, read again now: its memory may have changed since.
-    const bool from_kernel = sender.ipc.wait == IpcWait::kFaultMsg;
-    MsgHeader msg{0, 0, 0};
-    Cap* caps[ANVIL_MSG_MAX_CAPS] = {};
-    if (from_kernel) {
-        msg = {ANVIL_FAULT_MSG_LABEL, sizeof(anvil_fault_msg_t), 0};
+    // The sender's side; a waiting sender's memory may have changed since it sent.
+    const bool from_kernel = !checked && sender.ipc.wait == IpcWait::kFaultMsg;
+    SendView view;
+    if (checked) {
+        view = *checked;
+    } else if (from_kernel) {
+        view.msg = {ANVIL_FAULT_MSG_LABEL, sizeof(anvil_fault_msg_t), 0};
     } else {
-        out.sender = read_header(sender.vspace(), send_va, &msg);
-        if (out.sender == ANVIL_OK)
-            out.sender = check_send_caps(sender, send_va, msg.ncaps, caps);
+        out.sender = read_send(sender, send_va, &view);
         if (out.sender != ANVIL_OK)
             return out;
     }
+    const MsgHeader& msg = view.msg;
+    Cap* const* caps = view.caps;
 
     // Where each transferred cap lands: the offered slot, or the lowest free.
     const uint32_t ncaps = msg.ncaps < want.ncaps ? msg.ncaps : want.ncaps;
@@ -260,13 +277,13 @@ bool ipc_reply_pending(const Thread& self) { return self.ipc.reply_to != nullptr
 
 Status ipc_send(Thread& self, Endpoint* ep, uint64_t msg_va, uint64_t badge, bool grant, bool call,
                 uint64_t reply_va, bool blocking) {
-    // Decode: the message must be sendable now.
-    MsgHeader msg;
-    TRY(read_header(self.vspace(), msg_va, &msg));
-    if (msg.ncaps && !grant)
+    // Decode: the message must be sendable now. Read the header first so that a
+    // bad message is FAULT/INVALID_ARG before the GRANT check, as always.
+    SendView view;
+    TRY(read_header(self.vspace(), msg_va, &view.msg));
+    if (view.msg.ncaps && !grant)
         return ANVIL_ERR_ACCESS_DENIED;
-    Cap* caps[ANVIL_MSG_MAX_CAPS];
-    TRY(check_send_caps(self, msg_va, msg.ncaps, caps));
+    TRY(check_send_caps(self, msg_va, view.msg.ncaps, view.caps));
     if (call && !self.vspace()->range_allows(reply_va, sizeof(anvil_msg_t), ANVIL_PERM_R | ANVIL_PERM_W))
         return ANVIL_ERR_FAULT;
 
@@ -275,11 +292,7 @@ Status ipc_send(Thread& self, Endpoint* ep, uint64_t msg_va, uint64_t badge, boo
     self.ipc.badge = badge;
     self.ipc.wait = call ? IpcWait::kCall : IpcWait::kSend;
     while (Thread* receiver = ep->receivers().front()) {
-        const Outcome o = transfer(self, msg_va, *receiver, receiver->ipc.msg_va);
-        if (o.sender != ANVIL_OK) {
-            self.ipc.wait = IpcWait::kNone;
-            return o.sender;
-        }
+        const Outcome o = transfer(self, msg_va, *receiver, receiver->ipc.msg_va, &view);
         ep->receivers().remove(receiver);
         if (o.receiver != ANVIL_OK) {
             wake(receiver, o.receiver, 0);  // its own bad buffer: the next receiver
@@ -337,16 +350,9 @@ Status ipc_reply(Thread& self, uint64_t msg_va) {
     Thread* caller = self.ipc.reply_to;
     if (!caller)
         return ANVIL_ERR_BAD_STATE;
-    MsgHeader msg;
-    TRY(read_header(self.vspace(), msg_va, &msg));
-    Cap* caps[ANVIL_MSG_MAX_CAPS];
-    TRY(check_send_caps(self, msg_va, msg.ncaps, caps));
-    const IpcWait saved = self.ipc.wait;
-    self.ipc.wait = IpcWait::kSend;  // transfer() reads the message from memory
-    const Outcome o = transfer(self, msg_va, *caller, caller->ipc.reply_va);
-    self.ipc.wait = saved;
-    if (o.sender != ANVIL_OK)
-        return o.sender;
+    SendView view;
+    TRY(read_send(self, msg_va, &view));
+    const Outcome o = transfer(self, msg_va, *caller, caller->ipc.reply_va, &view);
     self.ipc.reply_to = nullptr;
     caller->ipc.replier = nullptr;
     wake(caller, o.receiver, 0);  // a bad reply buffer fails the caller only

@@ -9,15 +9,18 @@
 
 namespace kernel {
 
-// The cap in the caller's slot `slot`: INVALID_CAP if out of range or empty.
-inline Result<Cap*> lookup_slot(Thread& self, uint64_t slot) {
+// The cap in `slot` of `cnode`: INVALID_CAP if out of range or empty.
+inline Result<Cap*> lookup_in(CNode* cnode, uint64_t slot) {
     if (slot > UINT32_MAX)
         return Result<Cap*>::error(ANVIL_ERR_INVALID_CAP);
-    Cap* cap = self.cnode()->slot(static_cast<uint32_t>(slot));
+    Cap* cap = cnode->slot(static_cast<uint32_t>(slot));
     if (!cap || cap->empty())
         return Result<Cap*>::error(ANVIL_ERR_INVALID_CAP);
     return cap;
 }
+
+// The cap in the caller's slot `slot`: INVALID_CAP if out of range or empty.
+inline Result<Cap*> lookup_slot(Thread& self, uint64_t slot) { return lookup_in(self.cnode(), slot); }
 
 // The caller's cap in `slot` as a `type` object with all of `rights`.
 inline Result<Cap*> lookup_cap(Thread& self, uint64_t slot, uint32_t type, uint32_t rights) {

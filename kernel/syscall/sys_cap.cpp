@@ -18,11 +18,7 @@ Status sys_cap_copy(Thread& self, SyscallArgs& a) {
     const uint64_t src_slot = a.arg[1], dst_slot = a.arg[3], mask = a.arg[4], badge = a.arg[5];
     TRY_ASSIGN(src_cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, ANVIL_RIGHT_READ));
     TRY_ASSIGN(dst_cnode, lookup_object<CNode>(self, a.arg[2], ANVIL_OBJ_CNODE, ANVIL_RIGHT_WRITE));
-    if (src_slot > UINT32_MAX)
-        return ANVIL_ERR_INVALID_CAP;
-    Cap* src = src_cnode->slot(static_cast<uint32_t>(src_slot));
-    if (!src || src->empty())
-        return ANVIL_ERR_INVALID_CAP;
+    TRY_ASSIGN(src, lookup_in(src_cnode, src_slot));
     if (dst_cnode != src_cnode && !src->has(ANVIL_RIGHT_GRANT))
         return ANVIL_ERR_ACCESS_DENIED;
     if (mask & ~uint64_t(ANVIL_RIGHTS_ALL))
@@ -53,22 +49,14 @@ Status sys_cap_copy(Thread& self, SyscallArgs& a) {
 
 Status sys_cap_delete(Thread& self, SyscallArgs& a) {
     TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, ANVIL_RIGHT_WRITE));
-    if (a.arg[1] > UINT32_MAX)
-        return ANVIL_ERR_INVALID_CAP;
-    Cap* cap = cnode->slot(static_cast<uint32_t>(a.arg[1]));
-    if (!cap || cap->empty())
-        return ANVIL_ERR_INVALID_CAP;
+    TRY_ASSIGN(cap, lookup_in(cnode, a.arg[1]));
     cap_delete(cap);
     return ANVIL_OK;
 }
 
 Status sys_cap_revoke(Thread& self, SyscallArgs& a) {
     TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, 0));
-    if (a.arg[1] > UINT32_MAX)
-        return ANVIL_ERR_INVALID_CAP;
-    Cap* cap = cnode->slot(static_cast<uint32_t>(a.arg[1]));
-    if (!cap || cap->empty())
-        return ANVIL_ERR_INVALID_CAP;
+    TRY_ASSIGN(cap, lookup_in(cnode, a.arg[1]));
     if (!cap->has(ANVIL_RIGHT_MANAGE))
         return ANVIL_ERR_ACCESS_DENIED;
     cap_revoke(cap);
@@ -77,11 +65,7 @@ Status sys_cap_revoke(Thread& self, SyscallArgs& a) {
 
 Status sys_cap_info(Thread& self, SyscallArgs& a) {
     TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, ANVIL_RIGHT_READ));
-    if (a.arg[1] > UINT32_MAX)
-        return ANVIL_ERR_INVALID_CAP;
-    Cap* cap = cnode->slot(static_cast<uint32_t>(a.arg[1]));
-    if (!cap || cap->empty())
-        return ANVIL_ERR_INVALID_CAP;
+    TRY_ASSIGN(cap, lookup_in(cnode, a.arg[1]));
     anvil_cap_info_t info{cap->object->type(), cap->rights, cap->badge, cap->object->id()};
     return self.vspace()->copy_out(a.arg[2], &info, sizeof info);
 }

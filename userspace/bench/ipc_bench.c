@@ -12,7 +12,7 @@
 #include <anvil/process.h>
 #include <string.h>
 
-#define ROUNDS 5000u
+#define ROUNDS 30000u
 #define SERVER_EP_SLOT 8u
 
 static anvil_msg_t g_req, g_reply;
