@@ -1,11 +1,13 @@
 #include "sim/engine.h"
 
 #include <anvil/types.h>
+#include <capstone/capstone.h>
 #include <fmt/core.h>
 #include <unicorn/unicorn.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 namespace sim {
 
@@ -50,9 +52,56 @@ kernel::FaultKind fault_kind_for_vector(uint32_t vector) {
 
 void free_page(void* p) { std::free(p); }
 
+constexpr uint32_t kIoPorts = 0x10000;
+constexpr uint64_t kGeneralProtection = 13;
+
+// An in/out instruction, as decoded from its bytes.
+struct IoInsn {
+    bool imm_port;     // the port is an imm8 (else DX)
+    uint8_t imm;
+    uint32_t width;    // bytes per access: 1, 2 or 4
+};
+
+// Decodes the instruction at `p` (n bytes available) if it is in, out, ins or
+// outs, with or without prefixes. Operand size as Unicorn decodes it: 16 bits
+// with 0x66, else 32; REX.W does not widen port I/O.
+bool decode_io(const uint8_t* p, size_t n, IoInsn* out) {
+    size_t i = 0;
+    bool opsize = false;
+    for (; i < n; ++i) {
+        const uint8_t b = p[i];
+        if (b == 0x66)
+            opsize = true;
+        else if (b != 0x67 && b != 0xf0 && b != 0xf2 && b != 0xf3 && b != 0x26 && b != 0x2e && b != 0x36 &&
+                 b != 0x3e && b != 0x64 && b != 0x65)
+            break;
+    }
+    bool rex_w = false;
+    if (i < n && (p[i] & 0xf0) == 0x40)
+        rex_w = p[i++] & 0x08;
+    if (i >= n)
+        return false;
+    const uint8_t op = p[i];
+    const bool imm = op >= 0xe4 && op <= 0xe7;
+    if (!imm && !(op >= 0xec && op <= 0xef) && !(op >= 0x6c && op <= 0x6f))
+        return false;
+    if (imm && i + 1 >= n)
+        return false;
+    out->imm_port = imm;
+    out->imm = imm ? p[i + 1] : 0;
+    out->width = (op & 1) == 0 ? 1 : (opsize && !rex_w ? 2 : 4);
+    return true;
+}
+
+// True if `b` is an opcode byte of in/out/ins/outs: a block without any such
+// byte has no port I/O, and most blocks are cleared by this test alone.
+bool maybe_io_opcode(uint8_t b) {
+    return (b >= 0xe4 && b <= 0xe7) || (b >= 0xec && b <= 0xef) || (b >= 0x6c && b <= 0x6f);
+}
+
 }  // namespace
 
-Engine::Engine(uint64_t* clock) : platform_page_(nullptr, free_page), clock_(clock) {
+Engine::Engine(uint64_t* clock, IoBus* io) : platform_page_(nullptr, free_page), clock_(clock), io_(io) {
     uc_engine* uc = nullptr;
     uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
     if (err != UC_ERR_OK) {
@@ -89,6 +138,15 @@ Engine::Engine(uint64_t* clock) : platform_page_(nullptr, free_page), clock_(clo
                           1, 0);
     if (err == UC_ERR_OK)
         err = uc_hook_add(uc, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&Engine::on_block), this, 1, 0);
+    if (err == UC_ERR_OK)
+        err = uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Engine::on_in), this, 1, 0,
+                          UC_X86_INS_IN);
+    if (err == UC_ERR_OK)
+        err = uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Engine::on_out), this, 1, 0,
+                          UC_X86_INS_OUT);
+    checked_.reset(new (std::nothrow) CheckedBlock[kCheckedSlots]());
+    if (err == UC_ERR_OK && !checked_)
+        err = UC_ERR_NOMEM;
     // The CPU state to go back to after a user exception (see run()).
     if (err == UC_ERR_OK)
         err = uc_context_alloc(uc, &pristine_);
@@ -103,6 +161,8 @@ Engine::Engine(uint64_t* clock) : platform_page_(nullptr, free_page), clock_(clo
 }
 
 Engine::~Engine() {
+    if (disassembler_)
+        cs_close(&disassembler_);
     if (pristine_)
         uc_context_free(pristine_);
     if (uc_)
@@ -120,7 +180,35 @@ bool Engine::map_page(uint64_t va, void* host, uint32_t perms) {
     return uc_mem_map_ptr(uc_, va, hal::kPageSize, prot, host) == UC_ERR_OK;
 }
 
-void Engine::unmap_page(uint64_t va) { uc_mem_unmap(uc_, va, hal::kPageSize); }
+void Engine::unmap_page(uint64_t va) {
+    uc_mem_unmap(uc_, va, hal::kPageSize);
+    ++checked_generation_;  // other code may appear here: check every block again
+}
+
+bool Engine::allow_ioports(uint32_t base, uint32_t count) {
+    if (base > kIoPorts || count > kIoPorts - base)
+        return false;
+    if (count == 0)
+        return true;
+    if (!ioports_) {
+        ioports_.reset(new (std::nothrow) uint64_t[kIoPorts / 64]());
+        if (!ioports_)
+            return false;
+    }
+    for (uint32_t port = base; port < base + count; ++port)
+        ioports_[port / 64] |= 1ull << (port % 64);
+    return true;
+}
+
+bool Engine::ioports_allowed(uint32_t port, uint32_t width) const {
+    if (!ioports_ || port >= kIoPorts || width > kIoPorts - port)
+        return false;
+    for (uint32_t p = port; p < port + width; ++p) {
+        if (!(ioports_[p / 64] & (1ull << (p % 64))))
+            return false;
+    }
+    return true;
+}
 
 void Engine::load(const hal::UserRegs& regs) {
     // Unicorn register writes are costly: write only what differs from what the
@@ -175,9 +263,18 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
         }
         err = uc_emu_start(uc_, start, ~0ull, 0, 0);
         save(regs);
-        if (at_stop_pad_) {
+        if (at_stop_pad_ || rip_fixup_) {
             at_stop_pad_ = false;
+            rip_fixup_ = false;
             regs.rip = continue_at_;
+        }
+        if (instrument_pending_) {
+            // on_block stopped before a block with in/out ran: hook them, then
+            // run the block again from its start (regs.rip).
+            instrument_pending_ = false;
+            instrument_pending_block();
+            if (err == UC_ERR_OK && !stop_pending_ && !exception_taken_ && !resume_after_emulation_)
+                continue;
         }
         if (err == UC_ERR_INSN_INVALID && !stop_pending_) {
             // Unicorn reports an undefined instruction as an error, not through
@@ -299,6 +396,27 @@ bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int
     return false;  // stop emulation; rip stays at the faulting instruction
 }
 
+// Port I/O. Measured on Unicorn 2.0.1: its translator skips the x86 I/O
+// permission check entirely (its gen_check_io returns at once: CPL 3 with IOPL 0
+// runs in/out without #GP, and a TSS with an I/O bitmap changes nothing), so the
+// in/out hooks are the only place ports are checked. But those hooks come too
+// late to fault: inside them rip is not synced (it holds the block start or the
+// last synced address) nor are the lazily computed flags, and neither
+// uc_emu_stop() nor a rip write there keeps the rest of the block from running.
+// A UC_HOOK_CODE hook, in contrast, runs before its instruction with rip and
+// rflags in sync, and uc_emu_stop() in it stops before the instruction. So:
+//  - on_block checks every block before it first runs (a small direct-mapped
+//    table remembers checked blocks until an unmap); a block holding in/out
+//    instructions (found with capstone) is stopped before it runs, each of those
+//    instructions gets a one-address code hook, the block's translation is
+//    dropped, and the block runs again, now instrumented;
+//  - on_io_site, before each in/out, faults an ungranted access as #GP at the
+//    instruction with nothing of it done, exactly like a hardware #GP;
+//  - on_in/on_out then perform granted accesses on the IoBus, and check again:
+//    code the table did not see (rewritten in place without an unmap) still never
+//    reaches an ungranted port; its #GP is reported with the in/out's rip but the
+//    rest of that block has run (the only imprecise case).
+// Only blocks with port I/O cost anything beyond the table lookup.
 void Engine::on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
     auto* e = static_cast<Engine*>(self);
     // Stopping here keeps this block from running, so the budget is checked
@@ -307,12 +425,162 @@ void Engine::on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
         if (!e->stop_pending_) {
             e->stop_pending_ = true;
             e->stop_.kind = StopKind::kBudget;
+            if (!e->at_stop_pad_)
+                e->stop_at_block(addr);
         }
         uc_emu_stop(uc);
         return;
     }
+    if (!e->stop_pending_ && !e->at_stop_pad_) {
+        CheckedBlock& slot = e->checked_slot(addr);
+        if (slot.start != addr || slot.size != size || slot.generation != e->checked_generation_) {
+            std::vector<uint64_t> sites;
+            if (e->find_io_sites(uc, addr, size, &sites)) {
+                e->pending_sites_ = std::move(sites);
+                e->pending_start_ = addr;
+                e->pending_size_ = size;
+                e->instrument_pending_ = true;
+                e->stop_at_block(addr);
+                uc_emu_stop(uc);  // not counted: it runs (and counts) once instrumented
+                return;
+            }
+            slot = CheckedBlock{addr, size, e->checked_generation_};
+        }
+    }
+    e->block_start_ = addr;
+    e->block_size_ = size;
+    e->block_io_count_ = 0;
     ++e->blocks_;
     ++*e->clock_;
+}
+
+void Engine::stop_at_block(uint64_t start) {
+    // Measured on Unicorn 2.0.1: once a block has run a code hook (on_io_site),
+    // rip in a later block hook is stale when the blocks are chained (it holds the
+    // hooked instruction's address), and stopping there leaves it so. The thread
+    // resumes at the block, which is known here.
+    continue_at_ = start;
+    rip_fixup_ = true;
+}
+
+Engine::CheckedBlock& Engine::checked_slot(uint64_t start) {
+    return checked_[(start * 0x9e3779b97f4a7c15ull) >> (64 - kCheckedBits)];
+}
+
+// The addresses of the in/out instructions of the block [start, start + size),
+// in order. False if it has none.
+bool Engine::find_io_sites(uc_struct* uc, uint64_t start, uint32_t size, std::vector<uint64_t>* sites) {
+    std::vector<uint8_t> code(size);
+    if (size == 0 || uc_mem_read(uc, start, code.data(), size) != UC_ERR_OK)
+        return false;
+    bool candidate = false;
+    for (uint8_t b : code)
+        candidate |= maybe_io_opcode(b);
+    if (!candidate)
+        return false;
+    if (!disassembler_) {
+        csh handle = 0;
+        if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+            return false;  // the in/out hooks still refuse ungranted ports
+        disassembler_ = handle;
+    }
+    cs_insn* insn = cs_malloc(disassembler_);
+    if (!insn)
+        return false;
+    const uint8_t* p = code.data();
+    size_t left = code.size();
+    uint64_t address = start;
+    IoInsn io;
+    while (cs_disasm_iter(disassembler_, &p, &left, &address, insn)) {
+        if (decode_io(insn->bytes, insn->size, &io))
+            sites->push_back(insn->address);
+    }
+    cs_free(insn, 1);
+    return !sites->empty();
+}
+
+void Engine::instrument_pending_block() {
+    for (uint64_t site : pending_sites_) {
+        if (io_sites_.count(site))
+            continue;
+        uc_hook hook;
+        if (uc_hook_add(uc_, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&Engine::on_io_site), this, site,
+                        site) == UC_ERR_OK)
+            io_sites_.insert(site);
+    }
+    // Unicorn 2.0.1 applies a new code hook only to blocks translated after it.
+    uc_ctl_remove_cache(uc_, pending_start_, pending_start_ + pending_size_);
+    checked_slot(pending_start_) = CheckedBlock{pending_start_, pending_size_, checked_generation_};
+    pending_sites_.clear();
+}
+
+void Engine::on_io_site(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    if (e->stop_pending_ || e->at_stop_pad_)
+        return;
+    uint8_t bytes[16];
+    IoInsn io;
+    if (size > sizeof bytes || uc_mem_read(uc, addr, bytes, size) != UC_ERR_OK || !decode_io(bytes, size, &io))
+        return;  // other code at this address now
+    uint32_t port = io.imm;
+    if (!io.imm_port) {
+        uint64_t rdx = 0;
+        uc_reg_read(uc, UC_X86_REG_RDX, &rdx);
+        port = rdx & 0xffff;
+    }
+    if (e->ioports_allowed(port, io.width))
+        return;  // on_in/on_out perform it
+    // Nothing of the instruction has run: rip is at it, as for a hardware #GP.
+    e->stop_pending_ = true;
+    e->stop_.kind = StopKind::kFault;
+    e->stop_.fault =
+        kernel::FaultInfo{kernel::FaultKind::kGeneralProtection, kernel::FaultAccess::kNone, 0, kGeneralProtection};
+    uc_emu_stop(uc);
+}
+
+// Called by on_in/on_out for every access: true if it must not reach the bus.
+bool Engine::io_access_denied(uc_struct* uc, uint32_t port, uint32_t width) {
+    const uint32_t index = block_io_count_++;
+    if (stop_pending_ || at_stop_pad_)
+        return true;  // leaving: the rest of the block must not touch devices
+    if (ioports_allowed(port, width))
+        return false;
+    // Code on_block did not see (see above): find the in/out this is, refuse it
+    // and check the block again next time.
+    std::vector<uint64_t> sites;
+    continue_at_ = block_start_;
+    if (find_io_sites(uc, block_start_, block_size_, &sites))
+        continue_at_ = sites[index < sites.size() ? index : sites.size() - 1];
+    rip_fixup_ = true;
+    ++checked_generation_;
+    stop_pending_ = true;
+    stop_.kind = StopKind::kFault;
+    stop_.fault =
+        kernel::FaultInfo{kernel::FaultKind::kGeneralProtection, kernel::FaultAccess::kNone, 0, kGeneralProtection};
+    uc_emu_stop(uc);
+    return true;
+}
+
+uint32_t Engine::on_in(uc_struct* uc, uint32_t port, int size, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    const uint32_t width = static_cast<uint32_t>(size);
+    if (e->io_access_denied(uc, port, width))
+        return 0xffffffffu;
+    uint32_t value = 0;
+    for (uint32_t i = 0; i < width; ++i) {
+        const uint8_t byte = e->io_ ? e->io_->port_read(static_cast<uint16_t>(port + i)) : 0xff;
+        value |= uint32_t(byte) << (8 * i);
+    }
+    return value;
+}
+
+void Engine::on_out(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    const uint32_t width = static_cast<uint32_t>(size);
+    if (e->io_access_denied(uc, port, width) || !e->io_)
+        return;
+    for (uint32_t i = 0; i < width; ++i)
+        e->io_->port_write(static_cast<uint16_t>(port + i), static_cast<uint8_t>(value >> (8 * i)));
 }
 
 }  // namespace sim

@@ -1,7 +1,9 @@
 // One Unicorn engine: the CPU view of one user address space. User code runs at
 // CPL 3, entered through an iretq trampoline in the platform page that every
 // address space reserves (ANVIL_USER_LIMIT); kernel entries (syscall, faults,
-// timer) stop emulation and are reported to the caller.
+// timer) stop emulation and are reported to the caller. User-mode in/out reach
+// the machine's devices through an IoBus, on the ports granted to the address
+// space; any other port is a #GP.
 #pragma once
 
 #include <hal/hal.h>
@@ -9,12 +11,26 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 struct uc_struct;
 struct uc_context;
 
 namespace sim {
+
+// The IO port space user-mode in/out reach (the machine's devices). Byte wide,
+// like the ISA bus: the engine splits a 16- or 32-bit access into consecutive
+// ports, lowest first.
+class IoBus {
+public:
+    virtual uint8_t port_read(uint16_t port) = 0;
+    virtual void port_write(uint16_t port, uint8_t value) = 0;
+
+protected:
+    ~IoBus() = default;
+};
 
 // Why a slice of user execution ended.
 // kBudget: the slice's block budget ran out; no kernel entry happened.
@@ -29,8 +45,9 @@ struct Stop {
 class Engine {
 public:
     // `clock` is the machine's virtual time in basic blocks, shared by all engines;
-    // it advances as this engine runs and is what user-mode rdtsc reads.
-    explicit Engine(uint64_t* clock);
+    // it advances as this engine runs and is what user-mode rdtsc reads. `io`
+    // serves granted in/out (null: granted ports read all ones, writes vanish).
+    explicit Engine(uint64_t* clock, IoBus* io = nullptr);
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
@@ -43,6 +60,12 @@ public:
     bool map_page(uint64_t va, void* host, uint32_t perms);
     void unmap_page(uint64_t va);
 
+    // Lets user code use ports [base, base + count) (hal::as_allow_ioports).
+    // False if the range passes 0xffff or memory runs out (nothing changed).
+    bool allow_ioports(uint32_t base, uint32_t count);
+    // True if every port of a `width`-byte access at `port` is granted.
+    bool ioports_allowed(uint32_t port, uint32_t width) const;
+
     // Loads `regs`, runs user code until a kernel entry or until `block_budget`
     // basic blocks have run (0 = no limit), then saves the registers into `regs`.
     Stop run(hal::UserRegs& regs, uint64_t block_budget);
@@ -51,10 +74,29 @@ public:
     uint64_t blocks() const { return blocks_; }
 
 private:
+    // A block start and length whose in/out instructions, if any, are instrumented.
+    struct CheckedBlock {
+        uint64_t start;
+        uint32_t size;
+        uint32_t generation;  // valid while equal to checked_generation_
+    };
+    static constexpr unsigned kCheckedBits = 12;
+    static constexpr size_t kCheckedSlots = size_t(1) << kCheckedBits;  // direct-mapped by start address
+
     static void on_syscall(uc_struct* uc, void* self);
     static void on_interrupt(uc_struct* uc, uint32_t intno, void* self);
     static bool on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     static void on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    static void on_io_site(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    static uint32_t on_in(uc_struct* uc, uint32_t port, int size, void* self);
+    static void on_out(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self);
+
+    // Port I/O (see the comment above on_block in engine.cpp).
+    void stop_at_block(uint64_t start);
+    CheckedBlock& checked_slot(uint64_t start);
+    bool find_io_sites(uc_struct* uc, uint64_t start, uint32_t size, std::vector<uint64_t>* sites);
+    void instrument_pending_block();
+    bool io_access_denied(uc_struct* uc, uint32_t port, uint32_t width);
 
     // Emulates rdtsc/rdtscp at rip (they #GP at CPL 3 because CR4.TSD is set).
     bool emulate_timestamp(uc_struct* uc);
@@ -77,6 +119,21 @@ private:
     uint64_t* clock_;
     uint64_t blocks_ = 0;
     uint64_t budget_end_ = 0;
+
+    IoBus* io_;
+    std::unique_ptr<uint64_t[]> ioports_;  // granted ports, one bit each; null = none
+    std::unique_ptr<CheckedBlock[]> checked_;
+    uint32_t checked_generation_ = 1;      // bumped when code may change (unmap)
+    std::set<uint64_t> io_sites_;          // in/out instructions with a code hook
+    std::vector<uint64_t> pending_sites_;  // in/out of a block that must be instrumented first
+    uint64_t pending_start_ = 0;
+    uint32_t pending_size_ = 0;
+    bool instrument_pending_ = false;
+    bool rip_fixup_ = false;               // run() sets rip to continue_at_ (Unicorn's may be stale)
+    uint64_t block_start_ = 0;             // the block running now, and its in/out count so far
+    uint32_t block_size_ = 0;
+    uint32_t block_io_count_ = 0;
+    size_t disassembler_ = 0;              // capstone handle, opened on first use
 };
 
 }  // namespace sim

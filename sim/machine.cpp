@@ -4,6 +4,7 @@
 #include <hal/kernel_entry.h>
 #include <sys/mman.h>
 
+#include <bit>
 #include <cstdio>
 #include <cstring>
 
@@ -14,14 +15,32 @@ Machine* g_active = nullptr;
 constexpr uint64_t kPage = hal::kPageSize;
 // Physical memory below this is never handed to the kernel (as on a PC).
 constexpr uint64_t kLowReserved = 1ull << 20;
+// ISA lines the backend keeps, as on a PC (and as hal/x86_64 does): 0 is the
+// system timer, 2 the cascade of the second 8259.
+constexpr uint32_t kReservedIrqs = (1u << 0) | (1u << 2);
+// Marks a delivered IRQ in the schedule digest (slices start with a cpu number).
+constexpr uint64_t kDigestIrq = 0x4952510000000000ull;
 }  // namespace
 
 Machine* Machine::active() { return g_active; }
 
-Machine::Machine(Config config) : config_(std::move(config)), prng_(config_.seed) {
+Machine::Machine(Config config)
+    : config_(std::move(config)),
+      prng_(config_.seed),
+      com1_([this](uint8_t byte) { console_write(reinterpret_cast<const char*>(&byte), 1); },
+            [this] { irq_edge(Uart16550::kCom1Irq); }) {
     memory_size_ = config_.memory_mib << 20;
     void* mem = mmap(nullptr, memory_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     memory_ = mem == MAP_FAILED ? nullptr : static_cast<uint8_t*>(mem);
+    // COM1 as the x86_64 kernel console leaves it (hal/x86_64/serial.cpp: 115200
+    // 8N1, DTR|RTS, no interrupts), so a driver finds it the same on both backends
+    // (here the kernel console itself does not go through the UART).
+    com1_.write(Uart16550::kLcr, Uart16550::kLcrDlab);
+    com1_.write(Uart16550::kData, 1);
+    com1_.write(Uart16550::kIer, 0);
+    com1_.write(Uart16550::kLcr, 0x03);
+    com1_.write(Uart16550::kMcr, Uart16550::kMcrDtr | Uart16550::kMcrRts);
+    com1_.add_input(config_.serial_input);
 }
 
 Machine::~Machine() {
@@ -48,7 +67,7 @@ void Machine::request_halt(int code) {
 }
 
 uint64_t Machine::as_create() {
-    auto e = std::make_unique<Engine>(&clock_);
+    auto e = std::make_unique<Engine>(&clock_, this);
     if (!e->ok()) {
         fmt::print(stderr, "anvil-sim: {}\n", e->error());
         return hal::kNoAs;
@@ -73,6 +92,58 @@ bool Machine::as_map(uint64_t as, uint64_t va, uint64_t pa, uint32_t perms) {
 void Machine::as_unmap(uint64_t as, uint64_t va) {
     if (Engine* e = engine(as))
         e->unmap_page(va);
+}
+
+bool Machine::as_allow_ioports(uint64_t as, uint32_t base, uint32_t count) {
+    Engine* e = engine(as);
+    return e && e->allow_ioports(base, count);
+}
+
+uint8_t Machine::port_read(uint16_t port) {
+    if (port >= Uart16550::kCom1Base && port < Uart16550::kCom1Base + Uart16550::kPortCount)
+        return com1_.read(port - Uart16550::kCom1Base);
+    return 0xff;  // nothing answers: the ISA bus floats high
+}
+
+void Machine::port_write(uint16_t port, uint8_t value) {
+    if (port >= Uart16550::kCom1Base && port < Uart16550::kCom1Base + Uart16550::kPortCount)
+        com1_.write(port - Uart16550::kCom1Base, value);
+}
+
+bool Machine::irq_enable(uint32_t irq) {
+    if (irq >= hal::kIrqLines || (kReservedIrqs & (1u << irq)))
+        return false;
+    irq_enabled_ |= 1u << irq;
+    return true;
+}
+
+void Machine::irq_disable(uint32_t irq) {
+    if (irq >= hal::kIrqLines)
+        return;
+    irq_enabled_ &= ~(1u << irq);
+    irq_pending_ &= ~(1u << irq);
+}
+
+void Machine::irq_edge(uint32_t irq) {
+    // Like an IOAPIC input: an edge on a masked line is lost, and edges arriving
+    // before the kernel takes the pending one make a single interrupt.
+    if (irq_enabled_ & (1u << irq))
+        irq_pending_ |= 1u << irq;
+}
+
+void Machine::deliver_irqs(bool cpu0_idle) {
+    current_cpu_ = 0;
+    while (irq_pending_ && !halted_) {
+        const uint32_t irq = static_cast<uint32_t>(std::countr_zero(irq_pending_));  // lowest line first
+        irq_pending_ &= ~(1u << irq);  // acknowledged before the kernel sees it (hal.h)
+        ++stats_.irqs;
+        ++stats_.kernel_entries;
+        digest(kDigestIrq | irq);
+        kernel::on_irq(0, irq);
+    }
+    // As the hardware backend does after an interrupt that woke an idle CPU.
+    if (cpu0_idle && !halted_)
+        kernel::on_idle(0);
 }
 
 bool Machine::prepare(hal::BootInfo* info, std::string* error) {
@@ -135,6 +206,16 @@ Outcome Machine::run() {
         }
         if (halted_)
             break;
+        // Device interrupts (raised by a vCPU's in/out during its last slice) go
+        // to vCPU 0, where an IOAPIC sends them on hardware, here between slices:
+        // every vCPU is then at a kernel boundary with its thread's registers
+        // saved (Engine::run saves them when a slice ends, as for the timer), and
+        // the point depends only on the seed and the guest, never on the host.
+        // Then every vCPU is asked again what it runs.
+        if (irq_pending_) {
+            deliver_irqs(ready.empty() || ready[0] != 0);
+            continue;
+        }
         if (ready.empty()) {
             out.kind = Outcome::Kind::kIdle;
             out.message = "every vCPU is idle and no thread can run (all threads blocked, exited or faulted)";

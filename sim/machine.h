@@ -1,11 +1,13 @@
 // The simulated machine: physical memory as one host buffer, N vCPUs run on one
 // host thread in an order drawn from a seeded PRNG, one Unicorn engine per user
-// address space, and the console. It drives the kernel through the same entry
-// points as the hardware backend (hal/include/hal/kernel_entry.h).
+// address space, the console, and a 16550 UART at COM1 behind an interrupt
+// controller that routes ISA lines to vCPU 0. It drives the kernel through the
+// same entry points as the hardware backend (hal/include/hal/kernel_entry.h).
 #pragma once
 
 #include "sim/engine.h"
 #include "sim/prng.h"
+#include "sim/uart.h"
 
 #include <cstdint>
 #include <map>
@@ -24,17 +26,19 @@ struct Config {
     uint64_t max_slices = 0;       // stop after this many slices (0 = no limit)
     std::string cmdline;           // kernel command line
     std::vector<uint8_t> initramfs;
+    std::vector<uint8_t> serial_input;  // bytes arriving on COM1's receive line
     bool echo_console = true;      // copy console output to stdout
 };
 
 // Figures about a run. All but host_ns are deterministic.
 struct Stats {
     uint64_t slices = 0;          // vCPU slices run
-    uint64_t kernel_entries = 0;  // syscalls, faults and timer interrupts
+    uint64_t kernel_entries = 0;  // syscalls, faults, timer and device interrupts
     uint64_t syscalls = 0;
     uint64_t timer_interrupts = 0;
+    uint64_t irqs = 0;            // device interrupts delivered (kernel::on_irq calls)
     uint64_t virtual_time = 0;    // basic blocks run by all vCPUs
-    uint64_t schedule_digest = 0; // FNV-1a over every slice's (cpu, thread, blocks, stop)
+    uint64_t schedule_digest = 0; // FNV-1a over every slice's (cpu, thread, blocks, stop) and IRQ
 };
 
 // How a run ended.
@@ -44,7 +48,7 @@ struct Outcome {
     std::string message;  // human-readable reason for anything but kHalted
 };
 
-class Machine {
+class Machine : public IoBus {
 public:
     explicit Machine(Config config);
     ~Machine();
@@ -76,6 +80,17 @@ public:
     void as_destroy(uint64_t as);
     bool as_map(uint64_t as, uint64_t va, uint64_t pa, uint32_t perms);
     void as_unmap(uint64_t as, uint64_t va);
+    bool as_allow_ioports(uint64_t as, uint32_t base, uint32_t count);
+    bool irq_enable(uint32_t irq);
+    void irq_disable(uint32_t irq);
+
+    // ---- Devices ----
+    // The port space user in/out reach (engines call these).
+    uint8_t port_read(uint16_t port) override;
+    void port_write(uint16_t port, uint8_t value) override;
+    // ISA lines with an interrupt waiting for delivery, one bit each.
+    uint32_t pending_irqs() const { return irq_pending_; }
+    const Uart16550& com1() const { return com1_; }
 
     // The machine the HAL functions act on (one per process at a time).
     static Machine* active();
@@ -83,6 +98,8 @@ public:
 private:
     Engine* engine(uint64_t as);
     void digest(uint64_t value);
+    void irq_edge(uint32_t irq);
+    void deliver_irqs(bool cpu0_idle);
 
     Config config_;
     uint8_t* memory_ = nullptr;
@@ -99,6 +116,9 @@ private:
     bool halted_ = false;
     int halt_code_ = 0;
     std::string console_;
+    Uart16550 com1_;
+    uint32_t irq_enabled_ = 0;  // lines the kernel asked for (hal::irq_enable)
+    uint32_t irq_pending_ = 0;  // edges seen on enabled lines, not delivered yet
 };
 
 }  // namespace sim

@@ -3,13 +3,19 @@
 # status back to the kernel's: the kernel stops QEMU through isa-debug-exit,
 # which exits with (code << 1) | 1.
 #
-# usage: tools/qemu-run.sh ISO [--smp N] [--timeout S] [--serial-log FILE] [-- QEMU_ARGS...]
+# usage: tools/qemu-run.sh ISO [--smp N] [--timeout S] [--serial-log FILE]
+#                          [--serial-input FILE] [-- QEMU_ARGS...]
+# --serial-input FILE: COM1 receives FILE's bytes, starting once the guest has
+#        written its first byte to COM1 (the kernel has set the UART up by then,
+#        so no byte is lost to its FIFO reset). QEMU passes them on as the
+#        UART's receive FIFO has room; after the last one the line stays idle.
+#        Without it, COM1 receives nothing.
 # exit:  the kernel's code (0..127); 124 if the timeout expired; 125 if QEMU
 #        failed or stopped without going through isa-debug-exit.
 set -uo pipefail
 
 usage() {
-    echo "usage: $0 ISO [--smp N] [--timeout S] [--serial-log FILE] [-- QEMU_ARGS...]" >&2
+    echo "usage: $0 ISO [--smp N] [--timeout S] [--serial-log FILE] [--serial-input FILE] [-- QEMU_ARGS...]" >&2
     exit 125
 }
 
@@ -19,18 +25,24 @@ shift
 smp=1
 timeout_s=120
 serial_log=
+serial_input=
 extra=()
 while [[ $# -gt 0 ]]; do
     case $1 in
     --smp) [[ $# -ge 2 ]] || usage; smp=$2; shift 2 ;;
     --timeout) [[ $# -ge 2 ]] || usage; timeout_s=$2; shift 2 ;;
     --serial-log) [[ $# -ge 2 ]] || usage; serial_log=$2; shift 2 ;;
+    --serial-input) [[ $# -ge 2 ]] || usage; serial_input=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) usage ;;
     esac
 done
 
 [[ -f $iso ]] || { echo "qemu: no such ISO: $iso" >&2; exit 125; }
+if [[ -n $serial_input && ! -r $serial_input ]]; then
+    echo "qemu: cannot read the --serial-input file $serial_input" >&2
+    exit 125
+fi
 qemu=${QEMU:-qemu-system-x86_64}
 command -v "$qemu" >/dev/null || {
     echo "qemu: $qemu not found (apt-get install qemu-system-x86)" >&2
@@ -39,21 +51,44 @@ command -v "$qemu" >/dev/null || {
 
 cmd=("$qemu" -cdrom "$iso" -boot d -m 256M -smp "$smp" -display none -serial stdio
      -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -accel tcg "${extra[@]}")
+timeout_args=(-k 5 "$timeout_s")
+if [[ -n $serial_input ]]; then
+    # QEMU reads a FIFO that this script holds open read-write: opening it does
+    # not block, and the guest never sees an end of input. The feeder writes FILE
+    # into it once run_qemu has passed on the guest's first byte, through its own
+    # open of the FIFO (QEMU makes its stdin non-blocking, and with it every fd
+    # that shares the open).
+    work=$(mktemp -d)
+    feeder=
+    trap '[[ -n $feeder ]] && kill "$feeder" 2>/dev/null; rm -rf "$work"' EXIT
+    mkfifo "$work/rx" "$work/go"
+    exec <>"$work/rx"
+    (read -r _ <"$work/go"; exec cat -- "$serial_input" >"$work/rx") &
+    feeder=$!
 # Without a terminal QEMU must not read it; with one, timeout must leave QEMU in
 # the foreground process group or reading the tty would stop it.
-timeout_args=(-k 5 "$timeout_s")
-if [[ -t 0 ]]; then
+elif [[ -t 0 ]]; then
     timeout_args=(--foreground "${timeout_args[@]}")
 else
     exec </dev/null
 fi
 
+# QEMU's exit status (through timeout), its COM1 output on stdout.
+run_qemu() {
+    if [[ -z $serial_input ]]; then
+        timeout "${timeout_args[@]}" "${cmd[@]}"
+        return
+    fi
+    timeout "${timeout_args[@]}" "${cmd[@]}" | { dd bs=1 count=1 status=none; echo >"$work/go"; exec cat; }
+    return "${PIPESTATUS[0]}"
+}
+
 start=$SECONDS
 if [[ -n $serial_log ]]; then
-    timeout "${timeout_args[@]}" "${cmd[@]}" | tee "$serial_log"
+    run_qemu | tee "$serial_log"
     status=${PIPESTATUS[0]}
 else
-    timeout "${timeout_args[@]}" "${cmd[@]}"
+    run_qemu
     status=$?
 fi
 

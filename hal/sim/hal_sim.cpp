@@ -34,5 +34,10 @@ AsHandle as_create() { return machine().as_create(); }
 void as_destroy(AsHandle as) { machine().as_destroy(as); }
 bool as_map(AsHandle as, vaddr_t va, paddr_t pa, uint32_t perms) { return machine().as_map(as, va, pa, perms); }
 void as_unmap(AsHandle as, vaddr_t va) { machine().as_unmap(as, va); }
+bool as_allow_ioports(AsHandle as, uint16_t base, uint32_t count) {
+    return machine().as_allow_ioports(as, base, count);
+}
+bool irq_enable(uint32_t irq) { return machine().irq_enable(irq); }
+void irq_disable(uint32_t irq) { machine().irq_disable(irq); }
 
 }  // namespace hal

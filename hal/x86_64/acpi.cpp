@@ -8,8 +8,17 @@ constexpr size_t kRsdpV2Size = 36;
 constexpr uint32_t kHeaderSize = 36;    // every system description table
 constexpr uint32_t kMadtFixedSize = 44;  // header, local APIC address, flags
 
-enum : uint8_t { kMadtLocalApic = 0, kMadtLapicOverride = 5, kMadtLocalX2apic = 9 };
+enum : uint8_t {
+    kMadtLocalApic = 0,
+    kMadtIoApic = 1,
+    kMadtSourceOverride = 2,
+    kMadtLapicOverride = 5,
+    kMadtLocalX2apic = 9,
+};
 constexpr uint32_t kLapicEnabled = 1u << 0;
+constexpr uint8_t kBusIsa = 0;
+constexpr uint16_t kPolarityMask = 0x3;  // MPS INTI flags: 0 = as the bus (ISA: high)
+constexpr uint16_t kPolarityLow = 0x3;
 constexpr uint32_t kXapicBroadcast = 0xff;
 
 template <typename T>
@@ -56,7 +65,15 @@ void add_cpu(AcpiCpus* out, uint32_t apic_id) {
     if (out->count < kMaxAcpiCpus) out->apic_ids[out->count++] = apic_id;
 }
 
-void parse_madt(const uint8_t* t, uint32_t len, AcpiCpus* out) {
+void add_ioapic(AcpiIrqRouting* irqs, const uint8_t* e) {
+    if (irqs->ioapic_count == kMaxAcpiIoApics) {
+        ++irqs->skipped_ioapics;
+        return;
+    }
+    irqs->ioapics[irqs->ioapic_count++] = AcpiIoApic{e[2], load<uint32_t>(e + 4), load<uint32_t>(e + 8)};
+}
+
+void parse_madt(const uint8_t* t, uint32_t len, AcpiCpus* out, AcpiIrqRouting* irqs) {
     out->lapic_base = load<uint32_t>(t + kHeaderSize);
     for (uint32_t off = kMadtFixedSize; off + 2 <= len;) {
         const uint8_t type = t[off];
@@ -76,19 +93,25 @@ void parse_madt(const uint8_t* t, uint32_t len, AcpiCpus* out) {
             }
         } else if (type == kMadtLapicOverride && n >= 12) {
             out->lapic_base = load<uint64_t>(e + 4);
+        } else if (type == kMadtIoApic && n >= 12) {
+            add_ioapic(irqs, e);
+        } else if (type == kMadtSourceOverride && n >= 10 && e[2] == kBusIsa && e[3] < kIsaIrqs) {
+            const bool low = (load<uint16_t>(e + 8) & kPolarityMask) == kPolarityLow;
+            irqs->isa[e[3]] = AcpiIsaIrq{load<uint32_t>(e + 4), low, true};
         }
         off += n;
     }
 }
 
 // Looks for a valid MADT among the `entry_size`-byte pointers of an RSDT/XSDT.
-bool find_madt(const uint8_t* sdt, uint32_t len, size_t entry_size, AcpiReader read, void* ctx, AcpiCpus* out) {
+bool find_madt(const uint8_t* sdt, uint32_t len, size_t entry_size, AcpiReader read, void* ctx, AcpiCpus* out,
+               AcpiIrqRouting* irqs) {
     for (uint32_t off = kHeaderSize; off + entry_size <= len; off += static_cast<uint32_t>(entry_size)) {
         const uint64_t pa = entry_size == 8 ? load<uint64_t>(sdt + off) : load<uint32_t>(sdt + off);
         uint32_t madt_len = 0;
         if (const uint8_t* madt = read_table(pa, "APIC", read, ctx, &madt_len)) {
             if (madt_len < kMadtFixedSize) continue;
-            parse_madt(madt, madt_len, out);
+            parse_madt(madt, madt_len, out, irqs);
             return true;
         }
     }
@@ -97,8 +120,11 @@ bool find_madt(const uint8_t* sdt, uint32_t len, size_t entry_size, AcpiReader r
 
 }  // namespace
 
-const char* acpi_find_cpus(const uint8_t* rsdp, size_t rsdp_size, AcpiReader read, void* ctx, AcpiCpus* out) {
+const char* acpi_read_madt(const uint8_t* rsdp, size_t rsdp_size, AcpiReader read, void* ctx, AcpiCpus* out,
+                           AcpiIrqRouting* irqs) {
     *out = AcpiCpus{};
+    *irqs = AcpiIrqRouting{};
+    for (uint32_t irq = 0; irq < kIsaIrqs; ++irq) irqs->isa[irq].gsi = irq;
     if (rsdp == nullptr || rsdp_size < kRsdpV1Size) return "no ACPI RSDP from the bootloader";
     if (!signature_is(rsdp, "RSD PTR ", 8) || !checksum_ok(rsdp, kRsdpV1Size)) return "bad ACPI RSDP";
     const uint8_t revision = rsdp[15];
@@ -110,7 +136,7 @@ const char* acpi_find_cpus(const uint8_t* rsdp, size_t rsdp_size, AcpiReader rea
         uint32_t len = 0;
         if (const uint8_t* xsdt = read_table(load<uint64_t>(rsdp + 24), "XSDT", read, ctx, &len)) {
             tried_xsdt = true;
-            if (find_madt(xsdt, len, 8, read, ctx, out)) {
+            if (find_madt(xsdt, len, 8, read, ctx, out, irqs)) {
                 out->from_xsdt = true;
                 return nullptr;
             }
@@ -119,7 +145,7 @@ const char* acpi_find_cpus(const uint8_t* rsdp, size_t rsdp_size, AcpiReader rea
     uint32_t len = 0;
     const uint8_t* rsdt = read_table(load<uint32_t>(rsdp + 16), "RSDT", read, ctx, &len);
     if (rsdt == nullptr) return tried_xsdt ? "no MADT in the ACPI XSDT" : "bad or missing ACPI RSDT";
-    if (!find_madt(rsdt, len, 4, read, ctx, out)) return "no valid ACPI MADT";
+    if (!find_madt(rsdt, len, 4, read, ctx, out, irqs)) return "no valid ACPI MADT";
     return nullptr;
 }
 

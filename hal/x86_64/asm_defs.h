@@ -66,8 +66,8 @@
 #define X86_VEC_PIC_BASE 0x20    // legacy 8259s, remapped here and masked
 #define X86_VEC_TIMER 0x40       // local APIC timer
 #define X86_VEC_WAKE 0x41        // IPI from hal::cpu_wake: leave idle, ask next_to_run
-#define X86_VEC_IRQ_BASE 0x50    // device IRQs 0..kIrqCount-1 (not routed yet)
-#define X86_IRQ_COUNT 24
+#define X86_VEC_IRQ_BASE 0x50    // ISA IRQs 0..X86_IRQ_COUNT-1 through the IOAPIC (ioapic.cpp)
+#define X86_IRQ_COUNT 16
 #define X86_VEC_SHOOTDOWN 0xf0   // IPI: TLB shootdown request (served without the BKL)
 #define X86_VEC_SPURIOUS 0xff    // local APIC spurious vector
 #define X86_VEC_SYSCALL 0x100    // pseudo-vector of a `syscall` entry in TrapFrame

@@ -7,6 +7,7 @@
 #include "hal/x86_64/acpi.h"
 #include "hal/x86_64/arch.h"
 #include "hal/x86_64/cpu.h"
+#include "hal/x86_64/ioapic.h"
 #include "hal/x86_64/lapic.h"
 #include "hal/x86_64/multiboot2.h"
 #include "hal/x86_64/paging.h"
@@ -31,6 +32,7 @@ hal::BootInfo g_boot_info;
 uint8_t g_acpi_rsdp[kMaxRsdp];  // kept for SMP bring-up
 size_t g_acpi_rsdp_size;
 AcpiCpus g_acpi_cpus;
+AcpiIrqRouting g_acpi_irqs;
 
 [[noreturn]] void boot_fatal(const char* msg) {
     print("x86_64: ");
@@ -146,6 +148,25 @@ void print_cpus(const char* acpi_error, hal::paddr_t trampoline, uint32_t cpu_co
             print_dec(g_acpi_cpus.apic_ids[i]);
         }
         print("\n");
+        for (size_t i = 0; i < g_acpi_irqs.ioapic_count; ++i) {
+            const AcpiIoApic& io = g_acpi_irqs.ioapics[i];
+            print("x86_64: IOAPIC id ");
+            print_dec(io.id);
+            print(" at ");
+            print_hex(io.base);
+            print(", GSI base ");
+            print_dec(io.gsi_base);
+            print("\n");
+        }
+        for (uint32_t irq = 0; irq < kIsaIrqs; ++irq) {
+            const AcpiIsaIrq& isa = g_acpi_irqs.isa[irq];
+            if (!isa.overridden) continue;
+            print("x86_64: ISA IRQ ");
+            print_dec(irq);
+            print(" -> GSI ");
+            print_dec(isa.gsi);
+            print(isa.active_low ? ", active low\n" : ", active high\n");
+        }
     }
     if (trampoline != 0) print_range("trampoline", trampoline, hal::kPageSize);
     for (uint32_t cpu = 0; cpu < cpu_count; ++cpu) {
@@ -179,8 +200,8 @@ extern "C" [[noreturn]] void x86_boot_main(uint32_t magic, uint64_t mbi_pa) {
     g_acpi_rsdp_size = mb.rsdp_size;
     const bool verbose = cmdline_has(mb.cmdline, "hal.verbose");
     // While the boot identity map still covers wherever the tables are.
-    const char* acpi_error =
-        acpi_find_cpus(g_acpi_rsdp, g_acpi_rsdp_size, acpi_identity_reader, nullptr, &g_acpi_cpus);
+    const char* acpi_error = acpi_read_madt(g_acpi_rsdp, g_acpi_rsdp_size, acpi_identity_reader, nullptr,
+                                            &g_acpi_cpus, &g_acpi_irqs);
     const hal::paddr_t trampoline = find_trampoline_page(mb);
 
     compute_free_memory(mb, trampoline);
@@ -190,6 +211,7 @@ extern "C" [[noreturn]] void x86_boot_main(uint32_t magic, uint64_t mbi_pa) {
     pic_disable();
     lapic_init();
     lapic_timer_start(kTimerHz);
+    ioapic_init(g_acpi_irqs);
 
     uint32_t cpu_count = 1;
     if (acpi_error != nullptr) {

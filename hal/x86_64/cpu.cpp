@@ -119,7 +119,10 @@ void cpu_init(uint32_t id) {
     pc.tss.ist[X86_IST_NMI - 1] = reinterpret_cast<uint64_t>(stacks.nmi + sizeof(stacks.nmi));
     pc.tss.ist[X86_IST_MACHINE_CHECK - 1] =
         reinterpret_cast<uint64_t>(stacks.machine_check + sizeof(stacks.machine_check));
-    pc.tss.iomap_base = sizeof(Tss);  // no I/O bitmap: every port faults at CPL 3
+    // Every port faults at CPL 3 (IOPL is 0) until an address space's grants open it.
+    pc.tss.iomap_base = offsetof(Tss, io_bitmap);
+    __builtin_memset(pc.tss.io_bitmap, 0xff, sizeof(pc.tss.io_bitmap));
+    pc.tss.io_bitmap_end = 0xff;
 
     enable_features();
     load_gdt_and_tss(pc);

@@ -7,6 +7,7 @@
 #include <hal/hal.h>
 
 #include "hal/x86_64/asm_defs.h"
+#include "hal/x86_64/io_bitmap.h"
 
 namespace x86 {
 
@@ -17,7 +18,7 @@ constexpr size_t kKernelStackSize = X86_KERNEL_STACK_SIZE;
 constexpr size_t kIstStackSize = 4096;
 constexpr size_t kGdtEntries = 8;  // null, kcode, kdata, ucode32, udata, ucode, tss (2 slots)
 
-// 64-bit task state segment.
+// 64-bit task state segment with an I/O permission bitmap for every port.
 struct [[gnu::packed]] Tss {
     uint32_t reserved0;
     uint64_t rsp[3];
@@ -26,8 +27,13 @@ struct [[gnu::packed]] Tss {
     uint64_t reserved2;
     uint16_t reserved3;
     uint16_t iomap_base;
+    // A clear bit lets CPL 3 use that port (ioport.cpp opens the running space's grants).
+    uint8_t io_bitmap[kIoBitmapBytes];
+    // 0xff: a check reads two bitmap bytes, for the last ports this one, which
+    // must lie inside the TSS limit.
+    uint8_t io_bitmap_end;
 };
-static_assert(sizeof(Tss) == 104);
+static_assert(offsetof(Tss, io_bitmap) == 104);
 
 // The stacks of one CPU. Guard pages are left unmapped by the kernel page tables.
 struct alignas(4096) CpuStacks {
@@ -60,6 +66,9 @@ struct PerCpu {
     bool regs_saved;            // a stop saved the user registers of the pending entry
     TrapFrame* entry_frame;     // the user-mode entry waiting for the BKL (else null)
     hal::UserRegs resume_regs;  // copy of *user_regs taken under the BKL for x86_enter_user
+    // The user space this CPU entered last, whose I/O grants tss.io_bitmap has open
+    // (kNoAs: none). Changed under the BKL only (ioport.cpp).
+    hal::AsHandle io_as;
     uint64_t gdt[kGdtEntries];
     Tss tss;
 };

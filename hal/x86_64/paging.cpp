@@ -3,6 +3,7 @@
 #include "hal/x86_64/arch.h"
 #include "hal/x86_64/asm_defs.h"
 #include "hal/x86_64/cpu.h"
+#include "hal/x86_64/ioport.h"
 #include "hal/x86_64/page_table.h"
 #include "hal/x86_64/smp.h"
 
@@ -117,6 +118,7 @@ void hal::as_destroy(AsHandle as) {
     // CPUs (this one included) may still have the space loaded from the last
     // thread that ran there, idle or not: move them to the kernel tables first.
     x86::tlb_shootdown(as, 0, x86::Shootdown::kLeave);
+    x86::io_forget(as);
     x86::user_tree(as).destroy_user_tables();
 }
 

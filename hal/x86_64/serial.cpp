@@ -20,6 +20,8 @@ constexpr uint8_t kLcr8N1 = 0x03;
 constexpr uint8_t kLsrThrEmpty = 0x20;
 constexpr uint16_t kDivisor115200 = 1;  // 115200 / 115200
 
+// Touches only LSR and THR: a user-mode driver that owns the receive side, IER and
+// MCR (OUT2) of COM1 and the kernel console leave each other alone.
 void put_byte(uint8_t c) {
     while (!(inb(kCom1 + kLineStatus) & kLsrThrEmpty)) pause();
     outb(kCom1 + kData, c);
@@ -33,6 +35,8 @@ void serial_init() {
     outb(kCom1 + kData, kDivisor115200 & 0xff);
     outb(kCom1 + kIntEnable, kDivisor115200 >> 8);
     outb(kCom1 + kLineControl, kLcr8N1);
+    // Before any input is meant to arrive (tools/qemu-run.sh feeds COM1 only after
+    // the first output): enabling the FIFOs resets them.
     outb(kCom1 + kFifoControl, 0xc7);   // enable + clear FIFOs, 14-byte trigger
     outb(kCom1 + kModemControl, 0x03);  // DTR | RTS, OUT2 off: no IRQs
 }

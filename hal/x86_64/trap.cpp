@@ -4,6 +4,8 @@
 
 #include "hal/x86_64/arch.h"
 #include "hal/x86_64/cpu.h"
+#include "hal/x86_64/ioapic.h"
+#include "hal/x86_64/ioport.h"
 #include "hal/x86_64/lapic.h"
 #include "hal/x86_64/serial.h"
 #include "hal/x86_64/smp.h"
@@ -188,7 +190,9 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
     if (vec == X86_VEC_TIMER) {
         kernel::on_timer(cpu);
     } else if (is_device_irq(vec)) {
-        kernel::on_irq(cpu, static_cast<uint32_t>(vec - X86_VEC_IRQ_BASE));
+        // One raised just before irq_disable masked its line arrives late: drop it.
+        const auto irq = static_cast<uint32_t>(vec - X86_VEC_IRQ_BASE);
+        if (irq_delivering(irq)) kernel::on_irq(cpu, irq);
     }
 }
 
@@ -217,6 +221,7 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
                 write_cr3(r.as);
                 __atomic_store_n(&pc->active_as, r.as, __ATOMIC_RELAXED);
             }
+            io_activate(pc, r.as);
             wrmsr(kMsrFsBase, regs.fs_base);
             bkl_release();
             x86_enter_user(&pc->resume_regs, pc->kernel_stack_top);

@@ -1,10 +1,14 @@
 // kernel::boot: from the HAL's machine description to a runnable init.
 #include "kernel/boot/cpio.h"
 #include "kernel/boot/process.h"
+#include "kernel/ipc/ipc.h"
+#include "kernel/lib/string.h"
 #include "kernel/lib/format.h"
 #include "kernel/object/cnode.h"
+#include "kernel/object/device.h"
 #include "kernel/object/thread.h"
 #include "kernel/object/vmo.h"
+#include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/vm/frame_alloc.h"
 
@@ -17,6 +21,22 @@ namespace {
 // Exit status the machine halts with when there is no runnable init.
 constexpr int kBootFailedCode = 127;
 constexpr uint32_t kInitPriority = 128;
+
+// True if the space-separated command line has the word `word`.
+bool cmdline_has(const char* cmdline, const char* word) {
+    const size_t n = str_length(word);
+    for (const char* p = cmdline; *p;) {
+        while (*p == ' ')
+            ++p;
+        const char* end = p;
+        while (*end && *end != ' ')
+            ++end;
+        if (static_cast<size_t>(end - p) == n && mem_compare(p, word, n) == 0)
+            return true;
+        p = end;
+    }
+    return false;
+}
 
 void boot_failed(const char* what, const char* why) {
     kprintf("anvil: boot failed: %s: %s\n", what, why);
@@ -33,6 +53,10 @@ void boot(const hal::BootInfo& info) {
             static_cast<unsigned long long>(frames().free_count() * hal::kPageSize / 1024), info.usable_count);
     if (info.cmdline[0])
         kprintf("anvil: command line: %s\n", info.cmdline);
+    if (cmdline_has(info.cmdline, "ipc.fastpath=off")) {
+        ipc_set_fastpath(false);
+        kprintf("anvil: IPC fast path off\n");
+    }
     if (!info.initramfs || info.initramfs_size == 0)
         return boot_failed("initramfs", "no initramfs was loaded");
     kprintf("anvil: initramfs: %zu bytes\n", info.initramfs_size);
@@ -57,6 +81,23 @@ void boot(const hal::BootInfo& info) {
     rd.value()->write(0, info.initramfs, info.initramfs_size);
     t->cnode()->install(ANVIL_CAP_INITRAMFS, rd.value(), ANVIL_RIGHT_READ | ANVIL_RIGHT_GRANT);
     t->regs().rdi = info.initramfs_size;
+    // The command line goes on top of init's stack; rsi points at it.
+    const uint64_t cmdline_len = str_length_bounded(info.cmdline, hal::kMaxCmdline - 1);
+    const uint64_t cmdline_va = kInitStackTop - align_up(cmdline_len + 1, 16);
+    char cmdline[hal::kMaxCmdline];
+    mem_copy(cmdline, info.cmdline, cmdline_len);
+    cmdline[cmdline_len] = '\0';
+    if (t->vspace()->copy_out(cmdline_va, cmdline, cmdline_len + 1) != ANVIL_OK)
+        return boot_failed("init", "no room for the command line on its stack");
+    t->regs().rsi = cmdline_va;
+    t->regs().rsp = cmdline_va;
+    // COM1 for the IO server: init passes these on and keeps nothing else of them.
+    auto com1 = IoPort::create(ANVIL_COM1_PORT_BASE, ANVIL_COM1_PORT_COUNT);
+    auto com1_irq = Irq::create(ANVIL_COM1_IRQ_LINE);
+    if (!com1.ok() || !com1_irq.ok())
+        return boot_failed("boot caps", "out of memory");
+    t->cnode()->install(ANVIL_CAP_COM1_IOPORT, com1.value(), ANVIL_RIGHTS_ALL);
+    t->cnode()->install(ANVIL_CAP_COM1_IRQ, com1_irq.value(), ANVIL_RIGHTS_ALL);
     t->set_root(true);
     t->set_priority(kInitPriority);
     t->set_affinity(0);

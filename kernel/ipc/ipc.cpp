@@ -16,6 +16,11 @@ namespace {
 constexpr uint64_t kHeaderSize = offsetof(anvil_msg_t, data);    // label, len, ncaps
 constexpr uint64_t kCapsOffset = offsetof(anvil_msg_t, caps);
 constexpr uint64_t kPage = hal::kPageSize;
+// No CPU: wake() queues the thread through the scheduler.
+constexpr uint32_t kNoCpu = ~0u;
+
+bool g_fastpath = true;
+uint64_t g_fastpath_count = 0;
 
 // The parts of a message the kernel reads before copying it.
 struct MsgHeader {
@@ -51,16 +56,26 @@ List<Thread, &Thread::run_link>* queue_of(Thread* t) {
     }
 }
 
-// Makes a blocked thread runnable with `status` (and out0 if OK).
-void wake(Thread* t, Status status, uint64_t out0) {
+// Makes a blocked thread runnable with `status` (and out0 if OK). With a
+// `direct_cpu`, the fast path: the thread that just blocked on that CPU hands
+// it straight to `t` if the scheduler allows (same result, no run-queue trip,
+// no cross-CPU wake-up).
+void wake(Thread* t, Status status, uint64_t out0, uint32_t direct_cpu = kNoCpu) {
     hal::UserRegs& r = t->regs();
     r.rax = static_cast<uint64_t>(static_cast<int64_t>(status));
     if (status == ANVIL_OK)
         r.rdx = out0;
     t->ipc.wait = IpcWait::kNone;
     t->ipc.object = nullptr;
+    if (direct_cpu != kNoCpu && scheduler().handoff(direct_cpu, t)) {
+        ++g_fastpath_count;
+        return;
+    }
     scheduler().make_runnable(t);
 }
+
+// The fast path takes call and reply_recv with a short message and no caps.
+bool fast_message(const MsgHeader& m) { return g_fastpath && m.ncaps == 0 && m.len <= kIpcFastBytes; }
 
 // Blocks the current thread on `queue` (or on no queue for kReply).
 void block(Thread& self, IpcWait wait, KObject* object, List<Thread, &Thread::run_link>* queue) {
@@ -298,14 +313,14 @@ Status ipc_send(Thread& self, Endpoint* ep, uint64_t msg_va, uint64_t badge, boo
             wake(receiver, o.receiver, 0);  // its own bad buffer: the next receiver
             continue;
         }
-        wake(receiver, ANVIL_OK, badge);
         if (call) {
-            self.ipc.wait = IpcWait::kCall;
             block(self, IpcWait::kReply, nullptr, nullptr);
             self.ipc.replier = receiver;
             receiver->ipc.reply_to = &self;
+            wake(receiver, ANVIL_OK, badge, fast_message(view.msg) ? self.cpu() : kNoCpu);
             return ANVIL_OK;  // the real result comes with the reply
         }
+        wake(receiver, ANVIL_OK, badge);
         self.ipc.wait = IpcWait::kNone;
         return ANVIL_OK;
     }
@@ -346,7 +361,11 @@ Status ipc_recv(Thread& self, Endpoint* ep, uint64_t msg_va, bool blocking, uint
     return ANVIL_OK;
 }
 
-Status ipc_reply(Thread& self, uint64_t msg_va) {
+namespace {
+
+// The reply half of reply and reply_recv: the caller's result is in *caller_status;
+// the caller is left for the caller of this function to wake.
+Status reply_transfer(Thread& self, uint64_t msg_va, Thread** caller_out, Status* caller_status, bool* fast) {
     Thread* caller = self.ipc.reply_to;
     if (!caller)
         return ANVIL_ERR_BAD_STATE;
@@ -355,9 +374,40 @@ Status ipc_reply(Thread& self, uint64_t msg_va) {
     const Outcome o = transfer(self, msg_va, *caller, caller->ipc.reply_va, &view);
     self.ipc.reply_to = nullptr;
     caller->ipc.replier = nullptr;
-    wake(caller, o.receiver, 0);  // a bad reply buffer fails the caller only
+    *caller_out = caller;
+    *caller_status = o.receiver;  // a bad reply buffer fails the caller only
+    *fast = fast_message(view.msg);
     return ANVIL_OK;
 }
+
+}  // namespace
+
+Status ipc_reply(Thread& self, uint64_t msg_va) {
+    Thread* caller = nullptr;
+    Status caller_status = ANVIL_OK;
+    bool fast = false;
+    TRY(reply_transfer(self, msg_va, &caller, &caller_status, &fast));
+    wake(caller, caller_status, 0);
+    return ANVIL_OK;
+}
+
+Status ipc_reply_recv(Thread& self, Endpoint* ep, uint64_t reply_va, uint64_t recv_va, uint64_t* badge) {
+    Thread* caller = nullptr;
+    Status caller_status = ANVIL_OK;
+    bool fast = false;
+    if (ipc_reply_pending(self))
+        TRY(reply_transfer(self, reply_va, &caller, &caller_status, &fast));
+    const Status received = ipc_recv(self, ep, recv_va, true, badge);
+    // The caller is woken after the receive so that, when the server blocked,
+    // the fast path can give it the server's CPU.
+    if (caller)
+        wake(caller, caller_status, 0, fast && self.state() == ThreadState::kBlocked ? self.cpu() : kNoCpu);
+    return received;
+}
+
+void ipc_set_fastpath(bool on) { g_fastpath = on; }
+bool ipc_fastpath_enabled() { return g_fastpath; }
+uint64_t ipc_fastpath_count() { return g_fastpath_count; }
 
 void notify_signal(Notification* n, uint64_t bits) {
     n->bits |= bits;

@@ -25,8 +25,21 @@ Status ipc_send(Thread& self, Endpoint* ep, uint64_t msg_va, uint64_t badge, boo
 Status ipc_recv(Thread& self, Endpoint* ep, uint64_t msg_va, bool blocking, uint64_t* badge);
 // Answers the last call `self` received with the message at `msg_va`.
 Status ipc_reply(Thread& self, uint64_t msg_va);
+// Replies to the pending call (if any), then receives as ipc_recv does.
+Status ipc_reply_recv(Thread& self, Endpoint* ep, uint64_t reply_va, uint64_t recv_va, uint64_t* badge);
 // True if `self` owes a reply.
 bool ipc_reply_pending(const Thread& self);
+
+// The fast path: a call, or the reply of a reply_recv whose receive blocks, with
+// at most kIpcFastBytes of data and no caps hands its CPU straight to the woken
+// partner (Scheduler::handoff) instead of queueing it. Results are the slow
+// path's; only where the partner runs differs. On unless the kernel command
+// line says `ipc.fastpath=off`; tests run both ways.
+constexpr uint32_t kIpcFastBytes = 128;
+void ipc_set_fastpath(bool on);
+bool ipc_fastpath_enabled();
+// Wake-ups the fast path has done directly so far.
+uint64_t ipc_fastpath_count();
 
 // ORs `bits` into `n`, waking one waiter with them.
 void notify_signal(Notification* n, uint64_t bits);

@@ -73,6 +73,8 @@ void VSpace::remove_mapping(Mapping* m) {
     for (uint64_t off = 0; off < m->len; off += kPage)
         hal::as_unmap(as_, m->va + off);
     mappings_.remove(m);
+    if (last_found_ == m)
+        last_found_ = nullptr;
     m->vmo->release();
     unmake(m);
 }
@@ -98,9 +100,12 @@ Status VSpace::unmap(uint64_t va, uint64_t len) {
 }
 
 Mapping* VSpace::find(uint64_t va) {
+    // IPC and copies look up the same few buffers again and again.
+    if (Mapping* m = last_found_; m && va >= m->va && va - m->va < m->len)
+        return m;
     for (Mapping* m = mappings_.front(); m; m = mappings_.next(m)) {
         if (va >= m->va && va - m->va < m->len)
-            return m;
+            return last_found_ = m;
         if (m->va > va)
             break;
     }

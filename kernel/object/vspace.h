@@ -61,6 +61,7 @@ private:
 
     hal::AsHandle as_ = hal::kNoAs;
     List<Mapping, &Mapping::link> mappings_;  // sorted by va, non-overlapping
+    Mapping* last_found_ = nullptr;           // find()'s most recent answer
 };
 
 // True if [va, va+len) is a non-empty range inside the user half (no overflow).

@@ -2,6 +2,7 @@
 // completion; the backend then asks next_to_run() what the CPU does next.
 #include "kernel/ipc/ipc.h"
 #include "kernel/lib/format.h"
+#include "kernel/object/device.h"
 #include "kernel/object/thread.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
@@ -85,7 +86,7 @@ void on_timer(uint32_t cpu) {
         scheduler().yield(cpu);
 }
 
-void on_irq(uint32_t cpu, uint32_t irq) {}
+void on_irq(uint32_t, uint32_t irq) { Irq::deliver(irq); }
 
 void on_idle(uint32_t cpu) {}
 

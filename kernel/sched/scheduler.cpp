@@ -113,6 +113,18 @@ void Scheduler::deschedule(Thread* t, ThreadState state) {
     t->set_state(state);
 }
 
+bool Scheduler::handoff(uint32_t cpu, Thread* t) {
+    const uint32_t affinity = t->affinity();
+    if (current_[cpu] || (affinity < cpu_count_ && affinity != cpu))
+        return false;
+    if (queues_[cpu].top_priority() > static_cast<int>(t->priority()))
+        return false;
+    current_[cpu] = t;
+    t->set_state(ThreadState::kRunning);
+    t->set_cpu(cpu);
+    return true;
+}
+
 void Scheduler::yield(uint32_t cpu) {
     Thread* t = current_[cpu];
     if (!t)

@@ -44,6 +44,11 @@ public:
     // Takes `t` off the CPU or run queue it is on, setting `state` (exit, fault,
     // suspend, block). Its CPU picks something else at the end of the entry.
     void deschedule(Thread* t, ThreadState state);
+    // IPC's direct switch: `t` (blocked, being woken by the thread that just left
+    // `cpu`) becomes `cpu`'s running thread at once instead of being queued. False,
+    // with nothing changed, if `cpu` still has a current thread, `t`'s affinity
+    // forbids `cpu`, or a better thread is queued there.
+    bool handoff(uint32_t cpu, Thread* t);
     // The running thread of `cpu` goes to the back of its priority's queue.
     void yield(uint32_t cpu);
 

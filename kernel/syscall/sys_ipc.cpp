@@ -45,12 +45,13 @@ Status sys_ipc_reply(Thread& self, SyscallArgs& a) { return ipc_reply(self, a.ar
 Status sys_ipc_reply_recv(Thread& self, SyscallArgs& a) {
     // Check the endpoint and the receive buffer first, so that a call that
     // cannot receive does not send its reply either.
-    TRY(lookup_cap(self, a.arg[0], ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_READ).status());
+    TRY_ASSIGN(ep, lookup_object<Endpoint>(self, a.arg[0], ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_READ));
     if (!self.vspace()->range_allows(a.arg[2], sizeof(anvil_msg_t), ANVIL_PERM_R | ANVIL_PERM_W))
         return ANVIL_ERR_FAULT;
-    if (ipc_reply_pending(self))
-        TRY(ipc_reply(self, a.arg[1]));
-    return recv_common(self, a, a.arg[2], true);
+    uint64_t badge = 0;
+    TRY(ipc_reply_recv(self, ep, a.arg[1], a.arg[2], &badge));
+    a.out[0] = badge;  // a blocked receiver gets its badge when woken
+    return ANVIL_OK;
 }
 
 Status sys_notify_signal(Thread& self, SyscallArgs& a) {

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # QEMU boot test: boots the ISO, checks that the serial log contains the expected
 # text and that the kernel's exit code (through isa-debug-exit) is the expected one.
+# EXPECTED may list several substrings separated by '|': each must appear, in order.
 #
-# usage: tests/qemu/boot_test.sh ISO EXPECTED_SUBSTRING EXPECTED_CODE [--smp N] [--timeout S]
+# usage: tests/qemu/boot_test.sh ISO EXPECTED EXPECTED_CODE [--smp N] [--timeout S] [--serial-input FILE]
 set -uo pipefail
 
 if [[ $# -lt 3 ]]; then
-    echo "usage: $0 ISO EXPECTED_SUBSTRING EXPECTED_CODE [--smp N] [--timeout S]" >&2
+    echo "usage: $0 ISO EXPECTED EXPECTED_CODE [--smp N] [--timeout S] [--serial-input FILE]" >&2
     exit 2
 fi
 iso=$1
@@ -15,10 +16,12 @@ expected_code=$3
 shift 3
 smp=1
 timeout_s=120
+input=()
 while [[ $# -gt 0 ]]; do
     case $1 in
     --smp) smp=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
+    --serial-input) input=(--serial-input "$2"); shift 2 ;;
     *) echo "boot_test: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -27,14 +30,20 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-"$root/tools/qemu-run.sh" "$iso" --smp "$smp" --timeout "$timeout_s" --serial-log "$log" >/dev/null
+"$root/tools/qemu-run.sh" "$iso" --smp "$smp" --timeout "$timeout_s" --serial-log "$log" "${input[@]}" >/dev/null
 code=$?
 
 fail=0
-if ! grep -qF -- "$expected_text" "$log"; then
-    echo "boot_test: FAIL: serial output lacks \"$expected_text\"" >&2
-    fail=1
-fi
+rest=$(tr -d '\0' <"$log")
+IFS='|' read -r -a pieces <<<"$expected_text"
+for piece in "${pieces[@]}"; do
+    if [[ "$rest" != *"$piece"* ]]; then
+        echo "boot_test: FAIL: serial output lacks \"$piece\" (after the earlier expected text)" >&2
+        fail=1
+        break
+    fi
+    rest=${rest#*"$piece"}
+done
 if [[ $code -ne $expected_code ]]; then
     echo "boot_test: FAIL: exit code $code, expected $expected_code" >&2
     fail=1

@@ -1,14 +1,14 @@
 # Runs anvil-sim three times: twice with SEED_A, once with SEED_B. The two SEED_A
 # runs must print the same console output and the same schedule digest; the
 # SEED_B run must interleave differently (another digest).
-#   cmake -DSIM=... -DINITRAMFS=... -DSEED_A=1 -DSEED_B=2 -P determinism.cmake
+#   cmake -DSIM=... -DINITRAMFS=... -DSEED_A=1 -DSEED_B=2 [-DARGS=...] -P determinism.cmake
 foreach(run a1 a2 b)
   if(run STREQUAL "b")
     set(seed ${SEED_B})
   else()
     set(seed ${SEED_A})
   endif()
-  execute_process(COMMAND ${SIM} --initramfs ${INITRAMFS} --seed ${seed} --stats
+  execute_process(COMMAND ${SIM} --initramfs ${INITRAMFS} --seed ${seed} --stats ${ARGS}
     OUTPUT_VARIABLE out_${run} ERROR_VARIABLE err_${run} RESULT_VARIABLE code_${run} TIMEOUT 100)
   string(REGEX MATCH "schedule_digest [0-9a-f]+" digest_${run} "${err_${run}}")
   if(NOT digest_${run})

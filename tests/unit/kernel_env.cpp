@@ -1,5 +1,6 @@
 #include "kernel_env.h"
 
+#include "kernel/ipc/ipc.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/syscall/syscall.h"
 #include "kernel/vm/frame_alloc.h"
@@ -9,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 
 namespace anvil_test {
@@ -37,6 +39,9 @@ void kernel_env() {
             std::fprintf(stderr, "kernel_env: %s\n", error.c_str());
             std::abort();
         }
+        // ctest runs the IPC tests a second time against the slow path only.
+        if (const char* mode = std::getenv("ANVIL_IPC_FASTPATH"); mode && std::strcmp(mode, "off") == 0)
+            kernel::ipc_set_fastpath(false);
         kernel::frames().init(info.usable, info.usable_count);
         kernel::scheduler().init(1);
         return true;

@@ -186,14 +186,15 @@ void run(TestProcess& p, const Worker& w) {
 }
 
 // `w` makes syscall `nr` on its CPU (made current first): the status it returned,
-// or kBlocked if it blocked (then its CPU has no current thread).
+// or kBlocked if it blocked (then its CPU runs something else, or nothing).
 Code as(TestProcess& p, const Worker& w, uint64_t nr, U64s args = {}) {
     run(p, w);
     hal::UserRegs& r = w->regs();
     load_syscall(r, nr, args);
     kernel::on_syscall(w.cpu);
     if (w.state() == ThreadState::kBlocked) {
-        CHECK(sched().current(w.cpu) == nullptr);
+        // Its CPU is free, or (fast path) handed to the partner it woke.
+        CHECK(sched().current(w.cpu) != w.t);
         CHECK(r.rax == nr);  // no result written yet
         return kBlocked;
     }
@@ -1924,4 +1925,134 @@ TEST_CASE("ipc: overlapping send and receive buffers in one address space: the r
     CHECK(got.label == 1);
     CHECK(got.len == 1024);
     CHECK(same_bytes(got.data, expected));
+}
+
+// ---- the fast path ---------------------------------------------------------------------
+//
+// The same client/server exchange with the fast path on and off: every result
+// must be the same; only where the woken partner runs differs (handed the CPU at
+// once, or queued on it). The whole file also runs with the fast path off
+// (ctest "unit (IPC fast path off)/", ANVIL_IPC_FASTPATH=off).
+
+namespace {
+
+// Client and server pinned to the same CPU, so the fast path may hand over.
+struct SameCpu {
+    Pair x;
+    Worker c, s;
+};
+
+SameCpu same_cpu_pair(TestProcess& p) {
+    Pair x = make_ep_pair(p, 0xfa57);
+    Worker c = spawn(p, x.cs, "client", 1);
+    Worker s = spawn(p, x.ss, "server", 1);
+    return {x, c, s};
+}
+
+// Restores the fast-path setting the test found.
+struct FastPath {
+    bool saved = kernel::ipc_fastpath_enabled();
+    explicit FastPath(bool on) { kernel::ipc_set_fastpath(on); }
+    ~FastPath() { kernel::ipc_set_fastpath(saved); }
+};
+
+}  // namespace
+
+TEST_CASE("ipc fast path: call and reply_recv give the same results either way; only placement differs") {
+    const bool fast = GENERATE(true, false);
+    INFO("fast path " << (fast ? "on" : "off"));
+    FastPath mode(fast);
+    SmpGuard smp(kCpus);
+    TestProcess p(255);
+    SameCpu w = same_cpu_pair(p);
+    const Bytes req = pattern(kernel::kIpcFastBytes, 5), rep = pattern(3, 8);
+    w.x.cs.put(kA, send_msg(0x11, req));
+    w.x.cs.put(kB, recv_buf());
+    w.x.ss.put(kA, recv_buf());
+    w.x.ss.put(kB, send_msg(0x22, rep));
+    const uint64_t before = kernel::ipc_fastpath_count();
+
+    REQUIRE(recv(p, w.s, kEp, kA) == kBlocked);
+    REQUIRE(call(p, w.c, kEp, kA, kB) == kBlocked);
+    CHECK(w.c->ipc.wait == IpcWait::kReply);
+    CHECK(w.s->ipc.reply_to == w.c.t);
+    CHECK(w.s.rax() == kOk);
+    CHECK(w.s.rdx() == 0xfa57);
+    check_delivered(w.x.ss.msg(kA), 0x11, req);
+    if (fast) {
+        CHECK(sched().current(1) == w.s.t);  // handed over: no trip through the queue
+        CHECK(w.s.state() == ThreadState::kRunning);
+        CHECK(kernel::ipc_fastpath_count() == before + 1);
+    } else {
+        CHECK(sched().current(1) == nullptr);
+        CHECK(w.s.runnable());
+        CHECK(kernel::ipc_fastpath_count() == before);
+    }
+
+    // The server answers and waits for the next call: the client gets the CPU.
+    w.x.ss.put(kA, recv_buf());
+    REQUIRE(reply_recv(p, w.s, kEp, kB, kA) == kBlocked);
+    CHECK(w.c.rax() == kOk);
+    check_delivered(w.x.cs.msg(kB), 0x22, rep);
+    check_no_ipc(w.c);
+    CHECK(w.s->ipc.wait == IpcWait::kRecv);
+    if (fast) {
+        CHECK(sched().current(1) == w.c.t);
+        CHECK(kernel::ipc_fastpath_count() == before + 2);
+    } else {
+        CHECK(w.c.runnable());
+        CHECK(run_next(1) == "client");
+    }
+}
+
+TEST_CASE("ipc fast path: long messages, caps, other CPUs and better queued threads take the slow path") {
+    SmpGuard smp(kCpus);
+    FastPath mode(true);
+    TestProcess p(255);
+    const uint64_t before = kernel::ipc_fastpath_count();
+
+    SECTION("a message one byte longer than kIpcFastBytes") {
+        SameCpu w = same_cpu_pair(p);
+        w.x.cs.put(kA, send_msg(1, pattern(kernel::kIpcFastBytes + 1)));
+        w.x.ss.put(kA, recv_buf());
+        REQUIRE(recv(p, w.s, kEp, kA) == kBlocked);
+        REQUIRE(call(p, w.c, kEp, kA, kB) == kBlocked);
+        CHECK(w.s.runnable());
+    }
+    SECTION("a message carrying a cap") {
+        SameCpu w = same_cpu_pair(p);
+        const uint32_t vmo = p.new_vmo(kPage);
+        give(p, vmo, w.x.cs, 5, kR | kG);
+        w.x.cs.put(kA, send_msg(1, {}, {5}));
+        w.x.ss.put(kA, recv_buf({ANVIL_SLOT_ANY}));
+        REQUIRE(recv(p, w.s, kEp, kA) == kBlocked);
+        REQUIRE(call(p, w.c, kEp, kA, kB) == kBlocked);
+        CHECK(w.s.runnable());
+        CHECK(w.x.ss.msg(kA).ncaps == 1);
+    }
+    SECTION("a server pinned to another CPU") {
+        Pair x = make_ep_pair(p);
+        Worker c = spawn(p, x.cs, "client", 1);
+        Worker s = spawn(p, x.ss, "server", 2);
+        x.cs.put(kA, send_msg(1));
+        x.ss.put(kA, recv_buf());
+        REQUIRE(recv(p, s, kEp, kA) == kBlocked);
+        REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
+        CHECK(s.runnable());
+        CHECK(s->cpu() == 2);
+    }
+    SECTION("a better thread already queued on the CPU") {
+        SameCpu w = same_cpu_pair(p);
+        Space other = make_space(p);
+        Worker vip = spawn(p, other, "vip", 1, 0, 90);
+        w.x.cs.put(kA, send_msg(1));
+        w.x.ss.put(kA, recv_buf());
+        REQUIRE(recv(p, w.s, kEp, kA) == kBlocked);
+        run(p, w.c);
+        REQUIRE(p.sys(ANVIL_SYS_tcb_resume, vip.slot).status == kOk);  // queued behind the client
+        REQUIRE(call(p, w.c, kEp, kA, kB) == kBlocked);
+        CHECK(w.s.runnable());
+        CHECK(run_next(1) == "vip");
+    }
+    CHECK(kernel::ipc_fastpath_count() == before);
 }

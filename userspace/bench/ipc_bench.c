@@ -74,8 +74,8 @@ int main(uint64_t initramfs_size)
         return fail("endpoint_create", s);
     if ((s = anvil_vmo_create(4096, &vmo)) != ANVIL_OK)
         return fail("vmo_create", s);
-    const anvil_spawn_cap_t lend = {ep, SERVER_EP_SLOT, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE};
-    const anvil_spawn_options_t opts = {0, 128, 0, &lend, 1};
+    const anvil_spawn_cap_t lend = {ep, SERVER_EP_SLOT, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0};
+    const anvil_spawn_options_t opts = {.priority = 128, .caps = &lend, .cap_count = 1};
     anvil_process_t server;
     if ((s = anvil_process_spawn(elf, elf_len, &opts, &server)) != ANVIL_OK)
         return fail("spawning the server", s);

@@ -1,5 +1,6 @@
 /* Process entry: the kernel starts a program at _start with rsp 16-byte aligned
- * and rdi = the start argument. Calls anvil_start(arg), which never returns. */
+ * and rdi = the start argument (init also gets its command line in rsi).
+ * Calls anvil_start(arg, cmdline), which never returns. */
     .section .text._start, "ax"
     .globl _start
     .type _start, @function

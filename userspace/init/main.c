@@ -1,26 +1,297 @@
-/* init: the first user program. For now it greets and exits; services come
- * with the userspace issue. */
+/* init: the first user program.
+ *
+ * Reads the manifest "services" from the initramfs, starts each service it
+ * names as a process of its own (CNode, VSpace, thread) holding only the caps
+ * its line lists, then serves as their supervisor: every service thread has
+ * init's fault endpoint (badged with the service's index), so a crash or an
+ * exit arrives here as a message. A crashed service is restarted up to its
+ * restart budget; when the main program exits, init stops the services and
+ * halts the machine with the program's exit code. The manifest format is in
+ * docs/userspace.md and manifest.h. */
+#include "manifest.h"
+
 #include <anvil/anvil.h>
+#include <anvil/cpio.h>
 #include <anvil/debug.h>
+#include <anvil/process.h>
+#include <anvil/services.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Exit status when init cannot start what the manifest asks for. */
+#define INIT_FAILED 1
+
+struct service {
+    const struct manifest_entry *entry;
+    const void *elf;
+    size_t elf_size;
+    anvil_process_t proc;
+    int running;
+    unsigned restarts;
+};
+
+static struct manifest g_manifest;
+static struct service g_services[MANIFEST_MAX_SERVICES];
+static uint64_t g_initramfs_size;
+static const void *g_initramfs;
+
+/* Endpoints init creates and keeps (slots in its own CNode). */
+static anvil_cap_t g_fault_ep;  /* init receives every service's exit/fault */
+static anvil_cap_t g_ns_ep;     /* the name server's endpoint */
+static anvil_cap_t g_io_ep;     /* the IO server's endpoint */
+
+/* Badges: a service's index + 1 on its fault and client caps; init's own. */
+#define INIT_BADGE 0x1000u
+
+static void fail(const char *what, anvil_status_t s)
+{
+    printf("init: %s: %s\n", what, anvil_status_str(s));
+}
+
+static const char *kind_name(uint32_t kind)
+{
+    switch (kind) {
+    case ANVIL_FAULT_KIND_EXIT: return "exited";
+    case ANVIL_FAULT_KIND_PAGE: return "page fault";
+    case ANVIL_FAULT_KIND_GP: return "general protection fault";
+    case ANVIL_FAULT_KIND_UD: return "invalid opcode";
+    case ANVIL_FAULT_KIND_DE: return "divide error";
+    default: return "exception";
+    }
+}
+
+/* Fills `caps` with what service `index` gets; returns how many. */
+static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *start_arg)
+{
+    const struct manifest_entry *e = &g_services[index].entry[0];
+    const uint64_t badge = index + 1;
+    const uint32_t client = ANVIL_RIGHT_WRITE | ANVIL_RIGHT_GRANT;
+    unsigned n = 0;
+    *start_arg = 0;
+    for (unsigned i = 0; i < e->cap_count; i++) {
+        const struct manifest_cap *c = &e->caps[i];
+        anvil_spawn_cap_t *out = &caps[n++];
+        out->badge = 0;
+        switch (c->kind) {
+        case CAP_NS:
+            *out = (anvil_spawn_cap_t){g_ns_ep, ANVIL_CAP_NAMESERVER, client, badge};
+            break;
+        case CAP_NS_SERVE:
+            *out = (anvil_spawn_cap_t){g_ns_ep, ANVIL_CAP_NAMESERVER, ANVIL_RIGHT_READ, 0};
+            break;
+        case CAP_IO:
+            *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, client, badge};
+            break;
+        case CAP_IO_SERVE:
+            *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, ANVIL_RIGHT_READ, 0};
+            break;
+        case CAP_IO_PUBLISH:
+            *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER_PUBLISH, client, 0};
+            break;
+        case CAP_COM1_IOPORT:
+            *out = (anvil_spawn_cap_t){ANVIL_CAP_COM1_IOPORT, ANVIL_CAP_COM1_IOPORT,
+                                       ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0};
+            break;
+        case CAP_COM1_IRQ:
+            *out = (anvil_spawn_cap_t){ANVIL_CAP_COM1_IRQ, ANVIL_CAP_COM1_IRQ, ANVIL_RIGHT_MANAGE, 0};
+            break;
+        case CAP_INITRAMFS:
+            *out = (anvil_spawn_cap_t){ANVIL_CAP_INITRAMFS, ANVIL_CAP_INITRAMFS,
+                                       ANVIL_RIGHT_READ | ANVIL_RIGHT_GRANT, 0};
+            *start_arg = g_initramfs_size;
+            break;
+        case CAP_PEER_TCB:
+            /* Checked by the parser: an earlier service, running by now. */
+            *out = (anvil_spawn_cap_t){g_services[c->peer].proc.tcb, ANVIL_CAP_PEER_TCB,
+                                       ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE | ANVIL_RIGHT_MANAGE, 0};
+            break;
+        }
+    }
+    return n;
+}
+
+static anvil_status_t start_service(unsigned index, const char *cmdline)
+{
+    struct service *svc = &g_services[index];
+    const struct manifest_entry *e = svc->entry;
+    anvil_spawn_cap_t caps[MANIFEST_MAX_CAPS];
+    anvil_spawn_options_t opts;
+    memset(&opts, 0, sizeof opts);
+    opts.caps = caps;
+    opts.cap_count = service_caps(index, caps, &opts.start_arg);
+    opts.priority = e->priority;
+    opts.pin = e->pinned;
+    opts.cpu = e->cpu;
+    opts.cmdline = cmdline;
+
+    /* The thread's fault endpoint: a copy of init's, badged with the index. */
+    uint32_t fault_slot;
+    anvil_status_t s = anvil_cap_copy_any(ANVIL_CAP_SELF_CNODE, g_fault_ep, ANVIL_CAP_SELF_CNODE,
+                                          ANVIL_RIGHT_WRITE, index + 1, &fault_slot);
+    if (s != ANVIL_OK)
+        return s;
+    opts.fault_ep = fault_slot;
+    s = anvil_process_spawn(svc->elf, svc->elf_size, &opts, &svc->proc);
+    /* The thread holds its own reference to the fault endpoint. */
+    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, fault_slot);
+    svc->running = s == ANVIL_OK;
+    return s;
+}
+
+static void stop_service(unsigned index)
+{
+    struct service *svc = &g_services[index];
+    if (svc->proc.tcb) {
+        const anvil_status_t s = anvil_process_destroy(&svc->proc);
+        if (s != ANVIL_OK)
+            fail("stopping a service", s);
+    }
+    svc->running = 0;
+}
+
+/* Stops every service, last started first, and returns `code`. */
+static int shut_down(int code)
+{
+    /* Output goes straight to the console from here on: the IO server goes too. */
+    anvil_stdio_set_sink(NULL);
+    for (unsigned i = g_manifest.count; i-- > 0;)
+        stop_service(i);
+    printf("init: all services stopped; halting with code %d\n", code);
+    return code;
+}
+
+static int creates(anvil_status_t (*create)(anvil_cap_t *), anvil_cap_t *out, const char *what)
+{
+    const anvil_status_t s = create(out);
+    if (s != ANVIL_OK)
+        fail(what, s);
+    return s == ANVIL_OK;
+}
+
+/* What to do about a stopped service: restart it, or (main) shut down. */
+static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdline, int *halt_code)
+{
+    struct service *svc = &g_services[index];
+    const struct manifest_entry *e = svc->entry;
+    /* Without its IO server init prints to the console directly: a call to the
+     * dead server would wait for the restart only init can do. */
+    const int is_io = manifest_has_cap(e, CAP_IO_SERVE);
+    if (is_io)
+        anvil_stdio_set_sink(NULL);
+    if (f->kind == ANVIL_FAULT_KIND_EXIT)
+        printf("init: %s exited with code %lld\n", e->name, (long long)f->exit_code);
+    else
+        printf("init: %s stopped: %s at 0x%llx (rip 0x%llx)\n", e->name, kind_name(f->kind),
+               (unsigned long long)f->address, (unsigned long long)f->rip);
+    if (e->is_main) {
+        *halt_code = f->kind == ANVIL_FAULT_KIND_EXIT ? (int)f->exit_code : 125;
+        return 1;
+    }
+    stop_service(index);
+    if (svc->restarts >= e->restart_limit) {
+        printf("init: %s stopped %u time(s); not restarting it\n", e->name, svc->restarts + 1);
+        return 0;
+    }
+    svc->restarts++;
+    printf("init: restarting %s (%u of %u)\n", e->name, svc->restarts, e->restart_limit);
+    const anvil_status_t s = start_service(index, cmdline);
+    if (s != ANVIL_OK)
+        fail("restart", s);
+    else if (is_io)
+        anvil_stdio_use_ioserver();
+    return 0;
+}
 
 int main(uint64_t start_arg)
 {
-    (void)start_arg;
+    const char *cmdline = anvil_cmdline();
     anvil_cap_info_t vspace, tcb;
-    anvil_status_t s = anvil_cap_info(ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_VSPACE, &vspace);
-    if (s == ANVIL_OK)
-        s = anvil_cap_info(ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_TCB, &tcb);
-    if (s != ANVIL_OK) {
-        anvil_debug_puts("init: cap_info failed: ");
-        anvil_debug_puts(anvil_status_str(s));
-        anvil_debug_puts("\n");
-        return 1;
+    if (anvil_cap_info(ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_VSPACE, &vspace) != ANVIL_OK ||
+        anvil_cap_info(ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_TCB, &tcb) != ANVIL_OK) {
+        anvil_debug_puts("init: cannot read its own caps\n");
+        return INIT_FAILED;
     }
     /* A process is named by its address space; a thread by its TCB. */
-    anvil_debug_puts("init: hello from Anvil userspace (pid ");
-    anvil_debug_put_u64(vspace.object_id);
-    anvil_debug_puts(", tid ");
-    anvil_debug_put_u64(tcb.object_id);
-    anvil_debug_puts(")\n");
-    return 0;
+    printf("init: hello from Anvil userspace (pid %llu, tid %llu)\n", (unsigned long long)vspace.object_id,
+           (unsigned long long)tcb.object_id);
+
+    g_initramfs_size = start_arg;
+    anvil_status_t s = anvil_initramfs_map(start_arg, &g_initramfs);
+    if (s != ANVIL_OK) {
+        fail("mapping the initramfs", s);
+        return INIT_FAILED;
+    }
+    const void *text;
+    size_t text_len;
+    s = anvil_cpio_find(g_initramfs, g_initramfs_size, MANIFEST_MEMBER, &text, &text_len);
+    if (s == ANVIL_ERR_NOT_FOUND) {
+        printf("init: no \"%s\" in the initramfs; nothing to start\n", MANIFEST_MEMBER);
+        return 0;
+    }
+    if (s != ANVIL_OK) {
+        fail("reading the initramfs", s);
+        return INIT_FAILED;
+    }
+    char error[128];
+    if (!manifest_parse(text, text_len, &g_manifest, error, sizeof error)) {
+        printf("init: %s: %s\n", MANIFEST_MEMBER, error);
+        return INIT_FAILED;
+    }
+
+    /* The IO endpoint first, and at once init's own badged client cap in its
+     * well-known slot ANVIL_CAP_IOSERVER (free until then), for its output. */
+    if (!creates(anvil_endpoint_create, &g_io_ep, "IO server endpoint"))
+        return INIT_FAILED;
+    s = anvil_cap_copy(ANVIL_CAP_SELF_CNODE, g_io_ep, ANVIL_CAP_SELF_CNODE, ANVIL_CAP_IOSERVER,
+                       ANVIL_RIGHT_WRITE | ANVIL_RIGHT_GRANT, INIT_BADGE);
+    if (s != ANVIL_OK) {
+        fail("IO server cap", s);
+        return INIT_FAILED;
+    }
+    if (!creates(anvil_endpoint_create, &g_fault_ep, "fault endpoint") ||
+        !creates(anvil_endpoint_create, &g_ns_ep, "name server endpoint"))
+        return INIT_FAILED;
+
+    for (unsigned i = 0; i < g_manifest.count; i++) {
+        struct service *svc = &g_services[i];
+        svc->entry = &g_manifest.entries[i];
+        s = anvil_cpio_find(g_initramfs, g_initramfs_size, svc->entry->program, &svc->elf, &svc->elf_size);
+        if (s != ANVIL_OK) {
+            printf("init: service %s: program \"%s\": %s\n", svc->entry->name, svc->entry->program,
+                   anvil_status_str(s));
+            return shut_down(INIT_FAILED);
+        }
+        s = start_service(i, cmdline);
+        if (s != ANVIL_OK) {
+            printf("init: starting %s: %s\n", svc->entry->name, anvil_status_str(s));
+            return shut_down(INIT_FAILED);
+        }
+        printf("init: started %s\n", svc->entry->name);
+        /* Once the IO server runs, init prints through it like everyone else. */
+        if (manifest_has_cap(svc->entry, CAP_IO_SERVE))
+            anvil_stdio_use_ioserver();
+    }
+    if (!manifest_main(&g_manifest)) {
+        printf("init: %u service(s) running; no main program, so init keeps supervising\n", g_manifest.count);
+    }
+
+    /* Supervise: every message on the fault endpoint is a service that stopped. */
+    for (;;) {
+        static anvil_msg_t msg;
+        uint64_t badge = 0;
+        msg.ncaps = 0;
+        s = anvil_ipc_recv(g_fault_ep, &msg, &badge);
+        if (s != ANVIL_OK) {
+            fail("waiting on the fault endpoint", s);
+            return shut_down(INIT_FAILED);
+        }
+        if (msg.label != ANVIL_FAULT_MSG_LABEL || badge == 0 || badge > g_manifest.count ||
+            msg.len != sizeof(anvil_fault_msg_t))
+            continue; /* only the kernel sends here */
+        anvil_fault_msg_t f;
+        memcpy(&f, msg.data, sizeof f);
+        int halt_code = 0;
+        if (on_stop((unsigned)(badge - 1), &f, cmdline, &halt_code))
+            return shut_down(halt_code);
+    }
 }

@@ -1,8 +1,12 @@
-/* The userspace test suite: runs as init in a test initramfs, on both backends.
+/* The userspace test suite: runs as the main service of a test initramfs (init
+ * starts the name server and the IO server first), on both backends.
  * Each test exercises the ABI from ring 3; more arrive with each kernel issue.
  * The tests of each area live in <area>_tests.c; the order is fixed here. */
 #include "tests.h"
 
+#include <anvil/process.h>
+#include <anvil/services.h>
+#include <stdio.h>
 #include <string.h>
 
 const char kReadOnly[16] = "read-only data";
@@ -152,7 +156,7 @@ static const struct test_case kTests[] = {
     {"mem.child_maps_and_unmaps", test_child_maps},
     {"cap.revoke_kills_child", test_revoke_kills_child},
     {"ipc.create", test_ipc_create},
-    {"ipc.irq_bind_not_supported", test_ipc_irq_bind_not_supported},
+    {"ipc.irq_bind", test_ipc_irq_bind},
     {"ipc.send_recv_receiver_first", test_ipc_receiver_first},
     {"ipc.send_recv_sender_first", test_ipc_sender_first},
     {"ipc.try_would_block", test_ipc_try_would_block},
@@ -176,6 +180,23 @@ static const struct test_case kTests[] = {
     {"ipc.fault_ep_faults", test_ipc_fault_ep_faults},
     {"ipc.child_server", test_ipc_child_server},
     {"ipc.across_cpus", test_ipc_across_cpus},
+    {"ns.register_lookup", test_ns_register_lookup},
+    {"ns.lookup_missing", test_ns_lookup_missing},
+    {"ns.bad_names", test_ns_bad_names},
+    {"ns.max_length_name", test_ns_max_length_name},
+    {"ns.unregister", test_ns_unregister},
+    {"ns.reregister_replaces", test_ns_reregister_replaces},
+    {"ns.register_cap_rules", test_ns_register_cap_rules},
+    {"ns.unknown_label", test_ns_unknown_label},
+    {"ns.table_full", test_ns_table_full},
+    {"ns.no_slot_leak", test_ns_no_slot_leak},
+    {"io.write", test_io_write},
+    {"io.unknown_label", test_io_unknown_label},
+    {"io.lookup", test_io_lookup},
+    {"io.stdio_sink", test_io_stdio_sink},
+    {"io.read_line_args", test_io_read_line_args},
+    {"io.read_line", test_io_read_line},
+    {"io.restart_after_crash", test_io_restart_after_crash},
     /* Last: the simulator stops at a user ud2 (UC_ERR_INSN_INVALID) instead of reporting #UD. */
     {"ipc.fault_ep_invalid_opcode", test_ipc_fault_ep_invalid_opcode},
 };
@@ -186,10 +207,36 @@ static void unmap_scratch(void)
     anvil_vma_unmap(ANVIL_CAP_SELF_VSPACE, TEST_VA, TEST_SHARED_VA + PAGE - TEST_VA);
 }
 
+/* The value of `tests=` on the command line init passed on, or null. */
+static const char *test_filter(void)
+{
+    static char filter[ANVIL_PROCESS_CMDLINE_MAX];
+    const char *line = anvil_cmdline();
+    for (const char *p = line; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = 0;
+        while (p[n] && p[n] != ' ')
+            n++;
+        if (n > 6 && strncmp(p, "tests=", 6) == 0) {
+            memcpy(filter, p + 6, n - 6);
+            filter[n - 6] = '\0';
+            return filter;
+        }
+        p += n;
+    }
+    return NULL;
+}
+
 int main(uint64_t start_arg)
 {
     g_initramfs_size = start_arg;
     suite_cleanup = unmap_scratch;
-    anvil_debug_puts("anvil userspace tests\n");
-    return run_tests(kTests, sizeof kTests / sizeof kTests[0]);
+    anvil_stdio_use_ioserver();
+    const char *filter = test_filter();
+    if (filter)
+        printf("anvil userspace tests matching \"%s\"\n", filter);
+    else
+        printf("anvil userspace tests\n");
+    return run_tests(kTests, sizeof kTests / sizeof kTests[0], filter);
 }

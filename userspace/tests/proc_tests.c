@@ -35,8 +35,8 @@ anvil_status_t child_start(struct child_run *run, uint32_t mode, anvil_cap_t vmo
     }
     run->sh = (struct child_shared *)(uintptr_t)TEST_SHARED_VA;
     const anvil_spawn_cap_t caps[2] = {
-        {run->shared, CHILD_SLOT_SHARED, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE},
-        {vmo, CHILD_SLOT_VMO, vmo_mask},
+        {run->shared, CHILD_SLOT_SHARED, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0},
+        {vmo, CHILD_SLOT_VMO, vmo_mask, 0},
     };
     const anvil_spawn_options_t opts = {
         .start_arg = mode,
@@ -445,7 +445,7 @@ int test_spawn_failures(void)
     if (spawn_fails(elf, len, &opts, ANVIL_ERR_INVALID_ARG))
         return 1;
     opts.cnode_slots = 16;
-    anvil_spawn_cap_t extra = {vmo, 16, ANVIL_RIGHT_READ}; /* past the end of a 16-slot CNode */
+    anvil_spawn_cap_t extra = {vmo, 16, ANVIL_RIGHT_READ, 0}; /* past the end of a 16-slot CNode */
     opts.caps = &extra;
     opts.cap_count = 1;
     if (spawn_fails(elf, len, &opts, ANVIL_ERR_INVALID_CAP))

@@ -1,5 +1,6 @@
 #include "suite.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *g_fail_file;
@@ -63,10 +64,47 @@ static unsigned delete_new_caps(const uint64_t before[SUITE_CNODE_SLOTS / 64])
     return n;
 }
 
-int run_tests(const struct test_case *tests, unsigned count)
+/* Shell-style match of `name` against one pattern of `len` bytes: '*' is any
+ * run of characters, '?' any one. */
+static int glob_match(const char *pat, size_t len, const char *name)
 {
-    unsigned passed = 0, failed = 0, skipped = 0;
+    if (len == 0)
+        return *name == '\0';
+    if (*pat == '*') {
+        for (;; name++) {
+            if (glob_match(pat + 1, len - 1, name))
+                return 1;
+            if (*name == '\0')
+                return 0;
+        }
+    }
+    if (*name == '\0' || (*pat != '?' && *pat != *name))
+        return 0;
+    return glob_match(pat + 1, len - 1, name + 1);
+}
+
+int test_selected(const char *filter, const char *name)
+{
+    if (!filter || !*filter)
+        return 1;
+    for (const char *p = filter;;) {
+        const char *comma = strchr(p, ',');
+        const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (glob_match(p, len, name))
+            return 1;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+int run_tests(const struct test_case *tests, unsigned count, const char *filter)
+{
+    unsigned passed = 0, failed = 0, skipped = 0, ran = 0;
     for (unsigned i = 0; i < count; i++) {
+        if (!test_selected(filter, tests[i].name))
+            continue;
+        ran++;
         g_fail_what = 0;
         g_skip_why = 0;
         uint64_t before[SUITE_CNODE_SLOTS / 64];
@@ -77,36 +115,25 @@ int run_tests(const struct test_case *tests, unsigned count)
             r = test_fail(__FILE__, __LINE__, "the test left capabilities behind in the caller's CNode");
         if (suite_cleanup)
             suite_cleanup();
-        anvil_debug_puts("test ");
-        anvil_debug_puts(tests[i].name);
         if (r == 0) {
-            anvil_debug_puts(" ... ok\n");
+            printf("test %s ... ok\n", tests[i].name);
             passed++;
         } else if (r == TEST_SKIPPED) {
-            anvil_debug_puts(" ... skipped: ");
-            anvil_debug_puts(g_skip_why ? g_skip_why : "(no reason)");
-            anvil_debug_puts("\n");
+            printf("test %s ... skipped: %s\n", tests[i].name, g_skip_why ? g_skip_why : "(no reason)");
             skipped++;
         } else {
-            anvil_debug_puts(" ... FAILED at ");
-            anvil_debug_puts(g_fail_file ? g_fail_file : "?");
-            anvil_debug_puts(":");
-            anvil_debug_put_u64((uint64_t)g_fail_line);
-            anvil_debug_puts(": ");
-            anvil_debug_puts(g_fail_what ? g_fail_what : "(no reason)");
-            anvil_debug_puts("\n");
+            printf("test %s ... FAILED at %s:%d: %s\n", tests[i].name, g_fail_file ? g_fail_file : "?",
+                   g_fail_line, g_fail_what ? g_fail_what : "(no reason)");
             failed++;
         }
     }
-    anvil_debug_put_u64(passed);
-    anvil_debug_puts(" passed, ");
-    anvil_debug_put_u64(failed);
-    anvil_debug_puts(" failed");
-    if (skipped) {
-        anvil_debug_puts(", ");
-        anvil_debug_put_u64(skipped);
-        anvil_debug_puts(" skipped");
+    if (ran == 0) {
+        printf("no test matches \"%s\"\n", filter ? filter : "");
+        failed = 1;
     }
-    anvil_debug_puts("\n");
+    if (skipped)
+        printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
+    else
+        printf("%u passed, %u failed\n", passed, failed);
     return (int)failed;
 }

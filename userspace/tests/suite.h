@@ -40,10 +40,15 @@ unsigned caps_in_use(void);
 /* Called after each test (if set), to undo what a failed test may have left. */
 extern void (*suite_cleanup)(void);
 
-/* Runs every test in order and prints the summary; returns the failure count.
- * A test that passes but leaves caps behind in the caller's CNode fails; the
- * caps a test leaves are deleted either way (threads suspended first). */
-int run_tests(const struct test_case *tests, unsigned count);
+/* True if `name` matches `filter`: comma-separated shell patterns ('*' and
+ * '?'), e.g. "ipc.*,mem.vmo_?"; an empty or null filter selects everything. */
+int test_selected(const char *filter, const char *name);
+
+/* Runs the tests `filter` selects, in order, one line each, and prints the
+ * summary; returns the failure count (a filter that selects nothing is one
+ * failure). A test that passes but leaves caps behind in the caller's CNode
+ * fails; the caps a test leaves are deleted either way (threads suspended first). */
+int run_tests(const struct test_case *tests, unsigned count, const char *filter);
 
 
 #endif

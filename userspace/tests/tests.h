@@ -114,7 +114,29 @@ int test_abi_rdtsc(void);
 
 /* ipc_tests.c */
 int test_ipc_create(void);
-int test_ipc_irq_bind_not_supported(void);
+int test_ipc_irq_bind(void);
+int test_ns_register_lookup(void);
+int test_ns_lookup_missing(void);
+int test_ns_bad_names(void);
+int test_ns_max_length_name(void);
+int test_ns_unregister(void);
+int test_ns_reregister_replaces(void);
+int test_ns_register_cap_rules(void);
+int test_ns_unknown_label(void);
+int test_ns_table_full(void);
+int test_ns_no_slot_leak(void);
+int test_io_write(void);
+int test_io_unknown_label(void);
+int test_io_lookup(void);
+int test_io_stdio_sink(void);
+int test_io_read_line_args(void);
+int test_io_read_line(void);
+int test_io_restart_after_crash(void);
+
+/* One raw request to a service endpoint: `len` bytes of `data`, `cap` attached
+ * unless 0, no cap offered for the reply. Returns the call's status, or the
+ * server's (the reply's label) if it answered. */
+anvil_status_t service_raw(anvil_cap_t ep, uint64_t label, const void *data, uint32_t len, anvil_cap_t cap);
 int test_ipc_receiver_first(void);
 int test_ipc_sender_first(void);
 int test_ipc_try_would_block(void);

@@ -91,6 +91,28 @@ bool as_map(AsHandle as, vaddr_t va, paddr_t pa, uint32_t perms);
 // Removes the mapping of one user page (no-op if none) and flushes it from TLBs.
 void as_unmap(AsHandle as, vaddr_t va);
 
+// ---- IO ports and device interrupts ----------------------------------------------
+
+// Lets user code running in `as` execute in/out on ports [base, base + count)
+// (x86_64: the I/O permission bitmap the CPU's TSS uses while `as` is active; sim:
+// the engine's in/out hook checks the same set). Grants only ever widen and last
+// until as_destroy. Any other port access from user mode is a #GP fault, reported
+// through on_fault as kGeneralProtection. Returns false if `base + count` exceeds
+// 0x10000 or the backend is out of memory (nothing changed).
+bool as_allow_ioports(AsHandle as, uint16_t base, uint32_t count);
+
+// Legacy (ISA) interrupt lines 0 .. kIrqLines-1 are what IRQ caps name.
+constexpr uint32_t kIrqLines = 16;
+
+// Starts delivering ISA interrupt `irq` to the kernel: each interrupt then causes one
+// kernel::on_irq(cpu, irq) call on some CPU, with the interrupt already acknowledged
+// at the interrupt controller (edge semantics: a device that keeps its line raised is
+// not reported again until it lowers and raises it). Returns false if the backend
+// cannot route `irq` (out of range, or used by the backend itself, e.g. the timer).
+bool irq_enable(uint32_t irq);
+// Stops delivering `irq` (no-op if not enabled).
+void irq_disable(uint32_t irq);
+
 // ---- CPUs -----------------------------------------------------------------------
 
 // Index of the CPU running this kernel entry (0 .. cpu_count-1).

@@ -82,7 +82,8 @@
     X(30, notify_signal, ANVIL_WRAP, (ANVIL_IN, anvil_cap_t, n), (ANVIL_IN, uint64_t, bits)) \
     X(31, notify_wait, ANVIL_WRAP, (ANVIL_IN, anvil_cap_t, n), (ANVIL_OUT, uint64_t, bits)) \
     X(32, irq_bind, ANVIL_WRAP, (ANVIL_IN, anvil_cap_t, irq), (ANVIL_IN, anvil_cap_t, notification), \
-      (ANVIL_IN, uint64_t, bit))
+      (ANVIL_IN, uint64_t, bit))                                                          \
+    X(33, ioport_enable, ANVIL_WRAP, (ANVIL_IN, anvil_cap_t, ioport))
 
 /* ANVIL_SYS_<name>: the syscall numbers. */
 #define ANVIL_SYS_ENUM_ITEM(num, name, wrap, ...) ANVIL_SYS_##name = (num),

@@ -51,6 +51,13 @@ typedef uint32_t anvil_cap_t;
 /* Boot caps, given to init only. */
 #define ANVIL_CAP_INITRAMFS   7u  /* VMO holding the initramfs (READ | GRANT); its
                                      size in bytes is init's start argument (rdi) */
+#define ANVIL_CAP_COM1_IOPORT 8u  /* IOPORT cap for COM1's ports 0x3f8..0x3ff */
+#define ANVIL_CAP_COM1_IRQ    9u  /* IRQ cap for COM1's interrupt line (ISA IRQ 4) */
+
+/* COM1 as the boot caps describe it. */
+#define ANVIL_COM1_PORT_BASE  0x3f8u
+#define ANVIL_COM1_PORT_COUNT 8u
+#define ANVIL_COM1_IRQ_LINE   4u
 
 /* What cap_info reports about one slot. */
 typedef struct anvil_cap_info {

@@ -105,15 +105,28 @@ static anvil_status_t load_segment(anvil_cap_t vspace, const uint8_t *elf, const
     return s != ANVIL_OK ? s : d;
 }
 
-static anvil_status_t map_stack(anvil_cap_t vspace)
+/* Maps the child's stack and puts its command line at the top; *sp gets the
+ * address of the command line (the thread's first rsp, 16-byte aligned). */
+static anvil_status_t map_stack(anvil_cap_t vspace, const char *cmdline, uint64_t *sp)
 {
+    char line[ANVIL_PROCESS_CMDLINE_MAX];
+    size_t len = cmdline ? strlen(cmdline) : 0;
+    if (len > sizeof line - 1)
+        return ANVIL_ERR_INVALID_ARG;
+    memcpy(line, cmdline ? cmdline : "", len);
+    line[len] = '\0';
+    const uint64_t room = (len + 1 + 15) & ~15ull;
+
     anvil_cap_t vmo;
     anvil_status_t s = anvil_vmo_create(ANVIL_PROCESS_STACK_SIZE, &vmo);
     if (s != ANVIL_OK)
         return s;
-    s = anvil_vma_map(vspace, ANVIL_PROCESS_STACK_TOP - ANVIL_PROCESS_STACK_SIZE, vmo, 0,
-                      ANVIL_PROCESS_STACK_SIZE, ANVIL_PERM_R | ANVIL_PERM_W);
+    s = anvil_vmo_write(vmo, ANVIL_PROCESS_STACK_SIZE - room, line, len + 1);
+    if (s == ANVIL_OK)
+        s = anvil_vma_map(vspace, ANVIL_PROCESS_STACK_TOP - ANVIL_PROCESS_STACK_SIZE, vmo, 0,
+                          ANVIL_PROCESS_STACK_SIZE, ANVIL_PERM_R | ANVIL_PERM_W);
     const anvil_status_t d = anvil_cap_delete(ANVIL_CAP_SELF_CNODE, vmo);
+    *sp = ANVIL_PROCESS_STACK_TOP - room;
     return s != ANVIL_OK ? s : d;
 }
 
@@ -162,14 +175,15 @@ static anvil_status_t build(anvil_process_t *p, const uint8_t *elf, const anvil_
         if ((s = load_segment(p->vspace, elf, &ph)) != ANVIL_OK)
             return s;
     }
-    if ((s = map_stack(p->vspace)) != ANVIL_OK)
+    uint64_t sp;
+    if ((s = map_stack(p->vspace, opts->cmdline, &sp)) != ANVIL_OK)
         return s;
 
     /* The child's view of itself: its own CNode, VSpace and TCB, without GRANT. */
     const anvil_spawn_cap_t self[3] = {
-        {p->cnode, ANVIL_CAP_SELF_CNODE, ANVIL_PROCESS_SELF_RIGHTS},
-        {p->vspace, ANVIL_CAP_SELF_VSPACE, ANVIL_PROCESS_SELF_RIGHTS},
-        {p->tcb, ANVIL_CAP_SELF_TCB, ANVIL_PROCESS_SELF_RIGHTS},
+        {p->cnode, ANVIL_CAP_SELF_CNODE, ANVIL_PROCESS_SELF_RIGHTS, 0},
+        {p->vspace, ANVIL_CAP_SELF_VSPACE, ANVIL_PROCESS_SELF_RIGHTS, 0},
+        {p->tcb, ANVIL_CAP_SELF_TCB, ANVIL_PROCESS_SELF_RIGHTS, 0},
     };
     for (int i = 0; i < 3; i++) {
         s = anvil_cap_copy(ANVIL_CAP_SELF_CNODE, self[i].src, p->cnode, self[i].dst_slot, self[i].rights_mask, 0);
@@ -178,19 +192,21 @@ static anvil_status_t build(anvil_process_t *p, const uint8_t *elf, const anvil_
     }
     for (uint32_t i = 0; i < opts->cap_count; i++) {
         const anvil_spawn_cap_t *c = &opts->caps[i];
-        s = anvil_cap_copy(ANVIL_CAP_SELF_CNODE, c->src, p->cnode, c->dst_slot, c->rights_mask, 0);
+        s = anvil_cap_copy(ANVIL_CAP_SELF_CNODE, c->src, p->cnode, c->dst_slot, c->rights_mask, c->badge);
         if (s != ANVIL_OK)
             return s;
     }
 
-    s = anvil_tcb_configure(p->tcb, p->cnode, p->vspace, 0, opts->priority, ANVIL_CPU_ANY, 0);
+    s = anvil_tcb_configure(p->tcb, p->cnode, p->vspace, 0, opts->priority, opts->pin ? opts->cpu : ANVIL_CPU_ANY,
+                            opts->fault_ep);
     if (s != ANVIL_OK)
         return s;
     anvil_regs_t regs;
     memset(&regs, 0, sizeof regs);
     regs.rip = eh.entry;
-    regs.rsp = ANVIL_PROCESS_STACK_TOP & ~15ull;
+    regs.rsp = sp;
     regs.rdi = opts->start_arg;
+    regs.rsi = sp; /* the command line (see crt/start.c) */
     regs.rflags = 0x202; /* IF set, reserved bit 1 */
     if ((s = anvil_tcb_set_regs(p->tcb, &regs)) != ANVIL_OK)
         return s;

@@ -27,12 +27,17 @@ extern "C" {
 /* Where anvil_initramfs_map puts the initramfs in the caller's VSpace. */
 #define ANVIL_INITRAMFS_VA 0x0000600000000000ull
 
+/* Longest command line a child gets, with its NUL. */
+#define ANVIL_PROCESS_CMDLINE_MAX 256u
+
 /* One cap lent to a child: the caller's slot `src` is copied into the child's
- * slot `dst_slot` with rights & rights_mask (the source needs GRANT). */
+ * slot `dst_slot` with rights & rights_mask (the source needs GRANT) and, for an
+ * unbadged endpoint or notification, `badge` (0: none). */
 typedef struct anvil_spawn_cap {
     anvil_cap_t src;
     uint32_t dst_slot;
     uint32_t rights_mask;
+    uint64_t badge;
 } anvil_spawn_cap_t;
 
 /* How to start a process. */
@@ -42,6 +47,13 @@ typedef struct anvil_spawn_options {
     uint32_t cnode_slots;            /* child CNode size; 0 = ANVIL_PROCESS_CNODE_SLOTS */
     const anvil_spawn_cap_t *caps;   /* extra caps for the child (may be null) */
     uint32_t cap_count;              /* entries in caps */
+    anvil_cap_t fault_ep;            /* caller's endpoint slot told of the thread's
+                                        exit or fault (its badge tells who); 0 = none */
+    const char *cmdline;             /* the child's anvil_cmdline() (copied onto its
+                                        stack, at most ANVIL_PROCESS_CMDLINE_MAX - 1
+                                        bytes); null = "" */
+    int pin;                         /* nonzero: the thread runs only on CPU `cpu` */
+    uint32_t cpu;
 } anvil_spawn_options_t;
 
 /* A spawned process, as the caller sees it: slots in the caller's CNode. */
@@ -71,6 +83,10 @@ anvil_status_t anvil_process_destroy(anvil_process_t *p);
  * start argument) read-only at ANVIL_INITRAMFS_VA and returns its address.
  * Calling it again returns the same mapping. */
 anvil_status_t anvil_initramfs_map(uint64_t size, const void **out);
+
+/* The kernel command line init was started with (the kernel passes it in rsi);
+ * "" in every other process. */
+const char *anvil_cmdline(void);
 
 #ifdef __cplusplus
 }

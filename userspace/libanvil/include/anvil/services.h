@@ -1,0 +1,86 @@
+/* <anvil/services.h>: the protocols of the name server and the IO server, and
+ * their client calls.
+ *
+ * Both servers take ipc_call requests and answer with a reply whose label is an
+ * anvil_status_t. Clients are told apart by the badge of the endpoint cap init
+ * gave them (one badge per service, the same across restarts).
+ *
+ * Name server (a client's slot ANVIL_CAP_NAMESERVER):
+ *   ANVIL_NS_REGISTER   data: the name; caps[0]: the cap to publish (needs GRANT).
+ *                       SLOT_OCCUPIED if another client holds the name; the same
+ *                       client registering again replaces its cap (a restarted
+ *                       service re-registers).
+ *   ANVIL_NS_LOOKUP     data: the name; reply caps[0]: a copy of the published cap.
+ *                       NOT_FOUND if nobody registered it.
+ *   ANVIL_NS_UNREGISTER data: the name. NOT_FOUND if absent, ACCESS_DENIED if
+ *                       another client registered it.
+ *   Names are 1..ANVIL_NS_NAME_MAX bytes, no NUL inside (INVALID_ARG otherwise).
+ *   NO_MEMORY when ANVIL_NS_MAX_NAMES names are registered (or the server's
+ *   CNode is full). A copy handed out by a lookup is the client's: it outlives
+ *   an unregister. A name whose published cap was revoked counts as absent.
+ *
+ * IO server (a client's slot ANVIL_CAP_IOSERVER), owner of COM1:
+ *   ANVIL_IO_WRITE      data: bytes to write (up to ANVIL_MSG_MAX_BYTES), sent
+ *                       unchanged (no "\n" -> "\r\n"). May also arrive as a plain
+ *                       ipc_send, which gets no reply (the stdio sink's
+ *                       non-blocking retry).
+ *   ANVIL_IO_READ_LINE  data: empty, or a uint32_t limit 1..ANVIL_IO_LINE_MAX
+ *                       (0 or absent: ANVIL_IO_LINE_MAX). Reply data: one line of
+ *                       input without its end (up to the limit; a longer line
+ *                       comes in pieces of `limit` bytes). '\n', '\r' and "\r\n"
+ *                       each end a line. Input after the line stays buffered for
+ *                       the next read. Blocks until a whole line is there; the
+ *                       server serves one request at a time, so writers wait
+ *                       meanwhile. NOT_SUPPORTED if the server has no COM1.
+ *   Other labels get NOT_SUPPORTED, on both servers.
+ */
+#ifndef ANVIL_SERVICES_H
+#define ANVIL_SERVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <anvil/status.h>
+#include <anvil/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Slots init fills beyond the well-known ones (see docs/userspace.md). */
+#define ANVIL_CAP_IOSERVER_PUBLISH 10u /* IO server: WRITE|GRANT cap it publishes as "io" */
+#define ANVIL_CAP_PEER_TCB         11u /* a service granted another's thread ("tcb:NAME") */
+
+#define ANVIL_NS_REGISTER   1u
+#define ANVIL_NS_LOOKUP     2u
+#define ANVIL_NS_UNREGISTER 3u
+#define ANVIL_NS_NAME_MAX   64u
+#define ANVIL_NS_MAX_NAMES  32u
+
+#define ANVIL_IO_WRITE     1u
+#define ANVIL_IO_READ_LINE 2u
+#define ANVIL_IO_LINE_MAX  256u
+
+/* Name server calls through the caller's ANVIL_CAP_NAMESERVER slot. */
+anvil_status_t anvil_ns_register(const char *name, anvil_cap_t cap);
+/* On success the published cap lands in the lowest free slot, *out. */
+anvil_status_t anvil_ns_lookup(const char *name, anvil_cap_t *out);
+anvil_status_t anvil_ns_unregister(const char *name);
+
+/* IO server calls through the caller's ANVIL_CAP_IOSERVER slot. */
+anvil_status_t anvil_io_write(const char *s, size_t len);
+/* Reads one line into buf (NUL-terminated, without '\n'); *len gets its length. */
+anvil_status_t anvil_io_read_line(char *buf, size_t size, size_t *len);
+
+/* Points libc's stdout at the IO server if slot ANVIL_CAP_IOSERVER holds an
+ * endpoint (true), else leaves it on anvil_debug_write (false). Output that the
+ * IO server cannot take (it died while serving it) is retried once without
+ * blocking and then written with anvil_debug_write, so nothing is lost. A write
+ * made while no IO server receives at all waits for one: whoever restarts the
+ * IO server must not print through it meanwhile (anvil_stdio_set_sink(NULL)). */
+int anvil_stdio_use_ioserver(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ANVIL_SERVICES_H */
