@@ -38,7 +38,7 @@ struct Stats {
     uint64_t timer_interrupts = 0;
     uint64_t irqs = 0;            // device interrupts delivered (kernel::on_irq calls)
     uint64_t virtual_time = 0;    // basic blocks run by all vCPUs
-    uint64_t schedule_digest = 0; // FNV-1a over every slice's (cpu, thread, blocks, stop) and IRQ
+    uint64_t schedule_digest = 0; // a running hash of every slice's (cpu, thread, blocks, stop) and IRQ
 };
 
 // How a run ended.
