@@ -132,6 +132,11 @@ int test_io_stdio_sink(void);
 int test_io_read_line_args(void);
 int test_io_read_line(void);
 int test_io_restart_after_crash(void);
+int test_libc_heap(void);
+int test_libc_calloc_realloc(void);
+int test_libc_printf(void);
+int test_libc_strtol(void);
+int test_libc_strings(void);
 
 /* One raw request to a service endpoint: `len` bytes of `data`, `cap` attached
  * unless 0, no cap offered for the reply. Returns the call's status, or the
