@@ -1,5 +1,8 @@
 #include "sim/machine.h"
 
+#include "kernel/trace/trace.h"
+#include "sim/trace_sink.h"
+
 #include <fmt/core.h>
 #include <hal/kernel_entry.h>
 #include <sys/mman.h>
@@ -59,6 +62,11 @@ void Machine::console_write(const char* s, size_t len) {
         std::fwrite(s, 1, len, stdout);
         std::fflush(stdout);
     }
+}
+
+void Machine::trace_write(const void* data, size_t len) {
+    if (trace_sink_)
+        trace_sink_->write(data, len);
 }
 
 void Machine::request_halt(int code) {
@@ -169,6 +177,12 @@ bool Machine::prepare(hal::BootInfo* info, std::string* error) {
     info->initramfs_size = config_.initramfs.size();
     info->cpu_count = config_.cpus;
     std::snprintf(info->cmdline, sizeof info->cmdline, "%s", config_.cmdline.c_str());
+    info->trace.enabled = trace_sink_ != nullptr;
+    info->trace.backend = static_cast<uint32_t>(trace::Backend::kSim);
+    info->trace.seed = config_.seed;
+    info->trace.quantum = config_.quantum_blocks;
+    info->trace.slice_max = config_.slice_max;
+    info->trace.memory_bytes = memory_size_;
     return true;
 }
 
@@ -188,6 +202,8 @@ Outcome Machine::run() {
     }
     current_cpu_ = 0;
     kernel::boot(info);
+    // The input is part of the run: a replay feeds the recorded bytes.
+    kernel::trace_input(config_.serial_input.data(), config_.serial_input.size());
 
     cpu_time_.assign(config_.cpus, 0);
     cpu_deadline_.assign(config_.cpus, config_.quantum_blocks);
@@ -230,7 +246,7 @@ Outcome Machine::run() {
         // The PRNG picks the vCPU and how long it runs before the next pick; the
         // vCPU's timer interrupt comes at its own virtual-time deadline.
         const uint32_t cpu = ready.size() == 1 ? ready[0] : ready[prng_.below(ready.size())];
-        const uint64_t slice = 1 + prng_.below(config_.slice_max);
+        const uint64_t slice = 1 + prng_.below(config_.slice_max) + (stats_.slices == config_.perturb_slice ? 1 : 0);
         const uint64_t to_timer = cpu_deadline_[cpu] > cpu_time_[cpu] ? cpu_deadline_[cpu] - cpu_time_[cpu] : 1;
         current_cpu_ = cpu;
         const kernel::Resume r = resumes[cpu];
@@ -248,6 +264,7 @@ Outcome Machine::run() {
         digest(r.thread_id);
         digest(ran);
         digest(static_cast<uint64_t>(stop.kind));
+        kernel::trace_event(trace::Kind::k_slice, cpu, r.thread_id, ran, static_cast<uint64_t>(stop.kind) + 1);
         switch (stop.kind) {
         case StopKind::kSyscall:
             ++stats_.syscalls;

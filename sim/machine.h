@@ -28,6 +28,7 @@ struct Config {
     std::vector<uint8_t> initramfs;
     std::vector<uint8_t> serial_input;  // bytes arriving on COM1's receive line
     bool echo_console = true;      // copy console output to stdout
+    uint64_t perturb_slice = 0;    // testing aid: slice N (1-based) runs one block longer (0 = never)
 };
 
 // Figures about a run. All but host_ns are deterministic.
@@ -82,6 +83,10 @@ public:
     void as_unmap(uint64_t as, uint64_t va);
     bool as_allow_ioports(uint64_t as, uint32_t base, uint32_t count);
     bool irq_enable(uint32_t irq);
+    void trace_write(const void* data, size_t len);
+
+    // Records the run (hal::trace_write) into `sink`; call before run().
+    void set_trace_sink(class TraceSink* sink) { trace_sink_ = sink; }
     void irq_disable(uint32_t irq);
 
     // ---- Devices ----
@@ -114,6 +119,7 @@ private:
     Prng prng_;
     uint32_t current_cpu_ = 0;
     bool halted_ = false;
+    class TraceSink* trace_sink_ = nullptr;
     int halt_code_ = 0;
     std::string console_;
     Uart16550 com1_;

@@ -1,6 +1,11 @@
 // anvil-sim: boots the Anvil kernel in the deterministic simulator and runs
 // the initramfs's init. Its exit status is the code the kernel halted with.
+#include "kernel/trace/trace.h"
+#include "replay/trace_reader.h"
 #include "sim/machine.h"
+#include "sim/trace_sink.h"
+
+#include <anvil_build_id.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -33,13 +38,53 @@ bool read_file(const std::string& path, std::vector<uint8_t>* bytes, std::string
 
 }  // namespace
 
+// Exit status of a replay that diverged from its trace (docs/exit-codes.md).
+constexpr int kDivergedCode = 120;
+
+int exit_status(const sim::Outcome& out) {
+    switch (out.kind) {
+    case sim::Outcome::Kind::kHalted: return out.exit_code;
+    case sim::Outcome::Kind::kIdle: return 122;
+    case sim::Outcome::Kind::kSliceLimit: return 124;
+    case sim::Outcome::Kind::kEmulatorError: return 121;
+    }
+    return 121;
+}
+
+// The configuration a simulator trace was recorded with, and its input.
+bool config_from_trace(const replay::Trace& t, sim::Config* config, std::string* error) {
+    if (t.header.backend != static_cast<uint32_t>(trace::Backend::kSim)) {
+        *error = "this is a QEMU trace: exact replay needs a simulator trace (QEMU traces: tools/anvil replay "
+                 "follows their schedule instead)";
+        return false;
+    }
+    config->seed = t.header.seed;
+    config->cpus = t.header.cpus;
+    config->quantum_blocks = t.header.quantum;
+    config->slice_max = t.header.slice_max;
+    config->memory_mib = t.header.memory_bytes >> 20;
+    config->cmdline = t.cmdline;
+    // The input record comes right after boot, before the first slice.
+    uint64_t pos = t.records_begin;
+    replay::Record r;
+    while (replay::next(t, &pos, &r, error)) {
+        if (r.k() == trace::Kind::k_input)
+            config->serial_input = r.input;
+        if (r.k() == trace::Kind::k_slice)
+            break;
+    }
+    return error->empty();
+}
+
 int main(int argc, char** argv) {
     CLI::App app{"anvil-sim: run the Anvil kernel in the deterministic simulator.\n"
                  "Exit status: the code init exited with (0-127), 125 if init faulted, 126 on a kernel panic,\n"
-                 "127 if boot failed, 122 if every thread is blocked, 124 at --max-slices, 121 on an emulator error."};
+                 "127 if boot failed, 122 if every thread is blocked, 124 at --max-slices, 121 on an emulator error,\n"
+                 "120 if --replay diverged from the trace (2: bad arguments or files)."};
     sim::Config config;
     std::string initramfs_path;
-    app.add_option("--initramfs", initramfs_path, "CPIO (newc) archive holding init")->required()->check(CLI::ExistingFile);
+    app.add_option("--initramfs", initramfs_path, "CPIO (newc) archive holding init (required unless --replay)")
+        ->check(CLI::ExistingFile);
     config.cpus = 4;
     app.add_option("--cpus", config.cpus, "number of vCPUs")->check(CLI::Range(1, 16))->capture_default_str();
     app.add_option("--seed", config.seed, "seed of the vCPU interleaving")->capture_default_str();
@@ -57,23 +102,83 @@ int main(int argc, char** argv) {
     app.add_option("--serial-input", serial_input_path,
                    "file whose bytes arrive on COM1's receive line (16550 UART, ports 0x3f8-0x3ff, IRQ 4), "
                    "the next one as soon as the guest has read the previous one (default: no input)");
+    std::string record_path, replay_path;
+    app.add_option("--record", record_path,
+                   "record the run's kernel events to this trace file (format: docs/trace-format.md)");
+    app.add_option("--replay", replay_path,
+                   "replay a simulator trace exactly: run with its configuration and input, compare every event, "
+                   "report the first divergence (exit 120); other run options are taken from the trace");
+    app.add_option("--perturb-slice", config.perturb_slice,
+                   "testing aid: make slice N (1-based) one basic block longer, so a replay diverges there");
     CLI11_PARSE(app, argc, argv);
-
-    std::ifstream in(initramfs_path, std::ios::binary);
-    if (!in) {
-        fmt::print(stderr, "anvil-sim: cannot read initramfs '{}'\n", initramfs_path);
+    if (!record_path.empty() && !replay_path.empty()) {
+        fmt::print(stderr, "anvil-sim: --record and --replay do not go together\n");
         return 2;
     }
-    config.initramfs.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+
     std::string error;
-    if (!serial_input_path.empty() && !read_file(serial_input_path, &config.serial_input, &error)) {
+    replay::Trace expected;
+    if (!replay_path.empty()) {
+        const uint64_t perturb = config.perturb_slice;
+        if (!replay::load(replay_path, &expected, &error) || !config_from_trace(expected, &config, &error)) {
+            fmt::print(stderr, "anvil-sim: cannot replay: {}\n", error);
+            return 2;
+        }
+        config.perturb_slice = perturb;
+        if (const std::string why = replay::check_build(expected, ANVIL_BUILD_ID); !why.empty()) {
+            fmt::print(stderr, "anvil-sim: cannot replay {}: {}\n", replay_path, why);
+            return 2;
+        }
+        if (!replay::validate(expected, &error))
+            fmt::print(stderr, "anvil-sim: warning: {}; replaying what there is\n", error);
+    }
+    if (initramfs_path.empty()) {
+        fmt::print(stderr, "anvil-sim: --initramfs is required{}\n",
+                   replay_path.empty() ? "" : " (the trace names it by hash only)");
+        return 2;
+    }
+    if (!read_file(initramfs_path, &config.initramfs, &error)) {
+        fmt::print(stderr, "anvil-sim: cannot read initramfs '{}': {}\n", initramfs_path, error);
+        return 2;
+    }
+    if (!replay_path.empty()) {
+        const uint64_t hash = trace::fnv1a(trace::kFnvOffset, config.initramfs.data(), config.initramfs.size());
+        if (hash != expected.header.initramfs_hash) {
+            fmt::print(stderr,
+                       "anvil-sim: cannot replay: {} is not the initramfs the trace was recorded with (hash {:016x}, "
+                       "{} bytes; this one {:016x}, {} bytes)\n",
+                       initramfs_path, expected.header.initramfs_hash, expected.header.initramfs_size, hash,
+                       config.initramfs.size());
+            return 2;
+        }
+    }
+    if (!serial_input_path.empty() && replay_path.empty() &&
+        !read_file(serial_input_path, &config.serial_input, &error)) {
         fmt::print(stderr, "anvil-sim: cannot read serial input '{}': {}; give --serial-input a readable file\n",
                    serial_input_path, error);
         return 2;
     }
 
     sim::Machine machine(config);
+    sim::FileTraceSink file_sink;
+    sim::ReplaySink replay_sink(expected);
+    if (!record_path.empty()) {
+        if (!file_sink.open(record_path, &error)) {
+            fmt::print(stderr, "anvil-sim: {}\n", error);
+            return 2;
+        }
+        machine.set_trace_sink(&file_sink);
+    } else if (!replay_path.empty()) {
+        replay_sink.ctx = &machine;
+        replay_sink.on_diverge = [](void* m) { static_cast<sim::Machine*>(m)->request_halt(kDivergedCode); };
+        machine.set_trace_sink(&replay_sink);
+    }
     const sim::Outcome out = machine.run();
+    int status = exit_status(out);
+    if (out.kind != sim::Outcome::Kind::kHalted)
+        fmt::print(stderr, "anvil-sim: {}\n", out.message);
+    // Ends the trace if the kernel did not (idle, slice limit, emulator error).
+    kernel::trace_finish(status);
     if (print_stats) {
         const sim::Stats st = machine.stats();
         fmt::print(stderr,
@@ -82,11 +187,26 @@ int main(int argc, char** argv) {
                    config.seed, config.cpus, st.slices, st.kernel_entries, st.syscalls, st.timer_interrupts,
                    st.irqs, st.virtual_time, st.schedule_digest);
     }
-    switch (out.kind) {
-    case sim::Outcome::Kind::kHalted: return out.exit_code;
-    case sim::Outcome::Kind::kIdle: fmt::print(stderr, "anvil-sim: {}\n", out.message); return 122;
-    case sim::Outcome::Kind::kSliceLimit: fmt::print(stderr, "anvil-sim: {}\n", out.message); return 124;
-    case sim::Outcome::Kind::kEmulatorError: fmt::print(stderr, "anvil-sim: {}\n", out.message); return 121;
+    if (!record_path.empty()) {
+        if (!file_sink.error().empty()) {
+            fmt::print(stderr, "anvil-sim: {}\n", file_sink.error());
+            return 2;
+        }
+        fmt::print(stderr, "anvil-sim: recorded {} bytes of trace to {}\n", file_sink.bytes(), record_path);
     }
-    return 121;
+    if (!replay_path.empty()) {
+        if (replay_sink.diverged()) {
+            fmt::print(stderr, "anvil-sim: {}", replay_sink.report());
+            return kDivergedCode;
+        }
+        if (!replay_sink.complete()) {
+            fmt::print(stderr, "anvil-sim: replay ended after {} of the trace's {} bytes without a difference\n",
+                       replay_sink.produced().size(), expected.bytes.size());
+            return kDivergedCode;
+        }
+        fmt::print(stderr, "anvil-sim: replay identical: every record of {} matched (the run exited {})\n",
+                   replay_path, status);
+        return 0;
+    }
+    return status;
 }

@@ -22,6 +22,7 @@ sim::Machine& machine() {
 void* phys_to_virt(paddr_t pa) { return machine().phys_to_virt(pa); }
 void console_write(const char* s, size_t len) { machine().console_write(s, len); }
 void machine_halt(int code) { machine().request_halt(code & 0x7f); }
+void trace_write(const void* data, size_t len) { machine().trace_write(data, len); }
 
 void panic_halt() {
     std::fflush(stdout);

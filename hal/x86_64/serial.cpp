@@ -8,6 +8,8 @@ namespace x86 {
 namespace {
 
 constexpr uint16_t kCom1 = 0x3f8;
+// COM2 carries the trace (hal::trace_write): binary, never mixed with the console.
+constexpr uint16_t kCom2 = 0x2f8;
 // Register offsets from the base port.
 constexpr uint16_t kData = 0;         // THR/RBR; DLL when DLAB=1
 constexpr uint16_t kIntEnable = 1;    // IER; DLM when DLAB=1
@@ -22,27 +24,31 @@ constexpr uint16_t kDivisor115200 = 1;  // 115200 / 115200
 
 // Touches only LSR and THR: a user-mode driver that owns the receive side, IER and
 // MCR (OUT2) of COM1 and the kernel console leave each other alone.
-void put_byte(uint8_t c) {
-    while (!(inb(kCom1 + kLineStatus) & kLsrThrEmpty)) pause();
-    outb(kCom1 + kData, c);
+void put_byte(uint16_t port, uint8_t c) {
+    while (!(inb(port + kLineStatus) & kLsrThrEmpty)) pause();
+    outb(port + kData, c);
 }
+
+void program(uint16_t port) {
+    outb(port + kIntEnable, 0);
+    outb(port + kLineControl, kLcrDlab);
+    outb(port + kData, kDivisor115200 & 0xff);
+    outb(port + kIntEnable, kDivisor115200 >> 8);
+    outb(port + kLineControl, kLcr8N1);
+    // Before any input is meant to arrive (tools/qemu-run.sh feeds COM1 only after
+    // the first output): enabling the FIFOs resets them.
+    outb(port + kFifoControl, 0xc7);   // enable + clear FIFOs, 14-byte trigger
+    outb(port + kModemControl, 0x03);  // DTR | RTS, OUT2 off: no IRQs
+}
+
+bool g_com2_ready = false;
 
 }  // namespace
 
-void serial_init() {
-    outb(kCom1 + kIntEnable, 0);
-    outb(kCom1 + kLineControl, kLcrDlab);
-    outb(kCom1 + kData, kDivisor115200 & 0xff);
-    outb(kCom1 + kIntEnable, kDivisor115200 >> 8);
-    outb(kCom1 + kLineControl, kLcr8N1);
-    // Before any input is meant to arrive (tools/qemu-run.sh feeds COM1 only after
-    // the first output): enabling the FIFOs resets them.
-    outb(kCom1 + kFifoControl, 0xc7);   // enable + clear FIFOs, 14-byte trigger
-    outb(kCom1 + kModemControl, 0x03);  // DTR | RTS, OUT2 off: no IRQs
-}
+void serial_init() { program(kCom1); }
 
 void serial_write(const char* s, size_t len) {
-    for (size_t i = 0; i < len; ++i) put_byte(static_cast<uint8_t>(s[i]));
+    for (size_t i = 0; i < len; ++i) put_byte(kCom1, static_cast<uint8_t>(s[i]));
 }
 
 void print(const char* s) {
@@ -74,3 +80,14 @@ void print_dec(uint64_t v) {
 }  // namespace x86
 
 void hal::console_write(const char* s, size_t len) { x86::serial_write(s, len); }
+
+// The kernel only writes a trace when asked to (command line "trace"), so COM2 is
+// programmed on first use. tools/anvil qemu --record sends COM2 to a file.
+void hal::trace_write(const void* data, size_t len) {
+    if (!x86::g_com2_ready) {
+        x86::program(x86::kCom2);
+        x86::g_com2_ready = true;
+    }
+    const auto* p = static_cast<const uint8_t*>(data);
+    for (size_t i = 0; i < len; ++i) x86::put_byte(x86::kCom2, p[i]);
+}

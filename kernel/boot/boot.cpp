@@ -10,6 +10,7 @@
 #include "kernel/object/vmo.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
+#include "kernel/trace/trace.h"
 #include "kernel/vm/frame_alloc.h"
 
 #include <hal/kernel_entry.h>
@@ -40,7 +41,7 @@ bool cmdline_has(const char* cmdline, const char* word) {
 
 void boot_failed(const char* what, const char* why) {
     kprintf("anvil: boot failed: %s: %s\n", what, why);
-    hal::machine_halt(kBootFailedCode);
+    halt_machine(kBootFailedCode);
 }
 
 }  // namespace
@@ -49,6 +50,7 @@ void boot(const hal::BootInfo& info) {
     kprintf("anvil: Anvil kernel 0.1.0 booting on %u cpu(s)\n", info.cpu_count);
     frames().init(info.usable, info.usable_count);
     scheduler().init(info.cpu_count);
+    trace_start(info, cmdline_has(info.cmdline, "trace"));
     kprintf("anvil: memory: %llu KiB free in %zu range(s)\n",
             static_cast<unsigned long long>(frames().free_count() * hal::kPageSize / 1024), info.usable_count);
     if (info.cmdline[0])

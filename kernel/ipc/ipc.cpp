@@ -6,6 +6,7 @@
 #include "kernel/object/thread.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
+#include "kernel/trace/trace.h"
 
 #include <stddef.h>
 
@@ -67,6 +68,7 @@ void wake(Thread* t, Status status, uint64_t out0, uint32_t direct_cpu = kNoCpu)
         r.rdx = out0;
     t->ipc.wait = IpcWait::kNone;
     t->ipc.object = nullptr;
+    trace_event(trace::Kind::k_wake, t->id(), trace_zigzag(status), status == ANVIL_OK ? out0 : 0);
     if (direct_cpu != kNoCpu && scheduler().handoff(direct_cpu, t)) {
         ++g_fastpath_count;
         return;
@@ -169,8 +171,8 @@ void copy_across(VSpace* src, uint64_t sva, VSpace* dst, uint64_t dva, uint64_t 
 // caller has just checked it in this same kernel entry (then it is not read
 // again); otherwise the sender's side is read and checked here, after the
 // receiver's.
-Outcome transfer(Thread& sender, uint64_t send_va, Thread& receiver, uint64_t recv_va,
-                 const SendView* checked = nullptr) {
+Outcome transfer(const KObject* ep, uint64_t badge, Thread& sender, uint64_t send_va, Thread& receiver,
+                 uint64_t recv_va, const SendView* checked = nullptr) {
     Outcome out;
     VSpace* rvs = receiver.vspace();
     // The receiver's side: a writable buffer and the slots it offers.
@@ -254,6 +256,7 @@ Outcome transfer(Thread& sender, uint64_t send_va, Thread& receiver, uint64_t re
     rvs->copy_out(recv_va, &got, sizeof got);
     if (ncaps)
         rvs->copy_out(recv_va + kCapsOffset, landed, ncaps * sizeof(anvil_cap_t));
+    trace_event(trace::Kind::k_ipc, ep ? ep->id() : 0, sender.id(), receiver.id(), badge, msg.len, ncaps);
     return out;
 }
 
@@ -307,7 +310,7 @@ Status ipc_send(Thread& self, Endpoint* ep, uint64_t msg_va, uint64_t badge, boo
     self.ipc.badge = badge;
     self.ipc.wait = call ? IpcWait::kCall : IpcWait::kSend;
     while (Thread* receiver = ep->receivers().front()) {
-        const Outcome o = transfer(self, msg_va, *receiver, receiver->ipc.msg_va, &view);
+        const Outcome o = transfer(ep, badge, self, msg_va, *receiver, receiver->ipc.msg_va, &view);
         ep->receivers().remove(receiver);
         if (o.receiver != ANVIL_OK) {
             wake(receiver, o.receiver, 0);  // its own bad buffer: the next receiver
@@ -340,7 +343,7 @@ Status ipc_recv(Thread& self, Endpoint* ep, uint64_t msg_va, bool blocking, uint
     if (want.ncaps > ANVIL_MSG_MAX_CAPS)
         return ANVIL_ERR_INVALID_ARG;
     while (Thread* sender = ep->senders().front()) {
-        const Outcome o = transfer(*sender, sender->ipc.msg_va, self, msg_va);
+        const Outcome o = transfer(ep, sender->ipc.badge, *sender, sender->ipc.msg_va, self, msg_va);
         if (o.receiver != ANVIL_OK)
             return o.receiver;
         ep->senders().remove(sender);
@@ -371,7 +374,7 @@ Status reply_transfer(Thread& self, uint64_t msg_va, Thread** caller_out, Status
         return ANVIL_ERR_BAD_STATE;
     SendView view;
     TRY(read_send(self, msg_va, &view));
-    const Outcome o = transfer(self, msg_va, *caller, caller->ipc.reply_va, &view);
+    const Outcome o = transfer(nullptr, 0, self, msg_va, *caller, caller->ipc.reply_va, &view);
     self.ipc.reply_to = nullptr;
     caller->ipc.replier = nullptr;
     *caller_out = caller;
@@ -471,7 +474,7 @@ void ipc_report_stop(Thread* t, uint32_t kind, uint32_t access, uint64_t address
     t->ipc.badge = t->fault_badge();
     t->ipc.wait = IpcWait::kFaultMsg;
     while (Thread* receiver = ep->receivers().front()) {
-        const Outcome o = transfer(*t, 0, *receiver, receiver->ipc.msg_va);
+        const Outcome o = transfer(ep, t->ipc.badge, *t, 0, *receiver, receiver->ipc.msg_va);
         ep->receivers().remove(receiver);
         if (o.receiver != ANVIL_OK) {
             wake(receiver, o.receiver, 0);

@@ -7,6 +7,7 @@
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/syscall/syscall.h"
+#include "kernel/trace/trace.h"
 
 #include <hal/kernel_entry.h>
 #include <stdarg.h>
@@ -50,8 +51,9 @@ uint32_t fault_report_kind(FaultKind k) {
     return ANVIL_FAULT_KIND_OTHER;
 }
 
-// Exit status the machine halts with when init faults.
+// Exit status the machine halts with when init faults; a panic's (docs/exit-codes.md).
 constexpr int kInitFaultedCode = 125;
+constexpr int kPanicCode = 126;
 
 }  // namespace
 
@@ -70,28 +72,35 @@ void on_fault(uint32_t cpu, const FaultInfo& fault) {
             static_cast<unsigned long long>(t->id()), t->name(), fault_kind_name(fault.kind),
             fault_access_name(fault.access), static_cast<unsigned long long>(fault.addr),
             static_cast<unsigned long long>(t->regs().rip), static_cast<unsigned long long>(fault.vector));
+    trace_event(trace::Kind::k_fault, cpu, t->id(), static_cast<uint32_t>(fault.kind),
+                static_cast<uint32_t>(fault.access), fault.addr);
     scheduler().deschedule(t, ThreadState::kFaulted);
     ipc_release_callers(t);
     ipc_report_stop(t, fault_report_kind(fault.kind), static_cast<uint32_t>(fault.access), fault.addr, 0);
     if (t->is_root()) {
         kprintf("anvil: init faulted; halting\n");
-        hal::machine_halt(kInitFaultedCode);
+        halt_machine(kInitFaultedCode);
     }
 }
 
 void on_timer(uint32_t cpu) {
+    trace_event(trace::Kind::k_timer, cpu);
     Thread* t = scheduler().current(cpu);
     // Round-robin inside a priority: an equal-priority waiter gets the CPU.
     if (t && scheduler().queue(cpu).top_priority() >= static_cast<int>(t->priority()))
         scheduler().yield(cpu);
 }
 
-void on_irq(uint32_t, uint32_t irq) { Irq::deliver(irq); }
+void on_irq(uint32_t cpu, uint32_t irq) {
+    trace_event(trace::Kind::k_irq, cpu, irq);
+    Irq::deliver(irq);
+}
 
 void on_idle(uint32_t cpu) {}
 
 bool next_to_run(uint32_t cpu, Resume* out) {
     Thread* t = scheduler().pick(cpu);
+    trace_running(cpu, t ? t->id() : 0);
     if (!t)
         return false;
     hal::UserRegs& r = t->regs();
@@ -109,6 +118,7 @@ void panic(const char* fmt, ...) {
     vformat(buf, sizeof buf, fmt, ap);
     va_end(ap);
     kprintf("anvil: PANIC: %s\n", buf);
+    trace_finish(kPanicCode);
     hal::panic_halt();
 }
 

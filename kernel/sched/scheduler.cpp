@@ -1,5 +1,7 @@
 #include "kernel/sched/scheduler.h"
 
+#include "kernel/trace/trace.h"
+
 #include <hal/hal.h>
 
 namespace kernel {
@@ -93,6 +95,7 @@ Thread* Scheduler::steal(uint32_t cpu) {
         const uint32_t victim = (cpu + i) % cpu_count_;
         if (Thread* t = queues_[victim].pop_highest_for(cpu)) {
             ++steals_;
+            trace_event(trace::Kind::k_steal, cpu, victim, t->id());
             return t;
         }
     }

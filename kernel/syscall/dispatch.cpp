@@ -1,5 +1,6 @@
 #include "kernel/object/thread.h"
 #include "kernel/syscall/syscall.h"
+#include "kernel/trace/trace.h"
 
 namespace kernel {
 
@@ -17,6 +18,8 @@ void dispatch_syscall(Thread& self) {
     self.retain();
     hal::UserRegs& r = self.regs();
     SyscallArgs a{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9, r.r12}, {0, 0}};
+    trace_event(trace::Kind::k_syscall, self.cpu(), self.id(), a.number, a.arg[0], a.arg[1], a.arg[2], a.arg[3],
+                a.arg[4], a.arg[5], a.arg[6]);
     Status status;
     switch (a.number) {
 #define ANVIL_DISPATCH_CASE(num, name, wrap, ...) \
@@ -37,6 +40,7 @@ void dispatch_syscall(Thread& self) {
             r.rdx = a.out[0];
             r.r10 = a.out[1];
         }
+        trace_event(trace::Kind::k_sysret, self.cpu(), self.id(), trace_zigzag(status), a.out[0], a.out[1]);
     }
     self.release();
 }

@@ -4,6 +4,7 @@
 #include "kernel/object/thread.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/syscall/syscall.h"
+#include "kernel/trace/trace.h"
 
 #include <hal/hal.h>
 
@@ -12,12 +13,13 @@ namespace kernel {
 Status sys_thread_exit(Thread& self, SyscallArgs& a) {
     const int64_t code = static_cast<int64_t>(a.arg[0]);
     self.set_exit_code(code);
+    trace_event(trace::Kind::k_exit, self.id(), trace_zigzag(code));
     scheduler().deschedule(&self, ThreadState::kExited);
     ipc_release_callers(&self);
     ipc_report_stop(&self, ANVIL_FAULT_KIND_EXIT, 0, 0, code);
     if (self.is_root()) {
         kprintf("anvil: init exited with code %lld\n", static_cast<long long>(code));
-        hal::machine_halt(static_cast<int>(code & 0x7f));
+        halt_machine(static_cast<int>(code & 0x7f));
     }
     return ANVIL_OK;
 }

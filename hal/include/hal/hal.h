@@ -34,6 +34,15 @@ struct BootInfo {
     size_t initramfs_size;
     uint32_t cpu_count;         // CPUs the backend can run (>= 1)
     char cmdline[kMaxCmdline];  // NUL-terminated kernel command line ("" if none)
+    // Recording (docs/trace-format.md): whether to write a trace through
+    // trace_write, and what the trace header says about the machine. The kernel
+    // also records when the command line has the word "trace".
+    struct {
+        bool enabled;
+        uint32_t backend;       // trace::Backend
+        uint64_t seed, quantum, slice_max;  // simulator only; 0 on hardware
+        uint64_t memory_bytes;              // the machine's RAM
+    } trace;
 };
 
 // ---- Physical memory --------------------------------------------------------
@@ -52,6 +61,10 @@ void console_write(const char* s, size_t len);
 // never returns; the simulator returns, and stops once the current kernel entry
 // is finished. The kernel must therefore finish its entry normally after this.
 void machine_halt(int code);
+
+// Appends bytes to the trace (a file in the simulator, COM2 on x86_64). Called
+// only while recording; the bytes are the kernel's encoded records.
+void trace_write(const void* data, size_t len);
 
 // Stops everything after a fatal kernel error (message already printed).
 [[noreturn]] void panic_halt();

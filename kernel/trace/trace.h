@@ -1,0 +1,47 @@
+// Recording: the kernel's side of traces (format: kernel/trace/events.h and
+// docs/trace-format.md). Events are encoded here, identically on both backends,
+// and leave through hal::trace_write in chunks. Every call is a no-op unless
+// recording was started at boot, so the cost when off is one predictable branch.
+#pragma once
+
+#include "kernel/trace/events.h"
+
+#include <hal/hal.h>
+#include <stdint.h>
+
+namespace kernel {
+
+extern bool g_trace_on;
+inline bool trace_on() { return g_trace_on; }
+
+// Starts recording if `info` asks for it (or `cmdline_says`): writes the header.
+void trace_start(const hal::BootInfo& info, bool cmdline_says);
+
+// One record of `kind` with its fields, already as unsigned values (signed
+// fields through trace_zigzag). Writes a digest record every
+// trace::kDigestInterval records.
+void trace_record(trace::Kind kind, const uint64_t* fields, unsigned count);
+template <typename... F>
+inline void trace_event(trace::Kind kind, F... fields) {
+    if (!g_trace_on)
+        return;
+    const uint64_t values[] = {static_cast<uint64_t>(fields)..., 0};
+    trace_record(kind, values, sizeof...(F));
+}
+constexpr uint64_t trace_zigzag(int64_t v) {
+    return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+
+// `cpu` now runs `thread` (0: idle): a sched record if that changed.
+void trace_running(uint32_t cpu, uint64_t thread);
+// External input for COM1, recorded so a replay can feed the same bytes.
+void trace_input(const uint8_t* bytes, uint64_t len);
+// Writes the end record (exit code, count, checksum) and flushes. Idempotent.
+void trace_finish(int code);
+// Ends the trace with `code` and asks the backend to stop the machine: the
+// kernel's only way to halt, so no trace is left without its end record.
+void halt_machine(int code);
+// Records written so far (the index of the next record).
+uint64_t trace_records();
+
+}  // namespace kernel

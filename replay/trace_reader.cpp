@@ -1,0 +1,255 @@
+#include "replay/trace_reader.h"
+
+#include <anvil/status.h>
+#include <anvil/syscalls.h>
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace replay {
+
+namespace {
+
+const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
+
+const char* status_name(int64_t s) {
+#define ANVIL_TRACE_STATUS_CASE(name, value, desc) \
+    case value: return #name;
+    switch (s) {
+        ANVIL_STATUS_LIST(ANVIL_TRACE_STATUS_CASE)
+    default: return nullptr;
+    }
+#undef ANVIL_TRACE_STATUS_CASE
+}
+
+// Reads an unsigned LEB128 varint of at most 10 bytes.
+bool read_varint(const std::vector<uint8_t>& b, uint64_t* pos, uint64_t* out) {
+    uint64_t v = 0;
+    for (unsigned shift = 0, i = 0; i < 10; ++i, shift += 7) {
+        if (*pos >= b.size())
+            return false;
+        const uint8_t byte = b[(*pos)++];
+        if (i == 9 && byte > 1)
+            return false;  // more than 64 bits
+        v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+uint64_t Record::field(const char* name, uint64_t missing) const {
+    const trace::KindInfo info = trace::kind_info(kind);
+    for (unsigned i = 0; i < info.field_count && i < count; ++i)
+        if (std::strcmp(info.field_names[i], name) == 0)
+            return f[i];
+    return missing;
+}
+
+bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
+    out->bytes = std::move(bytes);
+    const std::vector<uint8_t>& b = out->bytes;
+    if (b.size() < sizeof(trace::Header)) {
+        *error = fmt::format("not an Anvil trace: {} bytes, shorter than the {}-byte header", b.size(),
+                             sizeof(trace::Header));
+        return false;
+    }
+    std::memcpy(&out->header, b.data(), sizeof(trace::Header));
+    const trace::Header& h = out->header;
+    if (std::memcmp(h.magic, trace::kMagic, sizeof h.magic) != 0) {
+        *error = "not an Anvil trace (bad magic)";
+        return false;
+    }
+    if (h.version != trace::kVersion) {
+        *error = fmt::format("trace format version {} is not supported (this build reads version {})", h.version,
+                             trace::kVersion);
+        return false;
+    }
+    if (h.header_size != sizeof(trace::Header) + h.cmdline_len || h.cmdline_len >= 4096) {
+        *error = fmt::format("corrupt header: header size {} does not match its command line of {} bytes",
+                             h.header_size, h.cmdline_len);
+        return false;
+    }
+    if (b.size() < h.header_size) {
+        *error = "truncated trace: the header's command line is cut off";
+        return false;
+    }
+    if (h.backend != static_cast<uint32_t>(trace::Backend::kSim) &&
+        h.backend != static_cast<uint32_t>(trace::Backend::kQemu)) {
+        *error = fmt::format("corrupt header: unknown backend {}", h.backend);
+        return false;
+    }
+    if (h.cpus == 0 || h.cpus > 64) {
+        *error = fmt::format("corrupt header: {} CPUs", h.cpus);
+        return false;
+    }
+    out->cmdline.assign(reinterpret_cast<const char*>(b.data()) + sizeof(trace::Header), h.cmdline_len);
+    out->records_begin = h.header_size;
+    return true;
+}
+
+bool load(const std::string& path, Trace* out, std::string* error) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) {
+        *error = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+        return false;
+    }
+    std::vector<uint8_t> bytes;
+    uint8_t buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+        bytes.insert(bytes.end(), buf, buf + n);
+    const bool failed = std::ferror(f);
+    std::fclose(f);
+    if (failed) {
+        *error = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+        return false;
+    }
+    if (!parse(std::move(bytes), out, error)) {
+        *error = path + ": " + *error;
+        return false;
+    }
+    return true;
+}
+
+bool next(const Trace& t, uint64_t* pos, Record* r, std::string* error) {
+    error->clear();
+    const std::vector<uint8_t>& b = t.bytes;
+    if (*pos >= b.size())
+        return false;
+    const uint64_t start = *pos;
+    r->offset = start;
+    r->kind = b[(*pos)++];
+    const trace::KindInfo info = trace::kind_info(r->kind);
+    if (!info.name) {
+        *error = fmt::format("corrupt trace: unknown record kind {} at byte {}", r->kind, start);
+        return false;
+    }
+    r->count = info.field_count;
+    for (unsigned i = 0; i < info.field_count; ++i) {
+        if (!read_varint(b, pos, &r->f[i])) {
+            *error = *pos >= b.size()
+                         ? fmt::format("truncated trace: the {} record at byte {} is cut off", info.name, start)
+                         : fmt::format("corrupt trace: bad number in the {} record at byte {}", info.name, start);
+            return false;
+        }
+    }
+    r->input.clear();
+    if (r->k() == trace::Kind::k_input) {
+        if (r->f[0] > b.size() - *pos) {
+            *error = fmt::format("truncated trace: the input record at byte {} announces {} bytes", start, r->f[0]);
+            return false;
+        }
+        r->input.assign(b.begin() + static_cast<long>(*pos), b.begin() + static_cast<long>(*pos + r->f[0]));
+        *pos += r->f[0];
+    }
+    return true;
+}
+
+bool validate(const Trace& t, std::string* error, uint64_t* records) {
+    uint64_t pos = t.records_begin, count = 0;
+    Record r;
+    while (next(t, &pos, &r, error)) {
+        if (r.k() == trace::Kind::k_end) {
+            const uint64_t checksum = trace::fnv1a(trace::kFnvOffset, t.bytes.data() + t.records_begin,
+                                                   r.offset - t.records_begin);
+            if (r.f[1] != count) {
+                *error = fmt::format("corrupt trace: the end record counts {} records, the file has {}", r.f[1],
+                                     count);
+                return false;
+            }
+            if (r.f[2] != checksum) {
+                *error = fmt::format("corrupt trace: checksum mismatch (recorded {:016x}, computed {:016x})", r.f[2],
+                                     checksum);
+                return false;
+            }
+            if (pos != t.bytes.size()) {
+                *error = fmt::format("corrupt trace: {} bytes after the end record", t.bytes.size() - pos);
+                return false;
+            }
+            if (records)
+                *records = count;
+            return true;
+        }
+        ++count;
+    }
+    if (error->empty())
+        *error = fmt::format("truncated trace: no end record after {} records (the recording was cut short)", count);
+    return false;
+}
+
+std::string check_build(const Trace& t, uint64_t build_id) {
+    if (t.header.build_id == build_id)
+        return "";
+    return fmt::format("the trace was recorded by kernel build {:016x}; this is build {:016x} (replay needs the same "
+                       "kernel sources)",
+                       t.header.build_id, build_id);
+}
+
+const char* backend_name(uint32_t backend) {
+    switch (static_cast<trace::Backend>(backend)) {
+    case trace::Backend::kSim: return "sim";
+    case trace::Backend::kQemu: return "qemu";
+    }
+    return "?";
+}
+
+std::string format(const Record& r) {
+    const trace::KindInfo info = trace::kind_info(r.kind);
+    std::string line = fmt::format("#{} {}", r.index, info.name ? info.name : "?");
+    const anvil_syscall_desc_t* sys = nullptr;
+    for (unsigned i = 0; i < r.count && info.name; ++i) {
+        const uint64_t v = r.f[i];
+        const char* name = info.field_names[i];
+        switch (info.fields[i]) {
+        case trace::Field::kSyscall:
+            sys = v < ANVIL_SYS_COUNT ? &kSyscalls[v] : nullptr;
+            line += sys ? fmt::format(" {}", sys->name) : fmt::format(" syscall#{}", v);
+            break;
+        case trace::Field::kStatus:
+        case trace::Field::kS: {
+            const int64_t s = Record::unzigzag(v);
+            const char* sn = info.fields[i] == trace::Field::kStatus ? status_name(s) : nullptr;
+            line += sn ? fmt::format(" {}={}", name, sn) : fmt::format(" {}={}", name, s);
+            break;
+        }
+        case trace::Field::kHex:
+            if (r.k() == trace::Kind::k_syscall) {
+                // Arguments: named by the syscall table, only as many as it takes.
+                const unsigned arg = i - 3;
+                if (sys && arg < sys->nin)
+                    line += fmt::format(" {}=0x{:x}", sys->in_names[arg], v);
+                else if (!sys && v)
+                    line += fmt::format(" a{}=0x{:x}", arg, v);
+                break;
+            }
+            line += fmt::format(" {}=0x{:x}", name, v);
+            break;
+        default:
+            line += fmt::format(" {}={}", name, v);
+            break;
+        }
+    }
+    if (r.k() == trace::Kind::k_input)
+        line += fmt::format(" ({} bytes)", r.input.size());
+    return line;
+}
+
+std::string describe(const Trace& t) {
+    const trace::Header& h = t.header;
+    std::string s = fmt::format("backend {}, {} cpu(s), build {:016x}, initramfs {} bytes (hash {:016x})",
+                                backend_name(h.backend), h.cpus, h.build_id, h.initramfs_size, h.initramfs_hash);
+    if (h.backend == static_cast<uint32_t>(trace::Backend::kSim))
+        s += fmt::format(", seed {}, quantum {}, slice {}, memory {} MiB", h.seed, h.quantum, h.slice_max,
+                         h.memory_bytes >> 20);
+    s += fmt::format(", cmdline \"{}\"", t.cmdline);
+    return s;
+}
+
+}  // namespace replay

@@ -1,0 +1,66 @@
+// Reading traces on the host (format: kernel/trace/events.h, docs/trace-format.md):
+// the header, the record stream, validation, and one readable line per record.
+// Every malformed input is an error message naming the problem and where it is;
+// nothing here trusts a byte of the file.
+#pragma once
+
+#include "kernel/trace/events.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace replay {
+
+// One decoded record.
+struct Record {
+    uint8_t kind = 0;
+    unsigned count = 0;                  // fields
+    uint64_t f[trace::kMaxFields] = {};  // fields as stored (signed ones still zigzagged)
+    std::vector<uint8_t> input;          // kind input: the bytes that follow
+    uint64_t offset = 0;                 // byte offset of the record in the file
+    uint64_t index = 0;                  // its number in the stream (0 = first)
+
+    trace::Kind k() const { return static_cast<trace::Kind>(kind); }
+    // A field by name ("thread"), or `missing` if this kind has none.
+    uint64_t field(const char* name, uint64_t missing = 0) const;
+    // A signed field, decoded.
+    static int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+};
+
+// A whole trace file in memory.
+struct Trace {
+    trace::Header header{};
+    std::string cmdline;
+    std::vector<uint8_t> bytes;  // the whole file
+    uint64_t records_begin = 0;  // offset of the first record
+};
+
+// Reads `path` and checks its header (magic, version, sizes). The build id is
+// not checked here: see check_build.
+bool load(const std::string& path, Trace* out, std::string* error);
+// The same for bytes already in memory.
+bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error);
+
+// Decodes the record at *pos (advancing it). Returns false at the end of the
+// data (error empty) or on a malformed record (error says what and where).
+bool next(const Trace& t, uint64_t* pos, Record* r, std::string* error);
+
+// Reads every record and checks the end record (present, last, record count
+// and checksum right). `records` gets the number of records before the end one.
+bool validate(const Trace& t, std::string* error, uint64_t* records = nullptr);
+
+// Empty if the trace was recorded by this kernel build, else why not.
+std::string check_build(const Trace& t, uint64_t build_id);
+
+// "sim" or "qemu".
+const char* backend_name(uint32_t backend);
+
+// One line for a record: "#12 sched cpu=1 from=7 to=9", syscalls by name with
+// named arguments, statuses by name.
+std::string format(const Record& r);
+
+// A short description of the header (seed, cpus, backend, build, initramfs).
+std::string describe(const Trace& t);
+
+}  // namespace replay

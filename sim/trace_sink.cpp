@@ -1,0 +1,104 @@
+#include "sim/trace_sink.h"
+
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+
+namespace sim {
+
+bool FileTraceSink::open(const std::string& path, std::string* error) {
+    file_ = std::fopen(path.c_str(), "wb");
+    if (!file_) {
+        *error = fmt::format("cannot create trace file '{}': {}", path, std::strerror(errno));
+        return false;
+    }
+    path_ = path;
+    return true;
+}
+
+FileTraceSink::~FileTraceSink() {
+    if (file_)
+        std::fclose(file_);
+}
+
+void FileTraceSink::write(const void* data, size_t len) {
+    if (!file_ || !error_.empty())
+        return;
+    if (std::fwrite(data, 1, len, file_) != len || std::fflush(file_) != 0) {
+        error_ = fmt::format("writing trace file '{}' failed after {} bytes: {}", path_, bytes_, std::strerror(errno));
+        return;
+    }
+    bytes_ += len;
+}
+
+void ReplaySink::write(const void* data, size_t len) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    const uint64_t base = produced_.size();
+    produced_.insert(produced_.end(), p, p + len);
+    if (diverged_)
+        return;
+    const std::vector<uint8_t>& want = expected_.bytes;
+    for (size_t i = 0; i < len; ++i) {
+        if (base + i >= want.size() || want[base + i] != p[i]) {
+            diverged_ = true;
+            diverged_at_ = base + i;
+            if (on_diverge)
+                on_diverge(ctx);
+            return;
+        }
+    }
+}
+
+std::string ReplaySink::report(unsigned context) const {
+    if (!diverged_)
+        return "";
+    if (diverged_at_ < expected_.records_begin)
+        return fmt::format("replay diverged in the trace header (byte {}): the run's configuration differs from the "
+                           "recording's",
+                           diverged_at_);
+    // Walk the recorded stream to the record holding the first different byte.
+    std::deque<replay::Record> before;
+    replay::Record want;
+    std::string error;
+    uint64_t pos = expected_.records_begin, index = 0;
+    bool found = false;
+    while (replay::next(expected_, &pos, &want, &error)) {
+        want.index = index++;
+        if (pos > diverged_at_) {
+            found = true;
+            break;
+        }
+        before.push_back(want);
+        if (before.size() > context)
+            before.pop_front();
+    }
+    std::string got_line = "(nothing: the run ended)";
+    replay::Trace produced;
+    produced.bytes = produced_;
+    produced.records_begin = expected_.records_begin;
+    produced.header = expected_.header;
+    replay::Record got;
+    uint64_t got_pos = found ? want.offset : diverged_at_;
+    if (got_pos < produced_.size()) {
+        if (replay::next(produced, &got_pos, &got, &error)) {
+            got.index = found ? want.index : index;
+            got_line = replay::format(got);
+        } else {
+            got_line = "(an incomplete record)";
+        }
+    }
+    std::string out = fmt::format("replay diverged at record #{} (byte {} of the trace)\n",
+                                  found ? want.index : index, found ? want.offset : diverged_at_);
+    out += fmt::format("  expected: {}\n", found ? replay::format(want) : "(the end of the trace)");
+    out += fmt::format("  got:      {}\n", got_line);
+    if (!before.empty()) {
+        out += fmt::format("  the {} records before it:\n", before.size());
+        for (const replay::Record& r : before)
+            out += "    " + replay::format(r) + "\n";
+    }
+    return out;
+}
+
+}  // namespace sim
