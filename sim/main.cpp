@@ -1,5 +1,6 @@
 // anvil-sim: boots the Anvil kernel in the deterministic simulator and runs
 // the initramfs's init. Its exit status is the code the kernel halted with.
+#include "kernel/ipc/ipc.h"
 #include "kernel/trace/trace.h"
 #include "replay/trace_reader.h"
 #include "sim/machine.h"
@@ -10,7 +11,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -37,6 +40,26 @@ bool read_file(const std::string& path, std::vector<uint8_t>* bytes, std::string
 }
 
 }  // namespace
+
+// The *.cpio file (sorted by name, for determinism) in `dirs` whose FNV-1a hash
+// is `hash`; "" if none.
+std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash) {
+    for (const std::string& dir : dirs) {
+        std::error_code ec;
+        std::vector<std::string> files;
+        for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+            if (entry.path().extension() == ".cpio")
+                files.push_back(entry.path().string());
+        std::sort(files.begin(), files.end());
+        for (const std::string& f : files) {
+            std::vector<uint8_t> bytes;
+            std::string error;
+            if (read_file(f, &bytes, &error) && trace::fnv1a(trace::kFnvOffset, bytes.data(), bytes.size()) == hash)
+                return f;
+        }
+    }
+    return "";
+}
 
 // Exit status of a replay that diverged from its trace (docs/exit-codes.md).
 constexpr int kDivergedCode = 120;
@@ -108,6 +131,14 @@ int main(int argc, char** argv) {
     app.add_option("--replay", replay_path,
                    "replay a simulator trace exactly: run with its configuration and input, compare every event, "
                    "report the first divergence (exit 120); other run options are taken from the trace");
+    std::vector<std::string> search_dirs;
+    app.add_option("--initramfs-search", search_dirs,
+                   "with --replay and no --initramfs: look for the trace's initramfs (by hash) among the *.cpio "
+                   "files of these directories");
+    uint64_t refuse_handoff = 0;
+    app.add_option("--perturb-handoff", refuse_handoff,
+                   "testing aid: the kernel refuses its Nth IPC fast-path handoff (one changed kernel decision), "
+                   "so a replay diverges there");
     app.add_option("--perturb-slice", config.perturb_slice,
                    "testing aid: make slice N (1-based) one basic block longer, so a replay diverges there");
     CLI11_PARSE(app, argc, argv);
@@ -129,12 +160,21 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "anvil-sim: cannot replay {}: {}\n", replay_path, why);
             return 2;
         }
-        if (!replay::validate(expected, &error))
-            fmt::print(stderr, "anvil-sim: warning: {}; replaying what there is\n", error);
+        if (!replay::validate(expected, &error)) {
+            fmt::print(stderr, "anvil-sim: cannot replay {}: {}\n", replay_path, error);
+            return 2;
+        }
     }
+    if (initramfs_path.empty() && !replay_path.empty())
+        initramfs_path = find_initramfs(search_dirs, expected.header.initramfs_hash);
     if (initramfs_path.empty()) {
-        fmt::print(stderr, "anvil-sim: --initramfs is required{}\n",
-                   replay_path.empty() ? "" : " (the trace names it by hash only)");
+        if (replay_path.empty())
+            fmt::print(stderr, "anvil-sim: --initramfs is required\n");
+        else
+            fmt::print(stderr,
+                       "anvil-sim: cannot replay: no initramfs with hash {:016x} ({} bytes) found; give it with "
+                       "--initramfs (or a directory with --initramfs-search)\n",
+                       expected.header.initramfs_hash, expected.header.initramfs_size);
         return 2;
     }
     if (!read_file(initramfs_path, &config.initramfs, &error)) {
@@ -173,7 +213,14 @@ int main(int argc, char** argv) {
         replay_sink.on_diverge = [](void* m) { static_cast<sim::Machine*>(m)->request_halt(kDivergedCode); };
         machine.set_trace_sink(&replay_sink);
     }
+    kernel::ipc_test_refuse_handoff(refuse_handoff);
     const sim::Outcome out = machine.run();
+    if (refuse_handoff) {
+        if (const uint64_t at = kernel::ipc_test_refused_at_record())
+            fmt::print(stderr, "anvil-sim: perturbation: IPC handoff #{} refused at record #{}\n", refuse_handoff, at);
+        else
+            fmt::print(stderr, "anvil-sim: perturbation: the run made fewer than {} IPC handoffs\n", refuse_handoff);
+    }
     int status = exit_status(out);
     if (out.kind != sim::Outcome::Kind::kHalted)
         fmt::print(stderr, "anvil-sim: {}\n", out.message);

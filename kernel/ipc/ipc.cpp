@@ -22,6 +22,11 @@ constexpr uint32_t kNoCpu = ~0u;
 
 bool g_fastpath = true;
 uint64_t g_fastpath_count = 0;
+// Testing aid (replay tests): the handoff attempt to refuse (1-based; 0: none),
+// the attempts so far, and the trace record index when it was refused.
+uint64_t g_refuse_handoff = 0;
+uint64_t g_handoff_attempts = 0;
+uint64_t g_refused_at_record = 0;
 
 // The parts of a message the kernel reads before copying it.
 struct MsgHeader {
@@ -69,6 +74,10 @@ void wake(Thread* t, Status status, uint64_t out0, uint32_t direct_cpu = kNoCpu)
     t->ipc.wait = IpcWait::kNone;
     t->ipc.object = nullptr;
     trace_event(trace::Kind::k_wake, t->id(), trace_zigzag(status), status == ANVIL_OK ? out0 : 0);
+    if (direct_cpu != kNoCpu && ++g_handoff_attempts == g_refuse_handoff) {
+        g_refused_at_record = trace_records();
+        direct_cpu = kNoCpu;
+    }
     if (direct_cpu != kNoCpu && scheduler().handoff(direct_cpu, t)) {
         ++g_fastpath_count;
         return;
@@ -409,6 +418,8 @@ Status ipc_reply_recv(Thread& self, Endpoint* ep, uint64_t reply_va, uint64_t re
 }
 
 void ipc_set_fastpath(bool on) { g_fastpath = on; }
+void ipc_test_refuse_handoff(uint64_t n) { g_refuse_handoff = n; }
+uint64_t ipc_test_refused_at_record() { return g_refused_at_record; }
 bool ipc_fastpath_enabled() { return g_fastpath; }
 uint64_t ipc_fastpath_count() { return g_fastpath_count; }
 
