@@ -295,3 +295,153 @@ Outcome Machine::run() {
 }
 
 }  // namespace sim
+
+namespace sim {
+
+namespace {
+
+// The kernel entries a QEMU trace orders: what a follower makes happen.
+bool is_entry(trace::Kind k) {
+    return k == trace::Kind::k_syscall || k == trace::Kind::k_fault || k == trace::Kind::k_timer ||
+           k == trace::Kind::k_irq || k == trace::Kind::k_end;
+}
+
+// Longest a followed thread may run before its next kernel entry (basic blocks).
+constexpr uint64_t kFollowBudget = uint64_t(1) << 32;
+
+}  // namespace
+
+Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
+    Outcome out;
+    hal::BootInfo info;
+    if (!prepare(&info, &out.message)) {
+        out.kind = Outcome::Kind::kEmulatorError;
+        return out;
+    }
+    current_cpu_ = 0;
+    kernel::boot(info);
+    auto diverge = [&](const replay::Record& at, const std::string& why) {
+        out.kind = Outcome::Kind::kDiverged;
+        out.message = fmt::format("schedule-following replay diverged at record #{}: {}\n  trace: {}", at.index, why,
+                                  replay::format(at));
+        return out;
+    };
+
+    // What each QEMU CPU runs, from the trace's sched records.
+    std::vector<uint64_t> qemu_running(t.header.cpus, 0);
+    std::vector<kernel::Resume> resumes(config_.cpus);
+    std::vector<bool> ready(config_.cpus);
+    uint64_t pos = t.records_begin, index = 0, followed = 0;
+    std::string error;
+    replay::Record r;
+    auto ask = [&] {
+        for (uint32_t cpu = 0; cpu < config_.cpus; ++cpu) {
+            current_cpu_ = cpu;
+            ready[cpu] = kernel::next_to_run(cpu, &resumes[cpu]);
+        }
+    };
+    // The vCPU running `thread`, making it run there if it is merely runnable
+    // (timer ticks rotate the run queues, as the preemption the QEMU run had).
+    auto cpu_of = [&](uint64_t thread) -> int {
+        for (int round = 0; round < 64; ++round) {
+            ask();
+            for (uint32_t cpu = 0; cpu < config_.cpus; ++cpu)
+                if (ready[cpu] && resumes[cpu].thread_id == thread)
+                    return static_cast<int>(cpu);
+            for (uint32_t cpu = 0; cpu < config_.cpus; ++cpu) {
+                current_cpu_ = cpu;
+                kernel::on_timer(cpu);
+            }
+        }
+        return -1;
+    };
+
+    while (!halted_ && replay::next(t, &pos, &r, &error)) {
+        r.index = index++;
+        if (r.k() == trace::Kind::k_sched && r.f[0] < qemu_running.size())
+            qemu_running[r.f[0]] = r.f[2];
+        if (!is_entry(r.k()))
+            continue;
+        if (r.k() == trace::Kind::k_end)
+            break;
+        if (r.k() == trace::Kind::k_irq) {
+            ask();
+            current_cpu_ = 0;
+            kernel::on_irq(0, static_cast<uint32_t>(r.f[1]));
+            ++followed;
+            continue;
+        }
+        if (r.k() == trace::Kind::k_timer) {
+            // Preempt the thread QEMU's CPU was running, wherever it runs here.
+            const uint64_t thread = r.f[0] < qemu_running.size() ? qemu_running[r.f[0]] : 0;
+            ask();
+            for (uint32_t cpu = 0; cpu < config_.cpus && thread; ++cpu) {
+                if (ready[cpu] && resumes[cpu].thread_id == thread) {
+                    current_cpu_ = cpu;
+                    kernel::on_timer(cpu);
+                    break;
+                }
+            }
+            ++followed;
+            continue;
+        }
+        // A syscall or a fault by `thread`: run that thread until its next entry.
+        const uint64_t thread = r.f[1];
+        const int c = cpu_of(thread);
+        if (c < 0)
+            return diverge(r, fmt::format("thread {} is not runnable in the simulator", thread));
+        const uint32_t cpu = static_cast<uint32_t>(c);
+        current_cpu_ = cpu;
+        Engine* e = engine(resumes[cpu].as);
+        if (!e)
+            return diverge(r, fmt::format("thread {} has no address space", thread));
+        const Stop stop = e->run(*resumes[cpu].regs, kFollowBudget);
+        ++stats_.slices;
+        switch (stop.kind) {
+        case StopKind::kSyscall: {
+            if (r.k() != trace::Kind::k_syscall)
+                return diverge(r, fmt::format("thread {} made a syscall here instead", thread));
+            const hal::UserRegs& regs = *resumes[cpu].regs;
+            const uint64_t args[7] = {regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9, regs.r12};
+            if (regs.rax != r.f[2])
+                return diverge(r, fmt::format("thread {} made syscall {} here", thread, regs.rax));
+            // Pointers and values must match too, or the thread is computing
+            // something else (a data race the schedule alone cannot fix).
+            for (unsigned i = 0; i < 7; ++i)
+                if (args[i] != r.f[3 + i])
+                    return diverge(r, fmt::format("argument {} is 0x{:x} here", i, args[i]));
+            ++stats_.syscalls;
+            kernel::on_syscall(cpu);
+            break;
+        }
+        case StopKind::kFault:
+            if (r.k() != trace::Kind::k_fault)
+                return diverge(r, fmt::format("thread {} faulted here instead ({})", thread,
+                                              static_cast<uint32_t>(stop.fault.kind)));
+            kernel::on_fault(cpu, stop.fault);
+            break;
+        case StopKind::kBudget:
+            return diverge(r, fmt::format("thread {} ran {} blocks without reaching it", thread, kFollowBudget));
+        case StopKind::kError:
+            out.kind = Outcome::Kind::kEmulatorError;
+            out.message = fmt::format("thread {}: {}", thread, stop.error);
+            return out;
+        }
+        ++followed;
+    }
+    *entries_followed = followed;
+    if (!error.empty()) {
+        out.kind = Outcome::Kind::kEmulatorError;
+        out.message = error;
+        return out;
+    }
+    out.kind = Outcome::Kind::kHalted;
+    out.exit_code = halt_code_;
+    if (!halted_) {
+        out.kind = Outcome::Kind::kDiverged;
+        out.message = "the trace ended but the simulated machine did not halt";
+    }
+    return out;
+}
+
+}  // namespace sim

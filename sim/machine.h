@@ -6,6 +6,7 @@
 #pragma once
 
 #include "sim/engine.h"
+#include "replay/trace_reader.h"
 #include "sim/prng.h"
 #include "sim/uart.h"
 
@@ -44,7 +45,7 @@ struct Stats {
 
 // How a run ended.
 struct Outcome {
-    enum class Kind { kHalted, kIdle, kSliceLimit, kEmulatorError } kind = Kind::kHalted;
+    enum class Kind { kHalted, kIdle, kSliceLimit, kEmulatorError, kDiverged } kind = Kind::kHalted;
     int exit_code = 0;    // kHalted: the code the kernel halted with
     std::string message;  // human-readable reason for anything but kHalted
 };
@@ -58,6 +59,12 @@ public:
 
     // Boots the kernel and runs until it halts or nothing can run.
     Outcome run();
+
+    // Schedule-following replay of a QEMU trace: boots like run(), then makes
+    // the kernel entries happen in the trace's order (each syscall or fault by
+    // the thread the trace names, timer ticks and IRQs where it has them) and
+    // checks each syscall's number and arguments. *entries_followed counts them.
+    Outcome follow(const replay::Trace& t, uint64_t* entries_followed);
 
     // Makes this machine the one the HAL acts on and describes it for the kernel
     // (loading the initramfs into the top of memory). run() does this itself;
