@@ -24,22 +24,40 @@ const char* status_name(int64_t s) {
 #undef ANVIL_TRACE_STATUS_CASE
 }
 
-// Reads an unsigned LEB128 varint of at most 10 bytes.
-bool read_varint(const std::vector<uint8_t>& b, uint64_t* pos, uint64_t* out) {
+// How reading a varint went.
+enum class Varint { kOk, kTruncated, kTooLong };
+
+// Reads an unsigned LEB128 varint of at most 10 bytes (64 bits).
+Varint read_varint(const std::vector<uint8_t>& b, uint64_t* pos, uint64_t* out) {
     uint64_t v = 0;
     for (unsigned shift = 0, i = 0; i < 10; ++i, shift += 7) {
         if (*pos >= b.size())
-            return false;
+            return Varint::kTruncated;
         const uint8_t byte = b[(*pos)++];
         if (i == 9 && byte > 1)
-            return false;  // more than 64 bits
+            return Varint::kTooLong;  // more than 64 bits
         v |= static_cast<uint64_t>(byte & 0x7f) << shift;
         if (!(byte & 0x80)) {
             *out = v;
-            return true;
+            return Varint::kOk;
         }
     }
-    return false;
+    return Varint::kTooLong;
+}
+
+// Bytes of the header's command line as printable text (it is not trusted).
+std::string printable(const std::string& s) {
+    std::string out;
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c == '"' || c == '\\')
+            out += {'\\', ch};
+        else if (c >= 0x20 && c < 0x7f)
+            out += ch;
+        else
+            out += fmt::format("\\x{:02x}", c);
+    }
+    return out;
 }
 
 }  // namespace
@@ -105,10 +123,10 @@ bool load(const std::string& path, Trace* out, std::string* error) {
     size_t n;
     while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
         bytes.insert(bytes.end(), buf, buf + n);
-    const bool failed = std::ferror(f);
+    const int failed = std::ferror(f) ? errno : 0;  // before fclose, which may change errno
     std::fclose(f);
     if (failed) {
-        *error = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+        *error = fmt::format("cannot read {}: {}", path, std::strerror(failed));
         return false;
     }
     if (!parse(std::move(bytes), out, error)) {
@@ -133,10 +151,12 @@ bool next(const Trace& t, uint64_t* pos, Record* r, std::string* error) {
     }
     r->count = info.field_count;
     for (unsigned i = 0; i < info.field_count; ++i) {
-        if (!read_varint(b, pos, &r->f[i])) {
-            *error = *pos >= b.size()
+        const Varint v = read_varint(b, pos, &r->f[i]);
+        if (v != Varint::kOk) {
+            *error = v == Varint::kTruncated
                          ? fmt::format("truncated trace: the {} record at byte {} is cut off", info.name, start)
-                         : fmt::format("corrupt trace: bad number in the {} record at byte {}", info.name, start);
+                         : fmt::format("corrupt trace: bad number (over 64 bits) in the {} record at byte {}",
+                                       info.name, start);
             return false;
         }
     }
@@ -204,7 +224,7 @@ std::string format(const Record& r) {
     const trace::KindInfo info = trace::kind_info(r.kind);
     std::string line = fmt::format("#{} {}", r.index, info.name ? info.name : "?");
     const anvil_syscall_desc_t* sys = nullptr;
-    for (unsigned i = 0; i < r.count && info.name; ++i) {
+    for (unsigned i = 0; i < r.count && i < info.field_count && info.name; ++i) {
         const uint64_t v = r.f[i];
         const char* name = info.field_names[i];
         switch (info.fields[i]) {
@@ -248,7 +268,7 @@ std::string describe(const Trace& t) {
     if (h.backend == static_cast<uint32_t>(trace::Backend::kSim))
         s += fmt::format(", seed {}, quantum {}, slice {}, memory {} MiB", h.seed, h.quantum, h.slice_max,
                          h.memory_bytes >> 20);
-    s += fmt::format(", cmdline \"{}\"", t.cmdline);
+    s += fmt::format(", cmdline \"{}\"", printable(t.cmdline));
     return s;
 }
 

@@ -246,7 +246,8 @@ void Engine::save(hal::UserRegs& regs) {
 Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
     stop_pending_ = false;
     stop_ = Stop{};
-    budget_end_ = block_budget ? blocks_ + block_budget : 0;
+    budget_end_ = block_budget ? blocks_ + block_budget : ~0ull;
+    run_start_blocks_ = blocks_;
     uc_err err;
     for (;;) {
         load(regs);
@@ -342,7 +343,9 @@ bool Engine::emulate_timestamp(uc_struct* uc) {
     } else {
         return false;
     }
-    const uint64_t now = *clock_, lo = now & 0xffffffffu, hi = now >> 32;
+    // Virtual time: the machine's clock at the start of this slice plus the
+    // blocks run since.
+    const uint64_t now = *clock_ + (blocks_ - run_start_blocks_), lo = now & 0xffffffffu, hi = now >> 32;
     uc_reg_write(uc, UC_X86_REG_RAX, &lo);
     uc_reg_write(uc, UC_X86_REG_RDX, &hi);
     continue_at_ = rip + length;
@@ -419,39 +422,52 @@ bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int
 // Only blocks with port I/O cost anything beyond the table lookup.
 void Engine::on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
     auto* e = static_cast<Engine*>(self);
+    // The hot path, for every basic block of user code: one compare for the
+    // budget, one table probe; everything else is out of line, so this needs
+    // no saved registers. Virtual time is not touched here: the machine adds
+    // the slice's blocks when it ends.
+    const CheckedBlock& slot = e->checked_slot(addr);
+    if (__builtin_expect(e->blocks_ >= e->budget_end_ || e->stop_pending_ || e->at_stop_pad_ || slot.start != addr ||
+                             slot.size != size || slot.generation != e->checked_generation_,
+                         0)) {
+        e->on_block_slow(uc, addr, size);
+        return;
+    }
+    e->block_ = addr << 16 | size;  // user addresses have 47 bits, blocks are < 64 KiB
+    ++e->blocks_;
+}
+
+void Engine::on_block_slow(uc_struct* uc, uint64_t addr, uint32_t size) {
     // Stopping here keeps this block from running, so the budget is checked
     // before the block is counted: a budget of N runs exactly N blocks.
-    if (e->budget_end_ && e->blocks_ >= e->budget_end_) {
-        if (!e->stop_pending_) {
-            e->stop_pending_ = true;
-            e->stop_.kind = StopKind::kBudget;
-            if (!e->at_stop_pad_)
-                e->stop_at_block(addr);
+    if (blocks_ >= budget_end_) {
+        if (!stop_pending_) {
+            stop_pending_ = true;
+            stop_.kind = StopKind::kBudget;
+            if (!at_stop_pad_)
+                stop_at_block(addr);
         }
         uc_emu_stop(uc);
         return;
     }
-    if (!e->stop_pending_ && !e->at_stop_pad_) {
-        CheckedBlock& slot = e->checked_slot(addr);
-        if (slot.start != addr || slot.size != size || slot.generation != e->checked_generation_) {
+    if (!stop_pending_ && !at_stop_pad_) {
+        CheckedBlock& slot = checked_slot(addr);
+        if (slot.start != addr || slot.size != size || slot.generation != checked_generation_) {
             std::vector<uint64_t> sites;
-            if (e->find_io_sites(uc, addr, size, &sites)) {
-                e->pending_sites_ = std::move(sites);
-                e->pending_start_ = addr;
-                e->pending_size_ = size;
-                e->instrument_pending_ = true;
-                e->stop_at_block(addr);
+            if (find_io_sites(uc, addr, size, &sites)) {
+                pending_sites_ = std::move(sites);
+                pending_start_ = addr;
+                pending_size_ = size;
+                instrument_pending_ = true;
+                stop_at_block(addr);
                 uc_emu_stop(uc);  // not counted: it runs (and counts) once instrumented
                 return;
             }
-            slot = CheckedBlock{addr, size, e->checked_generation_};
+            slot = CheckedBlock{addr, size, checked_generation_};
         }
     }
-    e->block_start_ = addr;
-    e->block_size_ = size;
-    e->block_io_count_ = 0;
-    ++e->blocks_;
-    ++*e->clock_;
+    block_ = addr << 16 | size;
+    ++blocks_;
 }
 
 void Engine::stop_at_block(uint64_t start) {
@@ -540,7 +556,14 @@ void Engine::on_io_site(uc_struct* uc, uint64_t addr, uint32_t size, void* self)
 
 // Called by on_in/on_out for every access: true if it must not reach the bus.
 bool Engine::io_access_denied(uc_struct* uc, uint32_t port, uint32_t width) {
-    const uint32_t index = block_io_count_++;
+    // The index of this access among the block's in/out instructions.
+    if (io_block_ != blocks_) {
+        io_block_ = blocks_;
+        io_index_ = 0;
+    }
+    const uint32_t index = io_index_++;
+    const uint64_t block_start = block_ >> 16;
+    const uint32_t block_size = static_cast<uint32_t>(block_ & 0xffff);
     if (stop_pending_ || at_stop_pad_)
         return true;  // leaving: the rest of the block must not touch devices
     if (ioports_allowed(port, width))
@@ -548,8 +571,8 @@ bool Engine::io_access_denied(uc_struct* uc, uint32_t port, uint32_t width) {
     // Code on_block did not see (see above): find the in/out this is, refuse it
     // and check the block again next time.
     std::vector<uint64_t> sites;
-    continue_at_ = block_start_;
-    if (find_io_sites(uc, block_start_, block_size_, &sites))
+    continue_at_ = block_start;
+    if (find_io_sites(uc, block_start, block_size, &sites))
         continue_at_ = sites[index < sites.size() ? index : sites.size() - 1];
     rip_fixup_ = true;
     ++checked_generation_;

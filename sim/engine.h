@@ -87,6 +87,7 @@ private:
     static void on_interrupt(uc_struct* uc, uint32_t intno, void* self);
     static bool on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     static void on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    __attribute__((noinline)) void on_block_slow(uc_struct* uc, uint64_t addr, uint32_t size);
     static void on_io_site(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
     static uint32_t on_in(uc_struct* uc, uint32_t port, int size, void* self);
     static void on_out(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self);
@@ -118,7 +119,8 @@ private:
     bool held_valid_ = false;
     uint64_t* clock_;
     uint64_t blocks_ = 0;
-    uint64_t budget_end_ = 0;
+    uint64_t budget_end_ = ~0ull;      // blocks_ value at which the slice ends
+    uint64_t run_start_blocks_ = 0;    // blocks_ when the current slice began
 
     IoBus* io_;
     std::unique_ptr<uint64_t[]> ioports_;  // granted ports, one bit each; null = none
@@ -130,9 +132,9 @@ private:
     uint32_t pending_size_ = 0;
     bool instrument_pending_ = false;
     bool rip_fixup_ = false;               // run() sets rip to continue_at_ (Unicorn's may be stale)
-    uint64_t block_start_ = 0;             // the block running now, and its in/out count so far
-    uint32_t block_size_ = 0;
-    uint32_t block_io_count_ = 0;
+    uint64_t block_ = 0;                   // the block running now: start << 16 | size
+    uint64_t io_block_ = ~0ull;            // blocks_ when io_index_ was last reset
+    uint32_t io_index_ = 0;                // in/out accesses so far in that block
     size_t disassembler_ = 0;              // capstone handle, opened on first use
 };
 

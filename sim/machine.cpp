@@ -245,8 +245,13 @@ Outcome Machine::run() {
         ++stats_.slices;
         // The PRNG picks the vCPU and how long it runs before the next pick; the
         // vCPU's timer interrupt comes at its own virtual-time deadline.
-        const uint32_t cpu = ready.size() == 1 ? ready[0] : ready[prng_.below(ready.size())];
-        const uint64_t slice = 1 + prng_.below(config_.slice_max) + (stats_.slices == config_.perturb_slice ? 1 : 0);
+        // With one vCPU ready there is nothing to interleave: the others can only
+        // become ready through its kernel entries (which end the slice anyway),
+        // so it runs to its timer deadline, saving slice switches.
+        const bool alone = ready.size() == 1;
+        const uint32_t cpu = alone ? ready[0] : ready[prng_.below(ready.size())];
+        const uint64_t slice = (alone ? ~0ull >> 1 : 1 + prng_.below(config_.slice_max)) +
+                               (stats_.slices == config_.perturb_slice ? 1 : 0);
         const uint64_t to_timer = cpu_deadline_[cpu] > cpu_time_[cpu] ? cpu_deadline_[cpu] - cpu_time_[cpu] : 1;
         current_cpu_ = cpu;
         const kernel::Resume r = resumes[cpu];
@@ -259,6 +264,7 @@ Outcome Machine::run() {
         const uint64_t before = e->blocks();
         const Stop stop = e->run(*r.regs, slice < to_timer ? slice : to_timer);
         const uint64_t ran = e->blocks() - before;
+        clock_ += ran;
         cpu_time_[cpu] += ran;
         digest(cpu);
         digest(r.thread_id);
@@ -395,7 +401,9 @@ Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
         Engine* e = engine(resumes[cpu].as);
         if (!e)
             return diverge(r, fmt::format("thread {} has no address space", thread));
+        const uint64_t before = e->blocks();
         const Stop stop = e->run(*resumes[cpu].regs, kFollowBudget);
+        clock_ += e->blocks() - before;
         ++stats_.slices;
         switch (stop.kind) {
         case StopKind::kSyscall: {

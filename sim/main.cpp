@@ -257,7 +257,9 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "anvil-sim: {}\n", file_sink.error());
             return 2;
         }
-        fmt::print(stderr, "anvil-sim: recorded {} bytes of trace to {}\n", file_sink.bytes(), record_path);
+        const uint64_t records = kernel::trace_records();
+        fmt::print(stderr, "anvil-sim: recorded {} records, {} bytes ({:.1f} bytes per record) to {}\n", records,
+                   file_sink.bytes(), records ? double(file_sink.bytes()) / double(records) : 0.0, record_path);
     }
     if (!replay_path.empty()) {
         if (replay_sink.diverged()) {

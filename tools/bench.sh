@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Scheduling benchmark: runs userspace/bench/sched_bench.c as init in the simulator
-# and in QEMU and prints the figures recorded in docs/benchmarks.md.
+# The benchmarks: scheduling and IPC (simulator and QEMU), user-code throughput,
+# recording and replay (simulator); prints the figures recorded in
+# docs/benchmarks.md.
 #   tools/bench.sh BUILD_DIR
 # Host time is measured here, around the simulator process, never inside the
 # simulator (whose runs must not depend on the wall clock).
@@ -43,6 +44,44 @@ echo "$floor"
 floor_ns=$(sed -n 's/.* \([0-9]*\) ns per round trip.*/\1/p' <<<"$floor")
 echo "sim: ${ipc_ns} ns per IPC round trip (all three cases, boot included), $((1000000000 / ipc_ns)) round trips per second"
 echo "sim: IPC round trip / raw Unicorn floor = $(awk -v a="$ipc_ns" -v b="$floor_ns" 'BEGIN { printf "%.1f", a / b }')x"
+
+# User-code throughput: the same ELF on raw Unicorn (no hooks in its loop) and
+# in the simulator with deterministic preemption (block counting, timer slices).
+echo "== simulator: user-code throughput (userspace/bench/compute_bench.c) =="
+cpu_floor=$("$build/tools/anvil-cpu-floor" "$build/userspace/compute-bench")
+echo "$cpu_floor"
+raw_ns=$(sed -n 's/.* in \([0-9]*\) ns .*/\1/p' <<<"$cpu_floor")
+t0=$(date +%s%N)
+"$build/sim/anvil-sim" --initramfs "$build/userspace/initramfs-compute-bench.cpio" --cpus 1 >/dev/null
+t1=$(date +%s%N)
+echo "sim: the same program with deterministic preemption: $((t1 - t0)) ns (boot included)"
+echo "sim: user-code throughput / raw Unicorn = $(awk -v a="$raw_ns" -v b="$((t1 - t0))" 'BEGIN { printf "%.2f", a / b }') (target >= 0.7)"
+
+# Recording: the userspace test suite (4 vCPUs, seed 1) without and with
+# --record, and the replay of that trace. Best of three runs each.
+echo "== simulator: recording and replay (userspace test suite, 4 vCPUs) =="
+trace=$(mktemp --suffix=.atrace)
+suite=("$build/sim/anvil-sim" --initramfs "$build/userspace/initramfs-tests.cpio"
+       --serial-input "$root/tests/data/serial-input.txt" --seed 1)
+best() {
+    local best_ns="" t0 t1
+    for _ in 1 2 3; do
+        t0=$(date +%s%N)
+        "$@" >/dev/null 2>&1 || { echo "bench: $* failed" >&2; exit 1; }
+        t1=$(date +%s%N)
+        if [[ -z $best_ns || $((t1 - t0)) -lt $best_ns ]]; then best_ns=$((t1 - t0)); fi
+    done
+    echo "$best_ns"
+}
+off_ns=$(best "${suite[@]}")
+on_ns=$(best "${suite[@]}" --record "$trace")
+replay_ns=$(best "$build/sim/anvil-sim" --replay "$trace" --initramfs "$build/userspace/initramfs-tests.cpio")
+rec=$("${suite[@]}" --record "$trace" 2>&1 >/dev/null | grep "recorded")
+echo "$rec"
+rm -f "$trace"
+echo "sim: recording off ${off_ns} ns, on ${on_ns} ns: overhead $(awk -v a="$on_ns" -v b="$off_ns" 'BEGIN { printf "%.1f", (a / b - 1) * 100 }')% (target <= 10%)"
+echo "sim: replay ${replay_ns} ns: replay speed / record speed = $(awk -v a="$on_ns" -v b="$replay_ns" 'BEGIN { printf "%.2f", a / b }') (target >= 1.0)"
+echo "sim: $(sed -n 's/.*(\([0-9.]*\) bytes per record).*/\1/p' <<<"$rec") bytes per record (target <= 16)"
 
 run_qemu() {
     local iso=$1 pattern=$2 log

@@ -4,18 +4,21 @@
 # which exits with (code << 1) | 1.
 #
 # usage: tools/qemu-run.sh ISO [--smp N] [--timeout S] [--serial-log FILE]
-#                          [--serial-input FILE] [-- QEMU_ARGS...]
+#                          [--serial-input FILE] [--trace-file FILE] [-- QEMU_ARGS...]
 # --serial-input FILE: COM1 receives FILE's bytes, starting once the guest has
 #        written its first byte to COM1 (the kernel has set the UART up by then,
 #        so no byte is lost to its FIFO reset). QEMU passes them on as the
 #        UART's receive FIFO has room; after the last one the line stays idle.
 #        Without it, COM1 receives nothing.
+# --trace-file FILE: COM2 (0x2f8) is written to FILE, which is where the kernel
+#        streams its trace when its command line has the word "trace" (see
+#        docs/replay.md). COM1 stays on stdout.
 # exit:  the kernel's code (0..127); 124 if the timeout expired; 125 if QEMU
 #        failed or stopped without going through isa-debug-exit.
 set -uo pipefail
 
 usage() {
-    echo "usage: $0 ISO [--smp N] [--timeout S] [--serial-log FILE] [--serial-input FILE] [-- QEMU_ARGS...]" >&2
+    echo "usage: $0 ISO [--smp N] [--timeout S] [--serial-log FILE] [--serial-input FILE] [--trace-file FILE] [-- QEMU_ARGS...]" >&2
     exit 125
 }
 
@@ -26,6 +29,7 @@ smp=1
 timeout_s=120
 serial_log=
 serial_input=
+trace_file=
 extra=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -33,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --timeout) [[ $# -ge 2 ]] || usage; timeout_s=$2; shift 2 ;;
     --serial-log) [[ $# -ge 2 ]] || usage; serial_log=$2; shift 2 ;;
     --serial-input) [[ $# -ge 2 ]] || usage; serial_input=$2; shift 2 ;;
+    --trace-file) [[ $# -ge 2 && -n $2 ]] || usage; trace_file=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) usage ;;
     esac
@@ -43,14 +48,22 @@ if [[ -n $serial_input && ! -r $serial_input ]]; then
     echo "qemu: cannot read the --serial-input file $serial_input" >&2
     exit 125
 fi
+# QEMU's file backend truncates the file; creating it here first turns a bad
+# path into a clear message instead of a QEMU failure.
+if [[ -n $trace_file ]] && ! : >"$trace_file"; then
+    echo "qemu: cannot write the --trace-file $trace_file" >&2
+    exit 125
+fi
 qemu=${QEMU:-qemu-system-x86_64}
 command -v "$qemu" >/dev/null || {
     echo "qemu: $qemu not found (apt-get install qemu-system-x86)" >&2
     exit 125
 }
 
-cmd=("$qemu" -cdrom "$iso" -boot d -m 256M -smp "$smp" -display none -serial stdio
-     -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -accel tcg "${extra[@]}")
+# The first -serial is COM1 (the console), the second COM2 (the trace).
+cmd=("$qemu" -cdrom "$iso" -boot d -m 256M -smp "$smp" -display none -serial stdio)
+[[ -n $trace_file ]] && cmd+=(-serial "file:$trace_file")
+cmd+=(-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -accel tcg "${extra[@]}")
 timeout_args=(-k 5 "$timeout_s")
 if [[ -n $serial_input ]]; then
     # QEMU reads a FIFO that this script holds open read-write: opening it does

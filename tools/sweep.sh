@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Seed sweep: runs one simulator workload once per seed, several at a time,
+# recording each run, and keeps the trace of every run that failed (exit
+# status != 0) so it can be replayed exactly. tools/anvil sweep builds first
+# and then runs this; tests/sim/sweep.cmake runs it on a build directory.
+#
+# usage: tools/sweep.sh --seeds A..B [--jobs J] [--workload tests|demo|race]
+#                       [--tests PATTERN] [--cpus N] [--out DIR] [--build DIR]
+#                       [-- ANVIL-SIM-OPTIONS...]
+# --seeds A..B  every seed from A to B (or one seed N)
+# --jobs J      simulator processes at a time (default: nproc)
+# --workload    tests: the userspace test suite (initramfs-tests.cpio, with the
+#               serial input its IO tests read); demo: the default workload
+#               (initramfs.cpio); race: the lost-update demonstration
+#               (initramfs-race.cpio, docs/replaying-a-bug.md). Default: tests.
+# --tests P     tests workload only: run the tests matching P (tests=P on the
+#               kernel command line)
+# --cpus N      vCPUs of each run (anvil-sim's default otherwise)
+# --out DIR     where failing seeds' traces go, as DIR/seed-N.atrace with the
+#               run's console as DIR/seed-N.log (default: BUILD/sweep)
+# --build DIR   the build directory holding sim/anvil-sim and userspace/ (default: build)
+# --check-args  only check the arguments (tools/anvil does this before building)
+# Anything after -- goes to every anvil-sim run (e.g. --slice 200).
+# exit: 0 if every seed passed, 1 if any failed, 2 for bad arguments.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+usage_error() {
+    echo "sweep: $*" >&2
+    echo "usage: tools/anvil sweep --seeds A..B [--jobs J] [--workload tests|demo|race] [--tests PATTERN] [--cpus N] [--out DIR] [-- SIM-OPTIONS]" >&2
+    exit 2
+}
+
+is_number() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+seeds="" jobs="" workload=tests tests="" have_tests=0 cpus="" out="" build="$ROOT/build" check_only=0
+sim_extra=()
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --seeds) [[ $# -ge 2 ]] || usage_error "--seeds needs a range A..B"; seeds=$2; shift 2 ;;
+    --jobs) [[ $# -ge 2 ]] || usage_error "--jobs needs a number"; jobs=$2; shift 2 ;;
+    --workload) [[ $# -ge 2 ]] || usage_error "--workload needs tests, demo or race"; workload=$2; shift 2 ;;
+    --tests) [[ $# -ge 2 ]] || usage_error "--tests needs a pattern"; tests=$2; have_tests=1; shift 2 ;;
+    --cpus) [[ $# -ge 2 ]] || usage_error "--cpus needs a number"; cpus=$2; shift 2 ;;
+    --out) [[ $# -ge 2 ]] || usage_error "--out needs a directory"; out=$2; shift 2 ;;
+    --build) [[ $# -ge 2 ]] || usage_error "--build needs a directory"; build=$2; shift 2 ;;
+    --check-args) check_only=1; shift ;;
+    --) shift; sim_extra=("$@"); break ;;
+    *) usage_error "unknown option '$1'" ;;
+    esac
+done
+
+[[ -n $seeds ]] || usage_error "--seeds is required (a range such as 1..100)"
+# Seeds are 64-bit in anvil-sim; here they stay within what bash's arithmetic holds.
+if [[ $seeds =~ ^([0-9]{1,18})\.\.([0-9]{1,18})$ ]]; then
+    first=$((10#${BASH_REMATCH[1]}))
+    last=$((10#${BASH_REMATCH[2]}))
+elif [[ $seeds =~ ^[0-9]{1,18}$ ]]; then
+    first=$((10#$seeds))
+    last=$first
+else
+    usage_error "--seeds must be A..B (or one seed N), numbers of at most 18 digits (got '$seeds')"
+fi
+((first <= last)) || usage_error "--seeds $seeds is empty: the first seed must not be above the last"
+if [[ -z $jobs ]]; then
+    jobs=$(nproc 2>/dev/null || echo 2)
+fi
+is_number "$jobs" && ((10#$jobs >= 1)) || usage_error "--jobs must be a positive number (got '$jobs')"
+jobs=$((10#$jobs))
+if [[ -n $cpus ]]; then
+    is_number "$cpus" && ((10#$cpus >= 1 && 10#$cpus <= 16)) || usage_error "--cpus must be a number from 1 to 16 (got '$cpus')"
+fi
+case $workload in
+tests) initramfs_name=initramfs-tests.cpio ;;
+demo) initramfs_name=initramfs.cpio ;;
+race) initramfs_name=initramfs-race.cpio ;;
+*) usage_error "unknown workload '$workload' (use tests, demo or race)" ;;
+esac
+if [[ $have_tests == 1 ]]; then
+    [[ $workload == tests ]] || usage_error "--tests goes with --workload tests (this sweep runs '$workload')"
+    [[ -n $tests && $tests != *" "* ]] || usage_error "--tests needs a pattern without spaces (use commas: 'ipc.*,mem.*')"
+fi
+[[ $check_only == 1 ]] && exit 0
+
+sim="$build/sim/anvil-sim"
+initramfs="$build/userspace/$initramfs_name"
+[[ -x $sim ]] || { echo "sweep: no simulator at $sim (build first: tools/anvil build)" >&2; exit 2; }
+[[ -f $initramfs ]] || { echo "sweep: no initramfs at $initramfs (build first: tools/anvil build)" >&2; exit 2; }
+[[ -n $out ]] || out="$build/sweep"
+mkdir -p "$out" || { echo "sweep: cannot create the output directory $out" >&2; exit 2; }
+
+# Every run's arguments but the seed and the trace file.
+args=(--initramfs "$initramfs")
+[[ -n $cpus ]] && args+=(--cpus "$cpus")
+if [[ $workload == tests ]]; then
+    args+=(--serial-input "$ROOT/tests/data/serial-input.txt")
+    [[ $have_tests == 1 ]] && args+=(--cmdline "tests=$tests")
+fi
+args+=("${sim_extra[@]}")
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/anvil-sweep.XXXXXX") || { echo "sweep: cannot make a temporary directory" >&2; exit 2; }
+cleanup() {
+    local pid
+    for pid in $(jobs -p); do kill "$pid" 2>/dev/null; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# One seed: recorded straight into the output directory (so the console log
+# names the trace where it stays); the trace and log go again if the run
+# passed. The subshell's status is the run's.
+run_seed() {
+    local seed=$1 status
+    "$sim" "${args[@]}" --seed "$seed" --record "$out/seed-$seed.atrace" >"$out/seed-$seed.log" 2>&1
+    status=$?
+    echo "$status" >"$work/seed-$seed.status"
+    [[ $status -eq 0 ]] && rm -f "$out/seed-$seed.atrace" "$out/seed-$seed.log"
+    return "$status"
+}
+
+total=$((last - first + 1))
+done_count=0
+failing=0
+tty=0
+[[ -t 1 ]] && tty=1
+progress() {
+    if [[ $tty == 1 ]]; then
+        printf '\rsweep: %d/%d seeds, %d failing\033[K' "$done_count" "$total" "$failing"
+    else
+        printf 'sweep: %d/%d seeds, %d failing\n' "$done_count" "$total" "$failing"
+    fi
+}
+
+# Reaps one finished run and updates the count.
+reap() {
+    wait -n
+    local status=$?
+    ((done_count++))
+    ((status != 0)) && ((failing++))
+    progress
+}
+
+[[ $tty == 1 ]] && progress
+running=0
+for ((seed = first; seed <= last; seed++)); do
+    # A trace from an earlier sweep of this seed must not outlive this run.
+    rm -f "$out/seed-$seed.atrace" "$out/seed-$seed.log"
+    if ((running >= jobs)); then
+        reap
+        ((running--))
+    fi
+    run_seed "$seed" &
+    ((running++))
+done
+while ((running > 0)); do
+    reap
+    ((running--))
+done
+[[ $tty == 1 ]] && echo
+
+# Paths as typed from the current directory where that is shorter.
+show() {
+    local p=$1
+    [[ $p == /* ]] || p="$PWD/$p"
+    [[ $p == "$PWD/"* ]] && p=${p#"$PWD/"}
+    echo "$p"
+}
+
+# tools/anvil replay finds the trace's initramfs in its own build directory;
+# for a sweep of another build directory, the equivalent anvil-sim line.
+replay_prefix=""
+build_abs=$(cd "$build" && pwd -P)
+if "$ROOT/tools/anvil" help 2>/dev/null | grep -qE '^  replay( |$)'; then
+    if [[ $build_abs == "$(cd "$ROOT/build" 2>/dev/null && pwd -P)" ]]; then
+        replay_prefix="$(show "$ROOT/tools/anvil") replay"
+    elif [[ $build_abs == "$(cd "$ROOT/build-asan" 2>/dev/null && pwd -P)" ]]; then
+        replay_prefix="ANVIL_PRESET=asan $(show "$ROOT/tools/anvil") replay"
+    fi
+fi
+replay_line() {
+    local trace=$1
+    if [[ -n $replay_prefix ]]; then
+        echo "$replay_prefix $(show "$trace")"
+    else
+        echo "$(show "$sim") --replay $(show "$trace") --initramfs $(show "$initramfs")"
+    fi
+}
+
+if ((failing == 0)); then
+    if ((total == 1)); then
+        echo "sweep: seed $first passed ($workload workload)"
+    else
+        echo "sweep: all $total seeds passed ($workload workload, seeds $first..$last)"
+    fi
+    exit 0
+fi
+echo "sweep: $failing of $total seeds failed ($workload workload, seeds $first..$last); traces in $(show "$out")/"
+for ((seed = first; seed <= last; seed++)); do
+    status="?"
+    [[ -f $work/seed-$seed.status ]] && read -r status <"$work/seed-$seed.status"
+    [[ $status == 0 ]] && continue
+    echo "  seed $seed exited $status: $(replay_line "$out/seed-$seed.atrace")"
+done
+exit 1
