@@ -6,6 +6,7 @@
 #include <unicorn/unicorn.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -182,7 +183,7 @@ bool Engine::map_page(uint64_t va, void* host, uint32_t perms) {
 
 void Engine::unmap_page(uint64_t va) {
     uc_mem_unmap(uc_, va, hal::kPageSize);
-    ++checked_generation_;  // other code may appear here: check every block again
+    forget_checked();  // other code may appear here: check every block again
 }
 
 bool Engine::allow_ioports(uint32_t base, uint32_t count) {
@@ -245,8 +246,10 @@ void Engine::save(hal::UserRegs& regs) {
 
 Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
     stop_pending_ = false;
+    refresh_fast_limit();
     stop_ = Stop{};
     budget_end_ = block_budget ? blocks_ + block_budget : ~0ull;
+    refresh_fast_limit();
     run_start_blocks_ = blocks_;
     uc_err err;
     for (;;) {
@@ -266,6 +269,7 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
         save(regs);
         if (at_stop_pad_ || rip_fixup_) {
             at_stop_pad_ = false;
+            refresh_fast_limit();
             rip_fixup_ = false;
             regs.rip = continue_at_;
         }
@@ -281,6 +285,7 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
             // Unicorn reports an undefined instruction as an error, not through
             // the interrupt hook: it is the thread's #UD, not the machine's.
             stop_pending_ = true;
+            refresh_fast_limit();
             stop_.kind = StopKind::kFault;
             stop_.fault = kernel::FaultInfo{kernel::FaultKind::kInvalidOpcode, kernel::FaultAccess::kNone, 0, 6};
             exception_taken_ = true;
@@ -323,6 +328,7 @@ void Engine::on_syscall(uc_struct* uc, void* self) {
         return;
     }
     e->stop_pending_ = true;
+    e->refresh_fast_limit();
     e->stop_.kind = StopKind::kSyscall;
     uc_emu_stop(uc);
 }
@@ -363,12 +369,14 @@ void Engine::on_interrupt(uc_struct* uc, uint32_t intno, void* self) {
         e->resume_after_emulation_ = true;  // run() continues at continue_at_
     } else {
         e->stop_pending_ = true;
+        e->refresh_fast_limit();
         e->stop_.kind = StopKind::kFault;
         e->stop_.fault = kernel::FaultInfo{fault_kind_for_vector(intno), kernel::FaultAccess::kNone, 0, intno};
         e->continue_at_ = rip;  // the faulting instruction, as on hardware
     }
     // Leave through the stop pad: nothing more of the thread runs in this slice.
     e->at_stop_pad_ = true;
+    e->refresh_fast_limit();
     const uint64_t pad = kPlatformVa + kStopPad;
     uc_reg_write(uc, UC_X86_REG_RIP, &pad);
     uc_emu_stop(uc);
@@ -394,6 +402,7 @@ bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int
     }
     e->exception_taken_ = true;  // Unicorn holds it as a pending #PF
     e->stop_pending_ = true;
+    e->refresh_fast_limit();
     e->stop_.kind = StopKind::kFault;
     e->stop_.fault = f;
     return false;  // stop emulation; rip stays at the faulting instruction
@@ -423,17 +432,15 @@ bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int
 void Engine::on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
     auto* e = static_cast<Engine*>(self);
     // The hot path, for every basic block of user code: one compare for the
-    // budget, one table probe; everything else is out of line, so this needs
-    // no saved registers. Virtual time is not touched here: the machine adds
+    // budget (fast_limit_ is 0 while a stop is pending), one table probe;
+    // everything else is out of line, so this needs no saved registers. Virtual time is not touched here: the machine adds
     // the slice's blocks when it ends.
-    const CheckedBlock& slot = e->checked_slot(addr);
-    if (__builtin_expect(e->blocks_ >= e->budget_end_ || e->stop_pending_ || e->at_stop_pad_ || slot.start != addr ||
-                             slot.size != size || slot.generation != e->checked_generation_,
-                         0)) {
+    const uint64_t key = block_key(addr, size);
+    if (__builtin_expect(e->blocks_ >= e->fast_limit_ || e->checked_slot(addr) != key, 0)) {
         e->on_block_slow(uc, addr, size);
         return;
     }
-    e->block_ = addr << 16 | size;  // user addresses have 47 bits, blocks are < 64 KiB
+    e->block_ = key;  // user addresses have 47 bits, blocks are < 64 KiB
     ++e->blocks_;
 }
 
@@ -443,6 +450,7 @@ void Engine::on_block_slow(uc_struct* uc, uint64_t addr, uint32_t size) {
     if (blocks_ >= budget_end_) {
         if (!stop_pending_) {
             stop_pending_ = true;
+            refresh_fast_limit();
             stop_.kind = StopKind::kBudget;
             if (!at_stop_pad_)
                 stop_at_block(addr);
@@ -452,7 +460,7 @@ void Engine::on_block_slow(uc_struct* uc, uint64_t addr, uint32_t size) {
     }
     if (!stop_pending_ && !at_stop_pad_) {
         CheckedBlock& slot = checked_slot(addr);
-        if (slot.start != addr || slot.size != size || slot.generation != checked_generation_) {
+        if (slot != block_key(addr, size)) {
             std::vector<uint64_t> sites;
             if (find_io_sites(uc, addr, size, &sites)) {
                 pending_sites_ = std::move(sites);
@@ -463,10 +471,10 @@ void Engine::on_block_slow(uc_struct* uc, uint64_t addr, uint32_t size) {
                 uc_emu_stop(uc);  // not counted: it runs (and counts) once instrumented
                 return;
             }
-            slot = CheckedBlock{addr, size, checked_generation_};
+            slot = block_key(addr, size);
         }
     }
-    block_ = addr << 16 | size;
+    block_ = block_key(addr, size);
     ++blocks_;
 }
 
@@ -478,6 +486,8 @@ void Engine::stop_at_block(uint64_t start) {
     continue_at_ = start;
     rip_fixup_ = true;
 }
+
+void Engine::forget_checked() { std::fill(checked_.get(), checked_.get() + kCheckedSlots, CheckedBlock{0}); }
 
 Engine::CheckedBlock& Engine::checked_slot(uint64_t start) {
     return checked_[(start * 0x9e3779b97f4a7c15ull) >> (64 - kCheckedBits)];
@@ -526,7 +536,7 @@ void Engine::instrument_pending_block() {
     }
     // Unicorn 2.0.1 applies a new code hook only to blocks translated after it.
     uc_ctl_remove_cache(uc_, pending_start_, pending_start_ + pending_size_);
-    checked_slot(pending_start_) = CheckedBlock{pending_start_, pending_size_, checked_generation_};
+    checked_slot(pending_start_) = block_key(pending_start_, pending_size_);
     pending_sites_.clear();
 }
 
@@ -548,6 +558,7 @@ void Engine::on_io_site(uc_struct* uc, uint64_t addr, uint32_t size, void* self)
         return;  // on_in/on_out perform it
     // Nothing of the instruction has run: rip is at it, as for a hardware #GP.
     e->stop_pending_ = true;
+    e->refresh_fast_limit();
     e->stop_.kind = StopKind::kFault;
     e->stop_.fault =
         kernel::FaultInfo{kernel::FaultKind::kGeneralProtection, kernel::FaultAccess::kNone, 0, kGeneralProtection};
@@ -575,8 +586,9 @@ bool Engine::io_access_denied(uc_struct* uc, uint32_t port, uint32_t width) {
     if (find_io_sites(uc, block_start, block_size, &sites))
         continue_at_ = sites[index < sites.size() ? index : sites.size() - 1];
     rip_fixup_ = true;
-    ++checked_generation_;
+    forget_checked();
     stop_pending_ = true;
+    refresh_fast_limit();
     stop_.kind = StopKind::kFault;
     stop_.fault =
         kernel::FaultInfo{kernel::FaultKind::kGeneralProtection, kernel::FaultAccess::kNone, 0, kGeneralProtection};

@@ -74,12 +74,12 @@ public:
     uint64_t blocks() const { return blocks_; }
 
 private:
-    // A block start and length whose in/out instructions, if any, are instrumented.
-    struct CheckedBlock {
-        uint64_t start;
-        uint32_t size;
-        uint32_t generation;  // valid while equal to checked_generation_
-    };
+    // A checked block (its in/out instructions, if any, are instrumented), as the
+    // key start << 16 | size; 0 is an empty slot (no block starts at 0).
+    using CheckedBlock = uint64_t;
+    static uint64_t block_key(uint64_t start, uint32_t size) { return start << 16 | size; }
+    // Forgets every checked block (code may have changed).
+    void forget_checked();
     static constexpr unsigned kCheckedBits = 12;
     static constexpr size_t kCheckedSlots = size_t(1) << kCheckedBits;  // direct-mapped by start address
 
@@ -120,12 +120,13 @@ private:
     uint64_t* clock_;
     uint64_t blocks_ = 0;
     uint64_t budget_end_ = ~0ull;      // blocks_ value at which the slice ends
+    uint64_t fast_limit_ = ~0ull;      // budget_end_, or 0 while stop_pending_ or at_stop_pad_
+    void refresh_fast_limit() { fast_limit_ = (stop_pending_ || at_stop_pad_) ? 0 : budget_end_; }
     uint64_t run_start_blocks_ = 0;    // blocks_ when the current slice began
 
     IoBus* io_;
     std::unique_ptr<uint64_t[]> ioports_;  // granted ports, one bit each; null = none
     std::unique_ptr<CheckedBlock[]> checked_;
-    uint32_t checked_generation_ = 1;      // bumped when code may change (unmap)
     std::set<uint64_t> io_sites_;          // in/out instructions with a code hook
     std::vector<uint64_t> pending_sites_;  // in/out of a block that must be instrumented first
     uint64_t pending_start_ = 0;
