@@ -312,8 +312,10 @@ bool is_entry(trace::Kind k) {
            k == trace::Kind::k_irq || k == trace::Kind::k_end;
 }
 
-// Longest a followed thread may run before its next kernel entry (basic blocks).
-constexpr uint64_t kFollowBudget = uint64_t(1) << 32;
+// Longest a followed thread may run before its next kernel entry, and how long
+// it runs before the other threads get a turn (basic blocks).
+constexpr uint64_t kFollowBudget = uint64_t(1) << 30;
+constexpr uint64_t kFollowSlice = uint64_t(1) << 16;
 
 }  // namespace
 
@@ -340,6 +342,21 @@ Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
     uint64_t pos = t.records_begin, index = 0, followed = 0;
     std::string error;
     replay::Record r;
+    // Threads that ran up to their next kernel entry before the trace reached it.
+    std::map<uint64_t, Stop> parked;
+    // Runs what `cpu` runs for one follow slice.
+    auto run_slice = [&](uint32_t cpu, Stop* stop, uint64_t* ran) {
+        current_cpu_ = cpu;
+        Engine* e = engine(resumes[cpu].as);
+        if (!e)
+            return false;
+        const uint64_t before = e->blocks();
+        *stop = e->run(*resumes[cpu].regs, kFollowSlice);
+        *ran = e->blocks() - before;
+        clock_ += *ran;
+        ++stats_.slices;
+        return true;
+    };
     auto ask = [&] {
         for (uint32_t cpu = 0; cpu < config_.cpus; ++cpu) {
             current_cpu_ = cpu;
@@ -392,19 +409,45 @@ Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
             continue;
         }
         // A syscall or a fault by `thread`: run that thread until its next entry.
+        // If it spins (waiting on memory another thread writes), the others run
+        // in between, each up to its own next entry, where it waits (parked)
+        // until the trace reaches that entry.
         const uint64_t thread = r.f[1];
-        const int c = cpu_of(thread);
-        if (c < 0)
-            return diverge(r, fmt::format("thread {} is not runnable in the simulator", thread));
-        const uint32_t cpu = static_cast<uint32_t>(c);
+        Stop stop;
+        uint32_t cpu = 0;
+        for (uint64_t spent = 0;;) {
+            const int c = cpu_of(thread);
+            if (c < 0)
+                return diverge(r, fmt::format("thread {} is not runnable in the simulator", thread));
+            cpu = static_cast<uint32_t>(c);
+            if (auto p = parked.find(thread); p != parked.end()) {
+                stop = p->second;
+                parked.erase(p);
+                break;
+            }
+            uint64_t ran = 0;
+            if (!run_slice(cpu, &stop, &ran))
+                return diverge(r, fmt::format("thread {} has no address space", thread));
+            spent += ran;
+            if (stop.kind != StopKind::kBudget)
+                break;
+            if (spent >= kFollowBudget)
+                return diverge(r, fmt::format("thread {} ran {} blocks without reaching it (the other threads are "
+                                              "parked at their next kernel entries or blocked)",
+                                              thread, spent));
+            ask();
+            for (uint32_t other = 0; other < config_.cpus; ++other) {
+                if (other == cpu || !ready[other] || parked.count(resumes[other].thread_id))
+                    continue;
+                Stop s2;
+                uint64_t ran2 = 0;
+                if (run_slice(other, &s2, &ran2) && (s2.kind == StopKind::kSyscall || s2.kind == StopKind::kFault))
+                    parked[resumes[other].thread_id] = s2;
+                else if (s2.kind == StopKind::kError)
+                    return diverge(r, fmt::format("thread {}: {}", resumes[other].thread_id, s2.error));
+            }
+        }
         current_cpu_ = cpu;
-        Engine* e = engine(resumes[cpu].as);
-        if (!e)
-            return diverge(r, fmt::format("thread {} has no address space", thread));
-        const uint64_t before = e->blocks();
-        const Stop stop = e->run(*resumes[cpu].regs, kFollowBudget);
-        clock_ += e->blocks() - before;
-        ++stats_.slices;
         switch (stop.kind) {
         case StopKind::kSyscall: {
             if (r.k() != trace::Kind::k_syscall)
@@ -428,8 +471,7 @@ Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
                                               static_cast<uint32_t>(stop.fault.kind)));
             kernel::on_fault(cpu, stop.fault);
             break;
-        case StopKind::kBudget:
-            return diverge(r, fmt::format("thread {} ran {} blocks without reaching it", thread, kFollowBudget));
+        case StopKind::kBudget:  // (the loop above only ends at an entry or an error)
         case StopKind::kError:
             out.kind = Outcome::Kind::kEmulatorError;
             out.message = fmt::format("thread {}: {}", thread, stop.error);

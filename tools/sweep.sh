@@ -66,15 +66,19 @@ fi
 if [[ -z $jobs ]]; then
     jobs=$(nproc 2>/dev/null || echo 2)
 fi
-is_number "$jobs" && ((10#$jobs >= 1)) || usage_error "--jobs must be a positive number (got '$jobs')"
+if ! is_number "$jobs" || ((${#jobs} > 6 || 10#$jobs < 1)); then
+    usage_error "--jobs must be a positive number (got '$jobs')"
+fi
 jobs=$((10#$jobs))
 if [[ -n $cpus ]]; then
-    is_number "$cpus" && ((10#$cpus >= 1 && 10#$cpus <= 16)) || usage_error "--cpus must be a number from 1 to 16 (got '$cpus')"
+    if ! is_number "$cpus" || ((${#cpus} > 2 || 10#$cpus < 1 || 10#$cpus > 16)); then
+        usage_error "--cpus must be a number from 1 to 16 (got '$cpus')"
+    fi
 fi
 case $workload in
-tests) initramfs_name=initramfs-tests.cpio ;;
-demo) initramfs_name=initramfs.cpio ;;
-race) initramfs_name=initramfs-race.cpio ;;
+tests) initramfs_name="initramfs-tests.cpio" ;;
+demo) initramfs_name="initramfs.cpio" ;;
+race) initramfs_name="initramfs-race.cpio" ;;
 *) usage_error "unknown workload '$workload' (use tests, demo or race)" ;;
 esac
 if [[ $have_tests == 1 ]]; then
@@ -100,6 +104,7 @@ fi
 args+=("${sim_extra[@]}")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/anvil-sweep.XXXXXX") || { echo "sweep: cannot make a temporary directory" >&2; exit 2; }
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     local pid
     for pid in $(jobs -p); do kill "$pid" 2>/dev/null; done
