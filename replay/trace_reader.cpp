@@ -74,8 +74,13 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
     out->bytes = std::move(bytes);
     const std::vector<uint8_t>& b = out->bytes;
     if (b.size() < sizeof(trace::Header)) {
-        *error = fmt::format("not an Anvil trace: {} bytes, shorter than the {}-byte header", b.size(),
-                             sizeof(trace::Header));
+        // With the magic there, it is a trace that was cut short; without it, something else.
+        const bool magic =
+            b.size() >= sizeof trace::kMagic && std::memcmp(b.data(), trace::kMagic, sizeof trace::kMagic) == 0;
+        *error = magic ? fmt::format("truncated trace: only {} bytes of the {}-byte header", b.size(),
+                                     sizeof(trace::Header))
+                       : fmt::format("not an Anvil trace: {} bytes, shorter than the {}-byte header", b.size(),
+                                     sizeof(trace::Header));
         return false;
     }
     std::memcpy(&out->header, b.data(), sizeof(trace::Header));

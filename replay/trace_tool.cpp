@@ -241,7 +241,9 @@ int cmd_stats(const std::string& path) {
             break;
         case trace::Kind::k_wake: threads[r.field("thread")].wakeups++; break;
         case trace::Kind::k_fault: threads[r.field("thread")].faults++; break;
-        case trace::Kind::k_exit: threads[r.field("thread")].exit_code = replay::Record::unzigzag(r.field("code")); break;
+        case trace::Kind::k_exit:
+            threads[r.field("thread")].exit_code = replay::Record::unzigzag(r.field("code"));
+            break;
         case trace::Kind::k_slice: {
             ThreadStats& th = threads[r.field("thread")];
             CpuStats& c = cpus[r.field("cpu")];
@@ -279,7 +281,8 @@ int cmd_stats(const std::string& path) {
             total += c.blocks;
         fmt::print("virtual time: {} basic blocks run by all CPUs\n", total);
     } else {
-        fmt::print("virtual time: not recorded (no slice records: a {} trace)\n", replay::backend_name(t.header.backend));
+        fmt::print("virtual time: not recorded (no slice records: a {} trace)\n",
+                   replay::backend_name(t.header.backend));
     }
 
     fmt::print("\nRecords by kind:\n  {:<8} {:>9} {:>10} {:>7}\n", "kind", "records", "bytes", "share");
@@ -335,7 +338,8 @@ std::vector<std::string> header_differences(const replay::Trace& a, const replay
     const trace::Header& y = b.header;
     auto num = [&](const char* name, uint64_t u, uint64_t v, bool hex) {
         if (u != v)
-            out.push_back(hex ? fmt::format("{} {:016x} / {:016x}", name, u, v) : fmt::format("{} {} / {}", name, u, v));
+            out.push_back(hex ? fmt::format("{} {:016x} / {:016x}", name, u, v)
+                              : fmt::format("{} {} / {}", name, u, v));
     };
     if (x.backend != y.backend)
         out.push_back(fmt::format("backend {} / {}", replay::backend_name(x.backend), replay::backend_name(y.backend)));
@@ -402,8 +406,11 @@ int cmd_diff(const std::string& path_a, const std::string& path_b) {
         differ = true;
         const uint64_t index = have_a ? x.index : y.index;
         report = fmt::format("first difference at record #{}:\n", index);
-        report += fmt::format("  A: {}\n", have_a ? line_for(x) : fmt::format("(nothing: the trace stops after {} records)", wa.count()));
-        report += fmt::format("  B: {}\n", have_b ? line_for(y) : fmt::format("(nothing: the trace stops after {} records)", wb.count()));
+        auto side = [](bool have, const replay::Record& r, const Walker& w) {
+            return have ? line_for(r) : fmt::format("(nothing: the trace stops after {} records)", w.count());
+        };
+        report += fmt::format("  A: {}\n", side(have_a, x, wa));
+        report += fmt::format("  B: {}\n", side(have_b, y, wb));
         if (!before.empty()) {
             report += fmt::format("  the {} records before it (the same in both):\n", before.size());
             for (const replay::Record& r : before)
@@ -546,13 +553,16 @@ public:
         for (const auto& [cpu, lane] : lanes_)
             cpus.insert(cpu);
         std::string head = "{\"traceEvents\":[\n";
+        const std::string process = fmt::format("anvil ({} trace; time axis: {})",
+                                                replay::backend_name(t.header.backend),
+                                                sim_ ? "virtual basic blocks" : "record index");
         head += fmt::format("{{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"process_name\",\"args\":{{\"name\":{}}}}}",
-                            json_str(fmt::format("anvil ({} trace; time axis: {})", replay::backend_name(t.header.backend),
-                                                 sim_ ? "virtual basic blocks" : "record index")));
+                            json_str(process));
         for (const uint64_t cpu : cpus)
             head += fmt::format(
                 ",\n{{\"ph\":\"M\",\"pid\":1,\"tid\":{0},\"name\":\"thread_name\",\"args\":{{\"name\":\"cpu {1}\"}}}}"
-                ",\n{{\"ph\":\"M\",\"pid\":1,\"tid\":{0},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{1}}}}}",
+                ",\n{{\"ph\":\"M\",\"pid\":1,\"tid\":{0},\"name\":\"thread_sort_index\","
+                "\"args\":{{\"sort_index\":{1}}}}}",
                 cpu + 1, cpu);
         bool ok = std::fputs(head.c_str(), f) >= 0;
         for (const Event& e : events_)
@@ -623,7 +633,8 @@ private:
         return p;
     }
     void flow(const char* ph, const Point& p, uint64_t id, bool enclosing) {
-        push(p, fmt::format("{{\"ph\":\"{}\",\"pid\":1,\"tid\":{},\"ts\":{},\"id\":{},\"name\":\"ipc\",\"cat\":\"ipc\"{}}}",
+        push(p, fmt::format("{{\"ph\":\"{}\",\"pid\":1,\"tid\":{},\"ts\":{},\"id\":{},\"name\":\"ipc\","
+                            "\"cat\":\"ipc\"{}}}",
                             ph, p.lane + 1, p.ts, id, enclosing ? ",\"bp\":\"e\"" : ""));
     }
 

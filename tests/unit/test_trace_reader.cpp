@@ -1,0 +1,416 @@
+// Host tests of the trace reader (replay/trace_reader): well-formed traces
+// decode field by field; cut, flipped, mislabelled and random bytes are refused
+// with a message and never crash. Traces are encoded here by the rules of
+// kernel/trace/events.h (LEB128 varints, zigzag for signed fields, an end
+// record with the count and FNV-1a of the record bytes).
+#include "replay/trace_reader.h"
+
+#include <anvil/status.h>
+#include <anvil/syscalls.h>
+#include <catch2/catch.hpp>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstring>
+#include <initializer_list>
+#include <random>
+#include <string>
+#include <vector>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+using TraceBytes = std::vector<uint8_t>;
+
+uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+
+void put_varint(TraceBytes* out, uint64_t v) {
+    while (v >= 0x80) {
+        out->push_back(static_cast<uint8_t>(v | 0x80));
+        v >>= 7;
+    }
+    out->push_back(static_cast<uint8_t>(v));
+}
+
+// Builds a trace in memory, record by record.
+class TraceWriter {
+public:
+    TraceWriter() {
+        std::memcpy(header_.magic, trace::kMagic, sizeof header_.magic);
+        header_.version = trace::kVersion;
+        header_.backend = static_cast<uint32_t>(trace::Backend::kSim);
+        header_.build_id = 0x1234abcd5678ef00ull;
+        header_.initramfs_hash = 0xfeedull;
+        header_.initramfs_size = 4096;
+        header_.seed = 7;
+        header_.quantum = 10000;
+        header_.slice_max = 1000;
+        header_.memory_bytes = 64ull << 20;
+        header_.cpus = 2;
+        cmdline("tests=ipc.*");
+    }
+    TraceWriter& cmdline(const std::string& s) {
+        cmdline_ = s;
+        header_.cmdline_len = static_cast<uint32_t>(s.size());
+        header_.header_size = static_cast<uint16_t>(sizeof(trace::Header) + s.size());
+        return *this;
+    }
+    trace::Header& header() { return header_; }
+
+    // A record of `kind`; the field count must be the kind's.
+    TraceWriter& rec(trace::Kind kind, std::initializer_list<uint64_t> fields) {
+        REQUIRE(trace::kind_info(static_cast<uint8_t>(kind)).field_count == fields.size());
+        kind_offsets_.push_back(records_.size());
+        records_.push_back(static_cast<uint8_t>(kind));
+        for (const uint64_t f : fields)
+            put_varint(&records_, f);
+        ++count_;
+        return *this;
+    }
+    TraceWriter& input(const std::string& bytes) {
+        rec(trace::Kind::k_input, {bytes.size()});
+        records_.insert(records_.end(), bytes.begin(), bytes.end());
+        return *this;
+    }
+
+    TraceBytes header_bytes() const {
+        TraceBytes b(sizeof header_);
+        std::memcpy(b.data(), &header_, sizeof header_);
+        b.insert(b.end(), cmdline_.begin(), cmdline_.end());
+        return b;
+    }
+    // Header, records and the end record the kernel would write.
+    TraceBytes build(int code = 0) const {
+        TraceBytes b = without_end();
+        b.push_back(static_cast<uint8_t>(trace::Kind::k_end));
+        put_varint(&b, zigzag(code));
+        put_varint(&b, count_);
+        put_varint(&b, trace::fnv1a(trace::kFnvOffset, records_.data(), records_.size()));
+        return b;
+    }
+    TraceBytes without_end() const {
+        TraceBytes b = header_bytes();
+        b.insert(b.end(), records_.begin(), records_.end());
+        return b;
+    }
+    // File offsets of the kind bytes of the records added so far.
+    std::vector<size_t> kind_offsets() const {
+        std::vector<size_t> out;
+        for (const size_t o : kind_offsets_)
+            out.push_back(header_bytes().size() + o);
+        return out;
+    }
+    uint64_t count() const { return count_; }
+
+private:
+    trace::Header header_{};
+    std::string cmdline_;
+    TraceBytes records_;
+    std::vector<size_t> kind_offsets_;
+    uint64_t count_ = 0;
+};
+
+// A small run: boot, a call and its reply, a fault, an exit.
+TraceWriter sample() {
+    using K = trace::Kind;
+    TraceWriter w;
+    w.input("hi\n")
+        .rec(K::k_sched, {1, 0, 7})
+        .rec(K::k_slice, {1, 7, 120, 1})
+        .rec(K::k_syscall, {1, 7, ANVIL_SYS_ipc_call, 0x4, 0x7000, 0x7100, 0, 0, 0, 0})
+        .rec(K::k_ipc, {13, 7, 9, 0x2, 24, 1})
+        .rec(K::k_sched, {1, 7, 9})
+        .rec(K::k_wake, {9, zigzag(ANVIL_OK), 0x2})
+        .rec(K::k_slice, {1, 9, 300000, 3})
+        .rec(K::k_timer, {1})
+        .rec(K::k_steal, {0, 1, 9})
+        .rec(K::k_sysret, {0, 9, zigzag(ANVIL_ERR_NOT_FOUND), 0, 0})
+        .rec(K::k_fault, {0, 9, 1, 2, 0xdeadbeef000ull})
+        .rec(K::k_irq, {0, 4})
+        .rec(K::k_digest, {13, 1000, 42, 0x5555aaaa5555aaaaull})
+        .rec(K::k_exit, {9, zigzag(-3)})
+        .rec(K::k_syscall, {0, 7, 9999, 1, 2, 0, 0, 0, 0, 0});
+    return w;
+}
+
+struct Outcome {
+    bool parsed = false;
+    bool valid = false;
+    std::string error;
+    uint64_t records = 0;
+};
+
+Outcome check(const TraceBytes& bytes) {
+    Outcome o;
+    replay::Trace t;
+    o.parsed = replay::parse(bytes, &t, &o.error);
+    if (o.parsed)
+        o.valid = replay::validate(t, &o.error, &o.records);
+    return o;
+}
+
+std::vector<replay::Record> records_of(const replay::Trace& t) {
+    std::vector<replay::Record> out;
+    uint64_t pos = t.records_begin;
+    replay::Record r;
+    std::string error;
+    while (replay::next(t, &pos, &r, &error)) {
+        r.index = out.size();
+        out.push_back(r);
+    }
+    REQUIRE(error.empty());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("trace reader: a well-formed trace validates and decodes field by field") {
+    const TraceWriter w = sample();
+    const TraceBytes bytes = w.build(5);
+    replay::Trace t;
+    std::string error;
+    REQUIRE(replay::parse(bytes, &t, &error));
+    CHECK(t.cmdline == "tests=ipc.*");
+    CHECK(t.records_begin == sizeof(trace::Header) + t.cmdline.size());
+    uint64_t count = 0;
+    REQUIRE(replay::validate(t, &error, &count));
+    CHECK(error.empty());
+    CHECK(count == w.count());
+
+    const std::vector<replay::Record> rs = records_of(t);
+    REQUIRE(rs.size() == w.count() + 1);
+    CHECK(rs[0].k() == trace::Kind::k_input);
+    CHECK(rs[0].input == TraceBytes{'h', 'i', '\n'});
+    CHECK(rs[0].offset == t.records_begin);
+    CHECK(rs[4].field("receiver") == 9);
+    CHECK(rs[4].field("no_such_field", 77) == 77);
+    CHECK(rs[7].field("blocks") == 300000);  // a three-byte varint
+    CHECK(replay::Record::unzigzag(rs[14].field("code")) == -3);
+    CHECK(rs.back().k() == trace::Kind::k_end);
+
+    CHECK(replay::format(rs[0]) == "#0 input count=3 (3 bytes)");
+    CHECK(replay::format(rs[1]) == "#1 sched cpu=1 from=0 to=7");
+    CHECK(replay::format(rs[3]) == "#3 syscall cpu=1 thread=7 ipc_call ep=0x4 req=0x7000 reply=0x7100");
+    CHECK(replay::format(rs[10]) == "#10 sysret cpu=0 thread=9 status=ANVIL_ERR_NOT_FOUND out0=0x0 out1=0x0");
+    CHECK(replay::format(rs[14]) == "#14 exit thread=9 code=-3");
+    CHECK_THAT(replay::format(rs[15]), Contains("syscall#9999") && Contains("a0=0x1 a1=0x2"));
+    CHECK_THAT(replay::format(rs.back()), Contains("end code=5 records=16 checksum=0x"));
+
+    const std::string d = replay::describe(t);
+    CHECK_THAT(d, Contains("backend sim") && Contains("2 cpu(s)") && Contains("seed 7") &&
+                      Contains("build 1234abcd5678ef00") && Contains("cmdline \"tests=ipc.*\""));
+}
+
+TEST_CASE("trace reader: a trace cut at any byte is refused as truncated, never a crash") {
+    const TraceBytes whole = sample().build();
+    for (size_t len = 0; len < whole.size(); ++len) {
+        INFO("cut to " << len << " of " << whole.size() << " bytes");
+        const Outcome o = check(TraceBytes(whole.begin(), whole.begin() + static_cast<long>(len)));
+        CHECK_FALSE(o.valid);
+        if (len < sizeof trace::kMagic)
+            CHECK_THAT(o.error, Contains("not an Anvil trace"));
+        else
+            CHECK_THAT(o.error, Contains("truncated trace"));
+    }
+    CHECK(check(whole).valid);
+}
+
+TEST_CASE("trace reader: a changed byte in the record stream is caught") {
+    const TraceWriter w = sample();
+    const TraceBytes whole = w.build();
+    const std::vector<size_t> kinds = w.kind_offsets();
+    const size_t begin = w.header_bytes().size();
+    // Every byte before the end record, with its low bit and its high bit flipped.
+    const size_t stream_end = w.without_end().size();
+    for (size_t at = begin; at < stream_end; ++at) {
+        for (const uint8_t flip : {uint8_t{0x01}, uint8_t{0x80}}) {
+            TraceBytes b = whole;
+            b[at] ^= flip;
+            INFO("byte " << at << " ^ 0x" << std::hex << unsigned{flip});
+            const Outcome o = check(b);
+            REQUIRE(o.parsed);
+            CHECK_FALSE(o.valid);
+            CHECK_THAT(o.error, Contains("checksum mismatch") || Contains("corrupt") || Contains("truncated"));
+            // A changed number that keeps the record layout: only the checksum can tell.
+            const bool is_kind = std::find(kinds.begin(), kinds.end(), at) != kinds.end();
+            const bool is_input_count = at == kinds[0] + 1;  // sample() starts with an input record
+            if (flip == 0x01 && !is_kind && !is_input_count)
+                CHECK_THAT(o.error, Contains("checksum mismatch"));
+        }
+    }
+}
+
+TEST_CASE("trace reader: the end record must be last and count every record") {
+    TraceWriter w = sample();
+    TraceBytes b = w.build();
+    b.push_back(0x09);  // a timer record after the end
+    CHECK_THAT(check(b).error, Contains("1 bytes after the end record"));
+
+    // An end record whose count is off by one (checksum right for the bytes).
+    b = w.without_end();
+    const size_t begin = w.header_bytes().size();
+    b.push_back(static_cast<uint8_t>(trace::Kind::k_end));
+    put_varint(&b, 0);
+    put_varint(&b, w.count() + 1);
+    put_varint(&b, trace::fnv1a(trace::kFnvOffset, b.data() + begin, w.without_end().size() - begin));
+    CHECK_THAT(check(b).error, Contains("the end record counts 17 records, the file has 16"));
+
+    CHECK_THAT(check(w.without_end()).error, Contains("truncated trace: no end record after 16 records"));
+    CHECK(check(TraceWriter().build()).valid);  // no records at all, just the end
+}
+
+TEST_CASE("trace reader: malformed records name the problem and the byte") {
+    TraceWriter w;
+    TraceBytes b = w.header_bytes();
+    const size_t at = b.size();
+    b.push_back(200);  // no such kind
+    CHECK_THAT(check(b).error, Contains(fmt::format("unknown record kind 200 at byte {}", at)));
+
+    b = w.header_bytes();
+    b.push_back(static_cast<uint8_t>(trace::Kind::k_timer));
+    for (int i = 0; i < 10; ++i)
+        b.push_back(0xff);  // a number longer than 64 bits
+    b.push_back(0x01);
+    CHECK_THAT(check(b).error, Contains("corrupt trace: bad number (over 64 bits) in the timer record"));
+
+    b = w.header_bytes();
+    b.push_back(static_cast<uint8_t>(trace::Kind::k_input));
+    put_varint(&b, 1000);  // more bytes than the file holds
+    b.push_back('x');
+    CHECK_THAT(check(b).error, Contains("the input record at byte") && Contains("announces 1000 bytes"));
+
+    // The largest number a varint holds decodes exactly.
+    TraceWriter big;
+    big.rec(trace::Kind::k_fault, {0, 1, 0, 0, ~0ull});
+    replay::Trace t;
+    std::string error;
+    REQUIRE(replay::parse(big.build(), &t, &error));
+    REQUIRE(replay::validate(t, &error));
+    CHECK(records_of(t)[0].field("addr") == ~0ull);
+}
+
+TEST_CASE("trace reader: headers that are not this format are refused") {
+    TraceWriter w = sample();
+    SECTION("wrong magic") {
+        TraceBytes b = w.build();
+        b[0] = 'X';
+        CHECK_THAT(check(b).error, Contains("not an Anvil trace (bad magic)"));
+        CHECK_THAT(check(TraceBytes{'E', 'L', 'F'}).error, Contains("not an Anvil trace: 3 bytes"));
+    }
+    SECTION("another format version") {
+        w.header().version = 2;
+        CHECK_THAT(check(w.build()).error, Contains("format version 2 is not supported"));
+        w.header().version = 0;
+        CHECK_THAT(check(w.build()).error, Contains("format version 0 is not supported"));
+    }
+    SECTION("header size that does not match the command line") {
+        w.header().header_size = sizeof(trace::Header) + 3;
+        CHECK_THAT(check(w.build()).error, Contains("corrupt header: header size 83"));
+        w.header().header_size = 10;
+        CHECK_THAT(check(w.build()).error, Contains("corrupt header"));
+    }
+    SECTION("a command line longer than the file") {
+        w.cmdline(std::string(2000, 'c'));
+        TraceBytes b = w.header_bytes();
+        b.resize(sizeof(trace::Header) + 100);
+        CHECK_THAT(check(b).error, Contains("truncated trace: the header's command line is cut off"));
+    }
+    SECTION("a command line over the limit") {
+        w.header().cmdline_len = 0xffffffffu;
+        CHECK_THAT(check(w.build()).error, Contains("corrupt header"));
+    }
+    SECTION("unknown backend, no CPUs, too many CPUs") {
+        w.header().backend = 9;
+        CHECK_THAT(check(w.build()).error, Contains("unknown backend 9"));
+        w.header().backend = static_cast<uint32_t>(trace::Backend::kQemu);
+        w.header().cpus = 0;
+        CHECK_THAT(check(w.build()).error, Contains("corrupt header: 0 CPUs"));
+        w.header().cpus = 1000;
+        CHECK_THAT(check(w.build()).error, Contains("corrupt header: 1000 CPUs"));
+    }
+    SECTION("a QEMU trace is described without simulator settings") {
+        w.header().backend = static_cast<uint32_t>(trace::Backend::kQemu);
+        replay::Trace t;
+        std::string error;
+        REQUIRE(replay::parse(w.build(), &t, &error));
+        CHECK_THAT(replay::describe(t), Contains("backend qemu") && !Contains("seed"));
+    }
+    SECTION("control bytes in the command line are escaped when described") {
+        w.cmdline(std::string("a\x1b[2Jb\"", 7));
+        replay::Trace t;
+        std::string error;
+        REQUIRE(replay::parse(w.build(), &t, &error));
+        CHECK_THAT(replay::describe(t), Contains("cmdline \"a\\x1b[2Jb\\\"\""));
+    }
+}
+
+TEST_CASE("trace reader: check_build names both builds when they differ") {
+    replay::Trace t;
+    std::string error;
+    REQUIRE(replay::parse(sample().build(), &t, &error));
+    CHECK(replay::check_build(t, 0x1234abcd5678ef00ull).empty());
+    const std::string why = replay::check_build(t, 0x42);
+    CHECK_THAT(why, Contains("recorded by kernel build 1234abcd5678ef00") &&
+                        Contains("this is build 0000000000000042") && Contains("same kernel sources"));
+}
+
+TEST_CASE("trace reader: 20,000 random inputs are refused or read, never a crash") {
+    std::mt19937_64 rng(0x616e76696c);  // fixed: a failure is reproducible
+    const TraceBytes valid = sample().build();
+    const TraceBytes header = TraceWriter().header_bytes();
+    auto below = [&](uint64_t n) { return rng() % n; };
+    uint64_t parsed = 0, validated = 0, decoded = 0;
+    for (int i = 0; i < 20000; ++i) {
+        TraceBytes b;
+        const size_t len = below(401);
+        if (i % 2 == 0) {
+            // A valid header, then either random bytes or a real record stream with a few bytes changed.
+            b = header;
+            if (below(2) == 0) {
+                for (size_t j = 0; j < len; ++j)
+                    b.push_back(below(4) == 0 ? static_cast<uint8_t>(1 + below(14)) : static_cast<uint8_t>(rng()));
+            } else {
+                b = valid;
+                for (uint64_t n = below(4); n > 0; --n)
+                    b[header.size() + below(b.size() - header.size())] = static_cast<uint8_t>(rng());
+                b.resize(std::min(b.size(), header.size() + len));
+            }
+        } else {
+            for (size_t j = 0; j < len; ++j)
+                b.push_back(static_cast<uint8_t>(rng()));
+            if (len >= 8 && below(2) == 0)
+                std::memcpy(b.data(), trace::kMagic, sizeof trace::kMagic);
+        }
+
+        replay::Trace t;
+        std::string error;
+        if (!replay::parse(b, &t, &error)) {
+            REQUIRE_FALSE(error.empty());
+            continue;
+        }
+        ++parsed;
+        CHECK_FALSE(replay::describe(t).empty());
+        error.clear();
+        if (replay::validate(t, &error))
+            ++validated;
+        else
+            REQUIRE_FALSE(error.empty());
+        uint64_t pos = t.records_begin, n = 0;
+        replay::Record r;
+        error.clear();
+        while (replay::next(t, &pos, &r, &error)) {
+            r.index = n++;
+            REQUIRE(pos <= t.bytes.size());
+            REQUIRE_FALSE(replay::format(r).empty());
+            REQUIRE(n <= t.bytes.size());  // every record takes at least one byte
+        }
+        if (error.empty())
+            REQUIRE(pos >= t.bytes.size());  // stopped only at the end of the data
+        decoded += n;
+    }
+    // The generator reaches every stage of the reader.
+    CHECK(parsed > 5000);
+    CHECK(validated > 0);
+    CHECK(decoded > 10000);
+}
