@@ -1,5 +1,6 @@
 #include "sim/machine.h"
 
+#include "kernel/check/invariants.h"
 #include "kernel/trace/trace.h"
 #include "sim/trace_sink.h"
 
@@ -193,6 +194,18 @@ void Machine::digest(uint64_t value) {
     stats_.schedule_digest = h ^ (h >> 32);
 }
 
+bool Machine::invariants_hold(Outcome* out, const char* after) {
+    if (!config_.check_invariants)
+        return true;
+    char why[256];
+    if (kernel::check_invariants(why, sizeof why))
+        return true;
+    out->kind = Outcome::Kind::kInvariant;
+    out->message = fmt::format("kernel invariant violated after {} (trace record #{}, slice {}): {}", after,
+                               kernel::trace_records(), stats_.slices, why);
+    return false;
+}
+
 Outcome Machine::run() {
     Outcome out;
     hal::BootInfo info;
@@ -230,6 +243,8 @@ Outcome Machine::run() {
         // Then every vCPU is asked again what it runs.
         if (irq_pending_) {
             deliver_irqs(ready.empty() || ready[0] != 0);
+            if (!invariants_hold(&out, "an interrupt"))
+                return out;
             continue;
         }
         if (ready.empty()) {
@@ -288,12 +303,18 @@ Outcome Machine::run() {
             out.message = fmt::format("thread {}: {}", r.thread_id, stop.error);
             return out;
         }
+        const char* entry = stop.kind == StopKind::kSyscall ? "a syscall"
+                            : stop.kind == StopKind::kFault ? "a fault"
+                                                             : nullptr;
         if (cpu_time_[cpu] >= cpu_deadline_[cpu] && !halted_) {
             ++stats_.timer_interrupts;
             ++stats_.kernel_entries;
             cpu_deadline_[cpu] = cpu_time_[cpu] + config_.quantum_blocks;
             kernel::on_timer(cpu);
+            entry = entry ? entry : "a timer interrupt";
         }
+        if (entry && !invariants_hold(&out, entry))
+            return out;
     }
     out.kind = Outcome::Kind::kHalted;
     out.exit_code = halt_code_;

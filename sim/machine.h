@@ -30,6 +30,7 @@ struct Config {
     std::vector<uint8_t> serial_input;  // bytes arriving on COM1's receive line
     bool echo_console = true;      // copy console output to stdout
     uint64_t perturb_slice = 0;    // testing aid: slice N (1-based) runs one block longer (0 = never)
+    bool check_invariants = false; // run the kernel's invariant checker after every kernel entry
 };
 
 // Figures about a run. All but host_ns are deterministic.
@@ -45,7 +46,7 @@ struct Stats {
 
 // How a run ended.
 struct Outcome {
-    enum class Kind { kHalted, kIdle, kSliceLimit, kEmulatorError, kDiverged } kind = Kind::kHalted;
+    enum class Kind { kHalted, kIdle, kSliceLimit, kEmulatorError, kDiverged, kInvariant } kind = Kind::kHalted;
     int exit_code = 0;    // kHalted: the code the kernel halted with
     std::string message;  // human-readable reason for anything but kHalted
 };
@@ -110,6 +111,9 @@ public:
 private:
     Engine* engine(uint64_t as);
     void digest(uint64_t value);
+    // With --check-invariants: false (and *out says which invariant broke, after
+    // which entry) if the kernel's state is inconsistent now.
+    bool invariants_hold(Outcome* out, const char* after);
     void irq_edge(uint32_t irq);
     void deliver_irqs(bool cpu0_idle);
 

@@ -1,6 +1,8 @@
 // anvil-sim: boots the Anvil kernel in the deterministic simulator and runs
 // the initramfs's init. Its exit status is the code the kernel halted with.
+#include "kernel/check/invariants.h"
 #include "kernel/ipc/ipc.h"
+#include "kernel/syscall/syscall.h"
 #include "kernel/trace/trace.h"
 #include "replay/trace_reader.h"
 #include "sim/machine.h"
@@ -61,8 +63,10 @@ std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash) 
     return "";
 }
 
-// Exit status of a replay that diverged from its trace (docs/exit-codes.md).
+// Exit status of a replay that diverged from its trace, and of a run whose
+// kernel broke an invariant (docs/exit-codes.md).
 constexpr int kDivergedCode = 120;
+constexpr int kInvariantCode = 119;
 
 int exit_status(const sim::Outcome& out) {
     switch (out.kind) {
@@ -71,6 +75,7 @@ int exit_status(const sim::Outcome& out) {
     case sim::Outcome::Kind::kSliceLimit: return 124;
     case sim::Outcome::Kind::kEmulatorError: return 121;
     case sim::Outcome::Kind::kDiverged: return kDivergedCode;
+    case sim::Outcome::Kind::kInvariant: return kInvariantCode;
     }
     return 121;
 }
@@ -107,7 +112,8 @@ int main(int argc, char** argv) {
     CLI::App app{"anvil-sim: run the Anvil kernel in the deterministic simulator.\n"
                  "Exit status: the code init exited with (0-127), 125 if init faulted, 126 on a kernel panic,\n"
                  "127 if boot failed, 122 if every thread is blocked, 124 at --max-slices, 121 on an emulator error,\n"
-                 "120 if --replay diverged from the trace (2: bad arguments or files)."};
+                 "120 if --replay diverged from the trace, 119 if --check-invariants found a broken invariant\n"
+                 "(2: bad arguments or files)."};
     sim::Config config;
     std::string initramfs_path;
     app.add_option("--initramfs", initramfs_path, "CPIO (newc) archive holding init (required unless --replay)")
@@ -143,6 +149,13 @@ int main(int argc, char** argv) {
     app.add_option("--perturb-handoff", refuse_handoff,
                    "testing aid: the kernel refuses its Nth IPC fast-path handoff (one changed kernel decision), "
                    "so a replay diverges there");
+    app.add_flag("--check-invariants", config.check_invariants,
+                 "check the kernel's invariants after every kernel entry; a violation stops the run (exit 119), "
+                 "keeps its trace and prints the command that replays it");
+    uint64_t leak_at = 0;
+    app.add_option("--perturb-leak", leak_at,
+                   "testing aid: after the Nth syscall the kernel leaks a reference (a planted bug for "
+                   "--check-invariants to find)");
     app.add_option("--perturb-slice", config.perturb_slice,
                    "testing aid: make slice N (1-based) one basic block longer, so a replay diverges there");
     CLI11_PARSE(app, argc, argv);
@@ -220,6 +233,11 @@ int main(int argc, char** argv) {
     }
     sim::FileTraceSink file_sink;
     sim::ReplaySink replay_sink(expected);
+    // Checking invariants always records, so that a violation can be replayed;
+    // the trace is kept only then.
+    const bool auto_record = config.check_invariants && record_path.empty() && replay_path.empty();
+    if (auto_record)
+        record_path = fmt::format("anvil-check-seed-{}.atrace", config.seed);
     if (!record_path.empty()) {
         if (!file_sink.open(record_path, &error)) {
             fmt::print(stderr, "anvil-sim: {}\n", error);
@@ -232,6 +250,7 @@ int main(int argc, char** argv) {
         machine.set_trace_sink(&replay_sink);
     }
     kernel::ipc_test_refuse_handoff(refuse_handoff);
+    kernel::test_leak_reference_at(leak_at);
     const sim::Outcome out = machine.run();
     if (refuse_handoff) {
         if (const uint64_t at = kernel::ipc_test_refused_at_record())
@@ -252,7 +271,22 @@ int main(int argc, char** argv) {
                    config.seed, config.cpus, st.slices, st.kernel_entries, st.syscalls, st.timer_interrupts,
                    st.irqs, st.virtual_time, st.schedule_digest);
     }
-    if (!record_path.empty()) {
+    if (out.kind == sim::Outcome::Kind::kInvariant && replay_path.empty()) {
+        // The testing aids change the run, so the replay needs them too.
+        std::string aids;
+        if (leak_at)
+            aids += fmt::format(" --perturb-leak {}", leak_at);
+        if (refuse_handoff)
+            aids += fmt::format(" --perturb-handoff {}", refuse_handoff);
+        if (config.perturb_slice)
+            aids += fmt::format(" --perturb-slice {}", config.perturb_slice);
+        fmt::print(stderr,
+                   "anvil-sim: the run's trace is {}; replay it with: tools/anvil replay {} --check-invariants{}\n",
+                   record_path, record_path, aids);
+    }
+    if (auto_record && out.kind != sim::Outcome::Kind::kInvariant) {
+        std::remove(record_path.c_str());
+    } else if (!record_path.empty()) {
         if (!file_sink.error().empty()) {
             fmt::print(stderr, "anvil-sim: {}\n", file_sink.error());
             return 2;
@@ -261,7 +295,9 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "anvil-sim: recorded {} records, {} bytes ({:.1f} bytes per record) to {}\n", records,
                    file_sink.bytes(), records ? double(file_sink.bytes()) / double(records) : 0.0, record_path);
     }
-    if (!replay_path.empty()) {
+    if (config.check_invariants)
+        fmt::print(stderr, "anvil-sim: {} invariant checks\n", kernel::invariant_checks());
+    if (!replay_path.empty() && out.kind != sim::Outcome::Kind::kInvariant) {
         if (replay_sink.diverged()) {
             fmt::print(stderr, "anvil-sim: {}", replay_sink.report());
             return kDivergedCode;

@@ -41,6 +41,7 @@ public:
     static Result<Irq*> create(uint32_t line);
 
     uint32_t line() const { return line_; }
+    Notification* bound() const { return bound_; }
 
     // Routes the line to `n` (replacing any earlier binding), or unroutes it when
     // `n` is null. NOT_SUPPORTED if the backend cannot route this line.

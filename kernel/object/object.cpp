@@ -8,9 +8,21 @@ uint64_t g_next_object_id = 1;
 KObject* g_reap_head = nullptr;
 KObject* g_reap_tail = nullptr;
 bool g_reaping = false;
+// Live objects in creation order (a doubly linked list through the objects).
+KObject* g_live_head = nullptr;
+KObject* g_live_tail = nullptr;
 }  // namespace
 
-KObject::KObject(uint32_t type) : id_(g_next_object_id++), type_(type) {}
+KObject::KObject(uint32_t type) : id_(g_next_object_id++), type_(type) {
+    live_prev_ = g_live_tail;
+    if (g_live_tail)
+        g_live_tail->live_next_ = this;
+    else
+        g_live_head = this;
+    g_live_tail = this;
+}
+
+KObject* KObject::first_live() { return g_live_head; }
 
 void KObject::reap(KObject* object) {
     object->reap_next_ = nullptr;
@@ -26,6 +38,15 @@ void KObject::reap(KObject* object) {
         g_reap_head = next->reap_next_;
         if (!g_reap_head)
             g_reap_tail = nullptr;
+        // Off the live list before destroy() frees it.
+        if (next->live_prev_)
+            next->live_prev_->live_next_ = next->live_next_;
+        else
+            g_live_head = next->live_next_;
+        if (next->live_next_)
+            next->live_next_->live_prev_ = next->live_prev_;
+        else
+            g_live_tail = next->live_prev_;
         next->destroy();
     }
     g_reaping = false;

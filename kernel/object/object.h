@@ -26,6 +26,12 @@ public:
             reap(this);
     }
 
+    // Every live object, oldest first (the invariant checker walks them).
+    static KObject* first_live();
+    KObject* next_live() const { return live_next_; }
+    // Scratch space for the invariant checker (kernel/check): references it found.
+    uint32_t check_refs = 0;
+
 protected:
     explicit KObject(uint32_t type);
     ~KObject() = default;
@@ -36,6 +42,8 @@ private:
     static void reap(KObject* object);
 
     KObject* reap_next_ = nullptr;  // on the queue of objects waiting for destroy()
+    KObject* live_prev_ = nullptr;  // the list of live objects
+    KObject* live_next_ = nullptr;
     uint64_t id_;
     uint32_t type_;
     uint32_t refs_ = 0;

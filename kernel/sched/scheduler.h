@@ -25,6 +25,10 @@ public:
     int top_priority() const;
     // The best thread that may run on `cpu` (affinity), removed; or null.
     Thread* pop_highest_for(uint32_t cpu);
+    // The queued threads of priority `p`, in order (for the invariant checker).
+    List<Thread, &Thread::run_link>& at(uint32_t p) { return queues_[p]; }
+    // Whether the bitmap says priority `p` is non-empty.
+    bool marked(uint32_t p) const { return (bitmap_[p / 64] >> (p % 64)) & 1; }
 
 private:
     List<Thread, &Thread::run_link> queues_[Thread::kMaxPriority + 1];

@@ -108,6 +108,15 @@ bool FrameAllocator::is_allocated(hal::paddr_t pa) const {
     return index < frame_span_ && test(index);
 }
 
+size_t FrameAllocator::bitmap_free_count() const {
+    size_t used = 0;
+    for (size_t word = 0; word < frame_span_ / 64; ++word)
+        used += static_cast<size_t>(__builtin_popcountll(bitmap_[word]));
+    for (size_t i = frame_span_ / 64 * 64; i < frame_span_; ++i)
+        used += test(i) ? 1 : 0;
+    return frame_span_ - used;
+}
+
 }  // namespace kernel
 
 // The HAL takes its bookkeeping frames from the kernel's allocator.

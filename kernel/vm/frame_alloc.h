@@ -25,6 +25,9 @@ public:
     size_t total_count() const { return total_frames_; }
     // True if `pa` is a frame this allocator manages and has handed out.
     bool is_allocated(hal::paddr_t pa) const;
+    // Free frames according to the bitmap (the invariant checker compares it
+    // with free_count()).
+    size_t bitmap_free_count() const;
 
 private:
     bool test(size_t index) const { return (bitmap_[index / 64] >> (index % 64)) & 1; }
