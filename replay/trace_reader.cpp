@@ -117,21 +117,27 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
     return true;
 }
 
-bool load(const std::string& path, Trace* out, std::string* error) {
+bool read_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error) {
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) {
-        *error = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+        *error = std::strerror(errno);
         return false;
     }
-    std::vector<uint8_t> bytes;
     uint8_t buf[65536];
     size_t n;
     while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-        bytes.insert(bytes.end(), buf, buf + n);
+        bytes->insert(bytes->end(), buf, buf + n);
     const int failed = std::ferror(f) ? errno : 0;  // before fclose, which may change errno
     std::fclose(f);
-    if (failed) {
-        *error = fmt::format("cannot read {}: {}", path, std::strerror(failed));
+    if (failed)
+        *error = std::strerror(failed);
+    return failed == 0;
+}
+
+bool load(const std::string& path, Trace* out, std::string* error) {
+    std::vector<uint8_t> bytes;
+    if (!read_file(path, &bytes, error)) {
+        *error = fmt::format("cannot read {}: {}", path, *error);
         return false;
     }
     if (!parse(std::move(bytes), out, error)) {

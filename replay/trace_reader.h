@@ -36,6 +36,9 @@ struct Trace {
     uint64_t records_begin = 0;  // offset of the first record
 };
 
+// Reads a whole file into *bytes; false with `error` = errno's text if it cannot.
+bool read_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error);
+
 // Reads `path` and checks its header (magic, version, sizes). The build id is
 // not checked here: see check_build.
 bool load(const std::string& path, Trace* out, std::string* error);

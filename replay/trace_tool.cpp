@@ -90,27 +90,16 @@ void error_line(const std::string& what) { fmt::print(stderr, "anvil-trace: {}\n
 // Reads and checks the header of `path`. Exit status on failure: 2 if the file
 // cannot be read or is not a trace at all, 1 if it is a trace with a bad header.
 std::optional<int> open_trace(const std::string& path, replay::Trace* t) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) {
-        error_line(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-        return kExitUsage;
-    }
     std::vector<uint8_t> bytes;
-    uint8_t buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-        bytes.insert(bytes.end(), buf, buf + n);
-    const int read_errno = std::ferror(f) ? errno : 0;
-    std::fclose(f);
-    if (read_errno) {
-        error_line(fmt::format("cannot read {}: {}", path, std::strerror(read_errno)));
+    std::string error;
+    if (!replay::read_file(path, &bytes, &error)) {
+        error_line(fmt::format("cannot read {}: {}", path, error));
         return kExitUsage;
     }
     if (bytes.size() < sizeof trace::kMagic || std::memcmp(bytes.data(), trace::kMagic, sizeof trace::kMagic) != 0) {
         error_line(fmt::format("{} is not an Anvil trace (it does not start with the trace magic \"ANVLTRC\")", path));
         return kExitUsage;
     }
-    std::string error;
     if (!replay::parse(std::move(bytes), t, &error)) {
         error_line(fmt::format("{}: {}", path, error));
         return kExitInvalid;

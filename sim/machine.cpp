@@ -206,15 +206,21 @@ bool Machine::invariants_hold(Outcome* out, const char* after) {
     return false;
 }
 
-Outcome Machine::run() {
-    Outcome out;
+bool Machine::boot_kernel(Outcome* out) {
     hal::BootInfo info;
-    if (!prepare(&info, &out.message)) {
-        out.kind = Outcome::Kind::kEmulatorError;
-        return out;
+    if (!prepare(&info, &out->message)) {
+        out->kind = Outcome::Kind::kEmulatorError;
+        return false;
     }
     current_cpu_ = 0;
     kernel::boot(info);
+    return true;
+}
+
+Outcome Machine::run() {
+    Outcome out;
+    if (!boot_kernel(&out))
+        return out;
     // The input is part of the run: a replay feeds the recorded bytes.
     kernel::trace_input(config_.serial_input.data(), config_.serial_input.size());
 
@@ -342,13 +348,8 @@ constexpr uint64_t kFollowSlice = uint64_t(1) << 16;
 
 Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
     Outcome out;
-    hal::BootInfo info;
-    if (!prepare(&info, &out.message)) {
-        out.kind = Outcome::Kind::kEmulatorError;
+    if (!boot_kernel(&out))
         return out;
-    }
-    current_cpu_ = 0;
-    kernel::boot(info);
     auto diverge = [&](const replay::Record& at, const std::string& why) {
         out.kind = Outcome::Kind::kDiverged;
         out.message = fmt::format("schedule-following replay diverged at record #{}: {}\n  trace: {}", at.index, why,

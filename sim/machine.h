@@ -111,6 +111,8 @@ public:
 private:
     Engine* engine(uint64_t as);
     void digest(uint64_t value);
+    // Prepares the machine and boots the kernel; false (with *out) if it cannot.
+    bool boot_kernel(Outcome* out);
     // With --check-invariants: false (and *out says which invariant broke, after
     // which entry) if the kernel's state is inconsistent now.
     bool invariants_hold(Outcome* out, const char* after);

@@ -23,23 +23,6 @@
 
 namespace {
 
-// Reads a whole file; on failure, `error` says why (errno's text).
-bool read_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) {
-        *error = std::strerror(errno);
-        return false;
-    }
-    uint8_t buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-        bytes->insert(bytes->end(), buf, buf + n);
-    const bool ok = !std::ferror(f);
-    if (!ok)
-        *error = std::strerror(errno);
-    std::fclose(f);
-    return ok;
-}
 
 }  // namespace
 
@@ -56,7 +39,7 @@ std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash) 
         for (const std::string& f : files) {
             std::vector<uint8_t> bytes;
             std::string error;
-            if (read_file(f, &bytes, &error) && trace::fnv1a(trace::kFnvOffset, bytes.data(), bytes.size()) == hash)
+            if (replay::read_file(f, &bytes, &error) && trace::fnv1a(trace::kFnvOffset, bytes.data(), bytes.size()) == hash)
                 return f;
         }
     }
@@ -194,7 +177,7 @@ int main(int argc, char** argv) {
                        expected.header.initramfs_hash, expected.header.initramfs_size);
         return 2;
     }
-    if (!read_file(initramfs_path, &config.initramfs, &error)) {
+    if (!replay::read_file(initramfs_path, &config.initramfs, &error)) {
         fmt::print(stderr, "anvil-sim: cannot read initramfs '{}': {}\n", initramfs_path, error);
         return 2;
     }
@@ -210,7 +193,7 @@ int main(int argc, char** argv) {
         }
     }
     if (!serial_input_path.empty() && replay_path.empty() &&
-        !read_file(serial_input_path, &config.serial_input, &error)) {
+        !replay::read_file(serial_input_path, &config.serial_input, &error)) {
         fmt::print(stderr, "anvil-sim: cannot read serial input '{}': {}; give --serial-input a readable file\n",
                    serial_input_path, error);
         return 2;

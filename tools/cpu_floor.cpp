@@ -5,6 +5,8 @@
 // With --block-hook it also installs an empty UC_HOOK_BLOCK callback: the cost
 // of the hook mechanism alone, which any block-granular preemption pays.
 //   anvil-cpu-floor ELF [--block-hook]
+#include "kernel/boot/elf.h"
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -22,19 +24,6 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t kStackTop = 0x00007fff00000000ull;
 constexpr uint64_t kStackSize = 64 * 1024;
 
-struct Ehdr {
-    uint8_t ident[16];
-    uint16_t type, machine;
-    uint32_t version;
-    uint64_t entry, phoff, shoff;
-    uint32_t flags;
-    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct Phdr {
-    uint32_t type, flags;
-    uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-
 void on_syscall(uc_engine* uc, void*) { uc_emu_stop(uc); }
 
 uint64_t g_blocks = 0;
@@ -50,33 +39,26 @@ int main(int argc, char** argv) {
     }
     std::ifstream in(argv[1], std::ios::binary);
     const std::vector<uint8_t> elf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    Ehdr eh;
-    if (elf.size() < sizeof eh || std::memcmp(elf.data(), "\x7f" "ELF", 4) != 0) {
-        fmt::print(stderr, "anvil-cpu-floor: {} is not an ELF file\n", argv[1]);
+    // The kernel's own ELF checker describes the segments.
+    kernel::elf::Image image;
+    const char* why = "";
+    if (kernel::elf::parse(elf.data(), elf.size(), &image, &why) != ANVIL_OK) {
+        fmt::print(stderr, "anvil-cpu-floor: {}: {}\n", argv[1], why);
         return 2;
     }
-    std::memcpy(&eh, elf.data(), sizeof eh);
     uc_engine* uc = nullptr;
     if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc) != UC_ERR_OK) {
         fmt::print(stderr, "anvil-cpu-floor: cannot create a Unicorn engine\n");
         return 1;
     }
     std::vector<std::unique_ptr<uint8_t[]>> keep;
-    for (unsigned i = 0; i < eh.phnum; ++i) {
-        Phdr ph;
-        const uint64_t off = eh.phoff + uint64_t(i) * eh.phentsize;
-        if (off + sizeof ph > elf.size())
-            return 2;
-        std::memcpy(&ph, elf.data() + off, sizeof ph);
-        if (ph.type != 1 || ph.memsz == 0)
-            continue;
-        const uint64_t start = ph.vaddr & ~(kPage - 1);
-        const uint64_t end = (ph.vaddr + ph.memsz + kPage - 1) & ~(kPage - 1);
+    for (size_t i = 0; i < image.segment_count; ++i) {
+        const kernel::elf::Segment& seg = image.segments[i];
+        const uint64_t start = seg.vaddr & ~(kPage - 1);
+        const uint64_t end = (seg.vaddr + seg.memsz + kPage - 1) & ~(kPage - 1);
         auto mem = std::make_unique<uint8_t[]>(end - start);
         std::memset(mem.get(), 0, end - start);
-        if (ph.offset + ph.filesz > elf.size())
-            return 2;
-        std::memcpy(mem.get() + (ph.vaddr - start), elf.data() + ph.offset, ph.filesz);
+        std::memcpy(mem.get() + (seg.vaddr - start), elf.data() + seg.offset, seg.filesz);
         uc_mem_map_ptr(uc, start, end - start, UC_PROT_ALL, mem.get());
         keep.push_back(std::move(mem));
     }
@@ -91,7 +73,7 @@ int main(int argc, char** argv) {
     if (block_hook)
         uc_hook_add(uc, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&on_block), nullptr, 1, 0);
     const auto start = std::chrono::steady_clock::now();
-    const uc_err err = uc_emu_start(uc, eh.entry, ~0ull, 0, 0);
+    const uc_err err = uc_emu_start(uc, image.entry, ~0ull, 0, 0);
     const auto ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
     if (err != UC_ERR_OK) {
