@@ -4,7 +4,9 @@
 #include <anvil/syscalls.h>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <cstdio>
 #include <cstring>
 
@@ -132,6 +134,26 @@ bool read_file(const std::string& path, std::vector<uint8_t>* bytes, std::string
     if (failed)
         *error = std::strerror(failed);
     return failed == 0;
+}
+
+// The *.cpio file (sorted by name, for determinism) in `dirs` whose FNV-1a hash
+// is `hash`; "" if none.
+std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash) {
+    for (const std::string& dir : dirs) {
+        std::error_code ec;
+        std::vector<std::string> files;
+        for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+            if (entry.path().extension() == ".cpio")
+                files.push_back(entry.path().string());
+        std::sort(files.begin(), files.end());
+        for (const std::string& f : files) {
+            std::vector<uint8_t> bytes;
+            std::string error;
+            if (read_file(f, &bytes, &error) && trace::fnv1a(trace::kFnvOffset, bytes.data(), bytes.size()) == hash)
+                return f;
+        }
+    }
+    return "";
 }
 
 bool load(const std::string& path, Trace* out, std::string* error) {

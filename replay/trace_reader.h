@@ -39,6 +39,10 @@ struct Trace {
 // Reads a whole file into *bytes; false with `error` = errno's text if it cannot.
 bool read_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error);
 
+// The *.cpio file in `dirs` (each searched in name order) whose FNV-1a hash is
+// `hash`, i.e. the initramfs a trace was recorded with; "" if none.
+std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash);
+
 // Reads `path` and checks its header (magic, version, sizes). The build id is
 // not checked here: see check_build.
 bool load(const std::string& path, Trace* out, std::string* error);

@@ -234,7 +234,10 @@ void Engine::load(const hal::UserRegs& regs) {
 }
 
 void Engine::save(hal::UserRegs& regs) {
-    uint64_t values[kRegCount];
+    // Zeroed: Unicorn writes only 32 bits for EFLAGS, and the upper half would
+    // otherwise be host stack garbage, visible to the thread (r11 after a
+    // syscall, tcb_get_regs) and different from run to run.
+    uint64_t values[kRegCount] = {};
     void* ptrs[kRegCount];
     for (size_t i = 0; i < kRegCount; ++i)
         ptrs[i] = &values[i];

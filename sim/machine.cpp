@@ -217,114 +217,125 @@ bool Machine::boot_kernel(Outcome* out) {
     return true;
 }
 
-Outcome Machine::run() {
-    Outcome out;
-    if (!boot_kernel(&out))
-        return out;
+bool Machine::start(Outcome* out) {
+    if (!boot_kernel(out))
+        return false;
     // The input is part of the run: a replay feeds the recorded bytes.
     kernel::trace_input(config_.serial_input.data(), config_.serial_input.size());
-
     cpu_time_.assign(config_.cpus, 0);
     cpu_deadline_.assign(config_.cpus, config_.quantum_blocks);
     stats_.schedule_digest = 0xcbf29ce484222325ull;
-    std::vector<uint32_t> ready;
-    std::vector<kernel::Resume> resumes(config_.cpus);
-    while (!halted_) {
-        // Which vCPUs have a thread to run? The PRNG picks one of them.
-        // Asking a vCPU can only take threads from other vCPUs' queues, never
-        // change what another vCPU already runs, so each answer stays valid.
-        ready.clear();
-        for (uint32_t cpu = 0; cpu < config_.cpus; ++cpu) {
-            current_cpu_ = cpu;
-            if (kernel::next_to_run(cpu, &resumes[cpu]))
-                ready.push_back(cpu);
-        }
-        if (halted_)
-            break;
-        // Device interrupts (raised by a vCPU's in/out during its last slice) go
-        // to vCPU 0, where an IOAPIC sends them on hardware, here between slices:
-        // every vCPU is then at a kernel boundary with its thread's registers
-        // saved (Engine::run saves them when a slice ends, as for the timer), and
-        // the point depends only on the seed and the guest, never on the host.
-        // Then every vCPU is asked again what it runs.
-        if (irq_pending_) {
-            deliver_irqs(ready.empty() || ready[0] != 0);
-            if (!invariants_hold(&out, "an interrupt"))
-                return out;
-            continue;
-        }
-        if (ready.empty()) {
-            out.kind = Outcome::Kind::kIdle;
-            out.message = "every vCPU is idle and no thread can run (all threads blocked, exited or faulted)";
-            return out;
-        }
-        if (config_.max_slices && stats_.slices >= config_.max_slices) {
-            out.kind = Outcome::Kind::kSliceLimit;
-            out.message = fmt::format("stopped after {} slices (--max-slices)", stats_.slices);
-            return out;
-        }
-        ++stats_.slices;
-        // The PRNG picks the vCPU and how long it runs before the next pick; the
-        // vCPU's timer interrupt comes at its own virtual-time deadline.
-        // With one vCPU ready there is nothing to interleave: the others can only
-        // become ready through its kernel entries (which end the slice anyway),
-        // so it runs to its timer deadline, saving slice switches.
-        const bool alone = ready.size() == 1;
-        const uint32_t cpu = alone ? ready[0] : ready[prng_.below(ready.size())];
-        const uint64_t slice = (alone ? ~0ull >> 1 : 1 + prng_.below(config_.slice_max)) +
-                               (stats_.slices == config_.perturb_slice ? 1 : 0);
-        const uint64_t to_timer = cpu_deadline_[cpu] > cpu_time_[cpu] ? cpu_deadline_[cpu] - cpu_time_[cpu] : 1;
-        current_cpu_ = cpu;
-        const kernel::Resume r = resumes[cpu];
-        Engine* e = engine(r.as);
-        if (!e) {
-            out.kind = Outcome::Kind::kEmulatorError;
-            out.message = fmt::format("thread {} has no address space engine", r.thread_id);
-            return out;
-        }
-        const uint64_t before = e->blocks();
-        const Stop stop = e->run(*r.regs, slice < to_timer ? slice : to_timer);
-        const uint64_t ran = e->blocks() - before;
-        clock_ += ran;
-        cpu_time_[cpu] += ran;
-        digest(cpu);
-        digest(r.thread_id);
-        digest(ran);
-        digest(static_cast<uint64_t>(stop.kind));
-        kernel::trace_event(trace::Kind::k_slice, cpu, r.thread_id, ran, static_cast<uint64_t>(stop.kind) + 1);
-        switch (stop.kind) {
-        case StopKind::kSyscall:
-            ++stats_.syscalls;
-            ++stats_.kernel_entries;
-            kernel::on_syscall(cpu);
-            break;
-        case StopKind::kFault:
-            ++stats_.kernel_entries;
-            kernel::on_fault(cpu, stop.fault);
-            break;
-        case StopKind::kBudget:
-            break;  // another vCPU's turn; this one resumes where it stopped
-        case StopKind::kError:
-            out.kind = Outcome::Kind::kEmulatorError;
-            out.message = fmt::format("thread {}: {}", r.thread_id, stop.error);
-            return out;
-        }
-        const char* entry = stop.kind == StopKind::kSyscall ? "a syscall"
-                            : stop.kind == StopKind::kFault ? "a fault"
-                                                             : nullptr;
-        if (cpu_time_[cpu] >= cpu_deadline_[cpu] && !halted_) {
-            ++stats_.timer_interrupts;
-            ++stats_.kernel_entries;
-            cpu_deadline_[cpu] = cpu_time_[cpu] + config_.quantum_blocks;
-            kernel::on_timer(cpu);
-            entry = entry ? entry : "a timer interrupt";
-        }
-        if (entry && !invariants_hold(&out, entry))
-            return out;
+    resumes_.assign(config_.cpus, kernel::Resume{});
+    return true;
+}
+
+Outcome Machine::run() {
+    Outcome out;
+    if (!start(&out))
+        return out;
+    while (step(&out)) {
     }
-    out.kind = Outcome::Kind::kHalted;
-    out.exit_code = halt_code_;
     return out;
+}
+
+bool Machine::step(Outcome* result) {
+    Outcome& out = *result;
+    std::vector<uint32_t>& ready = ready_;
+    std::vector<kernel::Resume>& resumes = resumes_;
+    if (halted_) {
+        out.kind = Outcome::Kind::kHalted;
+        out.exit_code = halt_code_;
+        return false;
+    }
+    // Which vCPUs have a thread to run? The PRNG picks one of them.
+    // Asking a vCPU can only take threads from other vCPUs' queues, never
+    // change what another vCPU already runs, so each answer stays valid.
+    ready.clear();
+    for (uint32_t cpu = 0; cpu < config_.cpus; ++cpu) {
+        current_cpu_ = cpu;
+        if (kernel::next_to_run(cpu, &resumes[cpu]))
+            ready.push_back(cpu);
+    }
+    if (halted_)
+        return step(result);
+    // Device interrupts (raised by a vCPU's in/out during its last slice) go
+    // to vCPU 0, where an IOAPIC sends them on hardware, here between slices:
+    // every vCPU is then at a kernel boundary with its thread's registers
+    // saved (Engine::run saves them when a slice ends, as for the timer), and
+    // the point depends only on the seed and the guest, never on the host.
+    // Then every vCPU is asked again what it runs.
+    if (irq_pending_) {
+        deliver_irqs(ready.empty() || ready[0] != 0);
+        return invariants_hold(&out, "an interrupt");
+    }
+    if (ready.empty()) {
+        out.kind = Outcome::Kind::kIdle;
+        out.message = "every vCPU is idle and no thread can run (all threads blocked, exited or faulted)";
+        return false;
+    }
+    if (config_.max_slices && stats_.slices >= config_.max_slices) {
+        out.kind = Outcome::Kind::kSliceLimit;
+        out.message = fmt::format("stopped after {} slices (--max-slices)", stats_.slices);
+        return false;
+    }
+    ++stats_.slices;
+    // The PRNG picks the vCPU and how long it runs before the next pick; the
+    // vCPU's timer interrupt comes at its own virtual-time deadline.
+    // With one vCPU ready there is nothing to interleave: the others can only
+    // become ready through its kernel entries (which end the slice anyway),
+    // so it runs to its timer deadline, saving slice switches.
+    const bool alone = ready.size() == 1;
+    const uint32_t cpu = alone ? ready[0] : ready[prng_.below(ready.size())];
+    const uint64_t slice = (alone ? ~0ull >> 1 : 1 + prng_.below(config_.slice_max)) +
+                           (stats_.slices == config_.perturb_slice ? 1 : 0);
+    const uint64_t to_timer = cpu_deadline_[cpu] > cpu_time_[cpu] ? cpu_deadline_[cpu] - cpu_time_[cpu] : 1;
+    current_cpu_ = cpu;
+    const kernel::Resume r = resumes[cpu];
+    Engine* e = engine(r.as);
+    if (!e) {
+        out.kind = Outcome::Kind::kEmulatorError;
+        out.message = fmt::format("thread {} has no address space engine", r.thread_id);
+        return false;
+    }
+    const uint64_t before = e->blocks();
+    const Stop stop = e->run(*r.regs, slice < to_timer ? slice : to_timer);
+    const uint64_t ran = e->blocks() - before;
+    clock_ += ran;
+    cpu_time_[cpu] += ran;
+    digest(cpu);
+    digest(r.thread_id);
+    digest(ran);
+    digest(static_cast<uint64_t>(stop.kind));
+    kernel::trace_event(trace::Kind::k_slice, cpu, r.thread_id, ran, static_cast<uint64_t>(stop.kind) + 1);
+    switch (stop.kind) {
+    case StopKind::kSyscall:
+        ++stats_.syscalls;
+        ++stats_.kernel_entries;
+        kernel::on_syscall(cpu);
+        break;
+    case StopKind::kFault:
+        ++stats_.kernel_entries;
+        kernel::on_fault(cpu, stop.fault);
+        break;
+    case StopKind::kBudget:
+        break;  // another vCPU's turn; this one resumes where it stopped
+    case StopKind::kError:
+        out.kind = Outcome::Kind::kEmulatorError;
+        out.message = fmt::format("thread {}: {}", r.thread_id, stop.error);
+        return false;
+    }
+    const char* entry = stop.kind == StopKind::kSyscall ? "a syscall"
+                        : stop.kind == StopKind::kFault ? "a fault"
+                                                         : nullptr;
+    if (cpu_time_[cpu] >= cpu_deadline_[cpu] && !halted_) {
+        ++stats_.timer_interrupts;
+        ++stats_.kernel_entries;
+        cpu_deadline_[cpu] = cpu_time_[cpu] + config_.quantum_blocks;
+        kernel::on_timer(cpu);
+        entry = entry ? entry : "a timer interrupt";
+    }
+    last_cpu_ = cpu;
+    return !entry || invariants_hold(&out, entry);
 }
 
 }  // namespace sim

@@ -61,6 +61,17 @@ public:
     // Boots the kernel and runs until it halts or nothing can run.
     Outcome run();
 
+    // run() in steps, for the debugger: start() boots; each step() runs one
+    // slice of one vCPU and the kernel entries it leads to (or delivers pending
+    // interrupts). step() returns false when the run is over, with *out saying how.
+    bool start(Outcome* out);
+    bool step(Outcome* out);
+    // The vCPU the last step ran, and the machine's virtual time.
+    uint32_t last_cpu() const { return last_cpu_; }
+    uint64_t virtual_time() const { return clock_; }
+    // Console echo to stdout (the debugger turns it off while re-executing).
+    void set_echo(bool on) { config_.echo_console = on; }
+
     // Schedule-following replay of a QEMU trace: boots like run(), then makes
     // the kernel entries happen in the trace's order (each syscall or fault by
     // the thread the trace names, timer ticks and IRQs where it has them) and
@@ -131,6 +142,9 @@ private:
     Stats stats_;
     Prng prng_;
     uint32_t current_cpu_ = 0;
+    uint32_t last_cpu_ = 0;
+    std::vector<uint32_t> ready_;               // step(): vCPUs with a thread
+    std::vector<kernel::Resume> resumes_;       // step(): what each vCPU runs
     bool halted_ = false;
     class TraceSink* trace_sink_ = nullptr;
     int halt_code_ = 0;

@@ -26,26 +26,6 @@ namespace {
 
 }  // namespace
 
-// The *.cpio file (sorted by name, for determinism) in `dirs` whose FNV-1a hash
-// is `hash`; "" if none.
-std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash) {
-    for (const std::string& dir : dirs) {
-        std::error_code ec;
-        std::vector<std::string> files;
-        for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
-            if (entry.path().extension() == ".cpio")
-                files.push_back(entry.path().string());
-        std::sort(files.begin(), files.end());
-        for (const std::string& f : files) {
-            std::vector<uint8_t> bytes;
-            std::string error;
-            if (replay::read_file(f, &bytes, &error) && trace::fnv1a(trace::kFnvOffset, bytes.data(), bytes.size()) == hash)
-                return f;
-        }
-    }
-    return "";
-}
-
 // Exit status of a replay that diverged from its trace, and of a run whose
 // kernel broke an invariant (docs/exit-codes.md).
 constexpr int kDivergedCode = 120;
@@ -166,7 +146,7 @@ int main(int argc, char** argv) {
         }
     }
     if (initramfs_path.empty() && !replay_path.empty())
-        initramfs_path = find_initramfs(search_dirs, expected.header.initramfs_hash);
+        initramfs_path = replay::find_initramfs(search_dirs, expected.header.initramfs_hash);
     if (initramfs_path.empty()) {
         if (replay_path.empty())
             fmt::print(stderr, "anvil-sim: --initramfs is required\n");

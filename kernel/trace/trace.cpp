@@ -24,6 +24,7 @@ struct Recorder {
     uint64_t checksum = trace::kFnvOffset;
     uint64_t running[kMaxCpus] = {};  // the thread each CPU was last recorded running
     bool finished = false;
+    bool flush_each = false;
 };
 Recorder g_rec;
 
@@ -116,7 +117,11 @@ void trace_record(trace::Kind kind, const uint64_t* fields, unsigned count) {
     put_record(kind, fields, count);
     if (g_rec.records % trace::kDigestInterval == trace::kDigestInterval - 1)
         put_digest();
+    if (g_rec.flush_each)
+        flush();
 }
+
+void trace_set_flush_each(bool on) { g_rec.flush_each = on; }
 
 void trace_running(uint32_t cpu, uint64_t thread) {
     if (!g_trace_on || cpu >= kMaxCpus || g_rec.running[cpu] == thread)

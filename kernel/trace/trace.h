@@ -41,6 +41,9 @@ void trace_finish(int code);
 // Ends the trace with `code` and asks the backend to stop the machine: the
 // kernel's only way to halt, so no trace is left without its end record.
 void halt_machine(int code);
+// Hands every record to the backend at once instead of in 4 KiB chunks (the
+// simulator's debugger watches them one by one).
+void trace_set_flush_each(bool on);
 // Records written so far (the index of the next record).
 uint64_t trace_records();
 

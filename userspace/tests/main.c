@@ -38,6 +38,23 @@ static int test_unknown_syscall(void)
     return 0;
 }
 
+/* After `syscall`, rcx holds the return rip and r11 the user rflags: a 32-bit
+ * value, zero-extended. The upper half must never carry anything (the
+ * simulator once leaked host stack bytes there). */
+static int test_syscall_clobbers(void)
+{
+    uint64_t rax = ANVIL_SYS_thread_yield, rcx, r11;
+    __asm__ volatile("syscall\n\tmovq %%r11, %2"
+                     : "+a"(rax), "=c"(rcx), "=r"(r11)
+                     :
+                     : "rdx", "r10", "r11", "memory");
+    CHECK_STATUS((anvil_status_t)rax, ANVIL_OK);
+    CHECK((r11 >> 32) == 0);
+    CHECK(r11 & 0x200); /* IF: user threads always run with interrupts on */
+    CHECK(rcx != 0);    /* the return address */
+    return 0;
+}
+
 static int test_cap_info_self(void)
 {
     anvil_cap_info_t info;
@@ -114,6 +131,7 @@ static const struct test_case kTests[] = {
     {"abi.debug_write", test_debug_write_ok},
     {"abi.debug_write_bad_pointers", test_debug_write_bad_pointers},
     {"abi.unknown_syscall", test_unknown_syscall},
+    {"abi.syscall_clobbers", test_syscall_clobbers},
     {"abi.registers_preserved", test_registers_preserved},
     {"cap.info_self", test_cap_info_self},
     {"cap.info_errors", test_cap_info_errors},
