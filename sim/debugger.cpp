@@ -12,6 +12,8 @@
 
 #include <anvil/syscalls.h>
 #include <capstone/capstone.h>
+#include <readline/history.h>
+#include <readline/readline.h>
 #include <fmt/core.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -611,13 +613,26 @@ public:
             return 2;
         }
         fmt::print("anvil-debug: stopped after boot; `help` lists the commands\n");
+        // At a terminal: line editing and history (GNU readline).
+        const bool interactive = options_.commands == stdin && isatty(STDIN_FILENO);
         char line[1024];
         for (;;) {
-            fmt::print("(anvil) ");
-            std::fflush(stdout);
-            if (!std::fgets(line, sizeof line, options_.commands))
-                break;
-            std::string cmd(line);
+            std::string cmd;
+            if (interactive) {
+                char* typed = readline("(anvil) ");
+                if (!typed)
+                    break;
+                cmd = typed;
+                if (!cmd.empty())
+                    add_history(typed);
+                std::free(typed);
+            } else {
+                fmt::print("(anvil) ");
+                std::fflush(stdout);
+                if (!std::fgets(line, sizeof line, options_.commands))
+                    break;
+                cmd = line;
+            }
             while (!cmd.empty() && (cmd.back() == '\n' || cmd.back() == '\r'))
                 cmd.pop_back();
             if (options_.echo_commands) {
@@ -738,6 +753,7 @@ private:
             "  regs [T] | mem ADDR LEN | disas [ADDR] [N]\n"
             "  thread T              make T the focus thread\n"
             "  quit\n"
+            "At a terminal, the arrow keys edit the line and walk the history.\n"
             "Not built yet: stepi, reverse-stepi (instruction stepping), the GDB stub.\n");
     }
 
