@@ -4,17 +4,24 @@
 # status != 0) so it can be replayed exactly. tools/anvil sweep builds first
 # and then runs this; tests/sim/sweep.cmake runs it on a build directory.
 #
-# usage: tools/sweep.sh --seeds A..B [--jobs J] [--workload tests|demo|race]
-#                       [--tests PATTERN] [--cpus N] [--out DIR] [--build DIR]
+# usage: tools/sweep.sh --seeds A..B [--jobs J] [--workload tests|demo|race|fuzz|exhaust]
+#                       [--tests PATTERN] [--ops N] [--cpus N] [--out DIR] [--build DIR]
 #                       [-- ANVIL-SIM-OPTIONS...]
 # --seeds A..B  every seed from A to B (or one seed N)
 # --jobs J      simulator processes at a time (default: nproc)
 # --workload    tests: the userspace test suite (initramfs-tests.cpio, with the
 #               serial input its IO tests read); demo: the default workload
 #               (initramfs.cpio); race: the lost-update demonstration
-#               (initramfs-race.cpio, docs/replaying-a-bug.md). Default: tests.
+#               (initramfs-race.cpio, docs/replaying-a-bug.md); fuzz: the
+#               syscall fuzzer (initramfs-fuzz.cpio), given the seed too
+#               (fuzz.seed=N on the kernel command line), so each seed changes
+#               both the syscalls and the interleaving; exhaust: memory
+#               exhaustion twice in a row (initramfs-exhaust.cpio, --memory 64).
+#               Default: tests.
 # --tests P     tests workload only: run the tests matching P (tests=P on the
 #               kernel command line)
+# --ops N       fuzz workload only: syscalls per run (fuzz.ops=N; the fuzzer's
+#               default otherwise)
 # --cpus N      vCPUs of each run (anvil-sim's default otherwise)
 # --out DIR     where failing seeds' traces go, as DIR/seed-N.atrace with the
 #               run's console as DIR/seed-N.log (default: BUILD/sweep)
@@ -28,20 +35,21 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 usage_error() {
     echo "sweep: $*" >&2
-    echo "usage: tools/anvil sweep --seeds A..B [--jobs J] [--workload tests|demo|race] [--tests PATTERN] [--cpus N] [--out DIR] [-- SIM-OPTIONS]" >&2
+    echo "usage: tools/anvil sweep --seeds A..B [--jobs J] [--workload tests|demo|race|fuzz|exhaust] [--tests PATTERN] [--ops N] [--cpus N] [--out DIR] [-- SIM-OPTIONS]" >&2
     exit 2
 }
 
 is_number() { [[ $1 =~ ^[0-9]+$ ]]; }
 
-seeds="" jobs="" workload=tests tests="" have_tests=0 cpus="" out="" build="$ROOT/build" check_only=0
+seeds="" jobs="" workload=tests tests="" have_tests=0 ops="" cpus="" out="" build="$ROOT/build" check_only=0
 sim_extra=()
 while [[ $# -gt 0 ]]; do
     case $1 in
     --seeds) [[ $# -ge 2 ]] || usage_error "--seeds needs a range A..B"; seeds=$2; shift 2 ;;
     --jobs) [[ $# -ge 2 ]] || usage_error "--jobs needs a number"; jobs=$2; shift 2 ;;
-    --workload) [[ $# -ge 2 ]] || usage_error "--workload needs tests, demo or race"; workload=$2; shift 2 ;;
+    --workload) [[ $# -ge 2 ]] || usage_error "--workload needs tests, demo, race, fuzz or exhaust"; workload=$2; shift 2 ;;
     --tests) [[ $# -ge 2 ]] || usage_error "--tests needs a pattern"; tests=$2; have_tests=1; shift 2 ;;
+    --ops) [[ $# -ge 2 ]] || usage_error "--ops needs a number"; ops=$2; shift 2 ;;
     --cpus) [[ $# -ge 2 ]] || usage_error "--cpus needs a number"; cpus=$2; shift 2 ;;
     --out) [[ $# -ge 2 ]] || usage_error "--out needs a directory"; out=$2; shift 2 ;;
     --build) [[ $# -ge 2 ]] || usage_error "--build needs a directory"; build=$2; shift 2 ;;
@@ -79,11 +87,19 @@ case $workload in
 tests) initramfs_name="initramfs-tests.cpio" ;;
 demo) initramfs_name="initramfs.cpio" ;;
 race) initramfs_name="initramfs-race.cpio" ;;
-*) usage_error "unknown workload '$workload' (use tests, demo or race)" ;;
+fuzz) initramfs_name="initramfs-fuzz.cpio" ;;
+exhaust) initramfs_name="initramfs-exhaust.cpio" ;;
+*) usage_error "unknown workload '$workload' (use tests, demo, race, fuzz or exhaust)" ;;
 esac
 if [[ $have_tests == 1 ]]; then
     [[ $workload == tests ]] || usage_error "--tests goes with --workload tests (this sweep runs '$workload')"
     [[ -n $tests && $tests != *" "* ]] || usage_error "--tests needs a pattern without spaces (use commas: 'ipc.*,mem.*')"
+fi
+if [[ -n $ops ]]; then
+    [[ $workload == fuzz ]] || usage_error "--ops goes with --workload fuzz (this sweep runs '$workload')"
+    if ! is_number "$ops" || ((${#ops} > 12 || 10#$ops < 1)); then
+        usage_error "--ops must be a positive number (got '$ops')"
+    fi
 fi
 [[ $check_only == 1 ]] && exit 0
 
@@ -100,6 +116,26 @@ args=(--initramfs "$initramfs")
 if [[ $workload == tests ]]; then
     args+=(--serial-input "$ROOT/tests/data/serial-input.txt")
     [[ $have_tests == 1 ]] && args+=(--cmdline "tests=$tests")
+fi
+# The exhaustion workload runs out of memory twice: 64 MiB keeps that quick,
+# unless the simulator options name a size.
+if [[ $workload == exhaust && " ${sim_extra[*]} " != *" --memory"* ]]; then
+    args+=(--memory 64)
+fi
+# The fuzz workload sets the command line per seed; a --cmdline among the
+# simulator options is added to it.
+fuzz_words=""
+if [[ $workload == fuzz ]]; then
+    rest=()
+    for ((i = 0; i < ${#sim_extra[@]}; i++)); do
+        case ${sim_extra[i]} in
+        --cmdline) fuzz_words+=" ${sim_extra[i + 1]:-}"; ((i++)) ;;
+        --cmdline=*) fuzz_words+=" ${sim_extra[i]#--cmdline=}" ;;
+        *) rest+=("${sim_extra[i]}") ;;
+        esac
+    done
+    sim_extra=("${rest[@]}")
+    [[ -n $ops ]] && fuzz_words=" fuzz.ops=$((10#$ops))$fuzz_words"
 fi
 args+=("${sim_extra[@]}")
 
@@ -118,9 +154,15 @@ trap 'exit 130' INT TERM
 # passed. The subshell's status is the run's.
 run_seed() {
     local seed=$1 status
-    "$sim" "${args[@]}" --seed "$seed" --record "$out/seed-$seed.atrace" >"$out/seed-$seed.log" 2>&1
+    local seed_args=()
+    # The fuzzer takes the seed too: its syscalls and the interleaving both vary.
+    [[ $workload == fuzz ]] && seed_args=(--cmdline "fuzz.seed=$seed$fuzz_words")
+    "$sim" "${args[@]}" "${seed_args[@]}" --seed "$seed" --record "$out/seed-$seed.atrace" >"$out/seed-$seed.log" 2>&1
     status=$?
     echo "$status" >"$work/seed-$seed.status"
+    # The fuzzer's closing line, kept for the sweep's totals.
+    [[ $workload == fuzz ]] && grep -ao 'fuzz: [0-9]* syscalls, [0-9]* distinct' "$out/seed-$seed.log" \
+        >"$work/seed-$seed.fuzz" 2>/dev/null
     [[ $status -eq 0 ]] && rm -f "$out/seed-$seed.atrace" "$out/seed-$seed.log"
     return "$status"
 }
@@ -192,6 +234,21 @@ replay_line() {
         echo "$(show "$sim") --replay $(show "$trace") --initramfs $(show "$initramfs")"
     fi
 }
+
+# The fuzz workload: syscalls made in all runs, and the most distinct
+# (nr, status) pairs one run saw.
+if [[ $workload == fuzz ]]; then
+    calls=0 pairs=0 counted=0
+    for ((seed = first; seed <= last; seed++)); do
+        line=""
+        [[ -f $work/seed-$seed.fuzz ]] && read -r line <"$work/seed-$seed.fuzz"
+        if [[ $line =~ ^fuzz:\ ([0-9]+)\ syscalls,\ ([0-9]+)\ distinct ]]; then
+            ((calls += BASH_REMATCH[1], counted++))
+            ((BASH_REMATCH[2] > pairs)) && pairs=${BASH_REMATCH[2]}
+        fi
+    done
+    echo "sweep: fuzz: $calls syscalls in $counted of $total runs, up to $pairs distinct (nr, status) pairs in one run"
+fi
 
 if ((failing == 0)); then
     if ((total == 1)); then

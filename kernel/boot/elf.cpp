@@ -84,8 +84,9 @@ Status parse(const uint8_t* data, size_t size, Image* out, const char** error) {
         Segment seg{ph.vaddr, ph.memsz, ph.offset, ph.filesz, 0};
         if (ph.flags & kPfR)
             seg.perms |= ANVIL_PERM_R;
+        // x86-64 pages cannot be write-only or execute-only (VSpace::map wants R).
         if (ph.flags & kPfW)
-            seg.perms |= ANVIL_PERM_W;
+            seg.perms |= ANVIL_PERM_W | ANVIL_PERM_R;
         if (ph.flags & kPfX)
             seg.perms |= ANVIL_PERM_X | ANVIL_PERM_R;
         if (seg.perms == 0)

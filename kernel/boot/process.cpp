@@ -44,7 +44,8 @@ Result<Thread*> create_process_from_elf(const uint8_t* elf_bytes, size_t size, c
     for (size_t i = 0; i < image.segment_count; ++i) {
         const Status s = load_segment(vs, image.segments[i], elf_bytes);
         if (s != ANVIL_OK) {
-            *error = "could not map a program segment";
+            *error = s == ANVIL_ERR_NO_MEMORY ? "not enough memory for a program segment"
+                                              : "could not map a program segment";
             return cleanup(s);
         }
     }
@@ -55,8 +56,11 @@ Result<Thread*> create_process_from_elf(const uint8_t* elf_bytes, size_t size, c
     const Status smap = vs->map(kInitStackTop - kInitStackSize, stack.value(), 0, kInitStackSize,
                                 ANVIL_PERM_R | ANVIL_PERM_W);
     stack.value()->release();
-    if (smap != ANVIL_OK)
+    if (smap != ANVIL_OK) {
+        if (smap == ANVIL_ERR_ADDR_IN_USE)
+            *error = "a program segment overlaps the stack (the 64 KiB below 0x7fff00000000)";
         return cleanup(smap);
+    }
 
     auto cnode = CNode::create(kInitCNodeSlots);
     if (!cnode.ok())

@@ -42,14 +42,14 @@ static void read_phdr(const uint8_t *elf, const elf_ehdr_t *eh, unsigned i, elf_
     memcpy(ph, elf + eh->phoff + (uint64_t)i * sizeof *ph, sizeof *ph);
 }
 
-/* Mapping permissions for a segment's p_flags (X implies R); 0 if none. */
+/* Mapping permissions for a segment's p_flags (W and X imply R); 0 if none. */
 static uint32_t segment_perms(uint32_t flags)
 {
     uint32_t perms = 0;
     if (flags & kPfR)
         perms |= ANVIL_PERM_R;
     if (flags & kPfW)
-        perms |= ANVIL_PERM_W;
+        perms |= ANVIL_PERM_W | ANVIL_PERM_R; /* x86-64 pages cannot be write-only */
     if (flags & kPfX)
         perms |= ANVIL_PERM_X | ANVIL_PERM_R;
     return perms;

@@ -1,0 +1,45 @@
+// libFuzzer harness: the host's trace reader (replay/trace_reader) on any
+// bytes, as anvil-trace and the simulator's replay use it: parse the header,
+// validate the whole stream, then walk it record by record and format each one.
+#include "fuzz/check.h"
+#include "replay/trace_reader.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    replay::Trace t;
+    std::string error;
+    if (!replay::parse(std::vector<uint8_t>(data, data + size), &t, &error)) {
+        FUZZ_CHECK(!error.empty(), "a refused header without a reason");
+        return 0;
+    }
+    FUZZ_CHECK(t.records_begin >= sizeof(trace::Header) && t.records_begin <= t.bytes.size(),
+               "records begin outside the file");
+    FUZZ_CHECK(!replay::describe(t).empty(), "empty header description");
+    (void)replay::check_build(t, 0);
+
+    uint64_t records = 0;
+    std::string invalid;
+    const bool valid = replay::validate(t, &invalid, &records);
+    FUZZ_CHECK(valid || !invalid.empty(), "an invalid trace without a reason");
+
+    // The dump: every record until the end of the data or the first bad one.
+    uint64_t pos = t.records_begin, index = 0;
+    replay::Record r;
+    while (replay::next(t, &pos, &r, &error)) {
+        FUZZ_CHECK(pos > r.offset && pos <= t.bytes.size(), "next() did not advance inside the file");
+        r.index = index++;
+        FUZZ_CHECK(!replay::format(r).empty(), "empty record line");
+        (void)r.field("thread");
+    }
+    FUZZ_CHECK(pos <= t.bytes.size(), "read position past the end of the file");
+    // A valid trace reads to its last byte and ends with the end record it counted.
+    if (valid) {
+        FUZZ_CHECK(error.empty(), "a valid trace whose records do not all read");
+        FUZZ_CHECK(index == records + 1 && r.k() == trace::Kind::k_end, "validate() and next() disagree");
+    }
+    return 0;
+}
