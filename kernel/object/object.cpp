@@ -22,6 +22,19 @@ KObject::KObject(uint32_t type) : id_(g_next_object_id++), type_(type) {
     g_live_tail = this;
 }
 
+// Every way an object goes (destroy(), or a create() that fails half-way) ends
+// in unmake(), which runs this: the live list never holds freed memory.
+KObject::~KObject() {
+    if (live_prev_)
+        live_prev_->live_next_ = live_next_;
+    else
+        g_live_head = live_next_;
+    if (live_next_)
+        live_next_->live_prev_ = live_prev_;
+    else
+        g_live_tail = live_prev_;
+}
+
 KObject* KObject::first_live() { return g_live_head; }
 
 void KObject::reap(KObject* object) {
@@ -38,15 +51,6 @@ void KObject::reap(KObject* object) {
         g_reap_head = next->reap_next_;
         if (!g_reap_head)
             g_reap_tail = nullptr;
-        // Off the live list before destroy() frees it.
-        if (next->live_prev_)
-            next->live_prev_->live_next_ = next->live_next_;
-        else
-            g_live_head = next->live_next_;
-        if (next->live_next_)
-            next->live_next_->live_prev_ = next->live_prev_;
-        else
-            g_live_tail = next->live_prev_;
         next->destroy();
     }
     g_reaping = false;

@@ -34,7 +34,7 @@ public:
 
 protected:
     explicit KObject(uint32_t type);
-    ~KObject() = default;
+    ~KObject();
     // Frees the object's resources and memory (called once, with no references left).
     virtual void destroy() = 0;
 
