@@ -178,11 +178,20 @@ bool Engine::map_page(uint64_t va, void* host, uint32_t perms) {
         prot |= UC_PROT_WRITE;
     if (perms & hal::kMapExec)
         prot |= UC_PROT_EXEC;
-    return uc_mem_map_ptr(uc_, va, hal::kPageSize, prot, host) == UC_ERR_OK;
+    // Every page is a Unicorn region, and Unicorn 2.0.1 aborts (an assertion in
+    // its memory map) past about 4,096 of them: refuse before that, so the
+    // kernel answers NO_MEMORY instead of the simulator dying.
+    if (mapped_pages_ >= kMaxMappedPages)
+        return false;
+    if (uc_mem_map_ptr(uc_, va, hal::kPageSize, prot, host) != UC_ERR_OK)
+        return false;
+    ++mapped_pages_;
+    return true;
 }
 
 void Engine::unmap_page(uint64_t va) {
-    uc_mem_unmap(uc_, va, hal::kPageSize);
+    if (uc_mem_unmap(uc_, va, hal::kPageSize) == UC_ERR_OK)
+        --mapped_pages_;
     forget_checked();  // other code may appear here: check every block again
 }
 

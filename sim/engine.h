@@ -119,6 +119,9 @@ private:
     bool held_valid_ = false;
     uint64_t* clock_;
     uint64_t blocks_ = 0;
+    // User pages an address space may map in the simulator (see map_page).
+    static constexpr uint64_t kMaxMappedPages = 3840;
+    uint64_t mapped_pages_ = 0;
     uint64_t budget_end_ = ~0ull;      // blocks_ value at which the slice ends
     uint64_t fast_limit_ = ~0ull;      // budget_end_, or 0 while stop_pending_ or at_stop_pad_
     void refresh_fast_limit() { fast_limit_ = (stop_pending_ || at_stop_pad_) ? 0 : budget_end_; }

@@ -981,21 +981,13 @@ void fz_op(struct fz_thread *t)
         fill_recv(t, &p);
         a[1] = p.va;
         break;
-    case ANVIL_SYS_ipc_call:
-        a[0] = gen_ep(t);
-        q = msg_ptr(t);
-        fill_send(t, &q);
-        a[1] = q.va;
-        p = out_ptr(t, sizeof(anvil_msg_t));
-        fill_recv(t, &p);
-        a[2] = p.va;
-        break;
     case ANVIL_SYS_ipc_reply:
         q = msg_ptr(t);
         fill_send(t, &q);
         a[0] = q.va;
         break;
-    case ANVIL_SYS_ipc_reply_recv:
+    case ANVIL_SYS_ipc_call:       /* (ep, message to send, buffer to receive) */
+    case ANVIL_SYS_ipc_reply_recv: /* the same layout */
         a[0] = gen_ep(t);
         q = msg_ptr(t);
         fill_send(t, &q);
