@@ -1,6 +1,7 @@
 // The kernel heap: objects carved from frames of machine memory in power-of-two
-// size classes (16 B .. 2 KiB); larger requests take whole contiguous frames.
-// Frees are sized, so blocks carry no header.
+// size classes (16 B .. 2 KiB), one frame per slab with a small header; a slab
+// whose last block is freed goes back to the frame allocator. Larger requests
+// take whole contiguous frames. Frees are sized, so blocks carry no header.
 #pragma once
 
 #include <new>
