@@ -148,6 +148,10 @@ template <>
 struct StringMaker<anvil_test::Code> {
     static std::string convert(anvil_test::Code c) { return anvil_status_str(c.v); }
 };
+template <>
+struct StringMaker<kernel::ThreadState> {
+    static std::string convert(kernel::ThreadState s) { return kernel::thread_state_name(s); }
+};
 }  // namespace Catch
 
 

@@ -32,13 +32,6 @@ using kernel::Notification;
 using kernel::Thread;
 using kernel::ThreadState;
 
-namespace Catch {
-template <>
-struct StringMaker<ThreadState> {
-    static std::string convert(ThreadState s) { return kernel::thread_state_name(s); }
-};
-}  // namespace Catch
-
 namespace {
 
 // Status codes kernel_env.h does not name (distinct names so they never clash).
@@ -271,6 +264,27 @@ Pair make_ep_pair(TestProcess& p, uint64_t badge = 0, uint32_t client_rights = k
 }
 
 constexpr uint32_t kEp = 1;  // the endpoint's slot in a Pair's spaces
+
+// A client (CPU 1) whose call the server (CPU 2) has received: the server owes
+// it a reply. The client's reply buffer is at kB; the server's reply (label 2)
+// is ready at its kB.
+struct PendingCall {
+    Pair x;
+    Worker c, srv;
+};
+
+PendingCall pending_call(TestProcess& p) {
+    Pair x = make_ep_pair(p);
+    Worker c = spawn(p, x.cs, "client", 1);
+    Worker srv = spawn(p, x.ss, "server", 2);
+    x.cs.put(kA, send_msg(1));
+    x.cs.put(kB, recv_buf());
+    x.ss.put(kA, recv_buf());
+    x.ss.put(kB, send_msg(2));
+    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
+    REQUIRE(recv(p, srv, kEp, kA) == kOk);
+    return {x, c, srv};
+}
 
 }  // namespace
 
@@ -1165,15 +1179,7 @@ TEST_CASE("ipc: deleting the last endpoint cap wakes every waiting receiver with
 TEST_CASE("ipc: a caller already waiting for its reply is not disturbed by the endpoint going away") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
-    x.cs.put(kA, send_msg(1));
-    x.cs.put(kB, recv_buf());
-    x.ss.put(kA, recv_buf());
-    x.ss.put(kB, send_msg(2));
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
+    auto [x, c, srv] = pending_call(p);
     REQUIRE(p.sys(ANVIL_SYS_cap_revoke, kSelfCNode, x.ep).status == kOk);
     REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ep).status == kOk);
     CHECK(c.blocked());
@@ -1424,15 +1430,7 @@ TEST_CASE("ipc: a sender whose message went bad while queued fails alone; the re
 TEST_CASE("ipc: a caller whose reply buffer went bad gets FAULT; the server's reply succeeds") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
-    x.cs.put(kA, send_msg(1));
-    x.cs.put(kB, recv_buf());
-    x.ss.put(kA, recv_buf());
-    x.ss.put(kB, send_msg(2));
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
+    auto [x, c, srv] = pending_call(p);
     REQUIRE(p.sys(ANVIL_SYS_vma_unmap, x.cs.vs_slot, kUserBuf, kUserBufSize).status == kOk);
     CHECK(reply(p, srv, kB) == kOk);
     CHECK(c.runnable());
@@ -1527,15 +1525,7 @@ TEST_CASE("ipc: tcb_suspend of a thread blocked in send/recv/call re-issues the 
 TEST_CASE("ipc: tcb_suspend of a caller waiting for its reply fails the call with BAD_STATE") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
-    x.cs.put(kA, send_msg(1));
-    x.cs.put(kB, recv_buf());
-    x.ss.put(kA, recv_buf());
-    x.ss.put(kB, send_msg(2));
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
+    auto [x, c, srv] = pending_call(p);
     REQUIRE(p.sys(ANVIL_SYS_tcb_suspend, c.slot).status == kOk);
     CHECK(c.state() == ThreadState::kSuspended);
     CHECK(c.rax() == kBadState);

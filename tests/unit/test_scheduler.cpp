@@ -22,13 +22,6 @@ using kernel::RunQueue;
 using kernel::Thread;
 using kernel::ThreadState;
 
-namespace Catch {
-template <>
-struct StringMaker<ThreadState> {
-    static std::string convert(ThreadState s) { return kernel::thread_state_name(s); }
-};
-}  // namespace Catch
-
 namespace {
 
 constexpr uint32_t kAny = ANVIL_CPU_ANY;
