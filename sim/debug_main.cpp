@@ -1,4 +1,6 @@
 // anvil-debug: the step debugger over a simulated run (docs/debugging.md).
+#include "kernel/boot/cpio.h"
+#include "kernel/boot/elf.h"
 #include "kernel/trace/events.h"
 #include "replay/trace_reader.h"
 #include "sim/debugger.h"
@@ -30,7 +32,20 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingFile);
     app.add_option("--script", script_path, "read commands from this file instead of the terminal")
         ->check(CLI::ExistingFile);
+    app.add_option("--gdb", options.gdb_port,
+                   "serve the GDB remote protocol on 127.0.0.1:PORT instead of the command loop (0: any free port, "
+                   "printed)")
+        ->check(CLI::Range(0, 65535));
+    app.add_option("--program", options.program,
+                   "with --gdb: the initramfs program being debugged (breakpoints fire only where its code is)");
+    bool syscalls_xml = false;
+    app.add_flag("--gdb-syscalls-xml", syscalls_xml,
+                 "print Anvil's syscall table in GDB's syscall XML format and exit (for `catch syscall NAME`)");
     CLI11_PARSE(app, argc, argv);
+    if (syscalls_xml) {
+        fmt::print("{}", sim::gdb_syscalls_xml());
+        return 0;
+    }
 
     std::string error;
     replay::Trace trace;
@@ -82,6 +97,22 @@ int main(int argc, char** argv) {
         !replay::read_file(serial_input_path, &config.serial_input, &error)) {
         fmt::print(stderr, "anvil-debug: cannot read {}: {}\n", serial_input_path, error);
         return 2;
+    }
+    if (!options.program.empty()) {
+        kernel::cpio::Entry e;
+        const char* why = nullptr;
+        kernel::elf::Image image;
+        if (kernel::cpio::find(config.initramfs.data(), config.initramfs.size(), options.program.c_str(), &e, &why) !=
+            ANVIL_OK) {
+            fmt::print(stderr, "anvil-debug: no program \"{}\" in {}{}{}\n", options.program, initramfs_path,
+                       why ? ": " : "", why ? why : "");
+            return 2;
+        }
+        if (kernel::elf::parse(e.data, e.size, &image, &why) != ANVIL_OK) {
+            fmt::print(stderr, "anvil-debug: {} in {} is not a program: {}\n", options.program, initramfs_path, why);
+            return 2;
+        }
+        options.program_elf.assign(e.data, e.data + e.size);
     }
     std::FILE* script = nullptr;
     if (!script_path.empty()) {

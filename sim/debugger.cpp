@@ -12,15 +12,23 @@
 
 #include <anvil/syscalls.h>
 #include <capstone/capstone.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <poll.h>
 #include <readline/history.h>
 #include <readline/readline.h>
-#include <fmt/core.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <set>
 #include <sstream>
 
 namespace sim {
@@ -28,6 +36,37 @@ namespace sim {
 namespace {
 
 const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
+
+// A worker forks a checkpoint every this many steps (the debugger process thins
+// them out past kMaxCheckpoints, so going back re-executes at most a few
+// intervals' worth; see DebugController::thin_checkpoints).
+constexpr uint64_t kCheckpointEvery = 2000;
+constexpr size_t kMaxCheckpoints = 40;
+
+// The session's shared state, inherited by every process it forks.
+struct Session {
+    std::string dir;        // FIFOs: w<ID>.cmd/.out per worker, cp-<STEP> per checkpoint
+    int lifeline = -1;      // read end of a pipe only the debugger process writes to
+};
+Session g_session;
+
+std::string worker_fifo(uint64_t id, const char* end) { return fmt::format("{}/w{}.{}", g_session.dir, id, end); }
+std::string checkpoint_fifo(uint64_t step) { return fmt::format("{}/cp-{}", g_session.dir, step); }
+
+std::string hex(const void* data, size_t len) {
+    std::string s;
+    const auto* p = static_cast<const uint8_t*>(data);
+    for (size_t i = 0; i < len; ++i)
+        s += fmt::format("{:02x}", p[i]);
+    return s;
+}
+
+std::vector<uint8_t> unhex(const std::string& s) {
+    std::vector<uint8_t> out;
+    for (size_t i = 0; i + 1 < s.size(); i += 2)
+        out.push_back(static_cast<uint8_t>(std::strtoul(s.substr(i, 2).c_str(), nullptr, 16)));
+    return out;
+}
 
 // ---- What the worker sees of the trace: every record as it is written ----------
 
@@ -143,7 +182,7 @@ std::string parse_break(std::istringstream& in, Breakpoint* b) {
 
 class Worker {
 public:
-    Worker(const DebugOptions& o) : options_(o), sink_(o.trace), machine_(o.config) {}
+    explicit Worker(const DebugOptions& o) : options_(o), sink_(o.trace), machine_(o.config) {}
 
     // Boots; quietly if a fast_forward is to follow (the boot log was shown once).
     bool start(bool quiet, std::string* error) {
@@ -155,24 +194,459 @@ public:
             *error = out.message;
             return false;
         }
+        maybe_checkpoint();
         return true;
     }
 
-    // Runs to step `target` silently (re-execution for `prev`).
-    void fast_forward(uint64_t target) {
-        machine_.set_echo(false);
-        while (steps_ < target && step()) {
-        }
-        machine_.set_echo(true);
+    // Serves commands from the FIFOs of worker `id` until they close.
+    [[noreturn]] void serve(uint64_t id) {
+        signal(SIGCHLD, SIG_DFL);  // (checkpoints ignore it; this process waits for its children)
+        in_ = std::fopen(worker_fifo(id, "cmd").c_str(), "r");
+        out_ = std::fopen(worker_fifo(id, "out").c_str(), "w");
+        if (!in_ || !out_)
+            _exit(1);
+        status();
+        loop();
     }
 
-    void add_break(const Breakpoint& b) { breaks_.push_back(b); }
+    // Runs to step `target` (re-execution when going back: console output the
+    // session has shown once is not shown again, see echo()).
+    void fast_forward(uint64_t target) {
+        while (steps_ < target && step_once()) {
+        }
+    }
 
-    // One command; output to stdout. Returns false for `quit`.
-    bool execute(const std::string& line) {
+private:
+    [[noreturn]] void loop() {
+        char line[8192];
+        while (std::fgets(line, sizeof line, in_)) {
+            std::string cmd(line);
+            while (!cmd.empty() && (cmd.back() == '\n' || cmd.back() == '\r'))
+                cmd.pop_back();
+            if (view_ && cmd == "leave")
+                _exit(0);
+            execute(cmd);
+            std::fflush(stdout);
+            status();
+        }
+        _exit(0);
+    }
+
+    void reply(const std::string& text) { fmt::print(out_, "R {}\n", text); }
+
+    // The status line that ends every answer: position, the previous kernel
+    // event's step, whether the run is over, and the thread of the next slice.
+    void status() {
+        const Machine::Slice* p = machine_.planned();
+        fmt::print(out_, "S {} {} {} {} {} {}\n", steps_, prev_stop(), ended_ ? 1 : 0, view_ ? view_k_ : 0,
+                   p && p->ran && !view_ ? 1 : 0, p ? p->thread : 0);
+        std::fflush(out_);
+    }
+
+    // ---- Moving, faithfully ----
+
+    // Console output goes to the terminal only the first time the session's
+    // run passes a point: re-executions (going back, scans) stay quiet.
+    void echo() { machine_.set_echo(steps_ >= shown_); }
+
+    // One machine step (Machine::step in its parts): plans the next slice, or
+    // delivers interrupts (a step), or runs the planned slice and its kernel entry.
+    bool step_once() {
+        if (ended_)
+            return false;
+        echo();
+        const size_t before = recs().size();
+        Outcome out;
+        if (!machine_.planned()) {
+            if (!machine_.plan_slice(&out))
+                return end(out);
+            if (!machine_.planned()) {
+                complete_step(0, before);
+                return true;
+            }
+        }
+        const Machine::Slice p = *machine_.planned();
+        if (!p.ran && !machine_.run_slice(&out, nullptr))
+            return end(out);
+        if (!machine_.finish_slice(&out)) {
+            complete_step(p.thread, before);
+            return end(out);
+        }
+        complete_step(p.thread, before);
+        return true;
+    }
+
+    // Plans the next slice (taking interrupt steps on the way); false at the end.
+    bool plan() {
+        echo();
+        while (!ended_ && !machine_.planned()) {
+            const size_t before = recs().size();
+            Outcome out;
+            if (!machine_.plan_slice(&out))
+                return end(out);
+            if (!machine_.planned())
+                complete_step(0, before);
+        }
+        return !ended_;
+    }
+
+    bool run_user() {
+        echo();
+        Outcome out;
+        return machine_.run_slice(&out, nullptr) || end(out);
+    }
+
+    bool finish() {
+        echo();
+        const size_t before = recs().size();
+        const uint64_t thread = machine_.planned()->thread;
+        Outcome out;
+        const bool more = machine_.finish_slice(&out);
+        complete_step(thread, before);
+        return more || end(out);
+    }
+
+    bool end(const Outcome& out) {
+        ended_ = true;
+        outcome_ = out;
+        return false;
+    }
+
+    void complete_step(uint64_t thread, size_t records_before) {
+        ++steps_;
+        shown_ = std::max(shown_, steps_);
+        slice_thread_.push_back(thread);
+        if (recs().size() > records_before)
+            record_steps_.push_back(steps_);
+        for (size_t i = records_before; i < recs().size(); ++i) {
+            const replay::Record& r = recs()[i];
+            if (r.k() == trace::Kind::k_syscall) {
+                in_syscall_[r.f[1]] = r.f[2];
+            } else if (r.k() == trace::Kind::k_sysret || r.k() == trace::Kind::k_wake) {
+                const uint64_t t = r.k() == trace::Kind::k_sysret ? r.f[1] : r.f[0];
+                const auto it = in_syscall_.find(t);
+                if (it != in_syscall_.end()) {
+                    if (caught(it->second))
+                        returns_.push_back({t, it->second});
+                    in_syscall_.erase(it);
+                }
+            }
+        }
+        maybe_checkpoint();
+    }
+
+    // ---- Checkpoints ----
+
+    void maybe_checkpoint() {
+        if (view_ || steps_ % kCheckpointEvery != 0 || access(checkpoint_fifo(steps_).c_str(), F_OK) == 0)
+            return;
+        std::fflush(stdout);
+        if (out_)
+            std::fflush(out_);
+        const pid_t pid = fork();
+        if (pid == 0)
+            checkpoint_main();
+    }
+
+    // A copy of the run at this step, waiting to be asked for a new worker.
+    [[noreturn]] void checkpoint_main() {
+        signal(SIGCHLD, SIG_IGN);  // its workers are reaped by the kernel
+        if (in_)
+            close(fileno(in_));
+        if (out_)
+            close(fileno(out_));
+        const std::string path = checkpoint_fifo(steps_), tmp = path + ".new";
+        if (mkfifo(tmp.c_str(), 0600) != 0)
+            _exit(0);
+        const int fd = open(tmp.c_str(), O_RDWR);
+        if (fd < 0 || rename(tmp.c_str(), path.c_str()) != 0)
+            _exit(0);
+        std::string pending;
+        for (;;) {
+            pollfd fds[2] = {{fd, POLLIN, 0}, {g_session.lifeline, POLLIN, 0}};
+            if (poll(fds, 2, -1) < 0 && errno != EINTR)
+                break;
+            if (fds[1].revents)
+                break;  // the debugger is gone
+            char buf[256];
+            const ssize_t n = read(fd, buf, sizeof buf);
+            if (n <= 0)
+                continue;
+            pending.append(buf, static_cast<size_t>(n));
+            size_t nl;
+            while ((nl = pending.find('\n')) != std::string::npos) {
+                std::istringstream cmd(pending.substr(0, nl));
+                pending.erase(0, nl + 1);
+                std::string word;
+                uint64_t id = 0, target = 0, shown = 0;
+                cmd >> word >> id >> target >> shown;
+                if (word == "exit") {
+                    unlink(path.c_str());
+                    _exit(0);
+                }
+                if (word == "spawn" && fork() == 0) {
+                    close(fd);
+                    in_ = out_ = nullptr;
+                    shown_ = std::max(shown_, shown);
+                    fast_forward(target);
+                    serve(id);
+                }
+            }
+        }
+        unlink(path.c_str());
+        _exit(0);
+    }
+
+    // ---- Inside a slice: probes and views ----
+
+    struct Probe {
+        uint64_t thread = 0;
+        uint64_t executed = 0;
+        bool stopped = false;        // by the limit or a breakpoint
+        bool at_breakpoint = false;
+        std::vector<uint64_t> hits;  // collect
+        bool reached(uint64_t limit) const { return stopped && !at_breakpoint && executed == limit; }
+    };
+
+    // Runs the planned slice in a throwaway copy of this process with the
+    // instruction hook and reports what happened.
+    Probe probe(uint64_t limit, const Breakpoints* bps, uint64_t break_from, bool collect) {
+        Probe r;
+        r.thread = machine_.planned()->thread;
+        int fds[2];
+        if (pipe(fds) != 0)
+            return r;
+        std::fflush(stdout);
+        std::fflush(out_);
+        const pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            machine_.set_echo(false);
+            DebugControl d;
+            d.limit = limit;
+            d.breakpoints = bps;
+            d.break_from = break_from;
+            d.collect = collect;
+            Outcome out;
+            machine_.run_slice(&out, &d);
+            std::string text = fmt::format("{} {} {}", d.executed,
+                                           machine_.slice_stop().kind == StopKind::kDebug ? 1 : 0,
+                                           d.at_breakpoint ? 1 : 0);
+            for (uint64_t h : d.hits)
+                text += fmt::format(" {}", h);
+            text += "\n";
+            ssize_t ignored = write(fds[1], text.data(), text.size());
+            (void)ignored;
+            _exit(0);
+        }
+        close(fds[1]);
+        std::string text;
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(fds[0], buf, sizeof buf)) > 0)
+            text.append(buf, static_cast<size_t>(n));
+        close(fds[0]);
+        if (pid > 0)
+            waitpid(pid, nullptr, 0);
+        std::istringstream in(text);
+        int stopped = 0, at_bp = 0;
+        in >> r.executed >> stopped >> at_bp;
+        r.stopped = stopped;
+        r.at_breakpoint = at_bp;
+        uint64_t h;
+        while (in >> h)
+            r.hits.push_back(h);
+        return r;
+    }
+
+    // Becomes (in a child) a view of the planned slice after `k` instructions;
+    // this process waits until the view is left, then answers for it.
+    void become_view(uint64_t k, const std::string& answer) {
+        std::fflush(stdout);
+        std::fflush(out_);
+        const pid_t pid = fork();
+        if (pid == 0) {
+            machine_.set_echo(false);
+            DebugControl d;
+            d.limit = k;
+            Outcome out;
+            machine_.run_slice(&out, &d);
+            view_ = true;
+            view_k_ = d.executed;
+            focus_ = machine_.planned()->thread;
+            if (!answer.empty())
+                reply(answer);
+            status();
+            loop();
+        }
+        if (pid > 0)
+            waitpid(pid, nullptr, 0);
+    }
+
+    // ---- Moving commands (the debugger process has left any view first) ----
+
+    // Steps thread `t` by `n` of its instructions from instruction `k` of the
+    // next slice, stopping just before its next one.
+    void stepi(uint64_t t, uint64_t n, uint64_t k) {
+        for (;;) {
+            if (!plan()) {
+                reply("stopped end");
+                return;
+            }
+            const Machine::Slice p = *machine_.planned();
+            if (p.ran) {  // at a syscall's entry: that instruction has run
+                if (p.thread == t && n > 0)
+                    --n;
+                if (!finish())
+                    continue;
+                k = 0;
+                continue;
+            }
+            if (p.thread != t) {
+                if (run_user())
+                    finish();
+                k = 0;
+                continue;
+            }
+            const Probe r = probe(k + n, nullptr, 0, false);
+            if (r.reached(k + n)) {
+                focus_ = t;
+                const std::string answer = fmt::format("stopped step {}", t);
+                if (k + n > 0)
+                    become_view(k + n, answer);
+                else
+                    reply(answer);
+                return;
+            }
+            n -= std::min(n, r.executed > k ? r.executed - k : 0);
+            if (run_user())
+                finish();
+            k = 0;
+        }
+    }
+
+    bool caught(uint64_t nr) const { return catching_ && (catch_all_ || catch_.count(nr)); }
+
+    // True if the slice just run ended in a syscall the debugger catches.
+    bool caught_entry(uint64_t* nr) {
+        const Machine::Slice* p = machine_.planned();
+        if (!p || !p->ran || machine_.slice_stop().kind != StopKind::kSyscall)
+            return false;
+        kernel::Thread* t = find_thread(p->thread);
+        *nr = t ? t->regs().rax : ~0ull;
+        return t && caught(*nr);
+    }
+
+    // Runs on from instruction `k` of the next slice (past it if `skip`, as when
+    // resuming from a breakpoint there) to the next breakpoint hit, caught
+    // syscall entry or return, or the end of the run.
+    void cont(uint64_t k, bool skip) {
+        bool first = true;
+        returns_.clear();
+        for (;;) {
+            if (!plan()) {
+                reply(fmt::format("stopped exit {}", exit_code()));
+                return;
+            }
+            if (!returns_.empty()) {
+                reply(fmt::format("stopped return {} {}", returns_[0].first, returns_[0].second));
+                return;
+            }
+            const Machine::Slice p = *machine_.planned();
+            if (!p.ran) {
+                if (first && !bps_.empty()) {
+                    const Probe r = probe(~0ull, &bps_, k + (skip ? 1 : 0), false);
+                    if (r.at_breakpoint) {
+                        focus_ = p.thread;
+                        const std::string answer = fmt::format("stopped bp {}", p.thread);
+                        if (r.executed > 0)
+                            become_view(r.executed, answer);
+                        else
+                            reply(answer);
+                        return;
+                    }
+                }
+                if (!run_user())
+                    continue;
+                const bool hit = machine_.take_watch_hit();
+                if (hit && !first) {
+                    // This slice hit a breakpoint: the debugger goes back to its
+                    // start (from a checkpoint) and resolves it there.
+                    reply(fmt::format("goto {}", steps_));
+                    return;
+                }
+                uint64_t nr = 0;
+                if (caught_entry(&nr)) {
+                    focus_ = p.thread;
+                    reply(fmt::format("stopped entry {} {}", p.thread, nr));
+                    return;
+                }
+            }
+            first = false;
+            if (!finish())
+                continue;
+            if (!returns_.empty()) {
+                focus_ = returns_[0].first;
+                reply(fmt::format("stopped return {} {}", returns_[0].first, returns_[0].second));
+                return;
+            }
+        }
+    }
+
+    // From a checkpoint up to step `hi`: the last breakpoint hit, caught entry
+    // or caught return on the way (a return at step `hi` itself only if !exclude_hi).
+    void scan(uint64_t hi, bool exclude_hi) {
+        std::string last = "none";
+        while (steps_ < hi && plan()) {
+            returns_.clear();
+            const Machine::Slice p = *machine_.planned();
+            const uint64_t step = steps_ + 1;
+            if (p.ran) {  // (a worker at a checkpoint is never at an entry)
+                finish();
+                continue;
+            }
+            if (!run_user())
+                break;
+            const bool hit = machine_.take_watch_hit();
+            uint64_t nr = 0;
+            const bool entry = caught_entry(&nr);
+            finish();
+            if (!returns_.empty() && !(exclude_hi && step == hi))
+                last = fmt::format("{} return {} {}", steps_, returns_.back().first, returns_.back().second);
+            else if (entry)
+                last = fmt::format("{} entry {} {}", step, p.thread, nr);
+            else if (hit)
+                last = fmt::format("{} bp {} 0", step, p.thread);
+        }
+        reply("scan " + last);
+    }
+
+    int exit_code() const {
+        switch (outcome_.kind) {
+        case Outcome::Kind::kHalted: return outcome_.exit_code;
+        case Outcome::Kind::kIdle: return 122;
+        case Outcome::Kind::kSliceLimit: return 124;
+        case Outcome::Kind::kEmulatorError: return 121;
+        case Outcome::Kind::kDiverged: return 120;
+        case Outcome::Kind::kInvariant: return 119;
+        }
+        return 1;
+    }
+
+    // ---- Commands ----
+
+    void execute(const std::string& line) {
         std::istringstream in(line);
         std::string cmd;
         in >> cmd;
+        if (!cmd.empty() && cmd[0] == '=') {
+            machine_command(cmd.substr(1), in);
+            return;
+        }
+        if (view_ && (cmd == "continue" || cmd == "c" || cmd == "next" || cmd == "n")) {
+            fmt::print("(inside a slice: the debugger leaves it first)\n");
+            return;
+        }
         if (cmd == "continue" || cmd == "c")
             run(false);
         else if (cmd == "next" || cmd == "n")
@@ -204,7 +678,7 @@ public:
         else if (cmd == "break") {
             Breakpoint b{};
             if (parse_break(in, &b).empty())
-                add_break(b);
+                breaks_.push_back(b);
         } else if (cmd == "delete") {
             uint64_t id = 0;
             if (in >> id) {
@@ -214,38 +688,159 @@ public:
                 breaks_.clear();
             }
         }
-        std::fflush(stdout);
-        return true;
     }
 
-    uint64_t steps() const { return steps_; }
-    // The position of the previous kernel event: the last step before this one
-    // that wrote records (0: boot).
+    // The debugger process's requests; answers are "R ..." lines.
+    void machine_command(const std::string& cmd, std::istringstream& in) {
+        if (cmd == "goto") {  // forward to a step
+            uint64_t target = 0;
+            in >> target;
+            fast_forward(target);
+        } else if (cmd == "entry") {  // run the next slice up to its kernel entry
+            if (plan() && !machine_.planned()->ran)
+                run_user();
+        } else if (cmd == "plan") {
+            plan();
+        } else if (cmd == "view") {
+            uint64_t k = 0;
+            in >> k;
+            if (plan() && !machine_.planned()->ran && k > 0)
+                become_view(k, "");
+        } else if (cmd == "stepi") {
+            uint64_t t = 0, n = 1, k = 0;
+            in >> t >> n >> k;
+            stepi(t, n, k);
+        } else if (cmd == "cont") {
+            uint64_t k = 0;
+            int skip = 0;
+            in >> k >> skip;
+            cont(k, skip != 0);
+        } else if (cmd == "scan") {
+            uint64_t hi = 0;
+            int exclude = 0;
+            in >> hi >> exclude;
+            scan(hi, exclude != 0);
+        } else if (cmd == "probe" || cmd == "collect") {
+            uint64_t limit = ~0ull;
+            in >> limit;
+            if (!plan() || machine_.planned()->ran) {
+                reply("probe none");
+                return;
+            }
+            const Probe r = cmd == "probe" ? probe(limit, nullptr, 0, false) : probe(limit, &bps_, 0, true);
+            std::string text = fmt::format("probe {} {} {}", r.thread, r.executed, r.reached(limit) ? 1 : 0);
+            for (uint64_t h : r.hits)
+                text += fmt::format(" {}", h);
+            reply(text);
+        } else if (cmd == "find") {  // the last step at or before S whose slice ran thread T
+            uint64_t t = 0, s = 0;
+            in >> t >> s;
+            uint64_t found = 0;
+            for (uint64_t j = std::min<uint64_t>(s, slice_thread_.size()); j > 0; --j)
+                if (slice_thread_[j - 1] == t) {
+                    found = j;
+                    break;
+                }
+            reply(fmt::format("find {}", found));
+        } else if (cmd == "bp") {  // ADDR:HEXBYTES ... (the whole set)
+            bps_.clear();
+            std::string item;
+            while (in >> item) {
+                const size_t colon = item.find(':');
+                bps_[std::strtoull(item.substr(0, colon).c_str(), nullptr, 16)] =
+                    colon == std::string::npos ? std::vector<uint8_t>{} : unhex(item.substr(colon + 1));
+            }
+            if (!view_)
+                machine_.set_watch(bps_);
+        } else if (cmd == "catch") {  // off | all | NR...
+            std::string what;
+            in >> what;
+            catching_ = what != "off";
+            catch_all_ = what == "all";
+            catch_.clear();
+            if (catching_ && !catch_all_) {
+                catch_.insert(std::strtoull(what.c_str(), nullptr, 10));
+                uint64_t nr;
+                while (in >> nr)
+                    catch_.insert(nr);
+            }
+        } else if (cmd == "focus") {
+            uint64_t t = 0;
+            if (in >> t)
+                focus_ = t;
+            reply(fmt::format("focus {}", focus_thread()));
+        } else if (cmd == "threads") {
+            std::string text = "threads";
+            for (kernel::KObject* o = kernel::KObject::first_live(); o; o = o->next_live())
+                if (o->type() == ANVIL_OBJ_TCB &&
+                    static_cast<kernel::Thread*>(o)->state() != kernel::ThreadState::kExited)
+                    text += fmt::format(" {}", o->id());
+            reply(text);
+        } else if (cmd == "tinfo") {
+            uint64_t id = 0;
+            in >> id;
+            kernel::Thread* t = find_thread(id);
+            reply(t ? fmt::format("tinfo {} on cpu {}{}", kernel::thread_state_name(t->state()), t->cpu(), waits_on(t))
+                    : "tinfo gone");
+        } else if (cmd == "regs") {
+            uint64_t id = 0;
+            in >> id;
+            kernel::Thread* t = find_thread(id);
+            reply(t ? "regs " + gdb_registers(t->regs()) : "regs");
+        } else if (cmd == "mem") {
+            uint64_t id = 0, va = 0, len = 0;
+            in >> id >> std::hex >> va >> len;
+            kernel::Thread* t = find_thread(id);
+            std::vector<uint8_t> buf;
+            // As much as is readable from `va` on (gdb asks across ends of mappings).
+            while (t && t->vspace() && buf.size() < len && len <= 65536) {
+                const uint64_t at = va + buf.size();
+                const uint64_t chunk = std::min(len - buf.size(), hal::kPageSize - at % hal::kPageSize);
+                std::vector<uint8_t> part(chunk);
+                if (t->vspace()->copy_in(part.data(), at, chunk) != ANVIL_OK)
+                    break;
+                buf.insert(buf.end(), part.begin(), part.end());
+            }
+            reply("mem " + hex(buf.data(), buf.size()));
+        } else if (cmd == "show") {  // where the focus thread is, with its instruction
+            where();
+            kernel::Thread* t = find_thread(focus_thread());
+            if (t) {
+                std::istringstream at(fmt::format("{:x} 1", t->regs().rip));
+                disas(at);
+            }
+        }
+    }
+
+    // The registers in the order of the stub's target description (gdb_stub.cpp):
+    // rax rbx rcx rdx rsi rdi rbp rsp r8..r15 rip eflags cs ss ds es fs gs,
+    // st0..7, the x87 control words, xmm0..15, mxcsr, orig_rax, fs_base, gs_base.
+    // The simulator keeps no x87/SSE state per thread: those read as unavailable.
+    static std::string gdb_registers(const hal::UserRegs& r) {
+        std::string s;
+        auto u64 = [&](uint64_t v) { s += hex(&v, 8); };
+        auto u32 = [&](uint32_t v) { s += hex(&v, 4); };
+        for (uint64_t v : {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11, r.r12,
+                           r.r13, r.r14, r.r15, r.rip})
+            u64(v);
+        u32(static_cast<uint32_t>(r.rflags));
+        for (uint32_t seg : {0x23u, 0x1bu, 0u, 0u, 0u, 0u})
+            u32(seg);
+        s += std::string(8 * 10 * 2, 'x') + std::string(8 * 4 * 2, 'x');  // st0..7, fctrl..fop
+        s += std::string(16 * 16 * 2, 'x') + std::string(4 * 2, 'x');     // xmm0..15, mxcsr
+        u64(~0ull);  // orig_rax: not in a syscall restart
+        u64(r.fs_base);
+        u64(0);      // gs_base
+        return s;
+    }
+
+    const std::vector<replay::Record>& recs() const { return sink_.records(); }
+
     uint64_t prev_stop() const {
         for (size_t i = record_steps_.size(); i-- > 0;)
             if (record_steps_[i] < steps_)
                 return record_steps_[i];
         return 0;
-    }
-    bool ended() const { return ended_; }
-
-private:
-    const std::vector<replay::Record>& recs() const { return sink_.records(); }
-
-    bool step() {
-        if (ended_)
-            return false;
-        const size_t before = recs().size();
-        Outcome out;
-        const bool more = machine_.step(&out);
-        ++steps_;
-        if (recs().size() > before)
-            record_steps_.push_back(steps_);
-        if (!more) {
-            ended_ = true;
-            outcome_ = out;
-        }
-        return more;
     }
 
     // continue (or next: stop after the first step that wrote records).
@@ -257,7 +852,7 @@ private:
         const size_t first = recs().size();
         for (;;) {
             const size_t before = recs().size();
-            const bool more = step();
+            const bool more = step_once();
             if (sink_.diverged()) {
                 fmt::print("the run diverged from the trace at or before record #{}\n", recs().size() - 1);
                 break;
@@ -341,9 +936,15 @@ private:
     }
 
     void where() {
-        fmt::print("at event #{} (step {}, virtual time {} blocks), cpu {}, thread {}\n",
-                   recs().empty() ? 0 : recs().back().index, steps_, machine_.virtual_time(), machine_.last_cpu(),
-                   focus_thread());
+        const Machine::Slice* p = machine_.planned();
+        std::string inside;
+        if (view_)
+            inside = fmt::format(", {} instructions into a slice of thread {} on cpu {}", view_k_, p->thread, p->cpu);
+        else if (p && p->ran && machine_.slice_stop().kind == StopKind::kSyscall)
+            inside = fmt::format(", thread {} entering a syscall on cpu {}", p->thread, p->cpu);
+        fmt::print("at event #{} (step {}{}, virtual time {} blocks), cpu {}, thread {}\n",
+                   recs().empty() ? 0 : recs().back().index, steps_, inside, machine_.virtual_time(),
+                   machine_.last_cpu(), focus_thread());
     }
 
     void events(std::istringstream& in) {
@@ -558,62 +1159,330 @@ private:
     const DebugOptions& options_;
     EventSink sink_;
     Machine machine_;
-    std::vector<Breakpoint> breaks_;
-    std::vector<uint64_t> record_steps_;  // steps that wrote records, in order
+    std::FILE* in_ = nullptr;
+    std::FILE* out_ = nullptr;
+    std::vector<Breakpoint> breaks_;       // the command loop's (kernel events)
+    std::vector<uint64_t> record_steps_;   // steps that wrote records, in order
+    std::vector<uint64_t> slice_thread_;   // per step (from 1): the thread its slice ran, 0 for none
     uint64_t steps_ = 0;
+    uint64_t shown_ = 0;                   // steps whose console output the session has shown
     uint64_t focus_ = 0;
     bool ended_ = false;
     Outcome outcome_;
+    bool view_ = false;                    // this process is a view, view_k_ instructions into the slice
+    uint64_t view_k_ = 0;
+    Breakpoints bps_;                      // the GDB stub's (instructions)
+    bool catching_ = false, catch_all_ = false;
+    std::set<uint64_t> catch_;
+    std::map<uint64_t, uint64_t> in_syscall_;                 // thread -> syscall it has not returned from
+    std::vector<std::pair<uint64_t, uint64_t>> returns_;      // caught returns (thread, nr) of the last steps
+
+    friend int worker_first(const DebugOptions& o, uint64_t id);
 };
 
-// ---- The debugger process: commands in, a worker per position ---------------------
+// The first worker: boots and serves worker 0's FIFOs.
+int worker_first(const DebugOptions& o, uint64_t id) {
+    Worker* w = new Worker(o);  // lives until the process exits
+    std::string error;
+    if (!w->start(false, &error)) {
+        fmt::print(stderr, "anvil-debug: {}\n", error);
+        // Answer the debugger anyway, so it does not wait forever.
+        std::FILE* in = std::fopen(worker_fifo(id, "cmd").c_str(), "r");
+        std::FILE* out = std::fopen(worker_fifo(id, "out").c_str(), "w");
+        (void)in;
+        if (out)
+            std::fclose(out);
+        _exit(2);
+    }
+    w->serve(id);
+}
 
-class Session {
+}  // namespace
+
+// ---- The debugger process's side ------------------------------------------------
+
+DebugController::DebugController(const DebugOptions& options) : options_(options) {}
+
+DebugController::~DebugController() {
+    close_worker();
+    if (lifeline_ >= 0)
+        close(lifeline_);  // every checkpoint and worker exits
+    if (!dir_.empty()) {
+        if (DIR* d = opendir(dir_.c_str())) {
+            while (dirent* e = readdir(d))
+                if (e->d_name[0] != '.')
+                    unlink((dir_ + "/" + e->d_name).c_str());
+            closedir(d);
+        }
+        rmdir(dir_.c_str());
+    }
+}
+
+bool DebugController::start() {
+    char tmpl[] = "/tmp/anvil-debug.XXXXXX";
+    if (!mkdtemp(tmpl))
+        return false;
+    dir_ = tmpl;
+    g_session.dir = dir_;
+    int life[2];
+    if (pipe(life) != 0)
+        return false;
+    g_session.lifeline = life[0];
+    lifeline_ = life[1];
+    fcntl(lifeline_, F_SETFD, FD_CLOEXEC);
+    // Orphaned checkpoints and workers are reaped here, automatically.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    signal(SIGCHLD, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    const uint64_t id = next_id_++;
+    if (mkfifo(worker_fifo(id, "cmd").c_str(), 0600) != 0 || mkfifo(worker_fifo(id, "out").c_str(), 0600) != 0)
+        return false;
+    std::fflush(stdout);
+    const pid_t pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0) {
+        close(lifeline_);
+        _exit(worker_first(options_, id));
+    }
+    return open_worker(id);
+}
+
+bool DebugController::open_worker(uint64_t id) {
+    to_ = std::fopen(worker_fifo(id, "cmd").c_str(), "w");
+    from_ = std::fopen(worker_fifo(id, "out").c_str(), "r");
+    unlink(worker_fifo(id, "cmd").c_str());  // both ends are open: the names are not needed
+    unlink(worker_fifo(id, "out").c_str());
+    return to_ && from_ && read_status(nullptr);
+}
+
+void DebugController::close_worker() {
+    if (to_)
+        std::fclose(to_);
+    if (from_)
+        std::fclose(from_);
+    to_ = from_ = nullptr;
+}
+
+bool DebugController::read_status(std::vector<std::string>* replies) {
+    char line[1 << 16];
+    while (from_ && std::fgets(line, sizeof line, from_)) {
+        std::string s(line);
+        while (!s.empty() && s.back() == '\n')
+            s.pop_back();
+        if (s.rfind("R ", 0) == 0) {
+            if (replies)
+                replies->push_back(s.substr(2));
+            continue;
+        }
+        unsigned long long steps = 0, prev = 0, insns = 0, thread = 0;
+        int ended = 0, entry = 0;
+        if (std::sscanf(s.c_str(), "S %llu %llu %d %llu %d %llu", &steps, &prev, &ended, &insns, &entry, &thread) !=
+            6)
+            return false;
+        pos_ = Position{steps, insns, entry != 0};
+        shown_ = std::max<uint64_t>(shown_, steps);
+        prev_ = prev;
+        ended_ = ended;
+        thread_ = thread;
+        thin_checkpoints();
+        return true;
+    }
+    return false;
+}
+
+bool DebugController::send(const std::string& line, std::vector<std::string>* replies) {
+    if (!to_)
+        return false;
+    fmt::print(to_, "{}\n", line);
+    std::fflush(to_);
+    return read_status(replies);
+}
+
+std::string DebugController::ask(const std::string& line, const std::string& word) {
+    std::vector<std::string> replies;
+    send(line, &replies);
+    for (const std::string& r : replies)
+        if (r.rfind(word, 0) == 0)
+            return r.size() > word.size() ? r.substr(word.size() + 1) : "";
+    return "";
+}
+
+bool DebugController::leave_view() {
+    if (!in_view())
+        return true;
+    if (!send("leave"))
+        return false;
+    // Settings made while in the view went to the view only: the worker gets them now.
+    for (const std::string& s : settings)
+        if (!send(s))
+            return false;
+    return true;
+}
+
+std::vector<uint64_t> DebugController::checkpoints() const {
+    std::vector<uint64_t> steps;
+    if (DIR* d = opendir(dir_.c_str())) {
+        while (dirent* e = readdir(d)) {
+            const std::string name = e->d_name;
+            if (name.rfind("cp-", 0) == 0 && name.find('.') == std::string::npos)
+                steps.push_back(std::strtoull(name.c_str() + 3, nullptr, 10));
+        }
+        closedir(d);
+    }
+    std::sort(steps.begin(), steps.end());
+    return steps;
+}
+
+void DebugController::thin_checkpoints() {
+    // Past the limit, every other checkpoint goes (never the one at boot):
+    // the spacing doubles where the run is old, the memory stays bounded.
+    std::vector<uint64_t> cps = checkpoints();
+    if (cps.size() <= kMaxCheckpoints)
+        return;
+    for (size_t i = 1; i < cps.size(); i += 2) {
+        const int fd = open(checkpoint_fifo(cps[i]).c_str(), O_WRONLY | O_NONBLOCK);
+        if (fd >= 0) {
+            ssize_t ignored = write(fd, "exit\n", 5);
+            (void)ignored;
+            close(fd);
+        }
+        unlink(checkpoint_fifo(cps[i]).c_str());
+    }
+}
+
+bool DebugController::spawn_from(uint64_t checkpoint, uint64_t target) {
+    const uint64_t id = next_id_++;
+    if (mkfifo(worker_fifo(id, "cmd").c_str(), 0600) != 0 || mkfifo(worker_fifo(id, "out").c_str(), 0600) != 0)
+        return false;
+    const int fd = open(checkpoint_fifo(checkpoint).c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    const std::string cmd = fmt::format("spawn {} {} {}\n", id, target, shown_);
+    const bool sent = write(fd, cmd.data(), cmd.size()) == static_cast<ssize_t>(cmd.size());
+    close(fd);
+    if (!sent)
+        return false;
+    close_worker();  // the old worker (and its view) see end-of-file and exit
+    if (!open_worker(id))
+        return false;
+    for (const std::string& s : settings)
+        send(s);
+    return true;
+}
+
+bool DebugController::go(const Position& p) {
+    const bool ahead = p.steps > pos_.steps || (p.steps == pos_.steps && !pos_.entry);
+    if (ahead) {
+        if (!leave_view())
+            return false;
+        if (p.steps > pos_.steps && !send(fmt::format("=goto {}", p.steps)))
+            return false;
+    } else {
+        uint64_t from = 0;
+        for (uint64_t c : checkpoints())
+            if (c <= p.steps)
+                from = c;
+        if (!spawn_from(from, p.steps))
+            return false;
+    }
+    if (p.entry)
+        return send("=entry");
+    if (p.insns > 0)
+        return send(fmt::format("=view {}", p.insns));
+    return true;
+}
+
+bool DebugController::reverse_stepi(uint64_t thread, std::string* why) {
+    const Position cur = pos_;
+    // The slice to look in first: the current one, if it is this thread's and
+    // has run some of its instructions; else its last slice before.
+    uint64_t j = 0, limit = ~0ull;
+    if (thread_ == thread && (cur.insns > 0 || cur.entry)) {
+        j = cur.steps + 1;
+        limit = cur.entry ? ~0ull : cur.insns;
+    } else {
+        j = std::strtoull(ask(fmt::format("=find {} {}", thread, cur.steps), "find").c_str(), nullptr, 10);
+    }
+    for (;;) {
+        if (j == 0) {
+            *why = fmt::format("thread {} has run no instruction before this point", thread);
+            return go(cur) && false;
+        }
+        if (!go(Position{j - 1, 0, false}))
+            return false;
+        std::istringstream r(ask(fmt::format("=probe {}", limit), "probe"));
+        uint64_t t = 0, executed = 0;
+        r >> t >> executed;
+        if (executed > 0)
+            return executed - 1 == 0 || go(Position{j - 1, executed - 1, false});
+        limit = ~0ull;
+        j = std::strtoull(ask(fmt::format("=find {} {}", thread, j - 1), "find").c_str(), nullptr, 10);
+    }
+}
+
+bool DebugController::reverse_continue(Found* found) {
+    const Position cur = pos_;
+    *found = Found{};
+    // Earlier in the current slice?
+    if (cur.insns > 0 || cur.entry) {
+        if (!go(Position{cur.steps, 0, false}))
+            return false;
+        std::istringstream r(ask(fmt::format("=collect {}", cur.entry ? ~0ull : cur.insns), "probe"));
+        uint64_t t = 0, executed = 0, reached = 0, h = 0, last = ~0ull;
+        r >> t >> executed >> reached;
+        while (r >> h)
+            last = h;
+        if (last != ~0ull) {
+            *found = Found{"bp", t, 0};
+            return last == 0 || go(Position{cur.steps, last, false});
+        }
+    }
+    // Earlier steps, one checkpoint interval at a time, newest first.
+    const std::vector<uint64_t> cps = checkpoints();
+    uint64_t hi = cur.steps;
+    bool exclude = cur.insns == 0 && !cur.entry;
+    for (size_t i = cps.size(); i-- > 0;) {
+        if (cps[i] >= hi)
+            continue;
+        if (!spawn_from(cps[i], cps[i]))
+            return false;
+        std::istringstream r(ask(fmt::format("=scan {} {}", hi, exclude ? 1 : 0), "scan"));
+        std::string first;
+        r >> first;
+        if (first != "none") {
+            const uint64_t step = std::strtoull(first.c_str(), nullptr, 10);
+            r >> found->kind >> found->thread >> found->nr;
+            if (found->kind == "return")
+                return go(Position{step, 0, false});
+            if (found->kind == "entry")
+                return go(Position{step - 1, 0, true});
+            if (!go(Position{step - 1, 0, false}))
+                return false;
+            std::istringstream c(ask("=collect", "probe"));
+            uint64_t t = 0, executed = 0, reached = 0, h = 0, last = 0;
+            c >> t >> executed >> reached;
+            while (c >> h)
+                last = h;
+            return last == 0 || go(Position{step - 1, last, false});
+        }
+        hi = cps[i];
+        exclude = false;
+    }
+    // Nothing before: the start of the run.
+    return go(Position{0, 0, false});
+}
+
+// ---- The command loop -------------------------------------------------------------
+
+namespace {
+
+class CommandLoop {
 public:
-    explicit Session(const DebugOptions& o) : options_(o) {}
-    ~Session() { stop_worker(); }
+    explicit CommandLoop(DebugController& c) : c_(c), options_(c.options()) {}
 
-    // A worker at step `target` (0: just booted).
-    bool spawn(uint64_t target) {
-        stop_worker();
-        int to[2], from[2];
-        if (pipe(to) != 0 || pipe(from) != 0)
-            return false;
-        std::fflush(stdout);
-        const pid_t pid = fork();
-        if (pid < 0)
-            return false;
-        if (pid == 0) {
-            close(to[1]);
-            close(from[0]);
-            worker_main(to[0], from[1], target);
-            std::fflush(stdout);
-            _exit(0);
-        }
-        close(to[0]);
-        close(from[1]);
-        pid_ = pid;
-        to_ = fdopen(to[1], "w");
-        from_ = fdopen(from[0], "r");
-        return read_status();
-    }
-
-    // Sends a command to the worker and waits until it has done it.
-    bool send(const std::string& line) {
-        if (!to_)
-            return false;
-        fmt::print(to_, "{}\n", line);
-        std::fflush(to_);
-        return read_status();
-    }
-
-    int loop() {
-        if (!spawn(0)) {
-            fmt::print(stderr, "anvil-debug: the simulator could not start\n");
-            return 2;
-        }
+    int run() {
         fmt::print("anvil-debug: stopped after boot; `help` lists the commands\n");
-        // At a terminal: line editing and history (GNU readline).
         const bool interactive = options_.commands == stdin && isatty(STDIN_FILENO);
         char line[1024];
         for (;;) {
@@ -646,37 +1515,45 @@ public:
                 continue;
             if (word == "quit" || word == "q")
                 break;
-            if (word == "help") {
-                help();
-                continue;
-            }
-            if (word == "prev" || word == "p") {
-                prev();
-                continue;
-            }
-            if (word == "stepi" || word == "reverse-stepi") {
-                fmt::print("{}: not built yet (the debugger stops at kernel events; instruction stepping comes with "
-                           "the GDB stub)\n",
-                           word);
-                continue;
-            }
-            if (word == "break" || word == "delete") {
-                if (!breakpoint_command(word, in))
-                    continue;
-            }
-            if (!known(word)) {
-                fmt::print("unknown command \"{}\" (`help` lists them)\n", word);
-                continue;
-            }
-            if (!send(cmd)) {
+            if (!command(word, in, cmd)) {
                 fmt::print(stderr, "anvil-debug: the simulator worker died\n");
                 return 2;
             }
+            std::fflush(stdout);
         }
         return 0;
     }
 
 private:
+    // False only if the worker is gone.
+    bool command(const std::string& word, std::istringstream& in, const std::string& line) {
+        if (word == "help") {
+            help();
+            return true;
+        }
+        if (word == "prev" || word == "p")
+            return prev();
+        if (word == "stepi" || word == "si") {
+            uint64_t n = 1;
+            if (!(in >> n) || n == 0)
+                n = 1;
+            return stepi(n);
+        }
+        if (word == "reverse-stepi" || word == "rsi")
+            return reverse_stepi();
+        if (word == "break" || word == "delete") {
+            if (!breakpoint_command(word, in))
+                return true;
+        }
+        if (!known(word)) {
+            fmt::print("unknown command \"{}\" (`help` lists them)\n", word);
+            return true;
+        }
+        if (moves(word) && !c_.leave_view())
+            return false;
+        return c_.send(line);
+    }
+
     static bool known(const std::string& w) {
         static const char* kCommands[] = {"continue", "c",      "next",    "n",       "where",     "events",
                                           "syscall",  "threads", "runqueues", "endpoints", "caps",  "vspace",
@@ -685,6 +1562,36 @@ private:
             if (w == k)
                 return true;
         return false;
+    }
+    static bool moves(const std::string& w) { return w == "continue" || w == "c" || w == "next" || w == "n"; }
+
+    uint64_t focus() { return std::strtoull(c_.ask("=focus", "focus").c_str(), nullptr, 10); }
+
+    bool stepi(uint64_t n) {
+        const uint64_t t = focus();
+        if (t == 0) {
+            fmt::print("no thread to step yet (make one the focus with `thread T`)\n");
+            return true;
+        }
+        const uint64_t k = c_.position().insns;
+        if (!c_.leave_view())
+            return false;
+        const std::string r = c_.ask(fmt::format("=stepi {} {} {}", t, n, k), "stopped");
+        if (r == "end")
+            fmt::print("thread {} ran no further: the run has ended\n", t);
+        return c_.send(fmt::format("=focus {}", t)) && c_.send("=show");
+    }
+
+    bool reverse_stepi() {
+        const uint64_t t = focus();
+        std::string why;
+        if (!c_.reverse_stepi(t, &why)) {
+            if (why.empty())
+                return false;
+            fmt::print("{}\n", why);
+            return true;
+        }
+        return c_.send(fmt::format("=focus {}", t)) && c_.send("=show");
     }
 
     // Keeps the debugger's list in step with the worker's; false if not to send.
@@ -700,7 +1607,8 @@ private:
             } else {
                 breaks_.clear();
             }
-            return true;
+            set_breaks();
+            return false;
         }
         std::string rest;
         std::getline(in, rest);
@@ -720,32 +1628,48 @@ private:
         }
         breaks_.push_back("break" + rest);
         fmt::print("breakpoint {}: {}\n", breaks_.size(), b.describe());
-        return true;
+        set_breaks();
+        return false;
     }
 
-    void prev() {
-        if (status_steps_ == 0) {
+    // Every worker gets the whole list: the current one now, new ones on spawn.
+    void set_breaks() {
+        c_.settings.assign(1, "delete");
+        for (const std::string& b : breaks_)
+            c_.settings.push_back(b);
+        for (const std::string& s : c_.settings)
+            c_.send(s);
+    }
+
+    bool prev() {
+        const Position cur = c_.position();
+        if (cur.insns > 0 || cur.entry) {  // inside a slice: back to its start
+            if (!c_.go(Position{cur.steps, 0, false}))
+                return false;
+            return c_.send("where");
+        }
+        if (cur.steps == 0) {
             fmt::print("already at the start of the run\n");
-            return;
+            return true;
         }
-        const uint64_t target = status_prev_;
-        if (!spawn(target)) {
-            fmt::print(stderr, "anvil-debug: cannot restart the simulator\n");
-            return;
-        }
-        send("where");
+        if (!c_.go(Position{c_.prev_stop(), 0, false}))
+            return false;
+        return c_.send("where");
     }
 
     void help() {
         fmt::print(
-            "Moving (a position is a kernel event; the run is deterministic):\n"
+            "Moving (a position is a kernel event, or an instruction inside a slice; the run is deterministic):\n"
             "  continue | c          run to the next breakpoint or the end\n"
             "  next | n              run to the next kernel event(s) and show them\n"
-            "  prev | p              back to the previous stop (re-executes the run from boot)\n"
+            "  prev | p              back to the previous stop (re-executes from the nearest checkpoint)\n"
+            "  stepi [N] | si [N]    run N user instructions of the focus thread (other threads run\n"
+            "                        as the schedule has them) and stop before its next one\n"
+            "  reverse-stepi | rsi   back to just before the focus thread's previous instruction\n"
             "  break syscall NAME|NUMBER [thread T] | break event N | break fault\n"
             "  break                 list breakpoints;  delete [N]: delete one or all\n"
-            "Looking (at the focus thread: the last syscall's or fault's, or `thread T`):\n"
-            "  where                 event index, virtual time, CPU, thread\n"
+            "Looking (at the focus thread: the last syscall's or fault's, the stepped one, or `thread T`):\n"
+            "  where                 event index, step, virtual time, CPU, thread\n"
             "  events [N]            the last N events (default 10)\n"
             "  syscall               the focus thread's last syscall, decoded, and its result\n"
             "  threads | runqueues | endpoints\n"
@@ -754,73 +1678,26 @@ private:
             "  thread T              make T the focus thread\n"
             "  quit\n"
             "At a terminal, the arrow keys edit the line and walk the history.\n"
-            "Not built yet: stepi, reverse-stepi (instruction stepping), the GDB stub.\n");
+            "For source-level debugging, run anvil-debug --gdb PORT and connect gdb (docs/debugging.md).\n");
     }
 
-    void worker_main(int in_fd, int out_fd, uint64_t target) {
-        std::FILE* in = fdopen(in_fd, "r");
-        std::FILE* out = fdopen(out_fd, "w");
-        Worker w(options_);
-        std::string error;
-        if (!w.start(target > 0, &error)) {
-            fmt::print(stderr, "anvil-debug: {}\n", error);
-            return;
-        }
-        for (const std::string& b : breaks_)
-            w.execute(b);
-        w.fast_forward(target);
-        auto status = [&] {
-            fmt::print(out, "{} {} {}\n", w.steps(), w.prev_stop(), w.ended() ? 1 : 0);
-            std::fflush(out);
-        };
-        status();
-        char line[1024];
-        while (std::fgets(line, sizeof line, in)) {
-            std::string cmd(line);
-            while (!cmd.empty() && cmd.back() == '\n')
-                cmd.pop_back();
-            w.execute(cmd);
-            status();
-        }
-    }
-
-    bool read_status() {
-        unsigned long long steps = 0, prev = 0;
-        int ended = 0;
-        if (!from_ || std::fscanf(from_, "%llu %llu %d", &steps, &prev, &ended) != 3)
-            return false;
-        status_steps_ = steps;
-        status_prev_ = prev;
-        return true;
-    }
-
-    void stop_worker() {
-        if (to_)
-            std::fclose(to_);
-        if (from_)
-            std::fclose(from_);
-        to_ = from_ = nullptr;
-        if (pid_ > 0) {
-            kill(pid_, SIGKILL);
-            waitpid(pid_, nullptr, 0);
-        }
-        pid_ = -1;
-    }
-
+    DebugController& c_;
     const DebugOptions& options_;
-    std::vector<std::string> breaks_;  // as typed, for new workers
-    pid_t pid_ = -1;
-    std::FILE* to_ = nullptr;
-    std::FILE* from_ = nullptr;
-    uint64_t status_steps_ = 0;
-    uint64_t status_prev_ = 0;
+    std::vector<std::string> breaks_;  // as typed
 };
 
 }  // namespace
 
 int debug_main(const DebugOptions& options) {
-    Session s(options);
-    return s.loop();
+    DebugController c(options);
+    if (!c.start()) {
+        fmt::print(stderr, "anvil-debug: the simulator could not start\n");
+        return 2;
+    }
+    if (options.gdb_port >= 0)
+        return gdb_serve(c, options.gdb_port);
+    CommandLoop loop(c);
+    return loop.run();
 }
 
 }  // namespace sim

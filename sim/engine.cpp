@@ -333,6 +333,90 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
     return s;
 }
 
+Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget, DebugControl* debug) {
+    if (!debug)
+        return run(regs, block_budget);
+    uc_hook hook;
+    if (uc_hook_add(uc_, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&Engine::on_debug_insn), this, 0,
+                    kPlatformVa - 1) != UC_ERR_OK) {
+        Stop s;
+        s.kind = StopKind::kError;
+        s.error = "cannot add the debugger's instruction hook";
+        return s;
+    }
+    // A new code hook reaches only blocks translated after it: drop them all.
+    uc_ctl_flush_tlb(uc_);
+    debug_ = debug;
+    const Stop s = run(regs, block_budget);
+    debug_ = nullptr;
+    uc_hook_del(uc_, hook);
+    uc_ctl_flush_tlb(uc_);
+    return s;
+}
+
+bool Engine::breakpoint_matches(const Breakpoints& b, uint64_t addr) {
+    const auto it = b.find(addr);
+    if (it == b.end())
+        return false;
+    if (it->second.empty())
+        return true;
+    uint8_t code[64];
+    const size_t n = std::min(it->second.size(), sizeof code);
+    return uc_mem_read(uc_, addr, code, n) == UC_ERR_OK && std::memcmp(code, it->second.data(), n) == 0;
+}
+
+void Engine::on_debug_insn(uc_struct* uc, uint64_t addr, uint32_t, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    DebugControl* d = e->debug_;
+    if (!d || e->stop_pending_ || e->at_stop_pad_)
+        return;
+    const bool at_break = d->breakpoints && d->executed >= d->break_from && e->breakpoint_matches(*d->breakpoints, addr);
+    if (at_break && d->collect)
+        d->hits.push_back(d->executed);
+    if (d->executed >= d->limit || (at_break && !d->collect)) {
+        // Before the instruction: nothing of it has run, rip is at it.
+        d->at_breakpoint = at_break && !d->collect;
+        e->stop_pending_ = true;
+        e->refresh_fast_limit();
+        e->stop_.kind = StopKind::kDebug;
+        uc_emu_stop(uc);
+        return;
+    }
+    ++d->executed;
+}
+
+void Engine::set_watch(const Breakpoints& addresses) {
+    for (auto it = watch_hooks_.begin(); it != watch_hooks_.end();) {
+        if (addresses.count(it->first)) {
+            ++it;
+            continue;
+        }
+        uc_hook_del(uc_, it->second);
+        uc_ctl_remove_cache(uc_, it->first, it->first + 1);
+        it = watch_hooks_.erase(it);
+    }
+    for (const auto& [va, bytes] : addresses) {
+        if (watch_hooks_.count(va))
+            continue;
+        uc_hook hook;
+        if (uc_hook_add(uc_, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&Engine::on_watch), this, va, va) ==
+            UC_ERR_OK) {
+            watch_hooks_[va] = hook;
+            uc_ctl_remove_cache(uc_, va, va + 1);
+        }
+    }
+    watch_ = addresses;
+}
+
+void Engine::on_watch(uc_struct* uc, uint64_t addr, uint32_t, void* self) {
+    (void)uc;
+    auto* e = static_cast<Engine*>(self);
+    if (!e->stop_pending_ && !e->at_stop_pad_ && e->breakpoint_matches(e->watch_, addr))
+        e->watch_hit_ = true;
+}
+
+bool Engine::read(uint64_t va, void* out, size_t len) { return uc_mem_read(uc_, va, out, len) == UC_ERR_OK; }
+
 void Engine::on_syscall(uc_struct* uc, void* self) {
     auto* e = static_cast<Engine*>(self);
     if (e->at_stop_pad_) {

@@ -10,6 +10,7 @@
 #include <hal/kernel_entry.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -34,7 +35,28 @@ protected:
 
 // Why a slice of user execution ended.
 // kBudget: the slice's block budget ran out; no kernel entry happened.
-enum class StopKind { kSyscall, kFault, kBudget, kError };
+// kDebug: a DebugControl stopped it before an instruction (the debugger's).
+enum class StopKind { kSyscall, kFault, kBudget, kError, kDebug };
+
+// Debugger breakpoints: instruction addresses, each with the code bytes that
+// must be there for it to count (empty: any code), so that a breakpoint set in
+// one program does not fire in another that has other code at that address.
+using Breakpoints = std::map<uint64_t, std::vector<uint8_t>>;
+
+// What the debugger asks of one slice (Engine::run): count the user
+// instructions it starts and stop before instruction `limit` (0-based) or at a
+// breakpoint. Costs a hook on every instruction, so it is only ever used by
+// the debugger, in a process that is thrown away afterwards.
+struct DebugControl {
+    uint64_t limit = ~0ull;
+    const Breakpoints* breakpoints = nullptr;
+    uint64_t break_from = 0;   // breakpoints count from this instruction index on
+    bool collect = false;      // note breakpoint hits in `hits` instead of stopping
+    // Results.
+    uint64_t executed = 0;     // user instructions started (the stop is before the next)
+    bool at_breakpoint = false;
+    std::vector<uint64_t> hits;  // collect: indices of the instructions at breakpoints
+};
 
 struct Stop {
     StopKind kind = StopKind::kError;
@@ -70,8 +92,23 @@ public:
     // basic blocks have run (0 = no limit), then saves the registers into `regs`.
     Stop run(hal::UserRegs& regs, uint64_t block_budget);
 
+    // With `debug`: counts instructions and may stop early (kDebug); see DebugControl.
+    Stop run(hal::UserRegs& regs, uint64_t block_budget, DebugControl* debug);
+
     // Basic blocks this engine has executed.
     uint64_t blocks() const { return blocks_; }
+
+    // The debugger's breakpoints while the run goes on undisturbed: executing
+    // one only sets a flag, which take_watch_hit() reads and clears. A hook per
+    // address, so code elsewhere costs nothing.
+    void set_watch(const Breakpoints& addresses);
+    bool take_watch_hit() {
+        const bool hit = watch_hit_;
+        watch_hit_ = false;
+        return hit;
+    }
+    // Reads user memory as the thread sees it (false if not all mapped).
+    bool read(uint64_t va, void* out, size_t len);
 
 private:
     // A checked block (its in/out instructions, if any, are instrumented), as the
@@ -91,6 +128,9 @@ private:
     static void on_io_site(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
     static uint32_t on_in(uc_struct* uc, uint32_t port, int size, void* self);
     static void on_out(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self);
+    static void on_debug_insn(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    static void on_watch(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    bool breakpoint_matches(const Breakpoints& b, uint64_t addr);
 
     // Port I/O (see the comment above on_block in engine.cpp).
     void stop_at_block(uint64_t start);
@@ -140,6 +180,10 @@ private:
     uint64_t io_block_ = ~0ull;            // blocks_ when io_index_ was last reset
     uint32_t io_index_ = 0;                // in/out accesses so far in that block
     size_t disassembler_ = 0;              // capstone handle, opened on first use
+    DebugControl* debug_ = nullptr;        // run(): the debugger's control, if any
+    Breakpoints watch_;                    // set_watch(): the addresses and their hooks
+    std::map<uint64_t, size_t> watch_hooks_;
+    bool watch_hit_ = false;
 };
 
 }  // namespace sim

@@ -81,6 +81,8 @@ uint64_t Machine::as_create() {
         fmt::print(stderr, "anvil-sim: {}\n", e->error());
         return hal::kNoAs;
     }
+    if (!watch_.empty())
+        e->set_watch(watch_);
     const uint64_t id = next_as_++;
     engines_.emplace(id, std::move(e));
     return id;
@@ -238,10 +240,19 @@ Outcome Machine::run() {
     return out;
 }
 
-bool Machine::step(Outcome* result) {
+bool Machine::step(Outcome* out) {
+    if (!plan_slice(out))
+        return false;
+    if (!planned())
+        return true;  // interrupts were delivered instead
+    return run_slice(out, nullptr) && finish_slice(out);
+}
+
+bool Machine::plan_slice(Outcome* result) {
     Outcome& out = *result;
     std::vector<uint32_t>& ready = ready_;
     std::vector<kernel::Resume>& resumes = resumes_;
+    plan_ = Slice{};
     if (halted_) {
         out.kind = Outcome::Kind::kHalted;
         out.exit_code = halt_code_;
@@ -257,7 +268,7 @@ bool Machine::step(Outcome* result) {
             ready.push_back(cpu);
     }
     if (halted_)
-        return step(result);
+        return plan_slice(result);
     // Device interrupts (raised by a vCPU's in/out during its last slice) go
     // to vCPU 0, where an IOAPIC sends them on hardware, here between slices:
     // every vCPU is then at a kernel boundary with its thread's registers
@@ -291,22 +302,46 @@ bool Machine::step(Outcome* result) {
     const uint64_t to_timer = cpu_deadline_[cpu] > cpu_time_[cpu] ? cpu_deadline_[cpu] - cpu_time_[cpu] : 1;
     current_cpu_ = cpu;
     const kernel::Resume r = resumes[cpu];
-    Engine* e = engine(r.as);
-    if (!e) {
+    if (!engine(r.as)) {
         out.kind = Outcome::Kind::kEmulatorError;
         out.message = fmt::format("thread {} has no address space engine", r.thread_id);
         return false;
     }
+    plan_ = Slice{true, false, cpu, r.thread_id, r.as, slice < to_timer ? slice : to_timer};
+    return true;
+}
+
+bool Machine::run_slice(Outcome* out, DebugControl* debug) {
+    const uint32_t cpu = plan_.cpu;
+    const kernel::Resume r = resumes_[cpu];
+    Engine* e = engine(r.as);
+    current_cpu_ = cpu;
     const uint64_t before = e->blocks();
-    const Stop stop = e->run(*r.regs, slice < to_timer ? slice : to_timer);
+    slice_stop_ = e->run(*r.regs, plan_.budget, debug);
+    if (slice_stop_.kind == StopKind::kDebug)
+        return true;  // stopped inside the slice: this machine can only be looked at now
+    plan_.ran = true;
     const uint64_t ran = e->blocks() - before;
     clock_ += ran;
     cpu_time_[cpu] += ran;
     digest(cpu);
     digest(r.thread_id);
     digest(ran);
-    digest(static_cast<uint64_t>(stop.kind));
-    kernel::trace_event(trace::Kind::k_slice, cpu, r.thread_id, ran, static_cast<uint64_t>(stop.kind) + 1);
+    digest(static_cast<uint64_t>(slice_stop_.kind));
+    kernel::trace_event(trace::Kind::k_slice, cpu, r.thread_id, ran, static_cast<uint64_t>(slice_stop_.kind) + 1);
+    if (slice_stop_.kind == StopKind::kError) {
+        out->kind = Outcome::Kind::kEmulatorError;
+        out->message = fmt::format("thread {}: {}", r.thread_id, slice_stop_.error);
+        return false;
+    }
+    return true;
+}
+
+bool Machine::finish_slice(Outcome* out) {
+    const uint32_t cpu = plan_.cpu;
+    const Stop stop = slice_stop_;
+    plan_ = Slice{};
+    current_cpu_ = cpu;
     switch (stop.kind) {
     case StopKind::kSyscall:
         ++stats_.syscalls;
@@ -320,9 +355,8 @@ bool Machine::step(Outcome* result) {
     case StopKind::kBudget:
         break;  // another vCPU's turn; this one resumes where it stopped
     case StopKind::kError:
-        out.kind = Outcome::Kind::kEmulatorError;
-        out.message = fmt::format("thread {}: {}", r.thread_id, stop.error);
-        return false;
+    case StopKind::kDebug:
+        return false;  // run_slice said so already
     }
     const char* entry = stop.kind == StopKind::kSyscall ? "a syscall"
                         : stop.kind == StopKind::kFault ? "a fault"
@@ -335,7 +369,20 @@ bool Machine::step(Outcome* result) {
         entry = entry ? entry : "a timer interrupt";
     }
     last_cpu_ = cpu;
-    return !entry || invariants_hold(&out, entry);
+    return !entry || invariants_hold(out, entry);
+}
+
+void Machine::set_watch(const Breakpoints& addresses) {
+    watch_ = addresses;
+    for (auto& [as, e] : engines_)
+        e->set_watch(watch_);
+}
+
+bool Machine::take_watch_hit() {
+    bool hit = false;
+    for (auto& [as, e] : engines_)
+        hit |= e->take_watch_hit();
+    return hit;
 }
 
 }  // namespace sim
@@ -505,6 +552,7 @@ Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
             kernel::on_fault(cpu, stop.fault);
             break;
         case StopKind::kBudget:  // (the loop above only ends at an entry or an error)
+        case StopKind::kDebug:
         case StopKind::kError:
             out.kind = Outcome::Kind::kEmulatorError;
             out.message = fmt::format("thread {}: {}", thread, stop.error);

@@ -66,6 +66,33 @@ public:
     // interrupts). step() returns false when the run is over, with *out saying how.
     bool start(Outcome* out);
     bool step(Outcome* out);
+    // step() in finer parts, for the debugger's instruction stepping:
+    // plan_slice() picks what runs next (or delivers pending interrupts, and
+    // then plans nothing); run_slice() runs the planned slice's user code, up
+    // to its kernel entry (with `debug`, it may stop inside the slice: such a
+    // machine can only be looked at afterwards); finish_slice() makes the
+    // kernel entries. Each returns false when the run is over (*out says how).
+    struct Slice {
+        bool planned = false;
+        bool ran = false;       // run_slice() ran it to its end
+        uint32_t cpu = 0;
+        uint64_t thread = 0;
+        uint64_t as = 0;
+        uint64_t budget = 0;    // blocks
+    };
+    bool plan_slice(Outcome* out);
+    bool run_slice(Outcome* out, DebugControl* debug);
+    bool finish_slice(Outcome* out);
+    // The slice plan_slice() planned (null if none), and how run_slice() ended it.
+    const Slice* planned() const { return plan_.planned ? &plan_ : nullptr; }
+    const Stop& slice_stop() const { return slice_stop_; }
+    // The engine of an address space (null if none).
+    Engine* engine_of(uint64_t as) { return engine(as); }
+    // The debugger's breakpoints on every engine, now and later (Engine::set_watch);
+    // take_watch_hit() says whether any was executed since it was last asked.
+    void set_watch(const Breakpoints& addresses);
+    bool take_watch_hit();
+
     // The vCPU the last step ran, and the machine's virtual time.
     uint32_t last_cpu() const { return last_cpu_; }
     uint64_t virtual_time() const { return clock_; }
@@ -152,6 +179,9 @@ private:
     Uart16550 com1_;
     uint32_t irq_enabled_ = 0;  // lines the kernel asked for (hal::irq_enable)
     uint32_t irq_pending_ = 0;  // edges seen on enabled lines, not delivered yet
+    Slice plan_;                // plan_slice() .. finish_slice()
+    Stop slice_stop_;
+    Breakpoints watch_;
 };
 
 }  // namespace sim
