@@ -939,7 +939,8 @@ private:
         const Machine::Slice* p = machine_.planned();
         std::string inside;
         if (view_)
-            inside = fmt::format(", {} instructions into a slice of thread {} on cpu {}", view_k_, p->thread, p->cpu);
+            inside = fmt::format(", {} instruction{} into a slice of thread {} on cpu {}", view_k_,
+                                 view_k_ == 1 ? "" : "s", p->thread, p->cpu);
         else if (p && p->ran && machine_.slice_stop().kind == StopKind::kSyscall)
             inside = fmt::format(", thread {} entering a syscall on cpu {}", p->thread, p->cpu);
         fmt::print("at event #{} (step {}{}, virtual time {} blocks), cpu {}, thread {}\n",
@@ -1584,6 +1585,10 @@ private:
 
     bool reverse_stepi() {
         const uint64_t t = focus();
+        if (t == 0) {
+            fmt::print("no thread to step back yet (make one the focus with `thread T`)\n");
+            return true;
+        }
         std::string why;
         if (!c_.reverse_stepi(t, &why)) {
             if (why.empty())

@@ -61,6 +61,21 @@ answer(regs "${live}" "regs" 0)
 expect("${regs}" "rip 0x[0-9a-f]+ rsp 0x")
 answer(disas "${live}" "disas" 0)
 expect("${disas}" "0x[0-9a-f]+: [a-z]+")
+# Instructions: three forward, one more and one back lands on the same
+# registers; back three more reaches the instruction before the first step.
+answer(s3 "${live}" "stepi 3" 0)
+expect("${s3}" "3 instructions into a slice of thread [0-9]+")
+expect("${s3}" "  0x[0-9a-f]+: [a-z]+")
+answer(regs3 "${live}" "regs" 1)
+answer(regs3b "${live}" "regs" 2)
+if(NOT regs3 STREQUAL regs3b)
+  message(FATAL_ERROR "stepi + reverse-stepi did not come back to the same registers:\n${regs3}\nvs\n${regs3b}")
+endif()
+# Four back from four forward: the thread's pc where the stepping began (the
+# first line `disas` showed there).
+string(REGEX MATCH "0x[0-9a-f]+:" first_pc "${disas}")
+answer(back "${live}" "reverse-stepi" 3)
+expect("${back}" "  ${first_pc} ")
 answer(ev "${live}" "continue" 1)
 expect("${ev}" "breakpoint: event #400 at #400 ")
 answer(end "${live}" "continue" 2)
