@@ -1,0 +1,113 @@
+// Host tests of the engine's debugger hooks (sim::DebugControl, Engine::set_watch):
+// counting user instructions, stopping before the Nth or at a breakpoint, the
+// code-bytes filter of breakpoints, and that counting does not change what runs.
+#include "sim/engine.h"
+#include "tests/unit/code_run.h"
+
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+namespace {
+
+using code_run::CodeRun;
+using code_run::kCode;
+
+// 32 instructions: mov, ten rounds of add/dec/jnz, syscall.
+const std::vector<uint8_t> kLoop = {
+    0xb9, 0x0a, 0x00, 0x00, 0x00,  // 0x00 mov ecx, 10        (instruction 0)
+    0x83, 0xc0, 0x01,              // 0x05 add eax, 1          (1, 4, 7, ...)
+    0xff, 0xc9,                    // 0x08 dec ecx             (2, 5, 8, ...)
+    0x75, 0xf9,                    // 0x0a jnz 0x05            (3, 6, 9, ...)
+    0x0f, 0x05,                    // 0x0c syscall             (31)
+};
+constexpr uint64_t kDec = kCode + 0x08;
+
+}  // namespace
+
+TEST_CASE("sim debug: an instruction limit stops before that instruction, nothing of it done") {
+    CodeRun r(kLoop);
+    sim::DebugControl d;
+    d.limit = 5;
+    const sim::Stop s = r.engine().run(r.regs, 0, &d);
+    REQUIRE(s.kind == sim::StopKind::kDebug);
+    CHECK(d.executed == 5);
+    CHECK_FALSE(d.at_breakpoint);
+    CHECK(r.regs.rip == kDec);  // instruction 5 is the second dec
+    CHECK(r.regs.rax == 2);     // two adds ran
+    CHECK(r.regs.rcx == 9);     // one dec ran
+}
+
+TEST_CASE("sim debug: counting every instruction changes neither the result nor the blocks run") {
+    CodeRun plain(kLoop), counted(kLoop);
+    const sim::Stop a = plain.engine().run(plain.regs, 0);
+    sim::DebugControl d;
+    const sim::Stop b = counted.engine().run(counted.regs, 0, &d);
+    REQUIRE(a.kind == sim::StopKind::kSyscall);
+    REQUIRE(b.kind == sim::StopKind::kSyscall);
+    CHECK(d.executed == 32);  // the syscall counts: it was started
+    CHECK(counted.engine().blocks() == plain.engine().blocks());
+    CHECK(counted.regs.rax == plain.regs.rax);
+    CHECK(counted.regs.rip == plain.regs.rip);
+    // The same engine runs on afterwards without the hook, as before.
+    counted.regs.rip = kCode;
+    CHECK(counted.engine().run(counted.regs, 0).kind == sim::StopKind::kSyscall);
+}
+
+TEST_CASE("sim debug: breakpoints stop before the instruction, from break_from on, where the code matches") {
+    sim::Breakpoints bps{{kDec, {}}};
+    SECTION("the first hit") {
+        CodeRun r(kLoop);
+        sim::DebugControl d;
+        d.breakpoints = &bps;
+        REQUIRE(r.engine().run(r.regs, 0, &d).kind == sim::StopKind::kDebug);
+        CHECK(d.at_breakpoint);
+        CHECK(d.executed == 2);
+        CHECK(r.regs.rip == kDec);
+        CHECK(r.regs.rcx == 10);
+    }
+    SECTION("past one hit (as when resuming from it)") {
+        CodeRun r(kLoop);
+        sim::DebugControl d;
+        d.breakpoints = &bps;
+        d.break_from = 3;
+        REQUIRE(r.engine().run(r.regs, 0, &d).kind == sim::StopKind::kDebug);
+        CHECK(d.executed == 5);
+        CHECK(r.regs.rcx == 9);
+    }
+    SECTION("collecting every hit runs to the end") {
+        CodeRun r(kLoop);
+        sim::DebugControl d;
+        d.breakpoints = &bps;
+        d.collect = true;
+        REQUIRE(r.engine().run(r.regs, 0, &d).kind == sim::StopKind::kSyscall);
+        CHECK(d.hits == std::vector<uint64_t>{2, 5, 8, 11, 14, 17, 20, 23, 26, 29});
+    }
+    SECTION("code bytes: matching ones count, other code at the address does not") {
+        sim::Breakpoints match{{kDec, {0xff, 0xc9}}}, other{{kDec, {0x90, 0x90}}};
+        CodeRun r1(kLoop), r2(kLoop);
+        sim::DebugControl d1, d2;
+        d1.breakpoints = &match;
+        d2.breakpoints = &other;
+        CHECK(r1.engine().run(r1.regs, 0, &d1).kind == sim::StopKind::kDebug);
+        CHECK(d1.at_breakpoint);
+        CHECK(r2.engine().run(r2.regs, 0, &d2).kind == sim::StopKind::kSyscall);
+        CHECK_FALSE(d2.at_breakpoint);
+    }
+}
+
+TEST_CASE("sim debug: a watched address sets a flag and changes nothing") {
+    CodeRun plain(kLoop), watched(kLoop);
+    watched.engine().set_watch({{kDec, {}}, {kCode + 0x100, {}}});
+    REQUIRE(plain.engine().run(plain.regs, 0).kind == sim::StopKind::kSyscall);
+    REQUIRE(watched.engine().run(watched.regs, 0).kind == sim::StopKind::kSyscall);
+    CHECK(watched.engine().take_watch_hit());
+    CHECK_FALSE(watched.engine().take_watch_hit());  // read and cleared
+    CHECK(watched.engine().blocks() == plain.engine().blocks());
+    CHECK(watched.regs.rax == plain.regs.rax);
+    // Only the unexecuted address left: no hit.
+    watched.engine().set_watch({{kCode + 0x100, {}}});
+    watched.regs.rip = kCode;
+    REQUIRE(watched.engine().run(watched.regs, 0).kind == sim::StopKind::kSyscall);
+    CHECK_FALSE(watched.engine().take_watch_hit());
+}
