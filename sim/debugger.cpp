@@ -53,6 +53,44 @@ Session g_session;
 std::string worker_fifo(uint64_t id, const char* end) { return fmt::format("{}/w{}.{}", g_session.dir, id, end); }
 std::string checkpoint_fifo(uint64_t step) { return fmt::format("{}/cp-{}", g_session.dir, step); }
 
+// The steps that have a checkpoint, ascending.
+std::vector<uint64_t> checkpoint_list() {
+    std::vector<uint64_t> steps;
+    if (DIR* d = opendir(g_session.dir.c_str())) {
+        while (dirent* e = readdir(d)) {
+            const std::string name = e->d_name;
+            if (name.rfind("cp-", 0) == 0 && name.find('.') == std::string::npos)
+                steps.push_back(std::strtoull(name.c_str() + 3, nullptr, 10));
+        }
+        closedir(d);
+    }
+    std::sort(steps.begin(), steps.end());
+    return steps;
+}
+
+// Past kMaxCheckpoints, every other checkpoint goes (never the one at boot),
+// until they fit: the spacing doubles where the run is old, memory stays bounded.
+void thin_checkpoint_list() {
+    std::vector<uint64_t> cps = checkpoint_list();
+    while (cps.size() > kMaxCheckpoints) {
+        std::vector<uint64_t> kept;
+        for (size_t i = 0; i < cps.size(); ++i) {
+            if (i % 2 == 0) {
+                kept.push_back(cps[i]);
+                continue;
+            }
+            const int fd = open(checkpoint_fifo(cps[i]).c_str(), O_WRONLY | O_NONBLOCK);
+            if (fd >= 0) {
+                ssize_t ignored = write(fd, "exit\n", 5);
+                (void)ignored;
+                close(fd);
+            }
+            unlink(checkpoint_fifo(cps[i]).c_str());
+        }
+        cps = kept;
+    }
+}
+
 std::string hex(const void* data, size_t len) {
     std::string s;
     const auto* p = static_cast<const uint8_t*>(data);
@@ -340,6 +378,7 @@ private:
     void maybe_checkpoint() {
         if (view_ || steps_ % kCheckpointEvery != 0 || access(checkpoint_fifo(steps_).c_str(), F_OK) == 0)
             return;
+        thin_checkpoint_list();
         std::fflush(stdout);
         if (out_)
             std::fflush(out_);
@@ -1321,36 +1360,9 @@ bool DebugController::leave_view() {
     return true;
 }
 
-std::vector<uint64_t> DebugController::checkpoints() const {
-    std::vector<uint64_t> steps;
-    if (DIR* d = opendir(dir_.c_str())) {
-        while (dirent* e = readdir(d)) {
-            const std::string name = e->d_name;
-            if (name.rfind("cp-", 0) == 0 && name.find('.') == std::string::npos)
-                steps.push_back(std::strtoull(name.c_str() + 3, nullptr, 10));
-        }
-        closedir(d);
-    }
-    std::sort(steps.begin(), steps.end());
-    return steps;
-}
+std::vector<uint64_t> DebugController::checkpoints() const { return checkpoint_list(); }
 
-void DebugController::thin_checkpoints() {
-    // Past the limit, every other checkpoint goes (never the one at boot):
-    // the spacing doubles where the run is old, the memory stays bounded.
-    std::vector<uint64_t> cps = checkpoints();
-    if (cps.size() <= kMaxCheckpoints)
-        return;
-    for (size_t i = 1; i < cps.size(); i += 2) {
-        const int fd = open(checkpoint_fifo(cps[i]).c_str(), O_WRONLY | O_NONBLOCK);
-        if (fd >= 0) {
-            ssize_t ignored = write(fd, "exit\n", 5);
-            (void)ignored;
-            close(fd);
-        }
-        unlink(checkpoint_fifo(cps[i]).c_str());
-    }
-}
+void DebugController::thin_checkpoints() { thin_checkpoint_list(); }
 
 bool DebugController::spawn_from(uint64_t checkpoint, uint64_t target) {
     const uint64_t id = next_id_++;
