@@ -43,6 +43,12 @@ const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT
 constexpr uint64_t kCheckpointEvery = 2000;
 constexpr size_t kMaxCheckpoints = 40;
 
+// Set by SIGINT (Ctrl-C at the terminal reaches every process of the session)
+// or SIGUSR1 (the GDB stub forwarding gdb's interrupt): a worker stops a
+// running command at the next step.
+volatile sig_atomic_t g_interrupted = 0;
+void on_interrupt(int) { g_interrupted = 1; }
+
 // The session's shared state, inherited by every process it forks.
 struct Session {
     std::string dir;        // FIFOs: w<ID>.cmd/.out per worker, cp-<STEP> per checkpoint
@@ -239,6 +245,8 @@ public:
     // Serves commands from the FIFOs of worker `id` until they close.
     [[noreturn]] void serve(uint64_t id) {
         signal(SIGCHLD, SIG_DFL);  // (checkpoints ignore it; this process waits for its children)
+        signal(SIGINT, on_interrupt);
+        signal(SIGUSR1, on_interrupt);
         in_ = std::fopen(worker_fifo(id, "cmd").c_str(), "r");
         out_ = std::fopen(worker_fifo(id, "out").c_str(), "w");
         if (!in_ || !out_)
@@ -263,6 +271,7 @@ private:
                 cmd.pop_back();
             if (view_ && cmd == "leave")
                 _exit(0);
+            g_interrupted = 0;  // (a Ctrl-C typed at the prompt reached this process too)
             execute(cmd);
             std::fflush(stdout);
             status();
@@ -276,8 +285,8 @@ private:
     // event's step, whether the run is over, and the thread of the next slice.
     void status() {
         const Machine::Slice* p = machine_.planned();
-        fmt::print(out_, "S {} {} {} {} {} {}\n", steps_, prev_stop(), ended_ ? 1 : 0, view_ ? view_k_ : 0,
-                   p && p->ran && !view_ ? 1 : 0, p ? p->thread : 0);
+        fmt::print(out_, "S {} {} {} {} {} {} {}\n", steps_, prev_stop(), ended_ ? 1 : 0, view_ ? view_k_ : 0,
+                   p && p->ran && !view_ ? 1 : 0, p ? p->thread : 0, getpid());
         std::fflush(out_);
     }
 
@@ -390,6 +399,7 @@ private:
     // A copy of the run at this step, waiting to be asked for a new worker.
     [[noreturn]] void checkpoint_main() {
         signal(SIGCHLD, SIG_IGN);  // its workers are reaped by the kernel
+        signal(SIGINT, SIG_IGN);
         if (in_)
             close(fileno(in_));
         if (out_)
@@ -532,6 +542,10 @@ private:
                 reply("stopped end");
                 return;
             }
+            if (g_interrupted && !machine_.planned()->ran) {
+                reply(fmt::format("stopped interrupt {}", machine_.planned()->thread));
+                return;
+            }
             const Machine::Slice p = *machine_.planned();
             if (p.ran) {  // at a syscall's entry: that instruction has run
                 if (p.thread == t && n > 0)
@@ -592,6 +606,11 @@ private:
                 return;
             }
             const Machine::Slice p = *machine_.planned();
+            if (g_interrupted && !p.ran) {
+                focus_ = p.thread;
+                reply(fmt::format("stopped interrupt {}", p.thread));
+                return;
+            }
             if (!p.ran) {
                 if (first && !bps_.empty()) {
                     const Probe r = probe(~0ull, &bps_, k + (skip ? 1 : 0), false);
@@ -905,6 +924,10 @@ private:
                 break;
             if (!more)
                 break;
+            if (g_interrupted) {
+                fmt::print("interrupted\n");
+                break;
+            }
         }
         const size_t shown_from = next ? first : (recs().size() > first + 5 ? recs().size() - 5 : first);
         if (shown_from > first)
@@ -1302,29 +1325,60 @@ void DebugController::close_worker() {
     if (from_)
         std::fclose(from_);
     to_ = from_ = nullptr;
+    in_buf_.clear();
+    worker_pid_ = -1;
+}
+
+bool DebugController::read_line(std::string* line) {
+    const int fd = fileno(from_);
+    for (;;) {
+        const size_t nl = in_buf_.find('\n');
+        if (nl != std::string::npos) {
+            *line = in_buf_.substr(0, nl);
+            in_buf_.erase(0, nl + 1);
+            return true;
+        }
+        pollfd fds[2] = {{fd, POLLIN, 0}, {interrupt_fd, POLLIN, 0}};
+        if (poll(fds, interrupt_fd >= 0 ? 2 : 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        if (interrupt_fd >= 0 && (fds[1].revents & POLLIN)) {
+            // gdb's interrupt (a 0x03 byte while the target runs): tell the worker.
+            char c = 0;
+            if (read(interrupt_fd, &c, 1) == 1 && c == 0x03 && worker_pid_ > 0)
+                kill(worker_pid_, SIGUSR1);
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP)) {
+            char buf[65536];
+            const ssize_t n = read(fd, buf, sizeof buf);
+            if (n <= 0)
+                return false;
+            in_buf_.append(buf, static_cast<size_t>(n));
+        }
+    }
 }
 
 bool DebugController::read_status(std::vector<std::string>* replies) {
-    char line[1 << 16];
-    while (from_ && std::fgets(line, sizeof line, from_)) {
-        std::string s(line);
-        while (!s.empty() && s.back() == '\n')
-            s.pop_back();
+    std::string s;
+    while (from_ && read_line(&s)) {
         if (s.rfind("R ", 0) == 0) {
             if (replies)
                 replies->push_back(s.substr(2));
             continue;
         }
         unsigned long long steps = 0, prev = 0, insns = 0, thread = 0;
-        int ended = 0, entry = 0;
-        if (std::sscanf(s.c_str(), "S %llu %llu %d %llu %d %llu", &steps, &prev, &ended, &insns, &entry, &thread) !=
-            6)
+        int ended = 0, entry = 0, pid = 0;
+        if (std::sscanf(s.c_str(), "S %llu %llu %d %llu %d %llu %d", &steps, &prev, &ended, &insns, &entry, &thread,
+                        &pid) != 7)
             return false;
         pos_ = Position{steps, insns, entry != 0};
         shown_ = std::max<uint64_t>(shown_, steps);
         prev_ = prev;
         ended_ = ended;
         thread_ = thread;
+        worker_pid_ = pid;
         thin_checkpoints();
         return true;
     }
@@ -1713,6 +1767,8 @@ int debug_main(const DebugOptions& options) {
     }
     if (options.gdb_port >= 0)
         return gdb_serve(c, options.gdb_port);
+    // Ctrl-C interrupts a running command (the worker sees it), not the debugger.
+    signal(SIGINT, SIG_IGN);
     CommandLoop loop(c);
     return loop.run();
 }

@@ -102,6 +102,7 @@ private:
     bool open_worker(uint64_t id);
     void close_worker();
     bool read_status(std::vector<std::string>* replies);
+    bool read_line(std::string* line);
     std::vector<uint64_t> checkpoints() const;  // steps that have one, ascending
     void thin_checkpoints();
 
@@ -112,12 +113,17 @@ private:
     uint64_t shown_ = 0;    // the furthest step a worker has reached (its console output was shown)
     std::FILE* to_ = nullptr;
     std::FILE* from_ = nullptr;
+    std::string in_buf_;    // what was read from the worker past the last line
+    int worker_pid_ = -1;   // the process that answered last (SIGUSR1 interrupts it)
     Position pos_;
     uint64_t prev_ = 0;
     uint64_t thread_ = 0;
     bool ended_ = false;
 
 public:
+    // While waiting for a worker: a 0x03 byte on this fd (gdb's interrupt)
+    // interrupts it (-1: none).
+    int interrupt_fd = -1;
     // Worker settings that every new worker must have: breakpoints and catches
     // (the GDB stub), as the command lines that set them.
     std::vector<std::string> settings;

@@ -452,6 +452,11 @@ private:
             return stopped(a, fmt::format("syscall_entry:{:x};", b));
         if (kind == "return")
             return stopped(a, fmt::format("syscall_return:{:x};", b));
+        if (kind == "interrupt") {
+            thread_ = a ? a : fallback;
+            stop_reply_ = fmt::format("T02thread:{:x};", thread_);  // SIGINT, as gdb expects
+            return stop_reply_;
+        }
         return stopped(a ? a : fallback, "");
     }
 
@@ -484,7 +489,10 @@ private:
             if (!c_.leave_view())
                 return exited(121);
             std::vector<std::string> replies;
-            if (!c_.send(fmt::format("=cont {} {}", k, skip ? 1 : 0), &replies))
+            c_.interrupt_fd = fd_;  // gdb's Ctrl-C reaches the worker while it runs
+            const bool sent = c_.send(fmt::format("=cont {} {}", k, skip ? 1 : 0), &replies);
+            c_.interrupt_fd = -1;
+            if (!sent)
                 return exited(121);
             skip = false;
             for (const std::string& r : replies) {
