@@ -67,8 +67,19 @@ public:
     bool ioports_allowed(uint32_t port, uint32_t width) const;
 
     // Loads `regs`, runs user code until a kernel entry or until `block_budget`
-    // basic blocks have run (0 = no limit), then saves the registers into `regs`.
+    // basic blocks have run (0 = no limit), then saves the registers into `regs`:
+    // after a syscall or a budget stop only the entry registers (hal.h,
+    // user_regs_sync), the others when sync_regs() asks for them; every one of
+    // them after a fault or an error.
     Stop run(hal::UserRegs& regs, uint64_t block_budget);
+
+    // Completes the register file the last run() left partly saved, if any.
+    void sync_regs();
+    // The same, only if that register file is `regs`.
+    void sync_regs(const hal::UserRegs* regs) {
+        if (partial_ == regs)
+            sync_regs();
+    }
 
     // Basic blocks this engine has executed.
     uint64_t blocks() const { return blocks_; }
@@ -102,7 +113,8 @@ private:
     // Emulates rdtsc/rdtscp at rip (they #GP at CPL 3 because CR4.TSD is set).
     bool emulate_timestamp(uc_struct* uc);
     void load(const hal::UserRegs& regs);
-    void save(hal::UserRegs& regs);
+    // Reads the registers of `mask` (bit i: kRegIds[i]) into `regs`.
+    void save(hal::UserRegs& regs, uint32_t mask);
 
     uc_struct* uc_ = nullptr;
     uc_context* pristine_ = nullptr;  // CPU state at creation: CPL 0, no exception in delivery
@@ -115,8 +127,10 @@ private:
     bool at_stop_pad_ = false;             // an exception hook sent the CPU to the stop pad
     uint64_t continue_at_ = 0;             // where the thread resumes after the stop pad
     Stop stop_;
-    hal::UserRegs held_{};     // the registers the engine holds now, if held_valid_
-    bool held_valid_ = false;
+    hal::UserRegs held_{};     // the registers the engine holds now: those of held_mask_
+    uint32_t held_mask_ = 0;   // bit i: held_ has kRegIds[i]'s value
+    hal::UserRegs* partial_ = nullptr;  // a register file run() saved only partly
+    uint32_t stale_mask_ = 0;  // its registers the engine has not read back yet
     uint64_t* clock_;
     uint64_t blocks_ = 0;
     // User pages an address space may map in the simulator (see map_page).
