@@ -9,6 +9,7 @@
 #include <hal/hal.h>
 #include <hal/kernel_entry.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -98,14 +99,19 @@ private:
     static void on_interrupt(uc_struct* uc, uint32_t intno, void* self);
     static bool on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     static void on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
-    __attribute__((noinline)) void on_block_slow(uc_struct* uc, uint64_t addr, uint32_t size);
+    // on_block_slow with on_block's own signature: on_block reaches it with a
+    // plain jump, moving no argument.
+    __attribute__((noinline)) static void on_block_miss(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    void on_block_slow(uc_struct* uc, uint64_t addr, uint32_t size);
     static void on_io_site(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
     static uint32_t on_in(uc_struct* uc, uint32_t port, int size, void* self);
     static void on_out(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self);
 
     // Port I/O (see the comment above on_block in engine.cpp).
     void stop_at_block(uint64_t start);
-    CheckedBlock& checked_slot(uint64_t start);
+    // Direct-mapped by the start's low bits: one instruction on the path every
+    // block takes; the blocks of a loop are close together, so they rarely collide.
+    CheckedBlock& checked_slot(uint64_t start) { return checked_[start & (kCheckedSlots - 1)]; }
     bool find_io_sites(uc_struct* uc, uint64_t start, uint32_t size, std::vector<uint64_t>* sites);
     void instrument_pending_block();
     bool io_access_denied(uc_struct* uc, uint32_t port, uint32_t width);
@@ -143,7 +149,7 @@ private:
 
     IoBus* io_;
     std::unique_ptr<uint64_t[]> ioports_;  // granted ports, one bit each; null = none
-    std::unique_ptr<CheckedBlock[]> checked_;
+    std::array<CheckedBlock, kCheckedSlots> checked_{};  // in the engine: no pointer to load per block
     std::set<uint64_t> io_sites_;          // in/out instructions with a code hook
     std::vector<uint64_t> pending_sites_;  // in/out of a block that must be instrumented first
     uint64_t pending_start_ = 0;
