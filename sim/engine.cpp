@@ -497,10 +497,10 @@ bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int
 // rflags in sync, and uc_emu_stop() in it stops before the instruction. So:
 //  - on_block checks every block before it first runs (a small direct-mapped
 //    table remembers checked blocks until an unmap; two blocks that share a
-//    slot are checked again in turn, which costs time, never precision); a block holding in/out
-//    instructions (found with capstone) is stopped before it runs, each of those
-//    instructions gets a one-address code hook, the block's translation is
-//    dropped, and the block runs again, now instrumented;
+//    slot are checked again in turn, which costs time, never precision); a
+//    block holding in/out instructions (found with capstone) is stopped before
+//    it runs, each of those instructions gets a one-address code hook, the
+//    block's translation is dropped, and the block runs again, now instrumented;
 //  - on_io_site, before each in/out, faults an ungranted access as #GP at the
 //    instruction with nothing of it done, exactly like a hardware #GP;
 //  - on_in/on_out then perform granted accesses on the IoBus, and check again:
