@@ -7,8 +7,11 @@
 
 #include <cstdlib>
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <new>
+
+#include <sys/prctl.h>
 
 namespace sim {
 
@@ -40,7 +43,25 @@ constexpr int kRegIds[] = {
     UC_X86_REG_FS_BASE,
 };
 constexpr size_t kRegCount = sizeof(kRegIds) / sizeof(kRegIds[0]);
+// The same registers' fields.
+constexpr uint64_t hal::UserRegs::*kRegFields[] = {
+    &hal::UserRegs::rip, &hal::UserRegs::rsp, &hal::UserRegs::rflags, &hal::UserRegs::rax, &hal::UserRegs::rbx,
+    &hal::UserRegs::rcx, &hal::UserRegs::rdx, &hal::UserRegs::rsi, &hal::UserRegs::rdi, &hal::UserRegs::rbp,
+    &hal::UserRegs::r8,  &hal::UserRegs::r9,  &hal::UserRegs::r10, &hal::UserRegs::r11, &hal::UserRegs::r12,
+    &hal::UserRegs::r13, &hal::UserRegs::r14, &hal::UserRegs::r15, &hal::UserRegs::fs_base,
+};
+static_assert(sizeof(kRegFields) / sizeof(kRegFields[0]) == kRegCount);
 static_assert(sizeof(hal::UserRegs) == kRegCount * sizeof(uint64_t));
+
+// Register sets, bit i for kRegIds[i].
+constexpr uint32_t kAllRegs = (1u << kRegCount) - 1;
+// What a kernel entry reads (hal::user_regs_sync): rip, rflags, rax, rdx, rsi,
+// rdi, r8, r9, r10, r12. Reading registers costs more per stop than anything
+// else the simulator does, so a syscall or a budget stop reads only these.
+constexpr uint32_t kEntryRegs = 1u << 0 | 1u << 2 | 1u << 3 | 1u << 6 | 1u << 7 | 1u << 8 | 1u << 10 |
+                                1u << 11 | 1u << 12 | 1u << 14;
+// rcx and r11: a syscall sets them (to rip and rflags), so it need not read them.
+constexpr uint32_t kSyscallResults = 1u << 5 | 1u << 13;
 
 kernel::FaultKind fault_kind_for_vector(uint32_t vector) {
     switch (vector) {
@@ -52,6 +73,16 @@ kernel::FaultKind fault_kind_for_vector(uint32_t vector) {
 }
 
 void free_page(void* p) { std::free(p); }
+
+// Unicorn 2.0.1 (QEMU's alloc_code_gen_buffer) asks for transparent huge pages
+// for each engine's translation buffer, so creating an engine zeroes 2 MiB:
+// more than a whole run's code needs, and a visible share of a short run with
+// a few address spaces. Small pages, faulted in as code is translated, for the
+// whole process (the simulated physical memory asks for none either).
+void refuse_huge_pages() {
+    static const bool done = prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0;
+    (void)done;
+}
 
 constexpr uint32_t kIoPorts = 0x10000;
 constexpr uint64_t kGeneralProtection = 13;
@@ -103,6 +134,7 @@ bool maybe_io_opcode(uint8_t b) {
 }  // namespace
 
 Engine::Engine(uint64_t* clock, IoBus* io) : platform_page_(nullptr, free_page), clock_(clock), io_(io) {
+    refuse_huge_pages();
     uc_engine* uc = nullptr;
     uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
     if (err != UC_ERR_OK) {
@@ -145,9 +177,6 @@ Engine::Engine(uint64_t* clock, IoBus* io) : platform_page_(nullptr, free_page),
     if (err == UC_ERR_OK)
         err = uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Engine::on_out), this, 1, 0,
                           UC_X86_INS_OUT);
-    checked_.reset(new (std::nothrow) CheckedBlock[kCheckedSlots]());
-    if (err == UC_ERR_OK && !checked_)
-        err = UC_ERR_NOMEM;
     // The CPU state to go back to after a user exception (see run()).
     if (err == UC_ERR_OK)
         err = uc_context_alloc(uc, &pristine_);
@@ -222,41 +251,61 @@ bool Engine::ioports_allowed(uint32_t port, uint32_t width) const {
 
 void Engine::load(const hal::UserRegs& regs) {
     // Unicorn register writes are costly: write only what differs from what the
-    // engine holds (usually rax, rdx, rcx, r11 after a syscall).
-    uint64_t values[kRegCount], held[kRegCount];
-    std::memcpy(values, &regs, sizeof values);
-    std::memcpy(held, &held_, sizeof held);
+    // engine holds (usually rax, rdx, rcx, r11 after a syscall), and none of the
+    // registers of a partly saved `regs` it has not handed back: its own values
+    // of those are the thread's.
+    const uint32_t keep = partial_ == &regs ? stale_mask_ : 0;
     int ids[kRegCount];
     void* ptrs[kRegCount];
     int n = 0;
-    for (size_t i = 0; i < kRegCount; ++i) {
-        if (held_valid_ && values[i] == held[i])
+    for (uint32_t left = kAllRegs & ~keep; left; left &= left - 1) {
+        const int i = std::countr_zero(left);
+        const uint64_t value = regs.*kRegFields[i];
+        if ((held_mask_ & (1u << i)) && held_.*kRegFields[i] == value)
             continue;
+        held_.*kRegFields[i] = value;
         ids[n] = kRegIds[i];
-        ptrs[n] = &values[i];
+        ptrs[n] = &(held_.*kRegFields[i]);
         ++n;
     }
     if (n)
         uc_reg_write_batch(uc_, ids, ptrs, n);
-    held_ = regs;
-    held_valid_ = true;
+    held_mask_ |= kAllRegs & ~keep;
 }
 
-void Engine::save(hal::UserRegs& regs) {
-    // Zeroed: Unicorn writes only 32 bits for EFLAGS, and the upper half would
-    // otherwise be host stack garbage, visible to the thread (r11 after a
-    // syscall, tcb_get_regs) and different from run to run.
-    uint64_t values[kRegCount] = {};
+void Engine::save(hal::UserRegs& regs, uint32_t mask) {
+    int ids[kRegCount];
     void* ptrs[kRegCount];
-    for (size_t i = 0; i < kRegCount; ++i)
-        ptrs[i] = &values[i];
-    uc_reg_read_batch(uc_, const_cast<int*>(kRegIds), ptrs, kRegCount);
-    std::memcpy(&regs, values, sizeof values);
-    held_ = regs;
-    held_valid_ = true;
+    int n = 0;
+    for (uint32_t left = mask; left; left &= left - 1) {
+        const int i = std::countr_zero(left);
+        ids[n] = kRegIds[i];
+        ptrs[n] = &(regs.*kRegFields[i]);
+        ++n;
+    }
+    // Unicorn writes only 32 bits for EFLAGS: the upper half must be 0, not
+    // what the file held (it is visible to the thread as r11 after a syscall).
+    if (mask & 1u << 2)
+        regs.rflags = 0;
+    uc_reg_read_batch(uc_, ids, ptrs, n);
+    for (uint32_t left = mask; left; left &= left - 1) {
+        const int i = std::countr_zero(left);
+        held_.*kRegFields[i] = regs.*kRegFields[i];
+    }
+    held_mask_ |= mask;
+}
+
+void Engine::sync_regs() {
+    if (!partial_)
+        return;
+    save(*partial_, stale_mask_);
+    partial_ = nullptr;
+    stale_mask_ = 0;
 }
 
 Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
+    if (partial_ != &regs)
+        sync_regs();  // another thread of this address space stopped here last
     stop_pending_ = false;
     refresh_fast_limit();
     stop_ = Stop{};
@@ -273,12 +322,29 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
             std::memcpy(platform_page_.get() + kFrame, frame, sizeof frame);
             const uint64_t rsp = kPlatformVa + kFrame;
             uc_reg_write(uc_, UC_X86_REG_RSP, &rsp);
-            held_valid_ = false;  // rsp now differs from regs until the iretq
+            held_mask_ = 0;  // rsp now differs from regs until the iretq
             start = kPlatformVa + kTrampoline;
             in_user_mode_ = true;
         }
         err = uc_emu_start(uc_, start, ~0ull, 0, 0);
-        save(regs);
+        held_mask_ = 0;  // the thread ran: what the engine holds is unknown
+        // A syscall or the end of the budget, and nothing more to do in this
+        // run: only the entry registers now, the rest when someone asks
+        // (sync_regs). Anything else (a fault, an emulated instruction, a block
+        // to instrument) reads them all: the engine may go back to its pristine
+        // state below.
+        const bool entry_only = err == UC_ERR_OK && stop_pending_ && !exception_taken_ &&
+                                !resume_after_emulation_ && !instrument_pending_ &&
+                                (stop_.kind == StopKind::kSyscall || stop_.kind == StopKind::kBudget);
+        if (entry_only) {
+            save(regs, kEntryRegs);
+            partial_ = &regs;
+            stale_mask_ = kAllRegs & ~kEntryRegs & (stop_.kind == StopKind::kSyscall ? ~kSyscallResults : kAllRegs);
+        } else {
+            save(regs, kAllRegs);
+            partial_ = nullptr;
+            stale_mask_ = 0;
+        }
         if (at_stop_pad_ || rip_fixup_) {
             at_stop_pad_ = false;
             refresh_fast_limit();
@@ -313,7 +379,7 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
         resume_after_emulation_ = false;
         exception_taken_ = false;
         uc_context_restore(uc_, pristine_);
-        held_valid_ = false;
+        held_mask_ = 0;
         in_user_mode_ = false;
         if (!resume || stop_pending_ || (err != UC_ERR_OK && err != UC_ERR_INSN_INVALID))
             break;
@@ -514,10 +580,11 @@ bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int
 // A UC_HOOK_CODE hook, in contrast, runs before its instruction with rip and
 // rflags in sync, and uc_emu_stop() in it stops before the instruction. So:
 //  - on_block checks every block before it first runs (a small direct-mapped
-//    table remembers checked blocks until an unmap); a block holding in/out
-//    instructions (found with capstone) is stopped before it runs, each of those
-//    instructions gets a one-address code hook, the block's translation is
-//    dropped, and the block runs again, now instrumented;
+//    table remembers checked blocks until an unmap; two blocks that share a
+//    slot are checked again in turn, which costs time, never precision); a
+//    block holding in/out instructions (found with capstone) is stopped before
+//    it runs, each of those instructions gets a one-address code hook, the
+//    block's translation is dropped, and the block runs again, now instrumented;
 //  - on_io_site, before each in/out, faults an ungranted access as #GP at the
 //    instruction with nothing of it done, exactly like a hardware #GP;
 //  - on_in/on_out then perform granted accesses on the IoBus, and check again:
@@ -530,14 +597,20 @@ void Engine::on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
     // The hot path, for every basic block of user code: one compare for the
     // budget (fast_limit_ is 0 while a stop is pending), one table probe;
     // everything else is out of line, so this needs no saved registers. Virtual time is not touched here: the machine adds
-    // the slice's blocks when it ends.
+    // the slice's blocks when it ends. Every instruction here counts (about 2 %
+    // of a tight loop's time each, measured): the table sits in the engine and
+    // is indexed by the low bits of the address alone.
     const uint64_t key = block_key(addr, size);
     if (__builtin_expect(e->blocks_ >= e->fast_limit_ || e->checked_slot(addr) != key, 0)) {
-        e->on_block_slow(uc, addr, size);
+        on_block_miss(uc, addr, size, self);
         return;
     }
     e->block_ = key;  // user addresses have 47 bits, blocks are < 64 KiB
     ++e->blocks_;
+}
+
+void Engine::on_block_miss(uc_struct* uc, uint64_t addr, uint32_t size, void* self) {
+    static_cast<Engine*>(self)->on_block_slow(uc, addr, size);
 }
 
 void Engine::on_block_slow(uc_struct* uc, uint64_t addr, uint32_t size) {
@@ -583,11 +656,7 @@ void Engine::stop_at_block(uint64_t start) {
     rip_fixup_ = true;
 }
 
-void Engine::forget_checked() { std::fill(checked_.get(), checked_.get() + kCheckedSlots, CheckedBlock{0}); }
-
-Engine::CheckedBlock& Engine::checked_slot(uint64_t start) {
-    return checked_[(start * 0x9e3779b97f4a7c15ull) >> (64 - kCheckedBits)];
-}
+void Engine::forget_checked() { checked_.fill(CheckedBlock{0}); }
 
 // The addresses of the in/out instructions of the block [start, start + size),
 // in order. False if it has none.

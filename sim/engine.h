@@ -9,6 +9,7 @@
 #include <hal/hal.h>
 #include <hal/kernel_entry.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -89,11 +90,21 @@ public:
     bool ioports_allowed(uint32_t port, uint32_t width) const;
 
     // Loads `regs`, runs user code until a kernel entry or until `block_budget`
-    // basic blocks have run (0 = no limit), then saves the registers into `regs`.
+    // basic blocks have run (0 = no limit), then saves the registers into `regs`:
+    // after a syscall or a budget stop only the entry registers (hal.h,
+    // user_regs_sync), the others when sync_regs() asks for them; every one of
+    // them after a fault or an error.
     Stop run(hal::UserRegs& regs, uint64_t block_budget);
 
     // With `debug`: counts instructions and may stop early (kDebug); see DebugControl.
     Stop run(hal::UserRegs& regs, uint64_t block_budget, DebugControl* debug);
+    // Completes the register file the last run() left partly saved, if any.
+    void sync_regs();
+    // The same, only if that register file is `regs`.
+    void sync_regs(const hal::UserRegs* regs) {
+        if (partial_ == regs)
+            sync_regs();
+    }
 
     // Basic blocks this engine has executed.
     uint64_t blocks() const { return blocks_; }
@@ -124,7 +135,10 @@ private:
     static void on_interrupt(uc_struct* uc, uint32_t intno, void* self);
     static bool on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     static void on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
-    __attribute__((noinline)) void on_block_slow(uc_struct* uc, uint64_t addr, uint32_t size);
+    // on_block_slow with on_block's own signature: on_block reaches it with a
+    // plain jump, moving no argument.
+    __attribute__((noinline)) static void on_block_miss(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    void on_block_slow(uc_struct* uc, uint64_t addr, uint32_t size);
     static void on_io_site(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
     static uint32_t on_in(uc_struct* uc, uint32_t port, int size, void* self);
     static void on_out(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self);
@@ -134,7 +148,9 @@ private:
 
     // Port I/O (see the comment above on_block in engine.cpp).
     void stop_at_block(uint64_t start);
-    CheckedBlock& checked_slot(uint64_t start);
+    // Direct-mapped by the start's low bits: one instruction on the path every
+    // block takes; the blocks of a loop are close together, so they rarely collide.
+    CheckedBlock& checked_slot(uint64_t start) { return checked_[start & (kCheckedSlots - 1)]; }
     bool find_io_sites(uc_struct* uc, uint64_t start, uint32_t size, std::vector<uint64_t>* sites);
     void instrument_pending_block();
     bool io_access_denied(uc_struct* uc, uint32_t port, uint32_t width);
@@ -142,7 +158,8 @@ private:
     // Emulates rdtsc/rdtscp at rip (they #GP at CPL 3 because CR4.TSD is set).
     bool emulate_timestamp(uc_struct* uc);
     void load(const hal::UserRegs& regs);
-    void save(hal::UserRegs& regs);
+    // Reads the registers of `mask` (bit i: kRegIds[i]) into `regs`.
+    void save(hal::UserRegs& regs, uint32_t mask);
 
     uc_struct* uc_ = nullptr;
     uc_context* pristine_ = nullptr;  // CPU state at creation: CPL 0, no exception in delivery
@@ -155,8 +172,10 @@ private:
     bool at_stop_pad_ = false;             // an exception hook sent the CPU to the stop pad
     uint64_t continue_at_ = 0;             // where the thread resumes after the stop pad
     Stop stop_;
-    hal::UserRegs held_{};     // the registers the engine holds now, if held_valid_
-    bool held_valid_ = false;
+    hal::UserRegs held_{};     // the registers the engine holds now: those of held_mask_
+    uint32_t held_mask_ = 0;   // bit i: held_ has kRegIds[i]'s value
+    hal::UserRegs* partial_ = nullptr;  // a register file run() saved only partly
+    uint32_t stale_mask_ = 0;  // its registers the engine has not read back yet
     uint64_t* clock_;
     uint64_t blocks_ = 0;
     // User pages an address space may map in the simulator (see map_page).
@@ -169,7 +188,7 @@ private:
 
     IoBus* io_;
     std::unique_ptr<uint64_t[]> ioports_;  // granted ports, one bit each; null = none
-    std::unique_ptr<CheckedBlock[]> checked_;
+    std::array<CheckedBlock, kCheckedSlots> checked_{};  // in the engine: no pointer to load per block
     std::set<uint64_t> io_sites_;          // in/out instructions with a code hook
     std::vector<uint64_t> pending_sites_;  // in/out of a block that must be instrumented first
     uint64_t pending_start_ = 0;

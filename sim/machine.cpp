@@ -110,6 +110,13 @@ bool Machine::as_allow_ioports(uint64_t as, uint32_t base, uint32_t count) {
     return e && e->allow_ioports(base, count);
 }
 
+void Machine::user_regs_sync(hal::UserRegs* regs) {
+    // At most one engine holds part of a register file back: the one of the
+    // address space its thread last ran in (Thread::bind syncs before a move).
+    for (auto& [as, e] : engines_)
+        e->sync_regs(regs);
+}
+
 uint8_t Machine::port_read(uint16_t port) {
     if (port >= Uart16550::kCom1Base && port < Uart16550::kCom1Base + Uart16550::kPortCount)
         return com1_.read(port - Uart16550::kCom1Base);

@@ -128,6 +128,7 @@ public:
     bool as_map(uint64_t as, uint64_t va, uint64_t pa, uint32_t perms);
     void as_unmap(uint64_t as, uint64_t va);
     bool as_allow_ioports(uint64_t as, uint32_t base, uint32_t count);
+    void user_regs_sync(hal::UserRegs* regs);
     bool irq_enable(uint32_t irq);
     void trace_write(const void* data, size_t len);
 

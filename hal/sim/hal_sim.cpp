@@ -38,6 +38,11 @@ void as_unmap(AsHandle as, vaddr_t va) { machine().as_unmap(as, va); }
 bool as_allow_ioports(AsHandle as, uint16_t base, uint32_t count) {
     return machine().as_allow_ioports(as, base, count);
 }
+void user_regs_sync(UserRegs& regs) {
+    // No machine (a host test without one): no engine holds anything back.
+    if (sim::Machine* m = sim::Machine::active())
+        m->user_regs_sync(&regs);
+}
 bool irq_enable(uint32_t irq) { return machine().irq_enable(irq); }
 void irq_disable(uint32_t irq) { machine().irq_disable(irq); }
 

@@ -236,6 +236,8 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
 
 }  // namespace x86
 
+void hal::user_regs_sync(UserRegs&) {}  // save_user_regs saved them all
+
 using namespace x86;
 
 extern "C" [[noreturn]] void x86_trap(TrapFrame* frame) {

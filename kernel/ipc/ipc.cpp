@@ -67,7 +67,7 @@ List<Thread, &Thread::run_link>* queue_of(Thread* t) {
 // it straight to `t` if the scheduler allows (same result, no run-queue trip,
 // no cross-CPU wake-up).
 void wake(Thread* t, Status status, uint64_t out0, uint32_t direct_cpu = kNoCpu) {
-    hal::UserRegs& r = t->regs();
+    hal::UserRegs& r = t->entry_regs();
     r.rax = static_cast<uint64_t>(static_cast<int64_t>(status));
     if (status == ANVIL_OK)
         r.rdx = out0;
@@ -472,16 +472,16 @@ void ipc_interrupt(Thread* t) {
         return;
     ipc_abort_wait(t);
     if (wait == IpcWait::kReply)
-        t->regs().rax = static_cast<uint64_t>(static_cast<int64_t>(ANVIL_ERR_BAD_STATE));
+        t->entry_regs().rax = static_cast<uint64_t>(static_cast<int64_t>(ANVIL_ERR_BAD_STATE));
     else
-        t->regs().rip -= 2;  // re-issue the syscall (rax still holds its number)
+        t->entry_regs().rip -= 2;  // re-issue the syscall (rax still holds its number)
 }
 
 void ipc_report_stop(Thread* t, uint32_t kind, uint32_t access, uint64_t address, int64_t exit_code) {
     Endpoint* ep = t->fault_endpoint();
     if (!ep)
         return;
-    t->ipc.fault = anvil_fault_msg_t{t->id(), kind, access, address, t->regs().rip, exit_code};
+    t->ipc.fault = anvil_fault_msg_t{t->id(), kind, access, address, t->entry_regs().rip, exit_code};
     t->ipc.badge = t->fault_badge();
     t->ipc.wait = IpcWait::kFaultMsg;
     while (Thread* receiver = ep->receivers().front()) {

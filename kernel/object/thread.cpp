@@ -31,6 +31,10 @@ Result<Thread*> Thread::create() {
 }
 
 void Thread::bind(CNode* cnode, VSpace* vspace) {
+    // The registers an address space's backend still holds must reach the
+    // file before the thread leaves it (or is destroyed).
+    if (vspace != vspace_)
+        hal::user_regs_sync(regs_);
     if (cnode)
         cnode->retain();
     if (vspace)

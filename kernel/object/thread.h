@@ -60,7 +60,15 @@ public:
 
     static Result<Thread*> create();
 
-    hal::UserRegs& regs() { return regs_; }
+    // The whole register file, made current first (hal::user_regs_sync).
+    hal::UserRegs& regs() {
+        hal::user_regs_sync(regs_);
+        return regs_;
+    }
+    // The register file as a kernel entry left it: only rip, rflags and the
+    // syscall registers (rax, rdi, rsi, rdx, r8, r9, r10, r12) are sure to be
+    // current; the syscall, IPC and scheduling paths use only those.
+    hal::UserRegs& entry_regs() { return regs_; }
     ThreadState state() const { return state_; }
     void set_state(ThreadState s) { state_ = s; }
 

@@ -99,10 +99,7 @@ Status VSpace::unmap(uint64_t va, uint64_t len) {
     return ANVIL_OK;
 }
 
-Mapping* VSpace::find(uint64_t va) {
-    // IPC and copies look up the same few buffers again and again.
-    if (Mapping* m = last_found_; m && va >= m->va && va - m->va < m->len)
-        return m;
+Mapping* VSpace::find_uncached(uint64_t va) {
     for (Mapping* m = mappings_.front(); m; m = mappings_.next(m)) {
         if (va >= m->va && va - m->va < m->len)
             return last_found_ = m;
@@ -141,6 +138,9 @@ bool VSpace::range_allows(uint64_t va, uint64_t len, uint32_t perms) {
 }
 
 Status VSpace::copy_in(void* dst, uint64_t va, uint64_t len) {
+    // The usual case, one mapping holding the whole range: one lookup.
+    if (Mapping* m = find(va); m && len && len <= m->va + m->len - va && (m->perms & ANVIL_PERM_R))
+        return m->vmo->read(m->offset + (va - m->va), dst, len);
     if (!range_allows(va, len, ANVIL_PERM_R))
         return ANVIL_ERR_FAULT;
     auto* out = static_cast<uint8_t*>(dst);
@@ -157,6 +157,8 @@ Status VSpace::copy_in(void* dst, uint64_t va, uint64_t len) {
 }
 
 Status VSpace::copy_out(uint64_t va, const void* src, uint64_t len) {
+    if (Mapping* m = find(va); m && len && len <= m->va + m->len - va && (m->perms & ANVIL_PERM_W))
+        return m->vmo->write(m->offset + (va - m->va), src, len);
     if (!range_allows(va, len, ANVIL_PERM_W))
         return ANVIL_ERR_FAULT;
     const auto* in = static_cast<const uint8_t*>(src);

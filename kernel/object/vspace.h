@@ -38,7 +38,12 @@ public:
     // are refused with INVALID_ARG (nothing changes).
     Status unmap(uint64_t va, uint64_t len);
     // The mapping containing `va`, or null.
-    Mapping* find(uint64_t va);
+    Mapping* find(uint64_t va) {
+        // IPC and copies look up the same few buffers again and again.
+        if (Mapping* m = last_found_; m && va >= m->va && va - m->va < m->len)
+            return m;
+        return find_uncached(va);
+    }
     // Lowest free user range of `len` bytes at or above `hint`; 0 if none.
     uint64_t find_free(uint64_t len, uint64_t hint) const;
 
@@ -58,6 +63,7 @@ private:
     VSpace() : KObject(ANVIL_OBJ_VSPACE) {}
     void destroy() override;
     void remove_mapping(Mapping* m);
+    Mapping* find_uncached(uint64_t va);  // find() past its one-entry cache
 
     hal::AsHandle as_ = hal::kNoAs;
     List<Mapping, &Mapping::link> mappings_;  // sorted by va, non-overlapping

@@ -71,7 +71,7 @@ void on_fault(uint32_t cpu, const FaultInfo& fault) {
     kprintf("anvil: fault: thread %llu (%s): %s, %s at 0x%llx, rip 0x%llx, vector %llu\n",
             static_cast<unsigned long long>(t->id()), t->name(), fault_kind_name(fault.kind),
             fault_access_name(fault.access), static_cast<unsigned long long>(fault.addr),
-            static_cast<unsigned long long>(t->regs().rip), static_cast<unsigned long long>(fault.vector));
+            static_cast<unsigned long long>(t->entry_regs().rip), static_cast<unsigned long long>(fault.vector));
     trace_event(trace::Kind::k_fault, cpu, t->id(), static_cast<uint32_t>(fault.kind),
                 static_cast<uint32_t>(fault.access), fault.addr);
     scheduler().deschedule(t, ThreadState::kFaulted);
@@ -103,7 +103,7 @@ bool next_to_run(uint32_t cpu, Resume* out) {
     trace_running(cpu, t ? t->id() : 0);
     if (!t)
         return false;
-    hal::UserRegs& r = t->regs();
+    hal::UserRegs& r = t->entry_regs();
     r.rflags = (r.rflags & hal::kUserRflagsMask) | hal::kUserRflags;
     out->regs = &r;
     out->as = t->vspace()->as();

@@ -26,7 +26,7 @@ void dispatch_syscall(Thread& self) {
     // The call may delete the caller's last TCB cap: keep it alive until its
     // result is written.
     self.retain();
-    hal::UserRegs& r = self.regs();
+    hal::UserRegs& r = self.entry_regs();
     SyscallArgs a{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9, r.r12}, {0, 0}};
     trace_event(trace::Kind::k_syscall, self.cpu(), self.id(), a.number, a.arg[0], a.arg[1], a.arg[2], a.arg[3],
                 a.arg[4], a.arg[5], a.arg[6]);

@@ -52,7 +52,11 @@ public:
 
     sim::Engine& engine() { return engine_; }
     uint8_t* data() { return data_.get(); }
-    sim::Stop run(uint64_t budget = 0) { return engine_.run(regs, budget); }
+    sim::Stop run(uint64_t budget = 0) {
+        const sim::Stop s = engine_.run(regs, budget);
+        engine_.sync_regs();  // the checks read any register
+        return s;
+    }
 
     RecordingBus bus;
     hal::UserRegs regs{};

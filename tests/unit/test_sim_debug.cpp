@@ -23,13 +23,20 @@ const std::vector<uint8_t> kLoop = {
 };
 constexpr uint64_t kDec = kCode + 0x08;
 
+// Engine::run with the debugger's control; then every register read back.
+sim::Stop debug_run(CodeRun& r, sim::DebugControl* d) {
+    const sim::Stop s = r.engine().run(r.regs, 0, d);
+    r.engine().sync_regs();
+    return s;
+}
+
 }  // namespace
 
 TEST_CASE("sim debug: an instruction limit stops before that instruction, nothing of it done") {
     CodeRun r(kLoop);
     sim::DebugControl d;
     d.limit = 5;
-    const sim::Stop s = r.engine().run(r.regs, 0, &d);
+    const sim::Stop s = debug_run(r, &d);
     REQUIRE(s.kind == sim::StopKind::kDebug);
     CHECK(d.executed == 5);
     CHECK_FALSE(d.at_breakpoint);
@@ -40,9 +47,9 @@ TEST_CASE("sim debug: an instruction limit stops before that instruction, nothin
 
 TEST_CASE("sim debug: counting every instruction changes neither the result nor the blocks run") {
     CodeRun plain(kLoop), counted(kLoop);
-    const sim::Stop a = plain.engine().run(plain.regs, 0);
+    const sim::Stop a = plain.run();
     sim::DebugControl d;
-    const sim::Stop b = counted.engine().run(counted.regs, 0, &d);
+    const sim::Stop b = debug_run(counted, &d);
     REQUIRE(a.kind == sim::StopKind::kSyscall);
     REQUIRE(b.kind == sim::StopKind::kSyscall);
     CHECK(d.executed == 32);  // the syscall counts: it was started
@@ -51,7 +58,7 @@ TEST_CASE("sim debug: counting every instruction changes neither the result nor 
     CHECK(counted.regs.rip == plain.regs.rip);
     // The same engine runs on afterwards without the hook, as before.
     counted.regs.rip = kCode;
-    CHECK(counted.engine().run(counted.regs, 0).kind == sim::StopKind::kSyscall);
+    CHECK(counted.run().kind == sim::StopKind::kSyscall);
 }
 
 TEST_CASE("sim debug: breakpoints stop before the instruction, from break_from on, where the code matches") {
@@ -60,7 +67,7 @@ TEST_CASE("sim debug: breakpoints stop before the instruction, from break_from o
         CodeRun r(kLoop);
         sim::DebugControl d;
         d.breakpoints = &bps;
-        REQUIRE(r.engine().run(r.regs, 0, &d).kind == sim::StopKind::kDebug);
+        REQUIRE(debug_run(r, &d).kind == sim::StopKind::kDebug);
         CHECK(d.at_breakpoint);
         CHECK(d.executed == 2);
         CHECK(r.regs.rip == kDec);
@@ -71,7 +78,7 @@ TEST_CASE("sim debug: breakpoints stop before the instruction, from break_from o
         sim::DebugControl d;
         d.breakpoints = &bps;
         d.break_from = 3;
-        REQUIRE(r.engine().run(r.regs, 0, &d).kind == sim::StopKind::kDebug);
+        REQUIRE(debug_run(r, &d).kind == sim::StopKind::kDebug);
         CHECK(d.executed == 5);
         CHECK(r.regs.rcx == 9);
     }
@@ -80,7 +87,7 @@ TEST_CASE("sim debug: breakpoints stop before the instruction, from break_from o
         sim::DebugControl d;
         d.breakpoints = &bps;
         d.collect = true;
-        REQUIRE(r.engine().run(r.regs, 0, &d).kind == sim::StopKind::kSyscall);
+        REQUIRE(debug_run(r, &d).kind == sim::StopKind::kSyscall);
         CHECK(d.hits == std::vector<uint64_t>{2, 5, 8, 11, 14, 17, 20, 23, 26, 29});
     }
     SECTION("code bytes: matching ones count, other code at the address does not") {
@@ -89,9 +96,9 @@ TEST_CASE("sim debug: breakpoints stop before the instruction, from break_from o
         sim::DebugControl d1, d2;
         d1.breakpoints = &match;
         d2.breakpoints = &other;
-        CHECK(r1.engine().run(r1.regs, 0, &d1).kind == sim::StopKind::kDebug);
+        CHECK(debug_run(r1, &d1).kind == sim::StopKind::kDebug);
         CHECK(d1.at_breakpoint);
-        CHECK(r2.engine().run(r2.regs, 0, &d2).kind == sim::StopKind::kSyscall);
+        CHECK(debug_run(r2, &d2).kind == sim::StopKind::kSyscall);
         CHECK_FALSE(d2.at_breakpoint);
     }
 }
@@ -99,8 +106,8 @@ TEST_CASE("sim debug: breakpoints stop before the instruction, from break_from o
 TEST_CASE("sim debug: a watched address sets a flag and changes nothing") {
     CodeRun plain(kLoop), watched(kLoop);
     watched.engine().set_watch({{kDec, {}}, {kCode + 0x100, {}}});
-    REQUIRE(plain.engine().run(plain.regs, 0).kind == sim::StopKind::kSyscall);
-    REQUIRE(watched.engine().run(watched.regs, 0).kind == sim::StopKind::kSyscall);
+    REQUIRE(plain.run().kind == sim::StopKind::kSyscall);
+    REQUIRE(watched.run().kind == sim::StopKind::kSyscall);
     CHECK(watched.engine().take_watch_hit());
     CHECK_FALSE(watched.engine().take_watch_hit());  // read and cleared
     CHECK(watched.engine().blocks() == plain.engine().blocks());
@@ -108,6 +115,6 @@ TEST_CASE("sim debug: a watched address sets a flag and changes nothing") {
     // Only the unexecuted address left: no hit.
     watched.engine().set_watch({{kCode + 0x100, {}}});
     watched.regs.rip = kCode;
-    REQUIRE(watched.engine().run(watched.regs, 0).kind == sim::StopKind::kSyscall);
+    REQUIRE(watched.run().kind == sim::StopKind::kSyscall);
     CHECK_FALSE(watched.engine().take_watch_hit());
 }

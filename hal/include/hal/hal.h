@@ -84,6 +84,14 @@ constexpr uint64_t kUserRflags = 0x202;
 // rflags bits a user thread may change: CF PF AF ZF SF DF OF (not TF, IF, IOPL, AC).
 constexpr uint64_t kUserRflagsMask = 0xcd5;
 
+// Makes every field of a thread's register file current. After a syscall or the
+// end of a slice the simulator fills in only the entry registers (rip, rflags,
+// rax, rdi, rsi, rdx, r8, r9, r10, r12; rcx and r11 after a syscall) and keeps
+// the rest in the emulator until this is called; whatever reads or writes any
+// other field (or hands the file to another address space) calls it first.
+// x86_64 saves every register on entry: a no-op.
+void user_regs_sync(UserRegs& regs);
+
 // ---- Address spaces ------------------------------------------------------------
 
 // A backend handle to one user address space (x86_64: a PML4 frame; sim: an engine).

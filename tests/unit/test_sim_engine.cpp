@@ -1,0 +1,157 @@
+// Host tests of the engine's register file handling: after a syscall or a
+// budget stop Engine::run reads only the entry registers (hal::user_regs_sync)
+// and keeps the others until sync_regs() or another thread's run asks for them.
+#include "sim/engine.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace {
+
+constexpr uint64_t kCode = 0x400000, kStack = 0x7f0000;
+
+// One engine with a code page and a stack page.
+class Threads {
+public:
+    explicit Threads(const std::vector<uint8_t>& code) : engine_(&clock_) {
+        REQUIRE(engine_.ok());
+        code_.reset(static_cast<uint8_t*>(std::aligned_alloc(hal::kPageSize, hal::kPageSize)));
+        stack_.reset(static_cast<uint8_t*>(std::aligned_alloc(hal::kPageSize, hal::kPageSize)));
+        std::memset(code_.get(), 0, hal::kPageSize);
+        REQUIRE(code.size() <= hal::kPageSize);
+        std::memcpy(code_.get(), code.data(), code.size());
+        REQUIRE(engine_.map_page(kCode, code_.get(), hal::kMapRead | hal::kMapExec));
+        REQUIRE(engine_.map_page(kStack, stack_.get(), hal::kMapRead | hal::kMapWrite));
+    }
+
+    static hal::UserRegs at(uint64_t offset) {
+        hal::UserRegs r{};
+        r.rip = kCode + offset;
+        r.rsp = kStack + hal::kPageSize;
+        r.rflags = hal::kUserRflags;
+        return r;
+    }
+
+    sim::Engine& engine() { return engine_; }
+
+private:
+    struct Free {
+        void operator()(uint8_t* p) const { std::free(p); }
+    };
+    uint64_t clock_ = 0;
+    sim::Engine engine_;
+    std::unique_ptr<uint8_t, Free> code_, stack_;
+};
+
+// mov r64, imm32 (sign-extended), as bytes.
+std::vector<uint8_t> mov(uint8_t rex, uint8_t modrm, uint32_t imm) {
+    return {rex, 0xc7, modrm, uint8_t(imm), uint8_t(imm >> 8), uint8_t(imm >> 16), uint8_t(imm >> 24)};
+}
+
+std::vector<uint8_t> join(std::initializer_list<std::vector<uint8_t>> parts) {
+    std::vector<uint8_t> out;
+    for (const auto& p : parts)
+        out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+
+const std::vector<uint8_t> kSyscall = {0x0f, 0x05};
+
+}  // namespace
+
+TEST_CASE("sim engine: a syscall stop reads the entry registers; sync_regs brings the rest, runs in between keep "
+          "them") {
+    Threads t(join({
+        mov(0x48, 0xc3, 0x1111),  // 0x00 mov rbx, 0x1111
+        mov(0x49, 0xc5, 0x1313),  // 0x07 mov r13, 0x1313
+        mov(0x48, 0xc0, 7),       // 0x0e mov rax, 7
+        mov(0x48, 0xc7, 8),       // 0x15 mov rdi, 8
+        kSyscall,                 // 0x1c
+        mov(0x48, 0xc3, 0x2222),  // 0x1e mov rbx, 0x2222
+        {0x4c, 0x89, 0xe8},       // 0x25 mov rax, r13
+        kSyscall,                 // 0x28
+    }));
+    hal::UserRegs r = Threads::at(0);
+    REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
+    CHECK(r.rip == kCode + 0x1e);
+    CHECK(r.rax == 7);
+    CHECK(r.rdi == 8);
+    CHECK(r.rcx == r.rip);  // the syscall instruction's own results
+    CHECK(r.r11 == r.rflags);
+
+    // The kernel writes an entry register; the others stay in the engine, and the
+    // next run must not overwrite them with the file's old values.
+    r.rax = 0;
+    REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
+    CHECK(r.rip == kCode + 0x2a);
+    CHECK(r.rax == 0x1313);  // r13 survived the stop in between
+    t.engine().sync_regs();
+    CHECK(r.rbx == 0x2222);
+    CHECK(r.r13 == 0x1313);
+    CHECK(r.rsp == kStack + hal::kPageSize);
+}
+
+TEST_CASE("sim engine: a register written after sync_regs reaches the thread") {
+    Threads t(join({
+        kSyscall,           // 0x00
+        {0x4c, 0x89, 0xe8}, // 0x02 mov rax, r13
+        {0x48, 0x89, 0xdf}, // 0x05 mov rdi, rbx
+        kSyscall,           // 0x08
+    }));
+    hal::UserRegs r = Threads::at(0);
+    REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
+    t.engine().sync_regs();  // as hal::user_regs_sync does before tcb_set_regs
+    r.r13 = 0x99;
+    r.rbx = 0x77;
+    REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
+    CHECK(r.rax == 0x99);
+    CHECK(r.rdi == 0x77);
+}
+
+TEST_CASE("sim engine: another thread running on the engine completes the register file of the one before") {
+    Threads t(join({
+        mov(0x48, 0xc3, 0xa1),  // 0x00 thread A: mov rbx, 0xa1
+        kSyscall,               // 0x07
+        {0x48, 0x89, 0xd8},     // 0x09 mov rax, rbx
+        kSyscall,               // 0x0c
+        mov(0x48, 0xc3, 0xb2),  // 0x0e thread B: mov rbx, 0xb2
+        kSyscall,               // 0x15
+    }));
+    hal::UserRegs a = Threads::at(0), b = Threads::at(0x0e);
+    REQUIRE(t.engine().run(a, 0).kind == sim::StopKind::kSyscall);
+    REQUIRE(t.engine().run(b, 0).kind == sim::StopKind::kSyscall);
+    CHECK(a.rbx == 0xa1);  // read back before B's registers went in
+    t.engine().sync_regs();
+    CHECK(b.rbx == 0xb2);
+    REQUIRE(t.engine().run(a, 0).kind == sim::StopKind::kSyscall);
+    CHECK(a.rax == 0xa1);  // A resumed with its own rbx
+}
+
+TEST_CASE("sim engine: a budget stop keeps every register, then the thread goes on") {
+    Threads t(join({
+        mov(0x49, 0xc7, 0),        // 0x00 mov r15, 0
+        mov(0x48, 0xc1, 0),        // 0x07 mov rcx, 0
+        {0x49, 0xff, 0xc7},        // 0x0e loop: inc r15
+        {0x48, 0xff, 0xc1},        // 0x11 inc rcx
+        {0x49, 0x83, 0xff, 0x20},  // 0x14 cmp r15, 32
+        {0x75, 0xf4},              // 0x18 jne loop
+        {0x4c, 0x89, 0xf8},        // 0x1a mov rax, r15
+        {0x48, 0x89, 0xcf},        // 0x1d mov rdi, rcx
+        kSyscall,                  // 0x20
+    }));
+    hal::UserRegs r = Threads::at(0);
+    sim::Stop s;
+    int runs = 0;
+    do {
+        s = t.engine().run(r, 3);
+        REQUIRE(++runs < 100);
+    } while (s.kind == sim::StopKind::kBudget);
+    REQUIRE(s.kind == sim::StopKind::kSyscall);
+    CHECK(runs > 5);
+    CHECK(r.rax == 32);
+    CHECK(r.rdi == 32);  // rcx, not read at a budget stop, was never overwritten
+}
