@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <cstdio>
 #include <cstring>
+#include <sys/stat.h>
 
 namespace replay {
 
@@ -125,6 +126,13 @@ bool read_file(const std::string& path, std::vector<uint8_t>* bytes, std::string
         *error = std::strerror(errno);
         return false;
     }
+    // One allocation of the file's size: growing the vector instead would free
+    // large blocks on the way, and glibc then raises its mmap threshold, so the
+    // emulator's big allocations come from the heap afterwards: a run that read
+    // a trace ran 2-3 % slower for that alone.
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
+        bytes->reserve(bytes->size() + static_cast<size_t>(st.st_size));
     uint8_t buf[65536];
     size_t n;
     while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)

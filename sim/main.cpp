@@ -267,7 +267,7 @@ int main(int argc, char** argv) {
         }
         if (!replay_sink.complete()) {
             fmt::print(stderr, "anvil-sim: replay ended after {} of the trace's {} bytes without a difference\n",
-                       replay_sink.produced().size(), expected.bytes.size());
+                       replay_sink.produced_size(), expected.bytes.size());
             return kDivergedCode;
         }
         fmt::print(stderr, "anvil-sim: replay identical: every record of {} matched (the run exited {})\n",

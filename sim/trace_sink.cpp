@@ -35,19 +35,20 @@ void FileTraceSink::write(const void* data, size_t len) {
 
 void ReplaySink::write(const void* data, size_t len) {
     const auto* p = static_cast<const uint8_t*>(data);
-    const uint64_t base = produced_.size();
-    const std::vector<uint8_t>& want = expected_.bytes;
-    if (produced_.capacity() < want.size())
-        produced_.reserve(want.size());  // an identical replay produces exactly this much
-    produced_.insert(produced_.end(), p, p + len);
-    if (diverged_)
+    const uint64_t base = produced_size_;
+    produced_size_ += len;
+    if (diverged_) {
+        tail_.insert(tail_.end(), p, p + len);
         return;
+    }
+    const std::vector<uint8_t>& want = expected_.bytes;
     if (base + len <= want.size() && std::memcmp(want.data() + base, p, len) == 0)
         return;  // the usual case; the loop below finds the first different byte
     for (size_t i = 0; i < len; ++i) {
         if (base + i >= want.size() || want[base + i] != p[i]) {
             diverged_ = true;
             diverged_at_ = base + i;
+            tail_.assign(p + i, p + len);
             if (on_diverge)
                 on_diverge(ctx);
             return;
@@ -79,13 +80,15 @@ std::string ReplaySink::report(unsigned context) const {
             before.pop_front();
     }
     std::string got_line = "(nothing: the run ended)";
+    // What the replay produced: the expected bytes up to the difference, then its own.
     replay::Trace produced;
-    produced.bytes = produced_;
+    produced.bytes.assign(expected_.bytes.begin(), expected_.bytes.begin() + static_cast<long>(diverged_at_));
+    produced.bytes.insert(produced.bytes.end(), tail_.begin(), tail_.end());
     produced.records_begin = expected_.records_begin;
     produced.header = expected_.header;
     replay::Record got;
     uint64_t got_pos = found ? want.offset : diverged_at_;
-    if (got_pos < produced_.size()) {
+    if (got_pos < produced.bytes.size()) {
         if (replay::next(produced, &got_pos, &got, &error)) {
             got.index = found ? want.index : index;
             got_line = replay::format(got);

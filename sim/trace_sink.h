@@ -46,10 +46,10 @@ public:
     bool diverged() const { return diverged_; }
     // Byte offset of the first difference (valid if diverged()).
     uint64_t diverged_at() const { return diverged_at_; }
-    // The bytes the replay produced so far.
-    const std::vector<uint8_t>& produced() const { return produced_; }
+    // How many bytes the replay produced so far.
+    uint64_t produced_size() const { return produced_size_; }
     // True if the replay produced exactly the recorded bytes, end record included.
-    bool complete() const { return !diverged_ && produced_.size() == expected_.bytes.size(); }
+    bool complete() const { return !diverged_ && produced_size_ == expected_.bytes.size(); }
     void (*on_diverge)(void* ctx) = nullptr;
     void* ctx = nullptr;
 
@@ -59,7 +59,10 @@ public:
 
 private:
     const replay::Trace& expected_;
-    std::vector<uint8_t> produced_;
+    // Up to the first difference the produced bytes are the expected ones, so
+    // only what comes from there on is kept (for the report).
+    uint64_t produced_size_ = 0;
+    std::vector<uint8_t> tail_;  // the produced bytes from diverged_at_ on
     bool diverged_ = false;
     uint64_t diverged_at_ = 0;
 };
