@@ -14,11 +14,12 @@ iso="$build/tests/qemu/anvil-bench.iso"
 
 field() { sed -n "s/.*$1 \([0-9a-f]*\).*/\1/p" <<<"$2" | head -1; }
 
-# The shortest host time of three runs of a command (ns): other work on the
-# machine only ever adds time, so the minimum is the fairest figure.
+# The shortest host time of three runs of a command (ns; $runs runs if set):
+# other work on the machine only ever adds time, so the minimum is the
+# fairest figure.
 best() {
     local best_ns="" t0 t1
-    for _ in 1 2 3; do
+    for _ in $(seq 1 "${runs:-3}"); do
         t0=$(date +%s%N)
         "$@" >/dev/null 2>&1 || { echo "bench: $* failed" >&2; exit 1; }
         t1=$(date +%s%N)
@@ -72,14 +73,16 @@ echo "sim: the same program with deterministic preemption: ${sim_ns} ns (boot in
 echo "sim: user-code throughput / raw Unicorn = $(awk -v a="$raw_ns" -v b="$sim_ns" 'BEGIN { printf "%.2f", a / b }') (target >= 0.7)"
 
 # Recording: the userspace test suite (4 vCPUs, seed 1) without and with
-# --record, and the replay of that trace. Best of three runs each.
+# --record, and the replay of that trace. Best of five runs each.
 echo "== simulator: recording and replay (userspace test suite, 4 vCPUs) =="
 trace=$(mktemp --suffix=.atrace)
 suite=("$build/sim/anvil-sim" --initramfs "$build/userspace/initramfs-tests.cpio"
        --serial-input "$root/tests/data/serial-input.txt" --seed 1)
-off_ns=$(best "${suite[@]}")
-on_ns=$(best "${suite[@]}" --record "$trace")
-replay_ns=$(best "$build/sim/anvil-sim" --replay "$trace" --initramfs "$build/userspace/initramfs-tests.cpio")
+# Five runs each: these three differ by a few percent at most, about what the
+# host's memory layout moves a run by.
+off_ns=$(runs=5 best "${suite[@]}")
+on_ns=$(runs=5 best "${suite[@]}" --record "$trace")
+replay_ns=$(runs=5 best "$build/sim/anvil-sim" --replay "$trace" --initramfs "$build/userspace/initramfs-tests.cpio")
 rec=$("${suite[@]}" --record "$trace" 2>&1 >/dev/null | grep "recorded")
 echo "$rec"
 rm -f "$trace"
