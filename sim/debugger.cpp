@@ -33,6 +33,14 @@
 
 namespace sim {
 
+std::string to_hex(const void* data, size_t len) {
+    std::string s;
+    const auto* p = static_cast<const uint8_t*>(data);
+    for (size_t i = 0; i < len; ++i)
+        s += fmt::format("{:02x}", p[i]);
+    return s;
+}
+
 namespace {
 
 const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
@@ -97,13 +105,6 @@ void thin_checkpoint_list() {
     }
 }
 
-std::string hex(const void* data, size_t len) {
-    std::string s;
-    const auto* p = static_cast<const uint8_t*>(data);
-    for (size_t i = 0; i < len; ++i)
-        s += fmt::format("{:02x}", p[i]);
-    return s;
-}
 
 std::vector<uint8_t> unhex(const std::string& s) {
     std::vector<uint8_t> out;
@@ -679,17 +680,7 @@ private:
         reply("scan " + last);
     }
 
-    int exit_code() const {
-        switch (outcome_.kind) {
-        case Outcome::Kind::kHalted: return outcome_.exit_code;
-        case Outcome::Kind::kIdle: return 122;
-        case Outcome::Kind::kSliceLimit: return 124;
-        case Outcome::Kind::kEmulatorError: return 121;
-        case Outcome::Kind::kDiverged: return 120;
-        case Outcome::Kind::kInvariant: return 119;
-        }
-        return 1;
-    }
+    int exit_code() const { return outcome_.status(); }
 
     // ---- Commands ----
 
@@ -859,7 +850,7 @@ private:
                     break;
                 buf.insert(buf.end(), part.begin(), part.end());
             }
-            reply("mem " + hex(buf.data(), buf.size()));
+            reply("mem " + to_hex(buf.data(), buf.size()));
         } else if (cmd == "show") {  // where the focus thread is, with its instruction
             where();
             kernel::Thread* t = find_thread(focus_thread());
@@ -876,8 +867,8 @@ private:
     // The simulator keeps no x87/SSE state per thread: those read as unavailable.
     static std::string gdb_registers(const hal::UserRegs& r) {
         std::string s;
-        auto u64 = [&](uint64_t v) { s += hex(&v, 8); };
-        auto u32 = [&](uint32_t v) { s += hex(&v, 4); };
+        auto u64 = [&](uint64_t v) { s += to_hex(&v, 8); };
+        auto u32 = [&](uint32_t v) { s += to_hex(&v, 4); };
         for (uint64_t v : {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11, r.r12,
                            r.r13, r.r14, r.r15, r.rip})
             u64(v);

@@ -132,6 +132,9 @@ public:
 // Serves the GDB remote protocol (sim/gdb_stub.cpp); returns the exit status.
 int gdb_serve(DebugController& control, int port);
 
+// Bytes as lowercase hex, two digits each (the worker protocol and GDB's).
+std::string to_hex(const void* data, size_t len);
+
 // Anvil's syscalls in GDB's syscall XML format (for `catch syscall NAME`).
 std::string gdb_syscalls_xml();
 

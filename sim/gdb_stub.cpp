@@ -94,12 +94,7 @@ std::string target_xml() {
     return x;
 }
 
-std::string hex_text(const std::string& s) {
-    std::string out;
-    for (unsigned char c : s)
-        out += fmt::format("{:02x}", c);
-    return out;
-}
+std::string hex_text(const std::string& s) { return to_hex(s.data(), s.size()); }
 
 class Stub {
 public:

@@ -49,6 +49,23 @@ struct Outcome {
     enum class Kind { kHalted, kIdle, kSliceLimit, kEmulatorError, kDiverged, kInvariant } kind = Kind::kHalted;
     int exit_code = 0;    // kHalted: the code the kernel halted with
     std::string message;  // human-readable reason for anything but kHalted
+
+    // Exit status of a replay that diverged from its trace, and of a run whose
+    // kernel broke an invariant (docs/exit-codes.md).
+    static constexpr int kDivergedCode = 120;
+    static constexpr int kInvariantCode = 119;
+    // The simulator's exit status for this outcome (docs/exit-codes.md).
+    int status() const {
+        switch (kind) {
+        case Kind::kHalted: return exit_code;
+        case Kind::kIdle: return 122;
+        case Kind::kSliceLimit: return 124;
+        case Kind::kEmulatorError: return 121;
+        case Kind::kDiverged: return kDivergedCode;
+        case Kind::kInvariant: return kInvariantCode;
+        }
+        return 121;
+    }
 };
 
 class Machine : public IoBus {

@@ -26,22 +26,8 @@ namespace {
 
 }  // namespace
 
-// Exit status of a replay that diverged from its trace, and of a run whose
-// kernel broke an invariant (docs/exit-codes.md).
-constexpr int kDivergedCode = 120;
-constexpr int kInvariantCode = 119;
-
-int exit_status(const sim::Outcome& out) {
-    switch (out.kind) {
-    case sim::Outcome::Kind::kHalted: return out.exit_code;
-    case sim::Outcome::Kind::kIdle: return 122;
-    case sim::Outcome::Kind::kSliceLimit: return 124;
-    case sim::Outcome::Kind::kEmulatorError: return 121;
-    case sim::Outcome::Kind::kDiverged: return kDivergedCode;
-    case sim::Outcome::Kind::kInvariant: return kInvariantCode;
-    }
-    return 121;
-}
+constexpr int kDivergedCode = sim::Outcome::kDivergedCode;
+int exit_status(const sim::Outcome& out) { return out.status(); }
 
 // The configuration a simulator trace was recorded with, and its input.
 bool config_from_trace(const replay::Trace& t, sim::Config* config, std::string* error) {
