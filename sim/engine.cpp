@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <iterator>
 #include <new>
 
 #include <sys/prctl.h>
@@ -160,6 +161,12 @@ Engine::Engine(uint64_t* clock, IoBus* io) : platform_page_(nullptr, free_page),
     cr4 |= 1u << 2;
     if (err == UC_ERR_OK)
         err = uc_reg_write(uc, UC_X86_REG_CR4, &cr4);
+    // Exits from a list, and the list empty: no address ends emulation (only
+    // the hooks do). With a plain `until` address instead, Unicorn invalidates
+    // the translation at that address after every uc_emu_start, a TLB refill
+    // and a page-collection walk each time the engine stops.
+    if (err == UC_ERR_OK)
+        err = uc_ctl_exits_enable(uc);
     uc_hook hook;
     if (err == UC_ERR_OK)
         err = uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Engine::on_syscall), this, 1, 0,
@@ -199,7 +206,32 @@ Engine::~Engine() {
         uc_close(uc_);
 }
 
-bool Engine::map_page(uint64_t va, void* host, uint32_t perms) {
+bool Engine::map_pages(uint64_t va, uint8_t* base, const uint64_t* offsets, size_t count, uint32_t perms) {
+    constexpr uint64_t kPage = hal::kPageSize;
+    if (count == 0)
+        return true;
+    if (va % kPage || count > (~0ull - va) / kPage)
+        return false;
+    const uint64_t end = va + count * kPage;
+    // Nothing in [va, end) may be mapped already.
+    auto next = regions_.lower_bound(va);
+    if (next != regions_.end() && next->first < end)
+        return false;
+    if (next != regions_.begin()) {
+        const auto prev = std::prev(next);
+        if (prev->first + prev->second.size > va)
+            return false;
+    }
+    // Unicorn 2.0.1 aborts (an assertion in its memory map) past about 4,096
+    // regions, and adding one costs time that grows with the square of the
+    // regions already there: each run of pages contiguous in host memory is one
+    // region, and an address space holds at most kMaxRegions of them, so the
+    // kernel answers NO_MEMORY instead of the simulator dying.
+    size_t runs = 1;
+    for (size_t i = 1; i < count; ++i)
+        runs += offsets[i] != offsets[i - 1] + kPage;
+    if (regions_.size() + runs > kMaxRegions)
+        return false;
     uint32_t prot = 0;
     if (perms & hal::kMapRead)
         prot |= UC_PROT_READ;
@@ -207,21 +239,54 @@ bool Engine::map_page(uint64_t va, void* host, uint32_t perms) {
         prot |= UC_PROT_WRITE;
     if (perms & hal::kMapExec)
         prot |= UC_PROT_EXEC;
-    // Every page is a Unicorn region, and Unicorn 2.0.1 aborts (an assertion in
-    // its memory map) past about 4,096 of them: refuse before that, so the
-    // kernel answers NO_MEMORY instead of the simulator dying.
-    if (mapped_pages_ >= kMaxMappedPages)
-        return false;
-    if (uc_mem_map_ptr(uc_, va, hal::kPageSize, prot, host) != UC_ERR_OK)
-        return false;
-    ++mapped_pages_;
+    size_t first = 0;  // the first page of the run being gathered
+    for (size_t i = 1; i <= count; ++i) {
+        if (i < count && offsets[i] == offsets[i - 1] + kPage)
+            continue;
+        const uint64_t run_va = va + first * kPage;
+        const uint64_t size = (i - first) * kPage;
+        uint8_t* host = base + offsets[first];
+        if (uc_mem_map_ptr(uc_, run_va, size, prot, host) != UC_ERR_OK) {
+            unmap_pages(va, first);  // the runs mapped so far: nothing changed
+            return false;
+        }
+        regions_.emplace(run_va, Region{size, host, prot});
+        first = i;
+    }
     return true;
 }
 
-void Engine::unmap_page(uint64_t va) {
-    if (uc_mem_unmap(uc_, va, hal::kPageSize) == UC_ERR_OK)
-        --mapped_pages_;
-    forget_checked();  // other code may appear here: check every block again
+void Engine::unmap_pages(uint64_t va, size_t count) {
+    constexpr uint64_t kPage = hal::kPageSize;
+    va &= ~(kPage - 1);
+    if (count == 0)
+        return;
+    const uint64_t end = count > (~0ull - va) / kPage ? ~0ull : va + count * kPage;
+    auto it = regions_.upper_bound(va);
+    if (it != regions_.begin() && std::prev(it)->first + std::prev(it)->second.size > va)
+        --it;
+    bool changed = false;
+    while (it != regions_.end() && it->first < end) {
+        const uint64_t start = it->first;
+        const Region r = it->second;
+        it = regions_.erase(it);
+        if (uc_mem_unmap(uc_, start, r.size) != UC_ERR_OK)
+            continue;
+        changed = true;
+        // The kernel removes whole mappings, and a region never spans two; a
+        // region only partly in the range (a caller unmapping part of a
+        // mapping) keeps its other pages, as two smaller regions at most.
+        const auto keep = [&](uint64_t at, uint64_t size) {
+            if (uc_mem_map_ptr(uc_, at, size, r.prot, r.host + (at - start)) == UC_ERR_OK)
+                regions_.emplace(at, Region{size, r.host + (at - start), r.prot});
+        };
+        if (start < va)
+            keep(start, va - start);
+        if (start + r.size > end)
+            keep(end, start + r.size - end);
+    }
+    if (changed)
+        forget_checked();  // other code may appear here: check every block again
 }
 
 bool Engine::allow_ioports(uint32_t base, uint32_t count) {

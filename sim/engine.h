@@ -79,9 +79,21 @@ public:
     bool ok() const { return uc_ != nullptr; }
     const std::string& error() const { return error_; }
 
-    // Maps one 4 KiB page at `va` onto host memory `host` with hal::kMap* perms.
-    bool map_page(uint64_t va, void* host, uint32_t perms);
-    void unmap_page(uint64_t va);
+    // Maps `count` 4 KiB pages from `va` onto host memory base + offsets[i] with
+    // hal::kMap* perms: each run of pages contiguous in host memory becomes one
+    // Unicorn region. False (nothing changed) if a page is mapped already, or if
+    // the address space would hold more than kMaxRegions regions.
+    bool map_pages(uint64_t va, uint8_t* base, const uint64_t* offsets, size_t count, uint32_t perms);
+    // One page at `va` onto `host`.
+    bool map_page(uint64_t va, void* host, uint32_t perms) {
+        const uint64_t offset = 0;
+        return map_pages(va, static_cast<uint8_t*>(host), &offset, 1, perms);
+    }
+    // Unmaps `count` pages from `va`; pages not mapped are skipped.
+    void unmap_pages(uint64_t va, size_t count);
+    // Unicorn regions an address space may hold (see map_pages).
+    static constexpr size_t kMaxRegions = 3840;
+    size_t regions() const { return regions_.size(); }
 
     // Lets user code use ports [base, base + count) (hal::as_allow_ioports).
     // False if the range passes 0xffff or memory runs out (nothing changed).
@@ -178,9 +190,14 @@ private:
     uint32_t stale_mask_ = 0;  // its registers the engine has not read back yet
     uint64_t* clock_;
     uint64_t blocks_ = 0;
-    // User pages an address space may map in the simulator (see map_page).
-    static constexpr uint64_t kMaxMappedPages = 3840;
-    uint64_t mapped_pages_ = 0;
+    // The user regions mapped in Unicorn, by first address: runs of pages
+    // contiguous in both address space and host memory, with one protection.
+    struct Region {
+        uint64_t size;
+        uint8_t* host;
+        uint32_t prot;
+    };
+    std::map<uint64_t, Region> regions_;
     uint64_t budget_end_ = ~0ull;      // blocks_ value at which the slice ends
     uint64_t fast_limit_ = ~0ull;      // budget_end_, or 0 while stop_pending_ or at_stop_pad_
     void refresh_fast_limit() { fast_limit_ = (stop_pending_ || at_stop_pad_) ? 0 : budget_end_; }

@@ -95,14 +95,20 @@ Engine* Machine::engine(uint64_t as) {
     return it == engines_.end() ? nullptr : it->second.get();
 }
 
-bool Machine::as_map(uint64_t as, uint64_t va, uint64_t pa, uint32_t perms) {
+bool Machine::as_map(uint64_t as, uint64_t va, const uint64_t* frames, size_t count, uint32_t perms) {
     Engine* e = engine(as);
-    return e && pa + kPage <= memory_size_ && e->map_page(va, memory_ + pa, perms);
+    if (!e)
+        return false;
+    for (size_t i = 0; i < count; ++i) {
+        if (frames[i] % kPage || frames[i] >= memory_size_ || memory_size_ - frames[i] < kPage)
+            return false;
+    }
+    return e->map_pages(va, memory_, frames, count, perms);
 }
 
-void Machine::as_unmap(uint64_t as, uint64_t va) {
+void Machine::as_unmap(uint64_t as, uint64_t va, size_t count) {
     if (Engine* e = engine(as))
-        e->unmap_page(va);
+        e->unmap_pages(va, count);
 }
 
 bool Machine::as_allow_ioports(uint64_t as, uint32_t base, uint32_t count) {

@@ -142,8 +142,8 @@ public:
     uint32_t current_cpu() const { return current_cpu_; }
     uint64_t as_create();
     void as_destroy(uint64_t as);
-    bool as_map(uint64_t as, uint64_t va, uint64_t pa, uint32_t perms);
-    void as_unmap(uint64_t as, uint64_t va);
+    bool as_map(uint64_t as, uint64_t va, const uint64_t* frames, size_t count, uint32_t perms);
+    void as_unmap(uint64_t as, uint64_t va, size_t count);
     bool as_allow_ioports(uint64_t as, uint32_t base, uint32_t count);
     void user_regs_sync(hal::UserRegs* regs);
     bool irq_enable(uint32_t irq);

@@ -24,6 +24,9 @@ uc_engine* make_engine(void* page) {
     const uint8_t code[] = {0x0f, 0x05, 0xeb, 0xfc};  // syscall; jmp back
     std::memcpy(page, code, sizeof code);
     uc_mem_map_ptr(uc, kCode, 4096, UC_PROT_READ | UC_PROT_EXEC, page);
+    // As the simulator's engines: no exit address, so a stop costs no
+    // invalidation of the code at one (sim/engine.cpp).
+    uc_ctl_exits_enable(uc);
     uc_hook hook;
     uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&on_syscall), nullptr, 1, 0, UC_X86_INS_SYSCALL);
     return uc;

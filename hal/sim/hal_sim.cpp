@@ -33,8 +33,10 @@ uint32_t cpu_id() { return machine().current_cpu(); }
 void cpu_wake(uint32_t) {}  // every vCPU is polled each step
 AsHandle as_create() { return machine().as_create(); }
 void as_destroy(AsHandle as) { machine().as_destroy(as); }
-bool as_map(AsHandle as, vaddr_t va, paddr_t pa, uint32_t perms) { return machine().as_map(as, va, pa, perms); }
-void as_unmap(AsHandle as, vaddr_t va) { machine().as_unmap(as, va); }
+bool as_map(AsHandle as, vaddr_t va, const paddr_t* frames, size_t count, uint32_t perms) {
+    return machine().as_map(as, va, frames, count, perms);
+}
+void as_unmap(AsHandle as, vaddr_t va, size_t count) { machine().as_unmap(as, va, count); }
 bool as_allow_ioports(AsHandle as, uint16_t base, uint32_t count) {
     return machine().as_allow_ioports(as, base, count);
 }

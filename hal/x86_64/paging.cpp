@@ -122,17 +122,24 @@ void hal::as_destroy(AsHandle as) {
     x86::user_tree(as).destroy_user_tables();
 }
 
-bool hal::as_map(AsHandle as, vaddr_t va, paddr_t pa, uint32_t perms) {
-    if (va >= x86::kUserTop || (va | pa) & (kPageSize - 1)) return false;
+bool hal::as_map(AsHandle as, vaddr_t va, const paddr_t* frames, size_t count, uint32_t perms) {
+    if (va & (kPageSize - 1) || va >= x86::kUserTop || count > (x86::kUserTop - va) / kPageSize) return false;
     x86::PageTableTree tree = x86::user_tree(as);
-    const bool replacing = tree.lookup(va) != 0;
-    if (!tree.map(va, pa, x86::user_pte_flags(perms))) return false;
-    if (replacing) x86::tlb_shootdown(as, va, x86::Shootdown::kPage);
+    for (size_t i = 0; i < count; ++i) {
+        const vaddr_t page = va + i * kPageSize;
+        if (frames[i] & (kPageSize - 1) || tree.lookup(page) != 0 ||
+            !tree.map(page, frames[i], x86::user_pte_flags(perms))) {
+            as_unmap(as, va, i);  // nothing changed: the pages were unmapped before
+            return false;
+        }
+    }
     return true;
 }
 
-void hal::as_unmap(AsHandle as, vaddr_t va) {
-    if (va >= x86::kUserTop) return;
+void hal::as_unmap(AsHandle as, vaddr_t va, size_t count) {
     va &= ~(kPageSize - 1);
-    if (x86::user_tree(as).unmap(va) != 0) x86::tlb_shootdown(as, va, x86::Shootdown::kPage);
+    for (size_t i = 0; i < count; ++i, va += kPageSize) {
+        if (va >= x86::kUserTop) return;
+        if (x86::user_tree(as).unmap(va) != 0) x86::tlb_shootdown(as, va, x86::Shootdown::kPage);
+    }
 }

@@ -23,6 +23,8 @@ public:
     size_t page_count() const { return npages_; }
     // Frame backing page `index` (< page_count()).
     hal::paddr_t page(size_t index) const { return pages_[index]; }
+    // The frames of pages index, index + 1, ... (index < page_count()).
+    const hal::paddr_t* page_frames(size_t index) const { return pages_ + index; }
 
     // Copies between the VMO and kernel memory; OUT_OF_RANGE past the end.
     Status read(uint64_t offset, void* dst, uint64_t len) const;

@@ -51,13 +51,9 @@ Status VSpace::map(uint64_t va, Vmo* vmo, uint64_t offset, uint64_t len, uint32_
         return ANVIL_ERR_NO_MEMORY;
 
     // Invoke.
-    for (uint64_t off = 0; off < len; off += kPage) {
-        if (!hal::as_map(as_, va + off, vmo->page((offset + off) / kPage), perms)) {
-            for (uint64_t undo = 0; undo < off; undo += kPage)
-                hal::as_unmap(as_, va + undo);
-            unmake(mapping);
-            return ANVIL_ERR_NO_MEMORY;
-        }
+    if (!hal::as_map(as_, va, vmo->page_frames(offset / kPage), len / kPage, perms)) {
+        unmake(mapping);
+        return ANVIL_ERR_NO_MEMORY;
     }
     vmo->retain();
     mapping->va = va;
@@ -70,8 +66,7 @@ Status VSpace::map(uint64_t va, Vmo* vmo, uint64_t offset, uint64_t len, uint32_
 }
 
 void VSpace::remove_mapping(Mapping* m) {
-    for (uint64_t off = 0; off < m->len; off += kPage)
-        hal::as_unmap(as_, m->va + off);
+    hal::as_unmap(as_, m->va, m->len / kPage);
     mappings_.remove(m);
     if (last_found_ == m)
         last_found_ = nullptr;

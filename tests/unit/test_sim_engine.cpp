@@ -155,3 +155,74 @@ TEST_CASE("sim engine: a budget stop keeps every register, then the thread goes 
     CHECK(r.rax == 32);
     CHECK(r.rdi == 32);  // rcx, not read at a budget stop, was never overwritten
 }
+
+TEST_CASE("sim engine: pages contiguous in host memory share one Unicorn region; unmapping part of one keeps the "
+          "rest") {
+    Threads t({0xf4});
+    sim::Engine& e = t.engine();
+    const size_t before = e.regions();  // the code and stack pages
+    constexpr uint64_t P = hal::kPageSize, kVa = 0x800000;
+    std::unique_ptr<uint8_t, void (*)(void*)> host(static_cast<uint8_t*>(std::aligned_alloc(P, 8 * P)), std::free);
+    for (uint64_t i = 0; i < 8; ++i)
+        std::memset(host.get() + i * P, int(0x10 + i), P);
+    const uint64_t offsets[] = {0, P, 2 * P, 5 * P, 6 * P};  // two runs
+    REQUIRE(e.map_pages(kVa, host.get(), offsets, 5, hal::kMapRead | hal::kMapWrite));
+    CHECK(e.regions() == before + 2);
+    const auto byte_at = [&](uint64_t va) {
+        uint8_t b = 0;
+        return e.read(va, &b, 1) ? int(b) : -1;
+    };
+    CHECK(byte_at(kVa) == 0x10);
+    CHECK(byte_at(kVa + 2 * P + 7) == 0x12);
+    CHECK(byte_at(kVa + 3 * P) == 0x15);
+    CHECK(byte_at(kVa + 4 * P + 4095) == 0x16);
+    CHECK(byte_at(kVa + 5 * P) == -1);
+
+    // Overlapping what is mapped: refused, nothing changed.
+    CHECK_FALSE(e.map_pages(kVa + 4 * P, host.get(), offsets, 2, hal::kMapRead));
+    CHECK(e.regions() == before + 2);
+    CHECK(byte_at(kVa + 5 * P) == -1);
+
+    // The middle page of the first run: the pages on both sides stay.
+    e.unmap_pages(kVa + P, 1);
+    CHECK(e.regions() == before + 3);
+    CHECK(byte_at(kVa + P) == -1);
+    CHECK(byte_at(kVa) == 0x10);
+    CHECK(byte_at(kVa + 2 * P) == 0x12);
+    CHECK(byte_at(kVa + 3 * P) == 0x15);
+
+    // Everything, with pages not mapped in the range: skipped.
+    e.unmap_pages(kVa - P, 8);
+    CHECK(e.regions() == before);
+    for (uint64_t i = 0; i < 5; ++i)
+        CHECK(byte_at(kVa + i * P) == -1);
+}
+
+TEST_CASE("sim engine: a mapping that would pass the region limit is refused whole; a long contiguous one is one "
+          "region") {
+    Threads t({0xf4});
+    sim::Engine& e = t.engine();
+    const size_t before = e.regions();
+    constexpr uint64_t P = hal::kPageSize, kVa = 0x10000000;
+    const size_t room = sim::Engine::kMaxRegions - before;
+    // room + 1 pages, none next to another in host memory: one region too many.
+    std::vector<uint64_t> offsets(room + 1);
+    for (size_t i = 0; i < offsets.size(); ++i)
+        offsets[i] = 2 * i * P;
+    std::unique_ptr<uint8_t, void (*)(void*)> host(static_cast<uint8_t*>(std::aligned_alloc(P, 2 * offsets.size() * P)),
+                                                   std::free);
+    std::memset(host.get(), 0x5a, 2 * offsets.size() * P);
+    CHECK_FALSE(e.map_pages(kVa, host.get(), offsets.data(), offsets.size(), hal::kMapRead));
+    CHECK(e.regions() == before);
+    uint8_t b = 0;
+    CHECK_FALSE(e.read(kVa, &b, 1));
+
+    // 2 * (room + 1) pages in one run: one region.
+    offsets.resize(2 * offsets.size());
+    for (size_t i = 0; i < offsets.size(); ++i)
+        offsets[i] = i * P;
+    REQUIRE(e.map_pages(kVa, host.get(), offsets.data(), offsets.size(), hal::kMapRead));
+    CHECK(e.regions() == before + 1);
+    CHECK(e.read(kVa + (offsets.size() - 1) * P, &b, 1));
+    CHECK(b == 0x5a);
+}

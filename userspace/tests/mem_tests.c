@@ -353,6 +353,23 @@ int test_vma_alloc(void)
     return 0;
 }
 
+/* A 32 MiB mapping (8,192 pages, more than Unicorn could take one region per
+ * page): every page is there and its own, and it all goes away again. */
+int test_vma_map_large(void)
+{
+    const uint64_t pages = 8192;
+    uint64_t va = 0;
+    CHECK_STATUS(anvil_vma_alloc(VS, pages * PAGE, R | W, &va), ANVIL_OK);
+    volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)va;
+    for (uint64_t i = 0; i < pages; i++)
+        p[i * PAGE + (i % PAGE)] = pattern(i);
+    for (uint64_t i = 0; i < pages; i++)
+        CHECK(p[i * PAGE + (i % PAGE)] == pattern(i));
+    CHECK_STATUS(anvil_vma_unmap(VS, va, pages * PAGE), ANVIL_OK);
+    CHECK(!readable(va, 1) && !readable(va + (pages - 1) * PAGE, 1));
+    return 0;
+}
+
 int test_mapping_keeps_vmo(void)
 {
     anvil_cap_t v;

@@ -106,11 +106,14 @@ AsHandle as_create();
 // Destroys an address space (all user mappings go; frames are not freed: the
 // kernel owns them). It must not be active on any CPU.
 void as_destroy(AsHandle as);
-// Maps one 4 KiB user page `va` -> frame `pa` with kMap* permissions. Returns
-// false if out of memory for the backend's own structures (nothing changed).
-bool as_map(AsHandle as, vaddr_t va, paddr_t pa, uint32_t perms);
-// Removes the mapping of one user page (no-op if none) and flushes it from TLBs.
-void as_unmap(AsHandle as, vaddr_t va);
+// Maps `count` 4 KiB user pages from `va` onto frames[0..count) with kMap*
+// permissions. Returns false if out of memory for the backend's own structures
+// (nothing changed). One call per mapping: a backend may keep physically
+// contiguous frames together (the simulator maps each run as one region).
+bool as_map(AsHandle as, vaddr_t va, const paddr_t* frames, size_t count, uint32_t perms);
+// Removes the mappings of `count` user pages from `va` (pages not mapped are
+// skipped) and flushes them from TLBs.
+void as_unmap(AsHandle as, vaddr_t va, size_t count);
 
 // ---- IO ports and device interrupts ----------------------------------------------
 
