@@ -7,6 +7,7 @@ extern "C" {
 
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <string>
 
 namespace {
@@ -86,7 +87,8 @@ TEST_CASE("manifest: bad manifests are refused with the line and the problem") {
         {"a caps=ns,,io\n", "line 1: empty cap in caps="},
         {"a caps=ns,ns\n", "line 1: two caps for the same slot"},
         {"a caps=io,io-serve\n", "line 1: two caps for the same slot"},
-        {"a\nb caps=tcb:a,tcb:a\n", "line 2: two caps for the same slot"},
+        {"a\nb caps=tcb:a,tcb:a\n", "line 2: the same tcb: cap twice"},
+        {"a\nb\nc\nd caps=tcb:a,tcb:b,tcb:c\n", "line 4: more than two tcb: caps"},
         {"a caps=tcb:b\nb\n", "line 1: tcb: names no earlier service"},
         {"a colour=red\n", "line 1: unknown option"},
         {"a loud\n", "line 1: unknown option"},
@@ -112,7 +114,18 @@ TEST_CASE("manifest: at most MANIFEST_MAX_SERVICES services; every slot filled a
     text += "one-more\n";
     CHECK(parse(text).error == "line 17: too many services");
 
-    const Parsed p = parse("a\nb caps=ns,io,initramfs,com1-ioport,com1-irq,io-publish,tcb:a\n");
+    const Parsed p = parse("a\nb\nc caps=ns,io,initramfs,com1-ioport,com1-irq,io-publish,tcb:a,tcb:b\n");
     REQUIRE(p.ok);
-    CHECK(p.m.entries[1].cap_count == MANIFEST_MAX_CAPS);
+    const manifest_entry& c = p.m.entries[2];
+    REQUIRE(c.cap_count == MANIFEST_MAX_CAPS);
+    // Each in its own slot; the second tcb: cap in slot 14.
+    std::set<unsigned> slots;
+    for (unsigned i = 0; i < c.cap_count; ++i)
+        slots.insert(c.caps[i].slot);
+    CHECK(slots == std::set<unsigned>{4, 5, 7, 8, 9, 10, 11, 14});
+    CHECK(c.caps[6].kind == CAP_PEER_TCB);
+    CHECK(c.caps[6].peer == 0);
+    CHECK(c.caps[6].slot == 11);
+    CHECK(c.caps[7].peer == 1);
+    CHECK(c.caps[7].slot == 14);
 }

@@ -38,6 +38,8 @@ static const void *g_initramfs;
 /* Endpoints init creates and keeps (slots in its own CNode). */
 static anvil_cap_t g_fault_ep;  /* init receives every service's exit/fault */
 static anvil_cap_t g_ns_ep;     /* the name server's endpoint */
+static anvil_cap_t g_ns_store;  /* the name server's published caps (a CNode) */
+static anvil_cap_t g_ns_table;  /* the name server's table (a VMO) */
 static anvil_cap_t g_io_ep;     /* the IO server's endpoint */
 
 /* Badges: a service's index + 1 on its fault and client caps; init's own. */
@@ -60,6 +62,9 @@ static const char *kind_name(uint32_t kind)
     }
 }
 
+/* Caps a service may get: its manifest caps, and the name server's state. */
+#define SERVICE_MAX_CAPS (MANIFEST_MAX_CAPS + 2u)
+
 /* Fills `caps` with what service `index` gets; returns how many. */
 static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *start_arg)
 {
@@ -77,7 +82,10 @@ static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *
             *out = (anvil_spawn_cap_t){g_ns_ep, ANVIL_CAP_NAMESERVER, client, badge};
             break;
         case CAP_NS_SERVE:
+            /* With the state that outlives each name server (init keeps it). */
             *out = (anvil_spawn_cap_t){g_ns_ep, ANVIL_CAP_NAMESERVER, ANVIL_RIGHT_READ, 0};
+            caps[n++] = (anvil_spawn_cap_t){g_ns_store, ANVIL_CAP_NS_STORE, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0};
+            caps[n++] = (anvil_spawn_cap_t){g_ns_table, ANVIL_CAP_NS_TABLE, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0};
             break;
         case CAP_IO:
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, client, badge};
@@ -102,7 +110,7 @@ static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *
             break;
         case CAP_PEER_TCB:
             /* Checked by the parser: an earlier service, running by now. */
-            *out = (anvil_spawn_cap_t){g_services[c->peer].proc.tcb, ANVIL_CAP_PEER_TCB,
+            *out = (anvil_spawn_cap_t){g_services[c->peer].proc.tcb, c->slot,
                                        ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE | ANVIL_RIGHT_MANAGE, 0};
             break;
         }
@@ -114,7 +122,7 @@ static anvil_status_t start_service(unsigned index, const char *cmdline)
 {
     struct service *svc = &g_services[index];
     const struct manifest_entry *e = svc->entry;
-    anvil_spawn_cap_t caps[MANIFEST_MAX_CAPS];
+    anvil_spawn_cap_t caps[SERVICE_MAX_CAPS];
     anvil_spawn_options_t opts;
     memset(&opts, 0, sizeof opts);
     opts.caps = caps;
@@ -251,6 +259,17 @@ int main(uint64_t start_arg)
     if (!creates(anvil_endpoint_create, &g_fault_ep, "fault endpoint") ||
         !creates(anvil_endpoint_create, &g_ns_ep, "name server endpoint"))
         return INIT_FAILED;
+    /* The name server's state lives here, so that its restarts keep it. */
+    for (unsigned i = 0; i < g_manifest.count; i++) {
+        if (!manifest_has_cap(&g_manifest.entries[i], CAP_NS_SERVE))
+            continue;
+        if ((s = anvil_cnode_create(ANVIL_NS_STORE_SLOTS, &g_ns_store)) != ANVIL_OK ||
+            (s = anvil_vmo_create(ANVIL_NS_TABLE_BYTES, &g_ns_table)) != ANVIL_OK) {
+            fail("name server state", s);
+            return INIT_FAILED;
+        }
+        break;
+    }
 
     for (unsigned i = 0; i < g_manifest.count; i++) {
         struct service *svc = &g_services[i];

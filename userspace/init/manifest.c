@@ -57,7 +57,8 @@ static int word_is(const char *s, size_t len, const char *word)
     return strlen(word) == len && memcmp(s, word, len) == 0;
 }
 
-/* The slot (manifest.h) a cap kind lands in: two caps may not share one. */
+/* The slot (manifest.h) a cap kind lands in: two caps may not share one. A
+ * second tcb: cap lands in slot 14 (parse_cap). */
 static unsigned cap_slot(enum manifest_cap_kind kind)
 {
     switch (kind) {
@@ -79,7 +80,7 @@ static unsigned cap_slot(enum manifest_cap_kind kind)
 static int parse_cap(const struct manifest *m, struct manifest_entry *e, const char *s, size_t len,
                      const char **why)
 {
-    struct manifest_cap c = {0, 0};
+    struct manifest_cap c = {0, 0, 0};
     if (len > 4 && memcmp(s, "tcb:", 4) == 0) {
         for (unsigned i = 0; i < m->count && !c.kind; i++) {
             if (word_is(s + 4, len - 4, m->entries[i].name)) {
@@ -99,8 +100,19 @@ static int parse_cap(const struct manifest *m, struct manifest_entry *e, const c
         *why = "unknown cap";
         return 0;
     }
+    c.slot = cap_slot(c.kind);
     for (unsigned j = 0; j < e->cap_count; j++) {
-        if (cap_slot(e->caps[j].kind) == cap_slot(c.kind)) {
+        if (c.kind == CAP_PEER_TCB && e->caps[j].kind == CAP_PEER_TCB) {
+            if (e->caps[j].peer == c.peer) {
+                *why = "the same tcb: cap twice";
+                return 0;
+            }
+            if (c.slot == 14) {
+                *why = "more than two tcb: caps";
+                return 0;
+            }
+            c.slot = 14;
+        } else if (e->caps[j].slot == c.slot) {
             *why = "two caps for the same slot";
             return 0;
         }

@@ -20,7 +20,10 @@
  *            com1-irq     COM1's interrupt line                       slot 9
  *            initramfs    the initramfs VMO; start argument = size    slot 7
  *            tcb:NAME     the thread of earlier service NAME          slot 11
+ *                         (a second tcb:NAME: slot 14; at most two)
  *          Two caps for the same slot (ns and ns-serve, say) are an error.
+ *          ns-serve also brings the name server's state (its CNode of
+ *          published caps, slot 12, and its table VMO, slot 13).
  *
  * The parser is plain C with no syscalls, so the host tests run it too. */
 #ifndef ANVIL_INIT_MANIFEST_H
@@ -31,7 +34,7 @@
 
 #define MANIFEST_MEMBER "services"
 #define MANIFEST_MAX_SERVICES 16u
-#define MANIFEST_MAX_CAPS 7u /* one per slot below */
+#define MANIFEST_MAX_CAPS 8u /* one per slot below */
 #define MANIFEST_NAME_MAX 32u
 
 enum manifest_cap_kind {
@@ -49,6 +52,7 @@ enum manifest_cap_kind {
 struct manifest_cap {
     enum manifest_cap_kind kind;
     unsigned peer; /* CAP_PEER_TCB: index of the earlier service */
+    unsigned slot; /* where it lands in the service's CNode */
 };
 
 struct manifest_entry {

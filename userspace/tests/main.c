@@ -214,6 +214,7 @@ static const struct test_case kTests[] = {
     {"ns.unknown_label", test_ns_unknown_label},
     {"ns.table_full", test_ns_table_full},
     {"ns.no_slot_leak", test_ns_no_slot_leak},
+    {"ns.survives_restart", test_ns_survives_restart},
     {"io.write", test_io_write},
     {"io.unknown_label", test_io_unknown_label},
     {"io.lookup", test_io_lookup},

@@ -1,6 +1,7 @@
 /* Tests of the running system: init's supervision of the services. The suite
  * runs as init's main service and holds the IO server's thread (slot
- * ANVIL_CAP_PEER_TCB, "tcb:ioserver" in tests/services). */
+ * ANVIL_CAP_PEER_TCB, "tcb:ioserver" in tests/services) and the name server's
+ * (slot ANVIL_CAP_PEER_TCB2, "tcb:nameserver"). */
 #include "tests.h"
 
 #include <anvil/services.h>
@@ -25,23 +26,76 @@ anvil_status_t service_raw(anvil_cap_t ep, uint64_t label, const void *data, uin
     return s != ANVIL_OK ? s : (anvil_status_t)(int64_t)reply.label;
 }
 
-/* Crashes the IO server (its thread is sent to address 0, an instant page
- * fault), then writes through the same IO endpoint: init sees the fault on its
- * fault endpoint and starts a new IO server on that endpoint, which serves the
- * write. The console checks of the ctest show init's report and both markers. */
+/* Sends the thread of `tcb` to address 0, an instant page fault: init sees it
+ * on its fault endpoint and starts the service again. */
+static int crash(anvil_cap_t tcb)
+{
+    CHECK_STATUS(anvil_tcb_suspend(tcb), ANVIL_OK);
+    anvil_regs_t regs;
+    CHECK_STATUS(anvil_tcb_get_regs(tcb, &regs), ANVIL_OK);
+    regs.rip = 0;
+    CHECK_STATUS(anvil_tcb_set_regs(tcb, &regs), ANVIL_OK);
+    CHECK_STATUS(anvil_tcb_resume(tcb), ANVIL_OK);
+    return 0;
+}
+
+/* Registers a name, crashes the name server, and finds the name again, with
+ * the same endpoint and the same owner: init restarts the server on the same
+ * endpoint with the same store and table. The IO server's "io", registered at
+ * boot, is still there too, and the new server takes new names. */
+int test_ns_survives_restart(void)
+{
+    anvil_cap_info_t info, ep_info;
+    if (anvil_cap_info(SELF, ANVIL_CAP_PEER_TCB2, &info) != ANVIL_OK || info.type != ANVIL_OBJ_TCB ||
+        anvil_cap_info(SELF, ANVIL_CAP_NAMESERVER, &ep_info) != ANVIL_OK)
+        SKIP("no name server thread in slot 14 or no name server");
+    anvil_cap_t ep, copy;
+    uint32_t pub;
+    CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
+    CHECK_STATUS(anvil_cap_info(SELF, ep, &ep_info), ANVIL_OK);
+    CHECK_STATUS(anvil_cap_copy_any(SELF, ep, SELF, ANVIL_RIGHT_WRITE | ANVIL_RIGHT_GRANT, 0, &pub), ANVIL_OK);
+    CHECK_STATUS(anvil_ns_register("ns-restart.before", pub), ANVIL_OK);
+    const int have_io = anvil_ns_lookup("io", &copy) == ANVIL_OK;
+    if (have_io)
+        CHECK_STATUS(anvil_cap_delete(SELF, copy), ANVIL_OK);
+
+    if (crash(ANVIL_CAP_PEER_TCB2))
+        return 1;
+    /* Waits on the endpoint until the new server receives. */
+    CHECK_STATUS(anvil_ns_lookup("ns-restart.before", &copy), ANVIL_OK);
+    CHECK_STATUS(anvil_cap_info(SELF, copy, &info), ANVIL_OK);
+    CHECK(info.object_id == ep_info.object_id);
+    CHECK_STATUS(anvil_cap_delete(SELF, copy), ANVIL_OK);
+    CHECK_STATUS(anvil_tcb_resume(ANVIL_CAP_PEER_TCB2), ANVIL_ERR_BAD_STATE);  /* the old thread stays dead */
+    if (have_io) {
+        CHECK_STATUS(anvil_ns_lookup("io", &copy), ANVIL_OK);
+        CHECK_STATUS(anvil_cap_delete(SELF, copy), ANVIL_OK);
+    }
+    /* Still ours: replaced and unregistered by us, the owner. */
+    CHECK_STATUS(anvil_ns_register("ns-restart.before", pub), ANVIL_OK);
+    CHECK_STATUS(anvil_ns_unregister("ns-restart.before"), ANVIL_OK);
+    CHECK_STATUS(anvil_ns_lookup("ns-restart.before", &copy), ANVIL_ERR_NOT_FOUND);
+    CHECK_STATUS(anvil_ns_register("ns-restart.after", pub), ANVIL_OK);
+    CHECK_STATUS(anvil_ns_lookup("ns-restart.after", &copy), ANVIL_OK);
+    CHECK_STATUS(anvil_cap_delete(SELF, copy), ANVIL_OK);
+    CHECK_STATUS(anvil_ns_unregister("ns-restart.after"), ANVIL_OK);
+    CHECK_STATUS(anvil_cap_delete(SELF, pub), ANVIL_OK);
+    CHECK_STATUS(anvil_cap_delete(SELF, ep), ANVIL_OK);
+    return 0;
+}
+
+/* Crashes the IO server, then writes through the same IO endpoint: init sees
+ * the fault on its fault endpoint and starts a new IO server on that endpoint,
+ * which serves the write. The console checks of the ctest show init's report
+ * and both markers. */
 int test_io_restart_after_crash(void)
 {
     anvil_cap_info_t info;
     CHECK_STATUS(anvil_cap_info(SELF, ANVIL_CAP_PEER_TCB, &info), ANVIL_OK);
     CHECK(info.type == ANVIL_OBJ_TCB);
     printf("io-restart: before the crash\n");
-
-    CHECK_STATUS(anvil_tcb_suspend(ANVIL_CAP_PEER_TCB), ANVIL_OK);
-    anvil_regs_t regs;
-    CHECK_STATUS(anvil_tcb_get_regs(ANVIL_CAP_PEER_TCB, &regs), ANVIL_OK);
-    regs.rip = 0;
-    CHECK_STATUS(anvil_tcb_set_regs(ANVIL_CAP_PEER_TCB, &regs), ANVIL_OK);
-    CHECK_STATUS(anvil_tcb_resume(ANVIL_CAP_PEER_TCB), ANVIL_OK);
+    if (crash(ANVIL_CAP_PEER_TCB))
+        return 1;
 
     /* Blocks until the new IO server takes it; PEER_CLOSED would mean the
      * endpoint died with the old server. */

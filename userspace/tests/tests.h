@@ -133,6 +133,7 @@ int test_io_stdio_sink(void);
 int test_io_read_line_args(void);
 int test_io_read_line(void);
 int test_io_restart_after_crash(void);
+int test_ns_survives_restart(void);
 int test_libc_heap(void);
 int test_libc_calloc_realloc(void);
 int test_libc_printf(void);

@@ -18,6 +18,9 @@
  *   NO_MEMORY when ANVIL_NS_MAX_NAMES names are registered (or the server's
  *   CNode is full). A copy handed out by a lookup is the client's: it outlives
  *   an unregister. A name whose published cap was revoked counts as absent.
+ *   Registrations outlive the server: it keeps its table and the published caps
+ *   in a VMO and a CNode that init holds and lends to every instance, so a
+ *   restarted name server answers for the names registered before.
  *
  * IO server (a client's slot ANVIL_CAP_IOSERVER), owner of COM1:
  *   ANVIL_IO_WRITE      data: bytes to write (up to ANVIL_MSG_MAX_BYTES), sent
@@ -49,6 +52,13 @@ extern "C" {
 /* Slots init fills beyond the well-known ones (see docs/userspace.md). */
 #define ANVIL_CAP_IOSERVER_PUBLISH 10u /* IO server: WRITE|GRANT cap it publishes as "io" */
 #define ANVIL_CAP_PEER_TCB         11u /* a service granted another's thread ("tcb:NAME") */
+#define ANVIL_CAP_NS_STORE         12u /* name server: CNode holding the published caps (READ|WRITE) */
+#define ANVIL_CAP_NS_TABLE         13u /* name server: VMO holding its table (READ|WRITE) */
+#define ANVIL_CAP_PEER_TCB2        14u /* a service's second "tcb:NAME" */
+
+/* The name server's state that init creates once and lends to each instance. */
+#define ANVIL_NS_STORE_SLOTS 64u   /* two per name: a replacement lands before the old cap goes */
+#define ANVIL_NS_TABLE_BYTES 4096u
 
 #define ANVIL_NS_REGISTER   1u
 #define ANVIL_NS_LOOKUP     2u
