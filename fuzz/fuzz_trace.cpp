@@ -21,9 +21,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!replay::describe(t).empty(), "empty header description");
     (void)replay::check_build(t, 0);
 
-    uint64_t records = 0;
+    replay::Summary summary;
     std::string invalid;
-    const bool valid = replay::validate(t, &invalid, &records);
+    const bool valid = replay::validate(t, &invalid, &summary);
+    const uint64_t records = summary.records;
     FUZZ_CHECK(valid || !invalid.empty(), "an invalid trace without a reason");
 
     // The dump: every record until the end of the data or the first bad one.

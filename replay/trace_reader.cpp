@@ -213,8 +213,8 @@ bool next(const Trace& t, uint64_t* pos, Record* r, std::string* error) {
     return true;
 }
 
-bool validate(const Trace& t, std::string* error, uint64_t* records) {
-    uint64_t pos = t.records_begin, count = 0;
+bool validate(const Trace& t, std::string* error, Summary* summary) {
+    uint64_t pos = t.records_begin, count = 0, slices = 0;
     Record r;
     while (next(t, &pos, &r, error)) {
         if (r.k() == trace::Kind::k_end) {
@@ -234,10 +234,11 @@ bool validate(const Trace& t, std::string* error, uint64_t* records) {
                 *error = fmt::format("corrupt trace: {} bytes after the end record", t.bytes.size() - pos);
                 return false;
             }
-            if (records)
-                *records = count;
+            if (summary)
+                *summary = Summary{count, slices, Record::unzigzag(r.f[0])};
             return true;
         }
+        slices += r.k() == trace::Kind::k_slice;
         ++count;
     }
     if (error->empty())

@@ -53,9 +53,16 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error);
 // data (error empty) or on a malformed record (error says what and where).
 bool next(const Trace& t, uint64_t* pos, Record* r, std::string* error);
 
+// What validate() learns on its way through a trace.
+struct Summary {
+    uint64_t records = 0;  // records before the end one
+    uint64_t slices = 0;   // slice records
+    int64_t end_code = 0;  // the exit code the end record carries
+};
+
 // Reads every record and checks the end record (present, last, record count
-// and checksum right). `records` gets the number of records before the end one.
-bool validate(const Trace& t, std::string* error, uint64_t* records = nullptr);
+// and checksum right); fills `summary` if given.
+bool validate(const Trace& t, std::string* error, Summary* summary = nullptr);
 
 // Empty if the trace was recorded by this kernel build, else why not.
 std::string check_build(const Trace& t, uint64_t build_id);

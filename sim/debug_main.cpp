@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
     std::string error;
     replay::Trace trace;
     if (!trace_path.empty()) {
-        if (!replay::load(trace_path, &trace, &error) || !replay::validate(trace, &error)) {
+        replay::Summary summary;
+        if (!replay::load(trace_path, &trace, &error) || !replay::validate(trace, &error, &summary)) {
             fmt::print(stderr, "anvil-debug: {}\n", error);
             return 2;
         }
@@ -62,17 +63,10 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "anvil-debug: {} is a QEMU trace; the debugger takes simulator traces\n", trace_path);
             return 2;
         }
-        config.seed = trace.header.seed;
-        config.cpus = trace.header.cpus;
-        config.quantum_blocks = trace.header.quantum;
-        config.slice_max = trace.header.slice_max;
-        config.memory_mib = trace.header.memory_bytes >> 20;
-        config.cmdline = trace.cmdline;
-        uint64_t pos = trace.records_begin;
-        replay::Record r;
-        while (replay::next(trace, &pos, &r, &error) && r.k() != trace::Kind::k_slice)
-            if (r.k() == trace::Kind::k_input)
-                config.serial_input = r.input;
+        if (!sim::config_from_trace(trace, summary, &config, &error)) {
+            fmt::print(stderr, "anvil-debug: {}: {}\n", trace_path, error);
+            return 2;
+        }
         options.trace = &trace;
     }
     if (initramfs_path.empty() && options.trace)

@@ -588,4 +588,24 @@ Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
     return out;
 }
 
+bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, Config* config, std::string* error) {
+    config->seed = t.header.seed;
+    config->cpus = t.header.cpus;
+    config->quantum_blocks = t.header.quantum;
+    config->slice_max = t.header.slice_max;
+    config->memory_mib = t.header.memory_bytes >> 20;
+    config->cmdline = t.cmdline;
+    config->max_slices = summary.end_code == Outcome::kSliceLimitCode ? summary.slices : 0;
+    // The input record comes right after boot, before the first slice.
+    uint64_t pos = t.records_begin;
+    replay::Record r;
+    while (replay::next(t, &pos, &r, error)) {
+        if (r.k() == trace::Kind::k_input)
+            config->serial_input = r.input;
+        if (r.k() == trace::Kind::k_slice)
+            break;
+    }
+    return error->empty();
+}
+
 }  // namespace sim

@@ -54,12 +54,14 @@ struct Outcome {
     // kernel broke an invariant (docs/exit-codes.md).
     static constexpr int kDivergedCode = 120;
     static constexpr int kInvariantCode = 119;
+    // ... and of a run stopped by Config::max_slices.
+    static constexpr int kSliceLimitCode = 124;
     // The simulator's exit status for this outcome (docs/exit-codes.md).
     int status() const {
         switch (kind) {
         case Kind::kHalted: return exit_code;
         case Kind::kIdle: return 122;
-        case Kind::kSliceLimit: return 124;
+        case Kind::kSliceLimit: return kSliceLimitCode;
         case Kind::kEmulatorError: return 121;
         case Kind::kDiverged: return kDivergedCode;
         case Kind::kInvariant: return kInvariantCode;
@@ -201,5 +203,12 @@ private:
     Stop slice_stop_;
     Breakpoints watch_;
 };
+
+// The configuration of a run a simulator trace recorded: seed, CPUs, quantum,
+// slice length, memory, command line and serial input; and, if the run was
+// stopped by max_slices (`summary`, from replay::validate), that limit, so that
+// a replay stops where the recording did. False (with `error`) if the records
+// before the first slice do not read.
+bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, Config* config, std::string* error);
 
 }  // namespace sim

@@ -29,8 +29,9 @@ namespace {
 constexpr int kDivergedCode = sim::Outcome::kDivergedCode;
 int exit_status(const sim::Outcome& out) { return out.status(); }
 
-// The configuration a simulator trace was recorded with, and its input.
-bool config_from_trace(const replay::Trace& t, sim::Config* config, std::string* error) {
+// The configuration to replay trace `t` with (validated: `summary`).
+bool replay_config(const replay::Trace& t, const replay::Summary& summary, sim::Config* config,
+                       std::string* error) {
     if (t.header.backend == static_cast<uint32_t>(trace::Backend::kQemu)) {
         // Schedule-following: the same CPUs and command line (init hands it to
         // the services, so even the word "trace" matters); the interleaving
@@ -39,22 +40,7 @@ bool config_from_trace(const replay::Trace& t, sim::Config* config, std::string*
         config->cmdline = t.cmdline;
         return true;
     }
-    config->seed = t.header.seed;
-    config->cpus = t.header.cpus;
-    config->quantum_blocks = t.header.quantum;
-    config->slice_max = t.header.slice_max;
-    config->memory_mib = t.header.memory_bytes >> 20;
-    config->cmdline = t.cmdline;
-    // The input record comes right after boot, before the first slice.
-    uint64_t pos = t.records_begin;
-    replay::Record r;
-    while (replay::next(t, &pos, &r, error)) {
-        if (r.k() == trace::Kind::k_input)
-            config->serial_input = r.input;
-        if (r.k() == trace::Kind::k_slice)
-            break;
-    }
-    return error->empty();
+    return sim::config_from_trace(t, summary, config, error);
 }
 
 int main(int argc, char** argv) {
@@ -116,20 +102,25 @@ int main(int argc, char** argv) {
     std::string error;
     replay::Trace expected;
     if (!replay_path.empty()) {
-        const uint64_t perturb = config.perturb_slice;
-        if (!replay::load(replay_path, &expected, &error) || !config_from_trace(expected, &config, &error)) {
+        if (!replay::load(replay_path, &expected, &error)) {
             fmt::print(stderr, "anvil-sim: cannot replay: {}\n", error);
             return 2;
         }
-        config.perturb_slice = perturb;
         if (const std::string why = replay::check_build(expected, ANVIL_BUILD_ID); !why.empty()) {
             fmt::print(stderr, "anvil-sim: cannot replay {}: {}\n", replay_path, why);
             return 2;
         }
-        if (!replay::validate(expected, &error)) {
+        replay::Summary summary;
+        if (!replay::validate(expected, &error, &summary)) {
             fmt::print(stderr, "anvil-sim: cannot replay {}: {}\n", replay_path, error);
             return 2;
         }
+        const uint64_t perturb = config.perturb_slice;
+        if (!replay_config(expected, summary, &config, &error)) {
+            fmt::print(stderr, "anvil-sim: cannot replay: {}\n", error);
+            return 2;
+        }
+        config.perturb_slice = perturb;
     }
     if (initramfs_path.empty() && !replay_path.empty())
         initramfs_path = replay::find_initramfs(search_dirs, expected.header.initramfs_hash);

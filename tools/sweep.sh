@@ -5,8 +5,8 @@
 # and then runs this; tests/sim/sweep.cmake runs it on a build directory.
 #
 # usage: tools/sweep.sh --seeds A..B [--jobs J] [--workload tests|demo|race|fuzz|exhaust]
-#                       [--tests PATTERN] [--ops N] [--cpus N] [--out DIR] [--build DIR]
-#                       [-- ANVIL-SIM-OPTIONS...]
+#                       [--tests PATTERN] [--ops N] [--cpus N] [--max-slices N] [--out DIR]
+#                       [--build DIR] [-- ANVIL-SIM-OPTIONS...]
 # --seeds A..B  every seed from A to B (or one seed N)
 # --jobs J      simulator processes at a time (default: nproc)
 # --workload    tests: the userspace test suite (initramfs-tests.cpio, with the
@@ -23,6 +23,10 @@
 # --ops N       fuzz workload only: syscalls per run (fuzz.ops=N; the fuzzer's
 #               default otherwise)
 # --cpus N      vCPUs of each run (anvil-sim's default otherwise)
+# --max-slices N  stop a run after N slices (default 10000000, about 50 times
+#               the test suite; 0: no bound). A run that reaches it (a livelock,
+#               a spinning thread) exits 124 and counts as failing; its trace
+#               stops there and replays to the same point.
 # --out DIR     where failing seeds' traces go, as DIR/seed-N.atrace with the
 #               run's console as DIR/seed-N.log (default: BUILD/sweep)
 # --build DIR   the build directory holding sim/anvil-sim and userspace/ (default: build)
@@ -35,13 +39,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 usage_error() {
     echo "sweep: $*" >&2
-    echo "usage: tools/anvil sweep --seeds A..B [--jobs J] [--workload tests|demo|race|fuzz|exhaust] [--tests PATTERN] [--ops N] [--cpus N] [--out DIR] [-- SIM-OPTIONS]" >&2
+    echo "usage: tools/anvil sweep --seeds A..B [--jobs J] [--workload tests|demo|race|fuzz|exhaust] [--tests PATTERN] [--ops N] [--cpus N] [--max-slices N] [--out DIR] [-- SIM-OPTIONS]" >&2
     exit 2
 }
 
 is_number() { [[ $1 =~ ^[0-9]+$ ]]; }
 
-seeds="" jobs="" workload=tests tests="" have_tests=0 ops="" cpus="" out="" build="$ROOT/build" check_only=0
+seeds="" jobs="" workload=tests tests="" have_tests=0 ops="" cpus="" max_slices=10000000 out="" build="$ROOT/build" check_only=0
 sim_extra=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -51,6 +55,7 @@ while [[ $# -gt 0 ]]; do
     --tests) [[ $# -ge 2 ]] || usage_error "--tests needs a pattern"; tests=$2; have_tests=1; shift 2 ;;
     --ops) [[ $# -ge 2 ]] || usage_error "--ops needs a number"; ops=$2; shift 2 ;;
     --cpus) [[ $# -ge 2 ]] || usage_error "--cpus needs a number"; cpus=$2; shift 2 ;;
+    --max-slices) [[ $# -ge 2 ]] || usage_error "--max-slices needs a number"; max_slices=$2; shift 2 ;;
     --out) [[ $# -ge 2 ]] || usage_error "--out needs a directory"; out=$2; shift 2 ;;
     --build) [[ $# -ge 2 ]] || usage_error "--build needs a directory"; build=$2; shift 2 ;;
     --check-args) check_only=1; shift ;;
@@ -83,6 +88,12 @@ if [[ -n $cpus ]]; then
         usage_error "--cpus must be a number from 1 to 16 (got '$cpus')"
     fi
 fi
+if ! is_number "$max_slices" || ((${#max_slices} > 15)); then
+    usage_error "--max-slices must be a number, 0 for no bound (got '$max_slices')"
+fi
+case " ${sim_extra[*]} " in
+*" --max-slices"*) usage_error "give the bound as the sweep's --max-slices, not after --" ;;
+esac
 case $workload in
 tests) initramfs_name="initramfs-tests.cpio" ;;
 demo) initramfs_name="initramfs.cpio" ;;
@@ -113,6 +124,7 @@ mkdir -p "$out" || { echo "sweep: cannot create the output directory $out" >&2; 
 # Every run's arguments but the seed and the trace file.
 args=(--initramfs "$initramfs")
 [[ -n $cpus ]] && args+=(--cpus "$cpus")
+((10#$max_slices > 0)) && args+=(--max-slices "$((10#$max_slices))")
 if [[ $workload == tests ]]; then
     args+=(--serial-input "$ROOT/tests/data/serial-input.txt")
     [[ $have_tests == 1 ]] && args+=(--cmdline "tests=$tests")
@@ -263,6 +275,8 @@ for ((seed = first; seed <= last; seed++)); do
     status="?"
     [[ -f $work/seed-$seed.status ]] && read -r status <"$work/seed-$seed.status"
     [[ $status == 0 ]] && continue
-    echo "  seed $seed exited $status: $(replay_line "$out/seed-$seed.atrace")"
+    why=""
+    [[ $status == 124 ]] && why=" (stopped at --max-slices $((10#$max_slices)): a livelock or a thread that never blocks?)"
+    echo "  seed $seed exited $status$why: $(replay_line "$out/seed-$seed.atrace")"
 done
 exit 1

@@ -14,7 +14,8 @@ math(EXPR total "${last} - ${first} + 1")
 
 # Bad arguments: a clear message and exit 2, before anything runs.
 foreach(bad "--seeds;5..1" "--seeds;x" "--seeds;1..3;--workload;nope" "--seeds;1..3;--jobs;0"
-            "--seeds;1..3;--workload;race;--tests;ipc.*")
+            "--seeds;1..3;--workload;race;--tests;ipc.*" "--seeds;1..3;--max-slices;lots"
+            "--seeds;1..3;--;--max-slices;5")
   execute_process(COMMAND bash ${SWEEP} --build ${BUILD} ${bad}
     OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE code TIMEOUT 30)
   if(NOT code EQUAL 2 OR NOT err MATCHES "^sweep: ")
@@ -100,3 +101,20 @@ string(FIND "${rout}" "${recorded_line}" found)
 if(found EQUAL -1)
   message(FATAL_ERROR "the replay of seed ${seed} did not print the recorded '${recorded_line}'")
 endif()
+
+# A bound the runs reach: each stops there (exit 124, named in the summary),
+# and its trace replays to the same point.
+file(REMOVE_RECURSE ${DIR}/bounded)
+execute_process(COMMAND bash ${SWEEP} --build ${BUILD} --seeds ${first}..${first} --workload race --max-slices 200
+                        --out ${DIR}/bounded
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE code TIMEOUT 100)
+message("${out}${err}")
+if(NOT code EQUAL 1 OR NOT out MATCHES "seed ${first} exited 124 \\(stopped at --max-slices 200: ")
+  message(FATAL_ERROR "a bounded sweep: expected seed ${first} to stop at the bound (exit 124), got ${code}")
+endif()
+execute_process(COMMAND ${SIM} --replay ${DIR}/bounded/seed-${first}.atrace --initramfs ${INITRAMFS}
+  OUTPUT_VARIABLE rout ERROR_VARIABLE rerr RESULT_VARIABLE rcode TIMEOUT 60)
+if(NOT rcode EQUAL 0 OR NOT rerr MATCHES "replay identical: .*\\(the run exited 124\\)")
+  message(FATAL_ERROR "replaying the bounded run exited ${rcode}:\n${rout}${rerr}")
+endif()
+message("a bounded sweep: the run stopped at --max-slices and its trace replays to the same point")

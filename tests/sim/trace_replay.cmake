@@ -1,6 +1,7 @@
 # Record and replay in the simulator (docs/trace-format.md):
 #  - the same seed twice gives byte-identical traces; another seed another trace;
-#  - a trace replays identically (exit 0);
+#  - a trace replays identically (exit 0), also one of a run stopped by
+#    --max-slices (the replay stops at the same slice);
 #  - one changed kernel decision (the Nth IPC handoff refused) is reported at the
 #    record where the runs part; one changed simulator decision (a slice one
 #    block longer) is reported at that slice;
@@ -36,13 +37,26 @@ if(same EQUAL 0)
 endif()
 message("same seed: byte-identical traces; another seed: a different trace")
 
-sim(out code --replay ${DIR}/a1.atrace --initramfs ${INITRAMFS})
-expect_code("exact replay" "${code}" 0 "${out}")
-string(FIND "${out}" "replay identical" found)
-if(found EQUAL -1)
-  message(FATAL_ERROR "the replay did not say it was identical:\n${out}")
-endif()
+# Replays `trace`: exit 0 and the report that every record matched, the run
+# having exited `run_code` again.
+function(expect_identical_replay what trace run_code)
+  sim(out code --replay ${trace} --initramfs ${INITRAMFS})
+  expect_code("${what}" "${code}" 0 "${out}")
+  string(FIND "${out}" "replay identical: every record of ${trace} matched (the run exited ${run_code})" found)
+  if(found EQUAL -1)
+    message(FATAL_ERROR "${what}: no identical replay ending with exit ${run_code}:\n${out}")
+  endif()
+endfunction()
+
+expect_identical_replay("exact replay" ${DIR}/a1.atrace 0)
 message("replay: identical")
+
+# A run cut short by --max-slices (exit 124) replays to the same end: the
+# replay takes the limit from the trace.
+sim(out code --initramfs ${INITRAMFS} --seed 3 --max-slices 700 --record ${DIR}/cut.atrace)
+expect_code("recording with --max-slices" "${code}" 124 "${out}")
+expect_identical_replay("replaying a run stopped by --max-slices" ${DIR}/cut.atrace 124)
+message("replay of a run stopped by --max-slices: identical, exit 124 again")
 
 # One changed kernel decision. Some refusals change nothing visible (the thread
 # lands on the same CPU anyway); the first one that does must be reported at the

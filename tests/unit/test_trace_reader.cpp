@@ -138,7 +138,7 @@ struct Outcome {
     bool parsed = false;
     bool valid = false;
     std::string error;
-    uint64_t records = 0;
+    replay::Summary summary;
 };
 
 Outcome check(const TraceBytes& bytes) {
@@ -146,7 +146,7 @@ Outcome check(const TraceBytes& bytes) {
     replay::Trace t;
     o.parsed = replay::parse(bytes, &t, &o.error);
     if (o.parsed)
-        o.valid = replay::validate(t, &o.error, &o.records);
+        o.valid = replay::validate(t, &o.error, &o.summary);
     return o;
 }
 
@@ -173,10 +173,12 @@ TEST_CASE("trace reader: a well-formed trace validates and decodes field by fiel
     REQUIRE(replay::parse(bytes, &t, &error));
     CHECK(t.cmdline == "tests=ipc.*");
     CHECK(t.records_begin == sizeof(trace::Header) + t.cmdline.size());
-    uint64_t count = 0;
-    REQUIRE(replay::validate(t, &error, &count));
+    replay::Summary summary;
+    REQUIRE(replay::validate(t, &error, &summary));
     CHECK(error.empty());
-    CHECK(count == w.count());
+    CHECK(summary.records == w.count());
+    CHECK(summary.slices == 2);
+    CHECK(summary.end_code == 5);
 
     const std::vector<replay::Record> rs = records_of(t);
     REQUIRE(rs.size() == w.count() + 1);
