@@ -8,18 +8,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 command -v gdb >/dev/null || { echo "gdb is not installed (tools/anvil setup installs it)"; exit 1; }
 mkdir -p "$work"
 stub_log=$work/stub.log gdb_log=$work/gdb.log
-# Port 0: the stub takes a free port and prints it.
-timeout 120 "$debug" --initramfs "$initramfs" --program tally --gdb 0 >"$stub_log" 2>&1 &
-stub=$!
-trap 'kill $stub 2>/dev/null || true' EXIT
-port=""
-for _ in $(seq 1 200); do
-    port=$(sed -n 's/.*GDB stub listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$stub_log")
-    [[ -n $port ]] && break
-    kill -0 $stub 2>/dev/null || { cat "$stub_log"; echo "the stub exited before listening"; exit 1; }
-    sleep 0.05
-done
-[[ -n $port ]] || { cat "$stub_log"; echo "the stub did not start listening"; exit 1; }
+source "$here/stub.sh"
+start_stub "$stub_log" "$debug" --initramfs "$initramfs" --program tally
 timeout 120 gdb -batch -nx -data-directory "$data" -ex "target remote 127.0.0.1:$port" \
     -x "$here/gdb_session.gdb" "$elf" >"$gdb_log" 2>&1 || true
 wait $stub || true

@@ -10,17 +10,8 @@ set -euo pipefail
 debug=$1 initramfs=$2 work=$3
 mkdir -p "$work"
 stub_log=$work/stub.log
-timeout 120 "$debug" --initramfs "$initramfs" --gdb 0 >"$stub_log" 2>&1 &
-stub=$!
-trap 'kill $stub 2>/dev/null || true' EXIT
-port=""
-for _ in $(seq 1 200); do
-    port=$(sed -n 's/.*GDB stub listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$stub_log")
-    [[ -n $port ]] && break
-    kill -0 $stub 2>/dev/null || { cat "$stub_log"; echo "the stub exited before listening"; exit 1; }
-    sleep 0.05
-done
-[[ -n $port ]] || { cat "$stub_log"; echo "the stub did not start listening"; exit 1; }
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/stub.sh"
+start_stub "$stub_log" "$debug" --initramfs "$initramfs"
 exec 3<>"/dev/tcp/127.0.0.1/$port"
 
 # One packet: $payload#checksum (the sum of the payload's bytes, mod 256).

@@ -1,0 +1,21 @@
+# Sourced by the gdb tests: starts anvil-debug --gdb on a free port.
+#   start_stub LOG ANVIL_DEBUG ARGS...
+# Sets $stub (its pid, killed on exit) and $port, or exits 1 with its output.
+start_stub() {
+    local log=$1
+    shift
+    # Port 0: the stub takes a free port and prints it.
+    timeout 120 "$@" --gdb 0 >"$log" 2>&1 &
+    stub=$!
+    trap 'kill $stub 2>/dev/null || true' EXIT
+    port=""
+    for _ in $(seq 1 200); do
+        port=$(sed -n 's/.*GDB stub listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$log")
+        [[ -n $port ]] && return 0
+        kill -0 $stub 2>/dev/null || { cat "$log"; echo "the stub exited before listening"; exit 1; }
+        sleep 0.05
+    done
+    cat "$log"
+    echo "the stub did not start listening"
+    exit 1
+}
