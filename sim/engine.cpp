@@ -1,5 +1,7 @@
 #include "sim/engine.h"
 
+#include "sim/cpu_fault.h"
+
 #include <anvil/types.h>
 #include <capstone/capstone.h>
 #include <fmt/core.h>
@@ -26,16 +28,8 @@ constexpr uint64_t kTrampoline = 0x100;
 // (Unicorn would otherwise run on, even into the same exception again).
 constexpr uint64_t kStopPad = 0x120;
 constexpr uint64_t kFrame = 0xf00;
-constexpr uint64_t kUserCs = 0x23;  // GDT entry 4, RPL 3
-constexpr uint64_t kUserSs = 0x1b;  // GDT entry 3, RPL 3
-constexpr uint64_t kGdt[] = {
-    0,                        // null
-    0x00209a0000000000ull,    // 0x08 kernel code, 64-bit
-    0x0000920000000000ull,    // 0x10 kernel data
-    0x0000f20000000000ull,    // 0x18 user data, DPL 3
-    0x0020fa0000000000ull,    // 0x20 user code, 64-bit, DPL 3
-};
-
+// The word the precise-rip memory hook covers (see the constructor).
+constexpr uint64_t kRipSyncWord = 0xff8;
 // Unicorn register ids in hal::UserRegs field order (fs_base last).
 constexpr int kRegIds[] = {
     UC_X86_REG_RIP, UC_X86_REG_RSP, UC_X86_REG_EFLAGS, UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX,
@@ -44,6 +38,18 @@ constexpr int kRegIds[] = {
     UC_X86_REG_FS_BASE,
 };
 constexpr size_t kRegCount = sizeof(kRegIds) / sizeof(kRegIds[0]);
+// The general registers in ModRM order (rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..r15).
+constexpr int kGprIds[16] = {
+    UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX, UC_X86_REG_RSP, UC_X86_REG_RBP,
+    UC_X86_REG_RSI, UC_X86_REG_RDI, UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
+    UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
+};
+constexpr uint64_t hal::UserRegs::*kGprFields[16] = {
+    &hal::UserRegs::rax, &hal::UserRegs::rcx, &hal::UserRegs::rdx, &hal::UserRegs::rbx,
+    &hal::UserRegs::rsp, &hal::UserRegs::rbp, &hal::UserRegs::rsi, &hal::UserRegs::rdi,
+    &hal::UserRegs::r8,  &hal::UserRegs::r9,  &hal::UserRegs::r10, &hal::UserRegs::r11,
+    &hal::UserRegs::r12, &hal::UserRegs::r13, &hal::UserRegs::r14, &hal::UserRegs::r15,
+};
 // The same registers' fields.
 constexpr uint64_t hal::UserRegs::*kRegFields[] = {
     &hal::UserRegs::rip, &hal::UserRegs::rsp, &hal::UserRegs::rflags, &hal::UserRegs::rax, &hal::UserRegs::rbx,
@@ -56,22 +62,14 @@ static_assert(sizeof(hal::UserRegs) == kRegCount * sizeof(uint64_t));
 
 // Register sets, bit i for kRegIds[i].
 constexpr uint32_t kAllRegs = (1u << kRegCount) - 1;
-// What a kernel entry reads (hal::user_regs_sync): rip, rflags, rax, rdx, rsi,
-// rdi, r8, r9, r10, r12. Reading registers costs more per stop than anything
-// else the simulator does, so a syscall or a budget stop reads only these.
-constexpr uint32_t kEntryRegs = 1u << 0 | 1u << 2 | 1u << 3 | 1u << 6 | 1u << 7 | 1u << 8 | 1u << 10 |
-                                1u << 11 | 1u << 12 | 1u << 14;
+// What a kernel entry reads (hal::user_regs_sync): rip, rsp, rflags, rax, rdx,
+// rsi, rdi, r8, r9, r10, r12 (rsp for the kernel's check on the way back).
+// Reading registers costs more per stop than anything else the simulator does,
+// so a syscall or a budget stop reads only these.
+constexpr uint32_t kEntryRegs = 1u << 0 | 1u << 1 | 1u << 2 | 1u << 3 | 1u << 6 | 1u << 7 | 1u << 8 |
+                                1u << 10 | 1u << 11 | 1u << 12 | 1u << 14;
 // rcx and r11: a syscall sets them (to rip and rflags), so it need not read them.
 constexpr uint32_t kSyscallResults = 1u << 5 | 1u << 13;
-
-kernel::FaultKind fault_kind_for_vector(uint32_t vector) {
-    switch (vector) {
-    case 0: return kernel::FaultKind::kDivide;
-    case 6: return kernel::FaultKind::kInvalidOpcode;
-    case 13: return kernel::FaultKind::kGeneralProtection;
-    default: return kernel::FaultKind::kOther;
-    }
-}
 
 void free_page(void* p) { std::free(p); }
 
@@ -184,6 +182,16 @@ Engine::Engine(uint64_t* clock, IoBus* io) : platform_page_(nullptr, free_page),
     if (err == UC_ERR_OK)
         err = uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Engine::on_out), this, 1, 0,
                           UC_X86_INS_OUT);
+    // Measured on Unicorn 2.0.1: with no data-access hook, a refused access
+    // leaves rip at the start of its block, not at the instruction. The
+    // translator writes rip before each access once any UC_HOOK_MEM_READ or
+    // _WRITE hook exists; this one covers a platform-page word user code never
+    // touches, so it never runs, and costs nothing measurable
+    // (docs/benchmarks.md): every fault report then has the CPU's rip.
+    if (err == UC_ERR_OK)
+        err = uc_hook_add(uc, &hook, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                          reinterpret_cast<void*>(&Engine::on_precise_rip), this, kPlatformVa + kRipSyncWord,
+                          kPlatformVa + kRipSyncWord);
     // The CPU state to go back to after a user exception (see run()).
     if (err == UC_ERR_OK)
         err = uc_context_alloc(uc, &pristine_);
@@ -426,11 +434,17 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
         }
         if (err == UC_ERR_INSN_INVALID && !stop_pending_) {
             // Unicorn reports an undefined instruction as an error, not through
-            // the interrupt hook: it is the thread's #UD, not the machine's.
+            // the interrupt hook: it is the thread's #UD, not the machine's
+            // (or, for a few instructions, the CPU's #GP: cpu_fault).
             stop_pending_ = true;
             refresh_fast_limit();
             stop_.kind = StopKind::kFault;
-            stop_.fault = kernel::FaultInfo{kernel::FaultKind::kInvalidOpcode, kernel::FaultAccess::kNone, 0, 6};
+            const CpuFault f = cpu_fault(
+                CpuFaultInput{6, regs.rip, 0, regs.rflags},
+                [this](uint64_t va, void* out, size_t len) { return read(va, out, len); },
+                [&regs](unsigned i) { return regs.*kGprFields[i & 15]; });
+            stop_.fault = f.info;
+            regs.rip = f.rip;
             exception_taken_ = true;
         }
         if (!resume_after_emulation_ && !exception_taken_)
@@ -598,8 +612,18 @@ void Engine::on_interrupt(uc_struct* uc, uint32_t intno, void* self) {
         e->stop_pending_ = true;
         e->refresh_fast_limit();
         e->stop_.kind = StopKind::kFault;
-        e->stop_.fault = kernel::FaultInfo{fault_kind_for_vector(intno), kernel::FaultAccess::kNone, 0, intno};
-        e->continue_at_ = rip;  // the faulting instruction, as on hardware
+        uint64_t rflags = 0;
+        uc_reg_read(uc, UC_X86_REG_EFLAGS, &rflags);
+        const CpuFault f = cpu_fault(
+            CpuFaultInput{intno, rip, e->insn_ending_at(rip), rflags},
+            [e](uint64_t va, void* out, size_t len) { return e->read(va, out, len); },
+            [uc](unsigned i) {
+                uint64_t v = 0;
+                uc_reg_read(uc, kGprIds[i & 15], &v);
+                return v;
+            });
+        e->stop_.fault = f.info;
+        e->continue_at_ = f.rip;  // as the CPU would push it
     }
     // Leave through the stop pad: nothing more of the thread runs in this slice.
     e->at_stop_pad_ = true;
@@ -609,30 +633,55 @@ void Engine::on_interrupt(uc_struct* uc, uint32_t intno, void* self) {
     uc_emu_stop(uc);
 }
 
+void Engine::on_precise_rip(uc_struct*, int, uint64_t, int, int64_t, void*) {}
+
 bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self) {
     auto* e = static_cast<Engine*>(self);
-    kernel::FaultInfo f{kernel::FaultKind::kPageNotPresent, kernel::FaultAccess::kRead, addr, 14};
-    switch (type) {
-    case UC_MEM_READ_UNMAPPED: f.access = kernel::FaultAccess::kRead; break;
-    case UC_MEM_WRITE_UNMAPPED: f.access = kernel::FaultAccess::kWrite; break;
-    case UC_MEM_FETCH_UNMAPPED: f.access = kernel::FaultAccess::kExec; break;
-    case UC_MEM_READ_PROT:
-        f = {kernel::FaultKind::kPageProtection, kernel::FaultAccess::kRead, addr, 14};
-        break;
-    case UC_MEM_WRITE_PROT:
-        f = {kernel::FaultKind::kPageProtection, kernel::FaultAccess::kWrite, addr, 14};
-        break;
-    case UC_MEM_FETCH_PROT:
-        f = {kernel::FaultKind::kPageProtection, kernel::FaultAccess::kExec, addr, 14};
-        break;
-    default: break;
-    }
+    kernel::FaultAccess access = kernel::FaultAccess::kRead;
+    if (type == UC_MEM_WRITE_UNMAPPED || type == UC_MEM_WRITE_PROT)
+        access = kernel::FaultAccess::kWrite;
+    else if (type == UC_MEM_FETCH_UNMAPPED || type == UC_MEM_FETCH_PROT)
+        access = kernel::FaultAccess::kExec;
+    const bool present = type == UC_MEM_READ_PROT || type == UC_MEM_WRITE_PROT || type == UC_MEM_FETCH_PROT;
     e->exception_taken_ = true;  // Unicorn holds it as a pending #PF
     e->stop_pending_ = true;
     e->refresh_fast_limit();
     e->stop_.kind = StopKind::kFault;
-    e->stop_.fault = f;
-    return false;  // stop emulation; rip stays at the faulting instruction
+    e->stop_.fault = memory_fault(access, present, addr);
+    return false;  // stop emulation; rip stays at the faulting instruction (on_precise_rip)
+}
+
+uint64_t Engine::insn_ending_at(uint64_t rip) {
+    // Traps and software interrupts stop past their instruction, which ends
+    // the block running now (an interrupt ends a block; a single-step trap
+    // comes after a block of one instruction).
+    const uint64_t start = block_ >> 16;
+    const uint32_t size = static_cast<uint32_t>(block_ & 0xffff);
+    if (size == 0 || rip <= start || rip > start + size)
+        return 0;
+    if (!disassembler_) {
+        csh handle = 0;
+        if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+            return 0;
+        disassembler_ = handle;
+    }
+    std::vector<uint8_t> code(size);
+    if (uc_mem_read(uc_, start, code.data(), size) != UC_ERR_OK)
+        return 0;
+    cs_insn* insn = cs_malloc(disassembler_);
+    if (!insn)
+        return 0;
+    const uint8_t* p = code.data();
+    size_t left = code.size();
+    uint64_t address = start, found = 0;
+    while (cs_disasm_iter(disassembler_, &p, &left, &address, insn)) {
+        if (insn->address + insn->size == rip) {
+            found = insn->address;
+            break;
+        }
+    }
+    cs_free(insn, 1);
+    return found;
 }
 
 // Port I/O. Measured on Unicorn 2.0.1: its translator skips the x86 I/O
@@ -791,7 +840,7 @@ void Engine::on_io_site(uc_struct* uc, uint64_t addr, uint32_t size, void* self)
     e->refresh_fast_limit();
     e->stop_.kind = StopKind::kFault;
     e->stop_.fault =
-        kernel::FaultInfo{kernel::FaultKind::kGeneralProtection, kernel::FaultAccess::kNone, 0, kGeneralProtection};
+        kernel::FaultInfo{kernel::FaultKind::kGeneralProtection, kernel::FaultAccess::kNone, 0, kGeneralProtection, 0};
     uc_emu_stop(uc);
 }
 
@@ -821,7 +870,7 @@ bool Engine::io_access_denied(uc_struct* uc, uint32_t port, uint32_t width) {
     refresh_fast_limit();
     stop_.kind = StopKind::kFault;
     stop_.fault =
-        kernel::FaultInfo{kernel::FaultKind::kGeneralProtection, kernel::FaultAccess::kNone, 0, kGeneralProtection};
+        kernel::FaultInfo{kernel::FaultKind::kGeneralProtection, kernel::FaultAccess::kNone, 0, kGeneralProtection, 0};
     uc_emu_stop(uc);
     return true;
 }

@@ -145,6 +145,7 @@ private:
 
     static void on_syscall(uc_struct* uc, void* self);
     static void on_interrupt(uc_struct* uc, uint32_t intno, void* self);
+    static void on_precise_rip(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     static bool on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     static void on_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
     // on_block_slow with on_block's own signature: on_block reaches it with a
@@ -169,6 +170,8 @@ private:
 
     // Emulates rdtsc/rdtscp at rip (they #GP at CPL 3 because CR4.TSD is set).
     bool emulate_timestamp(uc_struct* uc);
+    // The start of the instruction of the running block that ends at `rip`; 0 if none.
+    uint64_t insn_ending_at(uint64_t rip);
     void load(const hal::UserRegs& regs);
     // Reads the registers of `mask` (bit i: kRegIds[i]) into `regs`.
     void save(hal::UserRegs& regs, uint32_t mask);

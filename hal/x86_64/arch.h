@@ -25,6 +25,9 @@ constexpr uint64_t kRflagsTf = 1u << 8;
 constexpr uint64_t kRflagsIf = 1u << 9;
 constexpr uint64_t kRflagsDf = 1u << 10;
 constexpr uint64_t kRflagsAc = 1u << 18;
+// Every defined rflags bit (CF PF AF ZF SF TF IF DF OF IOPL NT RF VM AC VIF VIP ID):
+// SFMASK clears them all, so `syscall` enters the kernel with rflags 0x2.
+constexpr uint64_t kRflagsAllDefined = 0x3f7fd5;
 
 // CR0 / CR4 bits.
 constexpr uint64_t kCr0Mp = 1u << 1;

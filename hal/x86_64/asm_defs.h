@@ -58,6 +58,9 @@
 #define X86_USER_RFLAGS_MASK 0xcd5
 #define X86_USER_RFLAGS 0x202
 
+// The GS base MSR (trap_common reads it on entries from ring 0).
+#define X86_MSR_GS_BASE 0xc0000101
+
 // TrapFrame.cs offset once the stub has pushed vector and error code.
 #define X86_TRAP_CS_BEFORE_GPRS 24
 

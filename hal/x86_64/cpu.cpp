@@ -34,10 +34,12 @@ constexpr size_t kStubSize = 16;
 alignas(16) IdtGate g_idt[kIdtEntries];
 
 // Code/data segment descriptors; base and limit are ignored in long mode.
-constexpr uint64_t kDescKernelCode = 0x00af9a000000ffff;  // L, P, DPL0, code r/x
-constexpr uint64_t kDescKernelData = 0x00cf92000000ffff;  // P, DPL0, data r/w
-constexpr uint64_t kDescUserData = 0x00cff2000000ffff;    // P, DPL3, data r/w
-constexpr uint64_t kDescUserCode = 0x00affa000000ffff;    // L, P, DPL3, code r/x
+// Accessed bits set, as in the simulator's copy (sim/cpu_fault.h), whose GDT
+// user code cannot write: a segment load then writes no descriptor.
+constexpr uint64_t kDescKernelCode = 0x00af9b000000ffff;  // L, P, DPL0, code r/x
+constexpr uint64_t kDescKernelData = 0x00cf93000000ffff;  // P, DPL0, data r/w
+constexpr uint64_t kDescUserData = 0x00cff3000000ffff;    // P, DPL3, data r/w
+constexpr uint64_t kDescUserCode = 0x00affb000000ffff;    // L, P, DPL3, code r/x
 
 void set_gate(size_t vec, uint8_t ist, uint8_t attr) {
     const uint64_t addr = reinterpret_cast<uint64_t>(x86_vector_stubs) + vec * kStubSize;
@@ -137,7 +139,10 @@ void cpu_init(uint32_t id) {
     // SYSCALL loads CS/SS from STAR[47:32]; SYSRET (unused) would from STAR[63:48].
     wrmsr(kMsrStar, (uint64_t{X86_SEL_USER_CODE32} << 48) | (uint64_t{X86_SEL_KERNEL_CODE} << 32));
     wrmsr(kMsrLstar, reinterpret_cast<uint64_t>(&x86_syscall_entry));
-    wrmsr(kMsrSfmask, kRflagsIf | kRflagsDf | kRflagsTf | kRflagsAc);
+    // The user's flags stay in r11. The kernel must not run with any of them:
+    // NT makes iretq a task return (#GP in long mode), AC lifts SMAP, DF
+    // reverses string instructions, TF single-steps.
+    wrmsr(kMsrSfmask, kRflagsAllDefined);
 }
 
 }  // namespace x86

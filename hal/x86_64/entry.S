@@ -53,7 +53,22 @@ x86_vector_stubs:
 trap_common:
     // Coming from ring 3: switch GS to this CPU's PerCpu.
     testb $3, X86_TRAP_CS_BEFORE_GPRS(%rsp)
-    jz 1f
+    jnz 2f
+    // From ring 0. Between the swapgs and the iretq of a way back to ring 3,
+    // GS holds the user's base: an exception there (a kernel bug) must still
+    // find PerCpu, or it would fault again on every PerCpu access. Kernel GS
+    // bases are kernel-half addresses (bit 63 set), user ones never are.
+    push %rax
+    push %rcx
+    push %rdx
+    mov $X86_MSR_GS_BASE, %ecx
+    rdmsr
+    test %edx, %edx
+    pop %rdx
+    pop %rcx
+    pop %rax
+    js 1f
+2:
     swapgs
 1:
     PUSH_GPRS
@@ -65,7 +80,9 @@ trap_common:
     call x86_trap
     ud2
 
-// SYSCALL: rcx = user rip, r11 = user rflags, IF/DF/TF/AC masked by SFMASK.
+// SYSCALL: rcx = user rip, r11 = user rflags; SFMASK clears every flag, so the
+// kernel runs with rflags 0x2 from here on (NT, AC, DF, TF as the user left
+// them would break iretq, lift SMAP, reverse string ops or single-step).
     .global x86_syscall_entry
 x86_syscall_entry:
     swapgs
@@ -113,6 +130,8 @@ x86_enter_user:
     mov X86_UREGS_R15(%rdi), %r15
     mov X86_UREGS_RDI(%rdi), %rdi
     swapgs
+    .global x86_iret_to_user
+x86_iret_to_user:                        // trap.cpp names a fault here
     iretq
 
 // x86_trap_return(const x86::TrapFrame* frame /* rdi */): back to where the frame

@@ -118,6 +118,14 @@ size_t append_hex(char* buf, size_t cap, size_t pos, uint64_t v) {
     print("\n");
     print_reg("cr2", read_cr2()), print_reg(" cr3", read_cr3());
     print("\n");
+    if (f.rip == reinterpret_cast<uint64_t>(&x86_iret_to_user)) {
+        // The iretq back to ring 3 faulted: its frame holds the user's state.
+        const auto* frame = reinterpret_cast<const uint64_t*>(f.rsp);
+        print("on the way back to user mode: user ");
+        print_reg("rip", frame[0]), print_reg(" cs", frame[1]), print_reg(" rflags", frame[2]);
+        print_reg(" rsp", frame[3]), print_reg(" ss", frame[4]);
+        print("\n");
+    }
 
     char what[64];
     append(what, sizeof(what), append(what, sizeof(what), 0, vector_name(f.vector)), " at rip ");
@@ -125,7 +133,8 @@ size_t append_hex(char* buf, size_t cap, size_t pos, uint64_t v) {
 }
 
 kernel::FaultInfo decode_fault(const TrapFrame& f) {
-    kernel::FaultInfo info{kernel::FaultKind::kOther, kernel::FaultAccess::kNone, 0, f.vector};
+    // The stubs push 0 for vectors without an error code.
+    kernel::FaultInfo info{kernel::FaultKind::kOther, kernel::FaultAccess::kNone, 0, f.vector, f.error};
     switch (f.vector) {
     case kVecPageFault:
         info.kind = (f.error & kPfPresent) ? kernel::FaultKind::kPageProtection
@@ -208,11 +217,12 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
             pc->resume_regs = *r.regs;
             const hal::UserRegs& regs = pc->resume_regs;
             // A non-canonical rip, rsp or FS base would fault in ring 0 (iretq,
-            // wrmsr): report it as the #GP the thread would have taken.
+            // wrmsr). next_to_run already refused such rip and rsp, and
+            // tcb_write_regs such FS bases: this is the last line of defence.
             if (!is_canonical(regs.rip) || !is_canonical(regs.rsp) || !is_canonical(regs.fs_base)) {
                 kernel::on_fault(cpu, kernel::FaultInfo{kernel::FaultKind::kGeneralProtection,
                                                         kernel::FaultAccess::kNone, 0,
-                                                        kVecGeneralProtection});
+                                                        kVecGeneralProtection, 0});
                 continue;
             }
             if (r.as == hal::kNoAs) panic_with_value("x86_64: no address space for thread ", r.thread_id);

@@ -62,6 +62,8 @@ void x86_syscall_entry();
 // Loads *regs (rflags sanitised) and returns to ring 3 with iretq; the kernel
 // stack is reset to `kernel_stack_top`.
 [[noreturn]] void x86_enter_user(const hal::UserRegs* regs, uint64_t kernel_stack_top);
+// The iretq of x86_enter_user (a fault there is reported with the user's frame).
+extern const uint8_t x86_iret_to_user[];
 // Resets the kernel stack and halts with interrupts on until one arrives.
 [[noreturn]] void x86_idle(uint64_t kernel_stack_top);
 // Returns to the context the frame interrupted (user mode or the idle loop),

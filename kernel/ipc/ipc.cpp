@@ -477,11 +477,13 @@ void ipc_interrupt(Thread* t) {
         t->entry_regs().rip -= 2;  // re-issue the syscall (rax still holds its number)
 }
 
-void ipc_report_stop(Thread* t, uint32_t kind, uint32_t access, uint64_t address, int64_t exit_code) {
+void ipc_report_stop(Thread* t, anvil_fault_msg_t report) {
     Endpoint* ep = t->fault_endpoint();
     if (!ep)
         return;
-    t->ipc.fault = anvil_fault_msg_t{t->id(), kind, access, address, t->entry_regs().rip, exit_code};
+    report.thread_id = t->id();
+    report.rip = t->entry_regs().rip;
+    t->ipc.fault = report;
     t->ipc.badge = t->fault_badge();
     t->ipc.wait = IpcWait::kFaultMsg;
     while (Thread* receiver = ep->receivers().front()) {

@@ -6,6 +6,7 @@
 #include "kernel/lib/result.h"
 
 #include <stdint.h>
+#include <anvil/types.h>
 
 namespace kernel {
 
@@ -60,7 +61,8 @@ void ipc_close_waiter(Thread* t);
 // Suspends a blocked thread's IPC: a send/recv/wait is re-issued when the thread
 // resumes; a call already waiting for its reply fails with BAD_STATE.
 void ipc_interrupt(Thread* t);
-// Tells `t`'s fault endpoint (if any) that it stopped: kind is ANVIL_FAULT_KIND_*.
-void ipc_report_stop(Thread* t, uint32_t kind, uint32_t access, uint64_t address, int64_t exit_code);
+// Tells `t`'s fault endpoint (if any) that it stopped, with `report` (its
+// thread_id and rip are filled in here).
+void ipc_report_stop(Thread* t, anvil_fault_msg_t report);
 
 }  // namespace kernel

@@ -51,6 +51,14 @@ uint32_t fault_report_kind(FaultKind k) {
     return ANVIL_FAULT_KIND_OTHER;
 }
 
+// True if `va` is canonical with 48-bit virtual addresses (bits 63..47 equal).
+bool is_canonical(uint64_t va) {
+    const uint64_t top = va >> 47;
+    return top == 0 || top == 0x1ffff;
+}
+
+constexpr uint64_t kVectorGeneralProtection = 13;
+
 // Exit status the machine halts with when init faults; a panic's (docs/exit-codes.md).
 constexpr int kInitFaultedCode = 125;
 constexpr int kPanicCode = 126;
@@ -68,15 +76,22 @@ void on_fault(uint32_t cpu, const FaultInfo& fault) {
     Thread* t = scheduler().current(cpu);
     if (!t)
         panic("user fault on cpu %u with no current thread", cpu);
-    kprintf("anvil: fault: thread %llu (%s): %s, %s at 0x%llx, rip 0x%llx, vector %llu\n",
+    kprintf("anvil: fault: thread %llu (%s): %s, %s at 0x%llx, rip 0x%llx, vector %llu, error 0x%llx\n",
             static_cast<unsigned long long>(t->id()), t->name(), fault_kind_name(fault.kind),
             fault_access_name(fault.access), static_cast<unsigned long long>(fault.addr),
-            static_cast<unsigned long long>(t->entry_regs().rip), static_cast<unsigned long long>(fault.vector));
+            static_cast<unsigned long long>(t->entry_regs().rip), static_cast<unsigned long long>(fault.vector),
+            static_cast<unsigned long long>(fault.error));
     trace_event(trace::Kind::k_fault, cpu, t->id(), static_cast<uint32_t>(fault.kind),
                 static_cast<uint32_t>(fault.access), fault.addr);
     scheduler().deschedule(t, ThreadState::kFaulted);
     ipc_release_callers(t);
-    ipc_report_stop(t, fault_report_kind(fault.kind), static_cast<uint32_t>(fault.access), fault.addr, 0);
+    anvil_fault_msg_t report{};
+    report.kind = fault_report_kind(fault.kind);
+    report.access = static_cast<uint32_t>(fault.access);
+    report.address = fault.addr;
+    report.vector = fault.vector;
+    report.error_code = fault.error;
+    ipc_report_stop(t, report);
     if (t->is_root()) {
         kprintf("anvil: init faulted; halting\n");
         halt_machine(kInitFaultedCode);
@@ -99,16 +114,27 @@ void on_irq(uint32_t cpu, uint32_t irq) {
 void on_idle(uint32_t cpu) {}
 
 bool next_to_run(uint32_t cpu, Resume* out) {
-    Thread* t = scheduler().pick(cpu);
-    trace_running(cpu, t ? t->id() : 0);
-    if (!t)
-        return false;
-    hal::UserRegs& r = t->entry_regs();
-    r.rflags = (r.rflags & hal::kUserRflagsMask) | hal::kUserRflags;
-    out->regs = &r;
-    out->as = t->vspace()->as();
-    out->thread_id = t->id();
-    return true;
+    for (;;) {
+        Thread* t = scheduler().pick(cpu);
+        trace_running(cpu, t ? t->id() : 0);
+        if (!t)
+            return false;
+        hal::UserRegs& r = t->entry_regs();
+        if (!is_canonical(r.rip) || !is_canonical(r.rsp)) {
+            // A user `mov $x, %rsp; syscall` (or a jump's target, later) leaves
+            // values the way back to ring 3 cannot load: the thread takes the
+            // #GP that return raises, on both backends alike, and the CPU picks
+            // again. (rip and rsp are entry registers, always saved; FS base
+            // is checked where it is set, by tcb_write_regs.)
+            on_fault(cpu, FaultInfo{FaultKind::kGeneralProtection, FaultAccess::kNone, 0, kVectorGeneralProtection, 0});
+            continue;
+        }
+        r.rflags = (r.rflags & hal::kUserRflagsMask) | hal::kUserRflags;
+        out->regs = &r;
+        out->as = t->vspace()->as();
+        out->thread_id = t->id();
+        return true;
+    }
 }
 
 void panic(const char* fmt, ...) {

@@ -16,7 +16,10 @@ Status sys_thread_exit(Thread& self, SyscallArgs& a) {
     trace_event(trace::Kind::k_exit, self.id(), trace_zigzag(code));
     scheduler().deschedule(&self, ThreadState::kExited);
     ipc_release_callers(&self);
-    ipc_report_stop(&self, ANVIL_FAULT_KIND_EXIT, 0, 0, code);
+    anvil_fault_msg_t report{};
+    report.kind = ANVIL_FAULT_KIND_EXIT;
+    report.exit_code = code;
+    ipc_report_stop(&self, report);
     if (self.is_root()) {
         kprintf("anvil: init exited with code %lld\n", static_cast<long long>(code));
         halt_machine(static_cast<int>(code & 0x7f));

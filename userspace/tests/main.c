@@ -222,6 +222,11 @@ static const struct test_case kTests[] = {
     {"io.read_line_args", test_io_read_line_args},
     {"io.read_line", test_io_read_line},
     {"io.restart_after_crash", test_io_restart_after_crash},
+    {"cpu.flags_syscall", test_cpu_flags_syscall},
+    {"cpu.flags_fault", test_cpu_flags_fault},
+    {"cpu.flags_timer", test_cpu_flags_timer},
+    {"cpu.selectors", test_cpu_selectors},
+    {"cpu.fault_table", test_cpu_fault_table},
     /* Last: the simulator stops at a user ud2 (UC_ERR_INSN_INVALID) instead of reporting #UD. */
     {"ipc.fault_ep_invalid_opcode", test_ipc_fault_ep_invalid_opcode},
 };

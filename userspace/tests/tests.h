@@ -113,6 +113,13 @@ int test_sched_affinity_holds(void);
 int test_sched_exit_and_fault_stop_cleanly(void);
 int test_abi_rdtsc(void);
 
+/* cpu_tests.c */
+int test_cpu_fault_table(void);
+int test_cpu_flags_syscall(void);
+int test_cpu_flags_fault(void);
+int test_cpu_flags_timer(void);
+int test_cpu_selectors(void);
+
 /* ipc_tests.c */
 int test_ipc_create(void);
 int test_ipc_irq_bind(void);

@@ -85,7 +85,7 @@ constexpr uint64_t kUserRflags = 0x202;
 constexpr uint64_t kUserRflagsMask = 0xcd5;
 
 // Makes every field of a thread's register file current. After a syscall or the
-// end of a slice the simulator fills in only the entry registers (rip, rflags,
+// end of a slice the simulator fills in only the entry registers (rip, rsp, rflags,
 // rax, rdi, rsi, rdx, r8, r9, r10, r12; rcx and r11 after a syscall) and keeps
 // the rest in the emulator until this is called; whatever reads or writes any
 // other field (or hands the file to another address space) calls it first.

@@ -35,6 +35,7 @@ struct FaultInfo {
     FaultAccess access;
     uint64_t addr;    // faulting address (page faults), else 0
     uint64_t vector;  // the x86 exception vector
+    uint64_t error;   // the exception's error code (0 for vectors without one)
 };
 
 // Called once on the boot CPU with the machine description; builds the root

@@ -104,6 +104,8 @@ typedef struct anvil_fault_msg {
     uint64_t address;    /* page faults: the faulting address; else 0 */
     uint64_t rip;        /* where the thread stopped */
     int64_t exit_code;   /* ANVIL_FAULT_KIND_EXIT: the exit code */
+    uint64_t vector;     /* faults: the x86 exception vector (14 #PF, 13 #GP, ...) */
+    uint64_t error_code; /* faults: the exception's error code (0 if it has none) */
 } anvil_fault_msg_t;
 
 /* User virtual addresses: [ANVIL_USER_BASE, ANVIL_USER_LIMIT). The top of the
