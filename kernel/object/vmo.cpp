@@ -72,4 +72,22 @@ Status Vmo::write(uint64_t offset, const void* src, uint64_t len) {
     return ANVIL_OK;
 }
 
+Status Vmo::check_alias_perms(uint32_t perms) const {
+    if ((perms & ANVIL_PERM_W) && executable_mappings_ != 0)
+        return ANVIL_ERR_BAD_STATE;
+    if ((perms & ANVIL_PERM_X) && writable_mappings_ != 0)
+        return ANVIL_ERR_BAD_STATE;
+    return ANVIL_OK;
+}
+
+void Vmo::mapping_added(uint32_t perms) {
+    writable_mappings_ += (perms & ANVIL_PERM_W) != 0;
+    executable_mappings_ += (perms & ANVIL_PERM_X) != 0;
+}
+
+void Vmo::mapping_removed(uint32_t perms) {
+    writable_mappings_ -= (perms & ANVIL_PERM_W) != 0;
+    executable_mappings_ -= (perms & ANVIL_PERM_X) != 0;
+}
+
 }  // namespace kernel

@@ -30,11 +30,24 @@ public:
     Status read(uint64_t offset, void* dst, uint64_t len) const;
     Status write(uint64_t offset, const void* src, uint64_t len);
 
+    // W^X across aliases: no VMO is mapped writable anywhere (any address,
+    // any address space) while it is mapped executable anywhere, so no
+    // process can write code through one mapping and run it through another.
+    // BAD_STATE if a mapping with `perms` (ANVIL_PERM_*) would break that.
+    Status check_alias_perms(uint32_t perms) const;
+    // Counts a mapping made (after check_alias_perms) or removed.
+    void mapping_added(uint32_t perms);
+    void mapping_removed(uint32_t perms);
+    uint32_t writable_mappings() const { return writable_mappings_; }
+    uint32_t executable_mappings() const { return executable_mappings_; }
+
 private:
     KERNEL_HEAP_FRIENDS;
     Vmo() : KObject(ANVIL_OBJ_VMO) {}
     void destroy() override;
 
+    uint32_t writable_mappings_ = 0;    // mappings with ANVIL_PERM_W, in every VSpace
+    uint32_t executable_mappings_ = 0;  // mappings with ANVIL_PERM_X, in every VSpace
     size_t npages_ = 0;              // pages with a frame
     size_t pages_capacity_ = 0;      // entries allocated in pages_
     hal::paddr_t* pages_ = nullptr;  // one frame per page, from kalloc

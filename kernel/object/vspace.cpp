@@ -39,6 +39,7 @@ Status VSpace::map(uint64_t va, Vmo* vmo, uint64_t offset, uint64_t len, uint32_
         return ANVIL_ERR_INVALID_ARG;  // W^X
     if (offset > vmo->size() || len > vmo->size() - offset)
         return ANVIL_ERR_OUT_OF_RANGE;
+    TRY(vmo->check_alias_perms(perms));  // W^X across every mapping of the VMO
     Mapping* after = nullptr;
     for (Mapping* m = mappings_.front(); m; m = mappings_.next(m)) {
         if (m->va < va + len && va < m->va + m->len)
@@ -56,6 +57,7 @@ Status VSpace::map(uint64_t va, Vmo* vmo, uint64_t offset, uint64_t len, uint32_
         return ANVIL_ERR_NO_MEMORY;
     }
     vmo->retain();
+    vmo->mapping_added(perms);
     mapping->va = va;
     mapping->len = len;
     mapping->vmo = vmo;
@@ -70,6 +72,7 @@ void VSpace::remove_mapping(Mapping* m) {
     mappings_.remove(m);
     if (last_found_ == m)
         last_found_ = nullptr;
+    m->vmo->mapping_removed(m->perms);
     m->vmo->release();
     unmake(m);
 }

@@ -149,6 +149,7 @@ static const struct test_case kTests[] = {
     {"mem.vma_unmap", test_vma_unmap},
     {"mem.vma_alloc", test_vma_alloc},
     {"mem.vma_map_large", test_vma_map_large},
+    {"mem.wx_across_aliases", test_vma_wx_aliases},
     {"mem.mapping_keeps_vmo_alive", test_mapping_keeps_vmo},
     {"mem.initramfs_map", test_initramfs_map},
     {"tcb.configure", test_tcb_configure},

@@ -426,3 +426,50 @@ int test_initramfs_map(void)
     CHECK_STATUS(anvil_cpio_find(p, g_initramfs_size, "no-such-member", &data, &len), ANVIL_ERR_NOT_FOUND);
     return 0;
 }
+
+/* W^X holds across aliases: a VMO mapped writable anywhere cannot be mapped
+ * executable anywhere (this address space or another), and the reverse; the
+ * refused call changes nothing. Write, unmap, map executable still works. */
+int test_vma_wx_aliases(void)
+{
+/* Nothing is mapped at va: the kernel cannot read it for vmo_write. */
+#define range_is_mapped(va, len) (anvil_vmo_write(v, PAGE, (const void *)(uintptr_t)(va), (len)) != ANVIL_ERR_FAULT)
+    anvil_cap_t v, other;
+    CHECK_STATUS(anvil_vmo_create(2 * PAGE, &v), ANVIL_OK);
+    CHECK_STATUS(anvil_vspace_create(&other), ANVIL_OK);
+    const uint64_t a = TEST_VA, b = TEST_VA + 4 * PAGE;
+    /* Writable here: executable is refused here, in another space, and on
+     * another page of the same VMO. */
+    CHECK_STATUS(anvil_vma_map(VS, a, v, 0, PAGE, R | W), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_map(VS, b, v, 0, PAGE, R | X), ANVIL_ERR_BAD_STATE);
+    CHECK_STATUS(anvil_vma_map(other, b, v, 0, PAGE, R | X), ANVIL_ERR_BAD_STATE);
+    CHECK_STATUS(anvil_vma_map(VS, b, v, PAGE, PAGE, R | X), ANVIL_ERR_BAD_STATE);
+    CHECK(!range_is_mapped(b, PAGE));
+    /* Another writable alias and a read-only one are fine. */
+    CHECK_STATUS(anvil_vma_map(other, b, v, 0, PAGE, R | W), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_map(VS, b, v, 0, PAGE, R), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_unmap(VS, b, PAGE), ANVIL_OK);
+    /* Code is written, every writable mapping goes, then it is mapped executable. */
+    static const uint8_t kRet[1] = {0xc3};
+    memcpy((void *)(uintptr_t)a, kRet, sizeof kRet);
+    CHECK_STATUS(anvil_vma_unmap(VS, a, PAGE), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_map(VS, b, v, 0, PAGE, R | X), ANVIL_ERR_BAD_STATE); /* other still writes */
+    CHECK_STATUS(anvil_vma_unmap(other, b, PAGE), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_map(VS, b, v, 0, PAGE, R | X), ANVIL_OK);
+    ((void (*)(void))(uintptr_t)b)();
+    /* Executable here: writable is refused everywhere, read-only is not. */
+    CHECK_STATUS(anvil_vma_map(VS, a, v, 0, PAGE, R | W), ANVIL_ERR_BAD_STATE);
+    CHECK_STATUS(anvil_vma_map(other, a, v, PAGE, PAGE, R | W), ANVIL_ERR_BAD_STATE);
+    CHECK(!range_is_mapped(a, PAGE));
+    CHECK_STATUS(anvil_vma_map(other, a, v, 0, PAGE, R | X), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_map(VS, a, v, 0, PAGE, R), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_unmap(VS, a, PAGE), ANVIL_OK);
+    /* Destroying a space drops its mappings from the count. */
+    CHECK_STATUS(anvil_cap_delete(ANVIL_CAP_SELF_CNODE, other), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_unmap(VS, b, PAGE), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_map(VS, a, v, 0, PAGE, R | W), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_unmap(VS, a, PAGE), ANVIL_OK);
+    CHECK_STATUS(anvil_cap_delete(ANVIL_CAP_SELF_CNODE, v), ANVIL_OK);
+    return 0;
+}
+#undef range_is_mapped

@@ -75,6 +75,7 @@ int test_vma_map_errors(void);
 int test_vma_unmap(void);
 int test_vma_alloc(void);
 int test_vma_map_large(void);
+int test_vma_wx_aliases(void);
 int test_mapping_keeps_vmo(void);
 int test_initramfs_map(void);
 
