@@ -1956,6 +1956,7 @@ TEST_CASE("ipc fast path: call and reply_recv give the same results either way, 
     FastPath mode(fast);
     SmpGuard smp(kCpus);
     TestProcess p(255);
+    REQUIRE(kernel::ipc_fastpath_enabled() == fast);  // nothing set up above may switch it back
     SameCpu w = same_cpu_pair(p);
     const Bytes req = pattern(kernel::kIpcFastBytes, 5), rep = pattern(3, 8);
     w.x.cs.put(kA, send_msg(0x11, req));
