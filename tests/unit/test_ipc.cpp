@@ -1923,8 +1923,9 @@ TEST_CASE("ipc: overlapping send and receive buffers in one address space: the r
 //
 // The same client/server exchange with the fast path on and off: every result
 // must be the same; only where the woken partner runs differs (handed the CPU at
-// once, or queued on it). The whole file also runs with the fast path off
-// (ctest "unit (IPC fast path off)/", ANVIL_IPC_FASTPATH=off).
+// once, or queued on it). The tests named "ipc*" (not "notify:" or "fault endpoint:")
+// also run with the fast path off (ctest "unit (IPC fast path off)/",
+// ANVIL_IPC_FASTPATH=off).
 
 namespace {
 
