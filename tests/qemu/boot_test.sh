@@ -35,6 +35,12 @@ code=$?
 
 fail=0
 rest=$(tr -d '\0' <"$log")
+# The userspace suite's closing line "N passed, N failed" with nothing passed or
+# failed: the run's test filter matched nothing that ran. That never passes.
+if [[ $rest =~ (^|[^0-9])0\ passed,\ 0\ failed ]]; then
+    echo "boot_test: FAIL: the userspace test suite ran no test (\"0 passed, 0 failed\")" >&2
+    fail=1
+fi
 IFS='|' read -r -a pieces <<<"$expected_text"
 for piece in "${pieces[@]}"; do
     if [[ "$rest" != *"$piece"* ]]; then

@@ -1,6 +1,7 @@
 # Runs anvil-sim three times: twice with SEED_A, once with SEED_B. The two SEED_A
 # runs must print the same console output and the same schedule digest; the
-# SEED_B run must interleave differently (another digest).
+# SEED_B run must interleave differently (another digest). INITRAMFS runs the
+# userspace suite; each run must pass at least one of its tests.
 #   cmake -DSIM=... -DINITRAMFS=... -DSEED_A=1 -DSEED_B=2 [-DARGS=...] -P determinism.cmake
 foreach(run a1 a2 b)
   if(run STREQUAL "b")
@@ -13,6 +14,10 @@ foreach(run a1 a2 b)
   string(REGEX MATCH "schedule_digest [0-9a-f]+" digest_${run} "${err_${run}}")
   if(NOT digest_${run})
     message(FATAL_ERROR "run ${run} (seed ${seed}) printed no schedule digest:\n${out_${run}}${err_${run}}")
+  endif()
+  # The workload is the userspace suite: two runs that tested nothing agree and prove nothing.
+  if(NOT out_${run} MATCHES "(^|[^0-9])[1-9][0-9]* passed, [0-9]+ failed")
+    message(FATAL_ERROR "run ${run} (seed ${seed}) passed no userspace test:\n${out_${run}}${err_${run}}")
   endif()
   message("seed ${seed}: ${digest_${run}}, exit ${code_${run}}")
 endforeach()

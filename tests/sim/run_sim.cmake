@@ -6,6 +6,11 @@ set(extra ${ARGS})  # a CMake list of extra anvil-sim arguments
 execute_process(COMMAND ${SIM} --initramfs ${INITRAMFS} ${extra}
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE code TIMEOUT 110)
 message("${out}${err}")
+# The userspace suite's closing line "N passed, N failed" with nothing passed or
+# failed: the run's test filter matched nothing that ran. That never passes.
+if(out MATCHES "(^|[^0-9])0 passed, 0 failed")
+  message(FATAL_ERROR "the userspace test suite ran no test (\"0 passed, 0 failed\")")
+endif()
 string(REPLACE "|" ";" wanted "${EXPECT}")
 set(rest "${out}")
 foreach(piece IN LISTS wanted)

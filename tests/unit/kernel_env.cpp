@@ -21,6 +21,16 @@ namespace {
 // Never destroyed: kernel objects live in its memory until the process ends.
 sim::Machine* g_machine = nullptr;
 
+// ctest runs the IPC tests a second time against the slow path only
+// (ANVIL_IPC_FASTPATH=off). Applied before main, not at kernel_env()'s first use:
+// a test that sets the fast path itself (test_ipc.cpp's FastPath) before its
+// first kernel_env() call must not have its setting overridden.
+[[maybe_unused]] const bool g_fastpath_from_env = [] {
+    if (const char* mode = std::getenv("ANVIL_IPC_FASTPATH"); mode && std::strcmp(mode, "off") == 0)
+        kernel::ipc_set_fastpath(false);
+    return true;
+}();
+
 bool is_scheduled(ThreadState s) {
     return s == ThreadState::kRunnable || s == ThreadState::kRunning || s == ThreadState::kBlocked;
 }
@@ -39,9 +49,6 @@ void kernel_env() {
             std::fprintf(stderr, "kernel_env: %s\n", error.c_str());
             std::abort();
         }
-        // ctest runs the IPC tests a second time against the slow path only.
-        if (const char* mode = std::getenv("ANVIL_IPC_FASTPATH"); mode && std::strcmp(mode, "off") == 0)
-            kernel::ipc_set_fastpath(false);
         kernel::frames().init(info.usable, info.usable_count);
         kernel::scheduler().init(1);
         return true;

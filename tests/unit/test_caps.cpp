@@ -257,7 +257,7 @@ TEST_CASE("cap_copy: a badge on a VMO, CNode or TCB cap is INVALID_ARG") {
 
 // ---- cap_delete / cap_revoke ---------------------------------------------------------
 
-TEST_CASE("cap_delete: needs WRITE on the CNode cap; bad slots are INVALID_CAP") {
+TEST_CASE("cap_delete: needs WRITE on the CNode cap, and bad slots are INVALID_CAP") {
     TestProcess p;
     const uint32_t vmo = p.new_vmo(kPage);
     const uint32_t no_write = p.copy(kSelfCNode, kAll & ~kW);
@@ -518,7 +518,7 @@ TEST_CASE("cap_info: reports type, rights, badge and object id") {
     CHECK(v.object_id == p.cap(vmo)->object->id());
 }
 
-TEST_CASE("cap_info: needs READ on the CNode cap; bad slots are INVALID_CAP") {
+TEST_CASE("cap_info: needs READ on the CNode cap, and bad slots are INVALID_CAP") {
     TestProcess p;
     const uint32_t no_read = p.copy(kSelfCNode, kAll & ~kR);
     p.write_user(kUserBuf, Bytes(sizeof(anvil_cap_info_t), 0xee));

@@ -98,7 +98,7 @@ TEST_CASE("irq_bind: bad caps, missing rights and a bit past 63 fail and change 
     }
 }
 
-TEST_CASE("irq objects: one per line; the line is free again once its last cap goes") {
+TEST_CASE("irq objects: one per line, and the line is free again once its last cap goes") {
     kernel_env();
     CHECK(Irq::create(hal::kIrqLines).status() == ANVIL_ERR_INVALID_ARG);
     {

@@ -574,7 +574,7 @@ TEST_CASE("ipc: call/reply in both orders: the caller waits for the reply, which
     check_no_ipc(srv);
 }
 
-TEST_CASE("ipc: reply with nothing pending is BAD_STATE; a bad reply message keeps the reply owed") {
+TEST_CASE("ipc: reply with nothing pending is BAD_STATE, and a bad reply message keeps the reply owed") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
@@ -735,7 +735,7 @@ TEST_CASE("ipc: reply_recv with a good reply and a bad next buffer never strands
     }
 }
 
-TEST_CASE("ipc: nested calls: a server that owes a reply calls another server; each reply finds its caller") {
+TEST_CASE("ipc: nested calls: a server that owes a reply calls another server, and each reply finds its caller") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 0x1);
@@ -976,7 +976,7 @@ TEST_CASE("ipc: cap transfer: fewer offered slots than sent caps transfers only 
     CHECK_FALSE(x.cs.empty(12));
 }
 
-TEST_CASE("ipc: an occupied offered slot fails the receiver with SLOT_OCCUPIED; the sender stays queued") {
+TEST_CASE("ipc: an occupied offered slot fails the receiver with SLOT_OCCUPIED, and the sender stays queued") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 3);
@@ -1042,7 +1042,7 @@ TEST_CASE("ipc: two caps offered the same free slot: SLOT_OCCUPIED for the recei
     CHECK(s.rax() == kOk);
 }
 
-TEST_CASE("ipc: SLOT_ANY with a full receiver CNode fails the receiver (NO_MEMORY); the sender stays queued") {
+TEST_CASE("ipc: SLOT_ANY with a full receiver CNode fails the receiver (NO_MEMORY), and the sender stays queued") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
@@ -1092,7 +1092,7 @@ TEST_CASE("ipc: caps in a reply go to the caller's offered slots") {
 
 // ---- badges -------------------------------------------------------------------------------
 
-TEST_CASE("ipc: badges: each minted cap's badge reaches the receiver; an unbadged cap gives 0") {
+TEST_CASE("ipc: badges: each minted cap's badge reaches the receiver, and an unbadged cap gives 0") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);  // client slot 1: unbadged
@@ -1250,7 +1250,7 @@ TEST_CASE("ipc: a server that abandons a call (recv again, exit, fault, destroye
     CHECK(ep_idle(x.e));
 }
 
-TEST_CASE("ipc: a thread destroyed while it waits leaves its queue; a caller destroyed frees its server") {
+TEST_CASE("ipc: a thread destroyed while it waits leaves its queue, and a caller destroyed frees its server") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
@@ -1334,7 +1334,7 @@ TEST_CASE("ipc: a receive buffer that is not writable is FAULT at once, nothing 
     CHECK(s.rax() == kOk);
 }
 
-TEST_CASE("ipc: a receiver whose buffer went bad while it waited fails alone; the sender goes to the next") {
+TEST_CASE("ipc: a receiver whose buffer went bad while it waited fails alone, and the sender goes to the next") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 8);
@@ -1376,7 +1376,7 @@ TEST_CASE("ipc: a receiver whose buffer went bad while it waited fails alone; th
         check_no_ipc(*w);
 }
 
-TEST_CASE("ipc: a sender whose message went bad while queued fails alone; the receiver takes the next") {
+TEST_CASE("ipc: a sender whose message went bad while queued fails alone, and the receiver takes the next") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
@@ -1427,7 +1427,7 @@ TEST_CASE("ipc: a sender whose message went bad while queued fails alone; the re
         check_no_ipc(*w);
 }
 
-TEST_CASE("ipc: a caller whose reply buffer went bad gets FAULT; the server's reply succeeds") {
+TEST_CASE("ipc: a caller whose reply buffer went bad gets FAULT, and the server's reply succeeds") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     auto [x, c, srv] = pending_call(p);
@@ -1541,7 +1541,7 @@ TEST_CASE("ipc: tcb_suspend of a caller waiting for its reply fails the call wit
 
 // ---- notifications ------------------------------------------------------------------------
 
-TEST_CASE("notify: signal ORs bits, wait takes and clears them; bits=0 is INVALID_ARG") {
+TEST_CASE("notify: signal ORs bits, wait takes and clears them, and bits=0 is INVALID_ARG") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Space sp = make_space(p);
@@ -1575,7 +1575,7 @@ TEST_CASE("notify: signal ORs bits, wait takes and clears them; bits=0 is INVALI
     check_no_ipc(b);
 }
 
-TEST_CASE("notify: one signal wakes one waiter, FIFO; a destroyed notification wakes waiters with PEER_CLOSED") {
+TEST_CASE("notify: one signal wakes one waiter (FIFO), and a destroyed notification wakes waiters with PEER_CLOSED") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Space sp = make_space(p);
@@ -1711,7 +1711,8 @@ TEST_CASE("fault endpoint: a page fault sends a PAGE message with access and add
     check_no_ipc(t);
 }
 
-TEST_CASE("fault endpoint: other fault kinds; queued messages are FIFO with other senders; none without an endpoint") {
+TEST_CASE("fault endpoint: other fault kinds, queued messages are FIFO with other senders, and none without an "
+          "endpoint") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p, 0x5);
@@ -1750,7 +1751,8 @@ TEST_CASE("fault endpoint: other fault kinds; queued messages are FIFO with othe
         check_no_ipc(*w);
 }
 
-TEST_CASE("fault endpoint: a queued fault message goes away with its thread; a bad monitor buffer fails the monitor") {
+TEST_CASE("fault endpoint: a queued fault message goes away with its thread, and a bad monitor buffer fails the "
+          "monitor") {
     SmpGuard smp(kCpus);
     TestProcess p(255);
     Pair x = make_ep_pair(p);
@@ -1921,8 +1923,9 @@ TEST_CASE("ipc: overlapping send and receive buffers in one address space: the r
 //
 // The same client/server exchange with the fast path on and off: every result
 // must be the same; only where the woken partner runs differs (handed the CPU at
-// once, or queued on it). The whole file also runs with the fast path off
-// (ctest "unit (IPC fast path off)/", ANVIL_IPC_FASTPATH=off).
+// once, or queued on it). The tests named "ipc*" (not "notify:" or "fault endpoint:")
+// also run with the fast path off (ctest "unit (IPC fast path off)/",
+// ANVIL_IPC_FASTPATH=off).
 
 namespace {
 
@@ -1948,12 +1951,13 @@ struct FastPath {
 
 }  // namespace
 
-TEST_CASE("ipc fast path: call and reply_recv give the same results either way; only placement differs") {
+TEST_CASE("ipc fast path: call and reply_recv give the same results either way, and only placement differs") {
     const bool fast = GENERATE(true, false);
     INFO("fast path " << (fast ? "on" : "off"));
     FastPath mode(fast);
     SmpGuard smp(kCpus);
     TestProcess p(255);
+    REQUIRE(kernel::ipc_fastpath_enabled() == fast);  // nothing set up above may switch it back
     SameCpu w = same_cpu_pair(p);
     const Bytes req = pattern(kernel::kIpcFastBytes, 5), rep = pattern(3, 8);
     w.x.cs.put(kA, send_msg(0x11, req));

@@ -106,7 +106,7 @@ TEST_CASE("manifest: bad manifests are refused with the line and the problem") {
     CHECK(p.error == why);
 }
 
-TEST_CASE("manifest: at most MANIFEST_MAX_SERVICES services; every slot filled at once") {
+TEST_CASE("manifest: at most MANIFEST_MAX_SERVICES services, and every slot filled at once") {
     std::string text;
     for (unsigned i = 0; i < MANIFEST_MAX_SERVICES; ++i)
         text += "s" + std::to_string(i) + "\n";

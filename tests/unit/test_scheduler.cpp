@@ -157,7 +157,7 @@ Code syscall_on(uint32_t cpu, uint64_t nr, U64s args = {}) {
 
 // ---- RunQueue ------------------------------------------------------------------------
 
-TEST_CASE("RunQueue: an empty queue gives nothing; one thread in, one out") {
+TEST_CASE("RunQueue: an empty queue gives nothing, and one thread in gives one out") {
     LooseThreads pool;
     RunQueue q;
     CHECK(q.empty());
@@ -203,7 +203,7 @@ TEST_CASE("RunQueue: pop_highest is strict priority order over all 256 levels") 
     CHECK(q.top_priority() == -1);
 }
 
-TEST_CASE("RunQueue: FIFO within a priority; push_front goes first in its own priority only") {
+TEST_CASE("RunQueue: FIFO within a priority, and push_front goes first in its own priority only") {
     LooseThreads pool;
     RunQueue q;
     Thread* a1 = pool.make("a1", 10);
@@ -239,7 +239,7 @@ TEST_CASE("RunQueue: FIFO within a priority; push_front goes first in its own pr
     CHECK(q.empty());
 }
 
-TEST_CASE("RunQueue: remove from the head, middle and tail; a level's bit clears when it empties") {
+TEST_CASE("RunQueue: remove from the head, middle and tail, and a level's bit clears when it empties") {
     LooseThreads pool;
     RunQueue q;
     Thread* a = pool.make("a", 30);

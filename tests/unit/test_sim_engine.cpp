@@ -63,7 +63,7 @@ const std::vector<uint8_t> kSyscall = {0x0f, 0x05};
 
 }  // namespace
 
-TEST_CASE("sim engine: a syscall stop reads the entry registers; sync_regs brings the rest, runs in between keep "
+TEST_CASE("sim engine: a syscall stop reads the entry registers, sync_regs brings the rest, and runs in between keep "
           "them") {
     Threads t(join({
         mov(0x48, 0xc3, 0x1111),  // 0x00 mov rbx, 0x1111
@@ -156,7 +156,7 @@ TEST_CASE("sim engine: a budget stop keeps every register, then the thread goes 
     CHECK(r.rdi == 32);  // rcx, not read at a budget stop, was never overwritten
 }
 
-TEST_CASE("sim engine: pages contiguous in host memory share one Unicorn region; unmapping part of one keeps the "
+TEST_CASE("sim engine: pages contiguous in host memory share one Unicorn region, and unmapping part of one keeps the "
           "rest") {
     Threads t({0xf4});
     sim::Engine& e = t.engine();
@@ -198,7 +198,7 @@ TEST_CASE("sim engine: pages contiguous in host memory share one Unicorn region;
         CHECK(byte_at(kVa + i * P) == -1);
 }
 
-TEST_CASE("sim engine: a mapping that would pass the region limit is refused whole; a long contiguous one is one "
+TEST_CASE("sim engine: a mapping that would pass the region limit is refused whole, and a long contiguous one is one "
           "region") {
     Threads t({0xf4});
     sim::Engine& e = t.engine();

@@ -33,7 +33,8 @@ using Writes = std::vector<std::pair<uint16_t, uint8_t>>;
 
 }  // namespace
 
-TEST_CASE("sim io: granted in/out reach the bus; an ungranted port is a #GP at the instruction, with nothing done") {
+TEST_CASE("sim io: granted in/out reach the bus, and an ungranted port is a #GP at the instruction, with nothing "
+          "done") {
     CodeRun r({
         0x66, 0xba, 0xf8, 0x03,        // 0x00 mov dx, 0x3f8
         0xb0, 0x41,                    // 0x04 mov al, 'A'

@@ -130,6 +130,10 @@ int run_tests(const struct test_case *tests, unsigned count, const char *filter)
     if (ran == 0) {
         printf("no test matches \"%s\"\n", filter ? filter : "");
         failed = 1;
+    } else if (passed == 0 && failed == 0) {
+        /* Every test it matched was skipped: nothing was tested, which is no pass. */
+        printf("every test matching \"%s\" was skipped\n", filter ? filter : "*");
+        failed = 1;
     }
     if (skipped)
         printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);

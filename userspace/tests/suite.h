@@ -45,8 +45,8 @@ extern void (*suite_cleanup)(void);
 int test_selected(const char *filter, const char *name);
 
 /* Runs the tests `filter` selects, in order, one line each, and prints the
- * summary; returns the failure count (a filter that selects nothing is one
- * failure). A test that passes but leaves caps behind in the caller's CNode
+ * summary; returns the failure count (a filter that selects nothing, or only
+ * tests that skip, is one failure). A test that passes but leaves caps behind in the caller's CNode
  * fails; the caps a test leaves are deleted either way (threads suspended first). */
 int run_tests(const struct test_case *tests, unsigned count, const char *filter);
 
