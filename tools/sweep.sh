@@ -28,7 +28,9 @@
 #               a spinning thread) exits 124 and counts as failing; its trace
 #               stops there and replays to the same point.
 # --out DIR     where failing seeds' traces go, as DIR/seed-N.atrace with the
-#               run's console as DIR/seed-N.log (default: BUILD/sweep)
+#               run's console as DIR/seed-N.log (default: sweeps/ at the top of
+#               the tree: results, which `tools/anvil clean` keeps, not build
+#               output)
 # --build DIR   the build directory holding sim/anvil-sim and userspace/ (default: build)
 # --check-args  only check the arguments (tools/anvil does this before building)
 # Anything after -- goes to every anvil-sim run (e.g. --slice 200).
@@ -118,7 +120,7 @@ sim="$build/sim/anvil-sim"
 initramfs="$build/userspace/$initramfs_name"
 [[ -x $sim ]] || { echo "sweep: no simulator at $sim (build first: tools/anvil build)" >&2; exit 2; }
 [[ -f $initramfs ]] || { echo "sweep: no initramfs at $initramfs (build first: tools/anvil build)" >&2; exit 2; }
-[[ -n $out ]] || out="$build/sweep"
+[[ -n $out ]] || out="$ROOT/sweeps"
 mkdir -p "$out" || { echo "sweep: cannot create the output directory $out" >&2; exit 2; }
 
 # Every run's arguments but the seed and the trace file.
