@@ -33,8 +33,10 @@
 #               output)
 # --build DIR   the build directory holding sim/anvil-sim and userspace/ (default: build)
 # --check-args  only check the arguments (tools/anvil does this before building)
+# -h, --help    this text
 # Anything after -- goes to every anvil-sim run (e.g. --slice 200).
-# exit: 0 if every seed passed, 1 if any failed, 2 for bad arguments.
+# exit: 0 if every seed passed, 1 if any failed, 2 for bad arguments or a
+# missing build.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -61,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --out) [[ $# -ge 2 ]] || usage_error "--out needs a directory"; out=$2; shift 2 ;;
     --build) [[ $# -ge 2 ]] || usage_error "--build needs a directory"; build=$2; shift 2 ;;
     --check-args) check_only=1; shift ;;
+    -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
     --) shift; sim_extra=("$@"); break ;;
     *) usage_error "unknown option '$1'" ;;
     esac

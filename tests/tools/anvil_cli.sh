@@ -6,9 +6,12 @@
 # logs its call, so a check can tell that nothing was started.
 #   anvil_cli.sh TOOLS_DIR WORK_DIR help|bad-args|clean|progress
 # help      every command's --help and -h (and after other arguments): exit 0,
-#           the command's help on stdout, nothing started, the tree unchanged
+#           the command's help on stdout, nothing started, the tree unchanged;
+#           the same for the scripts it runs (sweep.sh, fuzz.sh, qemu-run.sh,
+#           bench.sh)
 # bad-args  bad arguments to each command: exit 2 and one `anvil:` (or
-#           `sweep:`/`fuzz:`) line, nothing started, the tree unchanged
+#           `sweep:`/`fuzz:`) line, nothing started, the tree unchanged; the
+#           scripts exit 2 for bad arguments too
 # clean     clean names what it deletes and keeps the sweeps' traces;
 #           clean --sweeps deletes them too
 # progress  a build before `run` shows its progress on stderr, a no-op build
@@ -85,6 +88,20 @@ check_each() {
         pass
     done
 }
+# script_case CODE SCRIPT ARGS...: a script of tools/ run directly must exit
+# CODE, start nothing and leave the tree as it was.
+script_case() {
+    local want=$1 script=$2
+    shift 2
+    env "PATH=$work/bin:$PATH" "$tree/tools/$script" "$@" >"$work/script.out" 2>"$work/script.err"
+    code=$?
+    out=$(cat "$work/script.out")
+    err=$(cat "$work/script.err")
+    [[ $code == "$want" ]] || fail "tools/$script $* exited $code, not $want: $out$err"
+    untouched "tools/$script $*"
+    pass
+}
+
 # The help of the command named first.
 expect_help() { grep -qE "^  ${args[0]}( |$)" <<<"$out" || fail "tools/anvil $1 printed no help for ${args[0]}: $out$err"; }
 # A message from tools/anvil (or the sweep or fuzz script it checks arguments with).
@@ -119,6 +136,14 @@ CASES
     [[ $code == 0 && "$out" == "  run "* && "$out" != *"  replay "* ]] || fail "tools/anvil help run: exit $code: $out"
     untouched "tools/anvil help run"
     pass
+    # The scripts tools/anvil runs answer --help themselves, with their exit statuses.
+    for script in sweep.sh fuzz.sh qemu-run.sh bench.sh; do
+        for flag in --help -h; do
+            script_case 0 "$script" "$flag"
+            grep -q "exit" <<<"$out" || fail "tools/$script $flag printed no help: $out$err"
+        done
+    done
+    script_case 0 sweep.sh --seeds 1..2 --help
     # The whole usage: `tools/anvil`, help, -h and --help.
     for flag in "" help -h --help; do
         run help $flag
@@ -160,6 +185,13 @@ clean --all
 help nosuchcommand
 nosuchcommand
 CASES
+    script_case 2 sweep.sh --frobnicate
+    script_case 2 fuzz.sh --frobnicate
+    script_case 2 qemu-run.sh
+    script_case 2 qemu-run.sh no-such.iso
+    script_case 2 qemu-run.sh no-such.iso --smp many
+    script_case 2 bench.sh
+    script_case 2 bench.sh no-such-build-dir
     ANVIL_PRESET=weird "${anvil[@]}" run >"$work/preset.out" 2>"$work/preset.err"
     code=$?
     [[ $code == 2 ]] || fail "ANVIL_PRESET=weird tools/anvil run exited $code, not 2"
