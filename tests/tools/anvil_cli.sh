@@ -231,8 +231,8 @@ progress)
     cat >"$work/bin/cmake" <<'STUB'
 #!/bin/sh
 case $STUB_BUILD in
-steps) i=1; while [ $i -le 20 ]; do echo "[$i/20] Building CXX object step$i.o"; i=$((i + 1)); done ;;
-noop) echo "ninja: no work to do." ;;
+steps) echo "[0/2] Re-running CMake..."; i=1; while [ $i -le 20 ]; do echo "[$i/20] Building CXX object step$i.o"; i=$((i + 1)); done ;;
+noop) echo "[0/2] Re-checking globbed directories..."; echo "ninja: no work to do." ;;
 fail) echo "[1/2] Building CXX object a.o"; echo "FAILED: a.o"; echo "a.cpp:1: error: oops"; exit 1 ;;
 esac
 STUB
@@ -240,7 +240,7 @@ STUB
     STUB_BUILD=steps run steps run --seed 3
     [[ $code == 3 ]] || fail "run after a build exited $code, not the simulator's 3: $err"
     [[ "$out" == "console: hello" ]] || fail "run's stdout is not the simulator's alone: '$out'"
-    grep -qF "anvil: building build/ (20 steps; log: build/last-build.log)" <<<"$err" ||
+    grep -qF "anvil: building build/ (log: build/last-build.log)" <<<"$err" ||
         fail "the build did not say it started: $err"
     grep -qF "anvil: building build/: 20 of 20 steps done" <<<"$err" || fail "the build showed no progress: $err"
     [[ $(grep -c "steps done" <<<"$err") -le 10 ]] || fail "more than ten progress lines: $err"
