@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <anvil_build_id.h>
 #include <fmt/core.h>
+#include <sys/stat.h>
 
 int main(int argc, char** argv) {
     CLI::App app{"anvil-debug: step through a simulated Anvil run at kernel events.\n"
@@ -42,7 +43,8 @@ int main(int argc, char** argv) {
     app.add_option("--trace", trace_path,
                    "debug the run a simulator trace recorded: its configuration and input, checked record by record")
         ->check(CLI::ExistingFile);
-    app.add_option("--script", script_path, "read commands from this file instead of the terminal")
+    app.add_option("--script", script_path,
+                   "read commands from this file (or a pipe) instead of the terminal; not a device")
         ->check(CLI::ExistingFile);
     app.add_option("--gdb", options.gdb_port,
                    "serve the GDB remote protocol on 127.0.0.1:PORT instead of the command loop (0: any free port, "
@@ -112,6 +114,12 @@ int main(int argc, char** argv) {
     }
     std::FILE* script = nullptr;
     if (!script_path.empty()) {
+        // A pipe is a fine script (--script <(...)); a device such as /dev/zero never ends.
+        struct stat st;
+        if (stat(script_path.c_str(), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
+            fmt::print(stderr, "anvil-debug: --script {} is a device; give a file of commands\n", script_path);
+            return cli::kExitUsage;
+        }
         script = std::fopen(script_path.c_str(), "r");
         if (!script) {
             fmt::print(stderr, "anvil-debug: cannot read {}\n", script_path);

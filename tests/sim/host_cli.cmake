@@ -98,6 +98,8 @@ elseif(PART STREQUAL "files")
   check("anvil-sim --replay EMPTY" 2 COMMAND ${SIM} --replay ${WORK}/empty EXPECT "cannot read ${WORK}/empty: it is empty")
   check("anvil-debug --trace FIFO" 2 COMMAND ${DEBUG} --trace ${WORK}/fifo
     EXPECT "cannot read ${WORK}/fifo: it is not a regular file")
+  check("anvil-debug --script /dev/zero" 2 COMMAND ${DEBUG} --initramfs ${INITRAMFS} --script /dev/zero
+    EXPECT "anvil-debug: --script /dev/zero is a device; give a file of commands")
   check("anvil-trace dump FIFO" 2 COMMAND ${TRACE_TOOL} dump ${WORK}/fifo
     EXPECT "anvil-trace: cannot read ${WORK}/fifo: it is not a regular file")
   check("anvil-trace stats EMPTY" 2 COMMAND ${TRACE_TOOL} stats ${WORK}/empty EXPECT "it is empty")
