@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace replay {
 
@@ -120,33 +122,70 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
     return true;
 }
 
-bool read_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) {
+std::string size_text(uint64_t bytes) {
+    if (bytes < (1ull << 20))
+        return fmt::format("{} bytes", bytes);
+    return fmt::format("{:.1f} MiB", double(bytes) / double(1ull << 20));
+}
+
+bool read_file(const std::string& path, uint64_t max_bytes, std::vector<uint8_t>* bytes, std::string* error,
+               std::string_view bound) {
+    // Opened without blocking (a FIFO would wait for a writer) and checked
+    // through the descriptor, so what is checked is what is read.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         *error = std::strerror(errno);
+        return false;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        *error = std::strerror(errno);
+        ::close(fd);
+        return false;
+    }
+    if (!S_ISREG(st.st_mode))
+        *error = "it is not a regular file (a directory, FIFO, socket or device)";
+    else if (st.st_size == 0)
+        *error = "it is empty";
+    else if (static_cast<uint64_t>(st.st_size) > max_bytes)
+        *error = fmt::format("it is {}, more than the {} allowed{}{}", size_text(static_cast<uint64_t>(st.st_size)),
+                             size_text(max_bytes), bound.empty() ? "" : " ", bound);
+    else
+        error->clear();
+    if (!error->empty()) {
+        ::close(fd);
         return false;
     }
     // One allocation of the file's size: growing the vector instead would free
     // large blocks on the way, and glibc then raises its mmap threshold, so the
     // emulator's big allocations come from the heap afterwards: a run that read
     // a trace ran 2-3 % slower for that alone.
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
-        bytes->reserve(bytes->size() + static_cast<size_t>(st.st_size));
+    bytes->reserve(bytes->size() + static_cast<size_t>(st.st_size));
+    const size_t start = bytes->size();
     uint8_t buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    ssize_t n;
+    // A file that grows while it is read stops at the limit all the same.
+    while (bytes->size() - start <= max_bytes && (n = ::read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            *error = std::strerror(errno);
+            ::close(fd);
+            return false;
+        }
         bytes->insert(bytes->end(), buf, buf + n);
-    const int failed = std::ferror(f) ? errno : 0;  // before fclose, which may change errno
-    std::fclose(f);
-    if (failed)
-        *error = std::strerror(failed);
-    return failed == 0;
+    }
+    ::close(fd);
+    if (bytes->size() - start > max_bytes) {
+        *error = fmt::format("it grew past the {} allowed while it was read", size_text(max_bytes));
+        return false;
+    }
+    return true;
 }
 
 // The *.cpio file (sorted by name, for determinism) in `dirs` whose FNV-1a hash
 // is `hash`; "" if none.
-std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash) {
+std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash, uint64_t max_bytes) {
     for (const std::string& dir : dirs) {
         std::error_code ec;
         std::vector<std::string> files;
@@ -157,7 +196,7 @@ std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash) 
         for (const std::string& f : files) {
             std::vector<uint8_t> bytes;
             std::string error;
-            if (read_file(f, &bytes, &error) && trace::fnv1a(trace::kFnvOffset, bytes.data(), bytes.size()) == hash)
+            if (read_file(f, max_bytes, &bytes, &error) && trace::fnv1a(trace::kFnvOffset, bytes.data(), bytes.size()) == hash)
                 return f;
         }
     }
@@ -166,7 +205,7 @@ std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash) 
 
 bool load(const std::string& path, Trace* out, std::string* error) {
     std::vector<uint8_t> bytes;
-    if (!read_file(path, &bytes, error)) {
+    if (!read_file(path, kMaxTraceBytes, &bytes, error)) {
         *error = fmt::format("cannot read {}: {}", path, *error);
         return false;
     }

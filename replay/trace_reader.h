@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace replay {
@@ -36,15 +37,29 @@ struct Trace {
     uint64_t records_begin = 0;  // offset of the first record
 };
 
-// Reads a whole file into *bytes; false with `error` = errno's text if it cannot.
-bool read_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error);
+// The largest trace the host tools read (a trace is read whole into memory;
+// the userspace test suite's is 4.4 MiB for 190,000 slices, so a run stopped at
+// a sweep's default 10,000,000 slices writes about 250 MB).
+constexpr uint64_t kMaxTraceBytes = 1ull << 30;
+
+// Reads the whole of the regular file `path` (appending to *bytes). Refuses,
+// with `error` saying why ("it is empty", or errno's text if it cannot be
+// opened), anything that is not a regular file (a FIFO would block, a device
+// may never end), an empty file, and one larger than `max_bytes` (`bound`,
+// if given, says what sets that limit: "(half the simulated memory)").
+bool read_file(const std::string& path, uint64_t max_bytes, std::vector<uint8_t>* bytes, std::string* error,
+               std::string_view bound = "");
+
+// A size for messages: "300 bytes", "128.0 MiB".
+std::string size_text(uint64_t bytes);
 
 // The *.cpio file in `dirs` (each searched in name order) whose FNV-1a hash is
-// `hash`, i.e. the initramfs a trace was recorded with; "" if none.
-std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash);
+// `hash`, i.e. the initramfs a trace was recorded with; "" if none. Files
+// read_file refuses (with `max_bytes`) are passed over.
+std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash, uint64_t max_bytes);
 
-// Reads `path` and checks its header (magic, version, sizes). The build id is
-// not checked here: see check_build.
+// Reads `path` (at most kMaxTraceBytes) and checks its header (magic,
+// version, sizes). The build id is not checked here: see check_build.
 bool load(const std::string& path, Trace* out, std::string* error);
 // The same for bytes already in memory.
 bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error);

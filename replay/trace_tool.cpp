@@ -2,7 +2,9 @@
 // docs/trace-format.md). dump prints every record, stats counts them, diff finds
 // the first semantic difference between two runs, export writes a
 // Chrome/Perfetto timeline. Exit status: 0 success (diff: identical), 1 invalid
-// trace content (diff: the traces differ), 2 bad arguments or unreadable files.
+// trace content (diff: the traces differ), 2 bad arguments or unreadable files
+// (diff: a trace that cannot be read whole, as nothing can be said of the rest).
+#include "replay/cli.h"
 #include "replay/trace_reader.h"
 
 #include <anvil/status.h>
@@ -25,7 +27,7 @@
 namespace {
 
 constexpr int kExitInvalid = 1;  // the trace's content is malformed (diff: the traces differ)
-constexpr int kExitUsage = 2;    // bad arguments, or a file that cannot be read or is not a trace
+constexpr int kExitUsage = cli::kExitUsage;  // bad arguments, or a file that cannot be read or is not a trace
 
 const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
 
@@ -92,7 +94,7 @@ void error_line(const std::string& what) { fmt::print(stderr, "anvil-trace: {}\n
 std::optional<int> open_trace(const std::string& path, replay::Trace* t) {
     std::vector<uint8_t> bytes;
     std::string error;
-    if (!replay::read_file(path, &bytes, &error)) {
+    if (!replay::read_file(path, replay::kMaxTraceBytes, &bytes, &error)) {
         error_line(fmt::format("cannot read {}: {}", path, error));
         return kExitUsage;
     }
@@ -105,6 +107,13 @@ std::optional<int> open_trace(const std::string& path, replay::Trace* t) {
         return kExitInvalid;
     }
     return std::nullopt;
+}
+
+// diff's status for a trace that cannot be read: a bad header or a record that
+// does not decode leaves nothing to compare, so not "different" but unreadable.
+std::optional<int> open_trace_to_compare(const std::string& path, replay::Trace* t) {
+    const std::optional<int> code = open_trace(path, t);
+    return code ? std::optional<int>(kExitUsage) : std::nullopt;
 }
 
 // Walks a trace's records in order, numbering them, and stops after the end
@@ -354,9 +363,9 @@ bool same_record(const replay::Record& a, const replay::Record& b) {
 
 int cmd_diff(const std::string& path_a, const std::string& path_b) {
     replay::Trace a, b;
-    if (auto code = open_trace(path_a, &a))
+    if (auto code = open_trace_to_compare(path_a, &a))
         return *code;
-    if (auto code = open_trace(path_b, &b))
+    if (auto code = open_trace_to_compare(path_b, &b))
         return *code;
     fmt::print("A: {}: {}\nB: {}: {}\n", path_a, replay::describe(a), path_b, replay::describe(b));
     const std::vector<std::string> headers = header_differences(a, b);
@@ -432,7 +441,7 @@ int cmd_diff(const std::string& path_a, const std::string& path_b) {
         error_line(fmt::format("{}: {}", path_a, problem_a));
     if (!problem_b.empty())
         error_line(fmt::format("{}: {}", path_b, problem_b));
-    return kExitInvalid;
+    return problem_a.empty() && problem_b.empty() ? kExitInvalid : kExitUsage;
 }
 
 // ------------------------------------------------------------------ export
@@ -766,15 +775,17 @@ int cmd_export(const std::string& path, bool chrome, const std::string& out_path
 int main(int argc, char** argv) {
     CLI::App app{"anvil-trace: read Anvil kernel traces (format: docs/trace-format.md).\n"
                  "Exit status: 0 success (diff: identical), 1 invalid trace content (diff: the traces differ),\n"
-                 "2 bad arguments or unreadable files."};
+                 "2 bad arguments or unreadable files (diff: a trace that cannot be read whole). A trace is read\n"
+                 "whole: a regular, non-empty file of at most 1 GiB."};
     app.require_subcommand(1);
 
     DumpOptions dump;
     CLI::App* dump_cmd = app.add_subcommand("dump", "print the header and one line per record");
     dump_cmd->add_option("trace", dump.path, "trace file")->required();
-    dump_cmd->add_option("--from", dump.from, "start at record N (0 = the first)");
+    dump_cmd->add_option("--from", dump.from, "start at record N (0 = the first)")->transform(cli::unsigned64());
     uint64_t dump_count = 0;
-    CLI::Option* count_opt = dump_cmd->add_option("--count", dump_count, "print at most N records");
+    CLI::Option* count_opt =
+        dump_cmd->add_option("--count", dump_count, "print at most N records")->transform(cli::unsigned64());
     dump_cmd->add_option("--kind", dump.kinds, "print only records of these kinds (repeat or comma-separate)")
         ->delimiter(',');
 
@@ -784,7 +795,8 @@ int main(int argc, char** argv) {
 
     std::string diff_a, diff_b;
     CLI::App* diff_cmd = app.add_subcommand(
-        "diff", "the first semantic difference between two traces (exit 0 identical, 1 different)");
+        "diff", "the first semantic difference between two traces (exit 0 identical, 1 different, 2 a trace "
+                "cannot be read whole)");
     diff_cmd->add_option("a", diff_a, "first trace")->required();
     diff_cmd->add_option("b", diff_b, "second trace")->required();
 
@@ -801,14 +813,8 @@ int main(int argc, char** argv) {
                                argv[1]));
         return kExitUsage;
     }
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0)
-            return app.exit(e);  // --help
-        error_line(fmt::format("{} (see anvil-trace --help)", e.what()));
-        return kExitUsage;
-    }
+    if (const std::optional<int> code = cli::parse(app, argc, argv, "anvil-trace"))
+        return *code;
     if (count_opt->count())
         dump.count = dump_count;
     if (dump_cmd->parsed())

@@ -2,35 +2,49 @@
 #include "kernel/boot/cpio.h"
 #include "kernel/boot/elf.h"
 #include "kernel/trace/events.h"
+#include "replay/cli.h"
 #include "replay/trace_reader.h"
 #include "sim/debugger.h"
 
 #include <CLI/CLI.hpp>
 #include <anvil_build_id.h>
 #include <fmt/core.h>
+#include <sys/stat.h>
 
 int main(int argc, char** argv) {
     CLI::App app{"anvil-debug: step through a simulated Anvil run at kernel events.\n"
-                 "Commands come from the terminal, or from --script FILE (one per line; `help` lists them)."};
+                 "Commands come from the terminal, or from --script FILE (one per line; `help` lists them).\n"
+                 "Exit status: 0 when the session ends (quit, the end of the script, gdb detaching); 2 for bad\n"
+                 "arguments or files (bounded as for anvil-sim: see anvil-sim --help), or if the simulator\n"
+                 "cannot start or its worker dies."};
     sim::DebugOptions options;
     sim::Config& config = options.config;
     config.cpus = 4;
-    std::string initramfs_path, trace_path, script_path, serial_input_path;
-    app.add_option("--initramfs", initramfs_path, "CPIO archive holding init (with --trace: found by hash if omitted)")
+    sim::RunFiles files;
+    std::string trace_path, script_path;
+    app.add_option("--initramfs", files.initramfs, "CPIO archive holding init (with --trace: found by hash if omitted)")
         ->check(CLI::ExistingFile);
-    std::vector<std::string> search_dirs;
-    app.add_option("--initramfs-search", search_dirs, "with --trace and no --initramfs: directories to look in");
+    app.add_option("--initramfs-search", files.initramfs_search,
+                   "with --trace and no --initramfs: directories to look in");
     app.add_option("--cpus", config.cpus, "number of vCPUs")->check(CLI::Range(1, 16))->capture_default_str();
-    app.add_option("--seed", config.seed, "seed of the vCPU interleaving")->capture_default_str();
-    app.add_option("--quantum", config.quantum_blocks, "preemption timer period, in basic blocks")
+    app.add_option("--seed", config.seed, "seed of the vCPU interleaving (0 to 2^64-1)")
+        ->transform(cli::unsigned64())
         ->capture_default_str();
-    app.add_option("--slice", config.slice_max, "longest slice of one vCPU, in basic blocks")->capture_default_str();
+    app.add_option("--quantum", config.quantum_blocks, "preemption timer period, in basic blocks")
+        ->transform(cli::unsigned64())
+        ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40))
+        ->capture_default_str();
+    app.add_option("--slice", config.slice_max, "longest slice of one vCPU, in basic blocks")
+        ->transform(cli::unsigned64())
+        ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40))
+        ->capture_default_str();
     app.add_option("--cmdline", config.cmdline, "kernel command line");
-    app.add_option("--serial-input", serial_input_path, "bytes for COM1's receive line")->check(CLI::ExistingFile);
+    app.add_option("--serial-input", files.serial_input, "bytes for COM1's receive line")->check(CLI::ExistingFile);
     app.add_option("--trace", trace_path,
                    "debug the run a simulator trace recorded: its configuration and input, checked record by record")
         ->check(CLI::ExistingFile);
-    app.add_option("--script", script_path, "read commands from this file instead of the terminal")
+    app.add_option("--script", script_path,
+                   "read commands from this file (or a pipe) instead of the terminal; not a device")
         ->check(CLI::ExistingFile);
     app.add_option("--gdb", options.gdb_port,
                    "serve the GDB remote protocol on 127.0.0.1:PORT instead of the command loop (0: any free port, "
@@ -41,7 +55,8 @@ int main(int argc, char** argv) {
     bool syscalls_xml = false;
     app.add_flag("--gdb-syscalls-xml", syscalls_xml,
                  "print Anvil's syscall table in GDB's syscall XML format and exit (for `catch syscall NAME`)");
-    CLI11_PARSE(app, argc, argv);
+    if (const std::optional<int> code = cli::parse(app, argc, argv, "anvil-debug"))
+        return *code;
     if (syscalls_xml) {
         fmt::print("{}", sim::gdb_syscalls_xml());
         return 0;
@@ -53,45 +68,34 @@ int main(int argc, char** argv) {
         replay::Summary summary;
         if (!replay::load(trace_path, &trace, &error) || !replay::validate(trace, &error, &summary)) {
             fmt::print(stderr, "anvil-debug: {}\n", error);
-            return 2;
+            return cli::kExitUsage;
         }
         if (const std::string why = replay::check_build(trace, ANVIL_BUILD_ID); !why.empty()) {
             fmt::print(stderr, "anvil-debug: {}: {}\n", trace_path, why);
-            return 2;
+            return cli::kExitUsage;
         }
         if (trace.header.backend != static_cast<uint32_t>(trace::Backend::kSim)) {
             fmt::print(stderr, "anvil-debug: {} is a QEMU trace; the debugger takes simulator traces\n", trace_path);
-            return 2;
+            return cli::kExitUsage;
         }
         if (!sim::config_from_trace(trace, summary, &config, &error)) {
             fmt::print(stderr, "anvil-debug: {}: {}\n", trace_path, error);
-            return 2;
+            return cli::kExitUsage;
         }
         options.trace = &trace;
+        const std::string ignored =
+            cli::given(app, {"--seed", "--cpus", "--quantum", "--slice", "--cmdline", "--serial-input"});
+        if (!ignored.empty())
+            fmt::print(stderr,
+                       "anvil-debug: warning: ignoring {}: the trace's run has its own seed and configuration "
+                       "(anvil-trace stats {} shows them)\n",
+                       ignored, trace_path);
     }
-    if (initramfs_path.empty() && options.trace)
-        initramfs_path = replay::find_initramfs(search_dirs, trace.header.initramfs_hash);
-    if (initramfs_path.empty()) {
-        fmt::print(stderr, "anvil-debug: {}\n",
-                   options.trace ? "no initramfs with the trace's hash found; give --initramfs"
-                                 : "--initramfs is required");
-        return 2;
+    if (!sim::load_run_files(&files, options.trace, &config, &error)) {
+        fmt::print(stderr, "anvil-debug: {}\n", error);
+        return cli::kExitUsage;
     }
-    if (!replay::read_file(initramfs_path, &config.initramfs, &error)) {
-        fmt::print(stderr, "anvil-debug: cannot read {}: {}\n", initramfs_path, error);
-        return 2;
-    }
-    if (options.trace &&
-        trace::fnv1a(trace::kFnvOffset, config.initramfs.data(), config.initramfs.size()) !=
-            trace.header.initramfs_hash) {
-        fmt::print(stderr, "anvil-debug: {} is not the initramfs {} was recorded with\n", initramfs_path, trace_path);
-        return 2;
-    }
-    if (!serial_input_path.empty() && !options.trace &&
-        !replay::read_file(serial_input_path, &config.serial_input, &error)) {
-        fmt::print(stderr, "anvil-debug: cannot read {}: {}\n", serial_input_path, error);
-        return 2;
-    }
+    const std::string& initramfs_path = files.initramfs;
     if (!options.program.empty()) {
         kernel::cpio::Entry e;
         const char* why = nullptr;
@@ -100,20 +104,26 @@ int main(int argc, char** argv) {
             ANVIL_OK) {
             fmt::print(stderr, "anvil-debug: no program \"{}\" in {}{}{}\n", options.program, initramfs_path,
                        why ? ": " : "", why ? why : "");
-            return 2;
+            return cli::kExitUsage;
         }
         if (kernel::elf::parse(e.data, e.size, &image, &why) != ANVIL_OK) {
             fmt::print(stderr, "anvil-debug: {} in {} is not a program: {}\n", options.program, initramfs_path, why);
-            return 2;
+            return cli::kExitUsage;
         }
         options.program_elf.assign(e.data, e.data + e.size);
     }
     std::FILE* script = nullptr;
     if (!script_path.empty()) {
+        // A pipe is a fine script (--script <(...)); a device such as /dev/zero never ends.
+        struct stat st;
+        if (stat(script_path.c_str(), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
+            fmt::print(stderr, "anvil-debug: --script {} is a device; give a file of commands\n", script_path);
+            return cli::kExitUsage;
+        }
         script = std::fopen(script_path.c_str(), "r");
         if (!script) {
             fmt::print(stderr, "anvil-debug: cannot read {}\n", script_path);
-            return 2;
+            return cli::kExitUsage;
         }
         options.commands = script;
         options.echo_commands = true;

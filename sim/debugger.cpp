@@ -8,6 +8,7 @@
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/trace/trace.h"
+#include "replay/number.h"
 #include "sim/trace_sink.h"
 
 #include <anvil/syscalls.h>
@@ -183,6 +184,29 @@ struct Breakpoint {
     }
 };
 
+// An optional numeric argument of a command: the next word, read strictly
+// (replay::parse_u64: no sign, no garbage, nothing over 2^64-1).
+struct NumberArg {
+    bool given = false;  // there was a word
+    uint64_t value = 0;
+    std::string error;   // what to print if the word is not a number
+};
+
+// Reads the next word of `in` as a number in `base`; `what` names what it
+// should be in the error ("a thread id").
+NumberArg number_arg(std::istringstream& in, const char* what, int base = 10) {
+    NumberArg a;
+    std::string word;
+    if (!(in >> word))
+        return a;
+    a.given = true;
+    if (const std::optional<uint64_t> n = replay::parse_u64(word, base))
+        a.value = *n;
+    else
+        a.error = fmt::format("\"{}\" is not {}", word, what);
+    return a;
+}
+
 // Parses "break ..." arguments; empty error on success.
 std::string parse_break(std::istringstream& in, Breakpoint* b) {
     std::string what;
@@ -193,9 +217,11 @@ std::string parse_break(std::istringstream& in, Breakpoint* b) {
     }
     if (what == "event") {
         b->kind = Breakpoint::Kind::kEvent;
-        if (!(in >> b->value))
+        const NumberArg index = number_arg(in, "a record index (0 or more)");
+        if (!index.given)
             return "break event needs a record index";
-        return "";
+        b->value = index.value;
+        return index.error;
     }
     if (what == "syscall") {
         b->kind = Breakpoint::Kind::kSyscall;
@@ -207,16 +233,18 @@ std::string parse_break(std::istringstream& in, Breakpoint* b) {
             if (name == kSyscalls[i].name)
                 b->value = i;
         if (b->value == ANVIL_SYS_COUNT) {
-            char* end = nullptr;
-            const unsigned long long n = std::strtoull(name.c_str(), &end, 0);
-            if (!end || *end || n >= ANVIL_SYS_COUNT)
-                return fmt::format("no syscall named \"{}\"", name);
-            b->value = n;
+            const std::optional<uint64_t> n = replay::parse_u64(name);
+            if (!n || *n >= ANVIL_SYS_COUNT)
+                return fmt::format("no syscall named \"{}\" (a name, or a number below {})", name, ANVIL_SYS_COUNT);
+            b->value = *n;
         }
         std::string word;
         if (in >> word) {
-            if (word != "thread" || !(in >> b->thread))
+            const NumberArg thread = number_arg(in, "a thread id");
+            if (word != "thread" || !thread.given)
                 return "usage: break syscall NAME|NUMBER [thread T]";
+            b->thread = thread.value;
+            return thread.error;
         }
         return "";
     }
@@ -562,12 +590,14 @@ private:
                 k = 0;
                 continue;
             }
-            const Probe r = probe(k + n, nullptr, 0, false);
-            if (r.reached(k + n)) {
+            // A count beyond the run (up to 2^64-1) runs to its end, never wraps.
+            const uint64_t until = n > ~0ull - k ? ~0ull : k + n;
+            const Probe r = probe(until, nullptr, 0, false);
+            if (r.reached(until)) {
                 focus_ = t;
                 const std::string answer = fmt::format("stopped step {}", t);
-                if (k + n > 0)
-                    become_view(k + n, answer);
+                if (until > 0)
+                    become_view(until, answer);
                 else
                     reply(answer);
                 return;
@@ -728,14 +758,12 @@ private:
             Breakpoint b{};
             if (parse_break(in, &b).empty())
                 breaks_.push_back(b);
-        } else if (cmd == "delete") {
-            uint64_t id = 0;
-            if (in >> id) {
-                if (id >= 1 && id <= breaks_.size())
-                    breaks_.erase(breaks_.begin() + static_cast<long>(id - 1));
-            } else {
+        } else if (cmd == "delete") {  // the debugger process has checked N
+            const NumberArg id = number_arg(in, "a breakpoint number");
+            if (!id.given)
                 breaks_.clear();
-            }
+            else if (id.error.empty() && id.value >= 1 && id.value <= breaks_.size())
+                breaks_.erase(breaks_.begin() + static_cast<long>(id.value - 1));
         }
     }
 
@@ -977,11 +1005,12 @@ private:
 
     // The thread named by the next argument, or the focus thread.
     kernel::Thread* thread_arg(std::istringstream& in) {
-        uint64_t id = 0;
-        if (!(in >> id)) {
-            in.clear();
-            id = focus_thread();
+        const NumberArg arg = number_arg(in, "a thread id (see `threads`)");
+        if (!arg.error.empty()) {
+            fmt::print("{}\n", arg.error);
+            return nullptr;
         }
+        const uint64_t id = arg.given ? arg.value : focus_thread();
         kernel::Thread* t = find_thread(id);
         if (!t)
             fmt::print("no live thread {} (see `threads`)\n", id);
@@ -1002,8 +1031,12 @@ private:
     }
 
     void events(std::istringstream& in) {
-        size_t n = 10;
-        in >> n;
+        const NumberArg count = number_arg(in, "a number of events");
+        if (!count.error.empty()) {
+            fmt::print("{}\n", count.error);
+            return;
+        }
+        const uint64_t n = count.given ? count.value : 10;
         const size_t from = recs().size() > n ? recs().size() - n : 0;
         for (size_t i = from; i < recs().size(); ++i)
             fmt::print("  {}\n", replay::format(recs()[i]));
@@ -1152,9 +1185,14 @@ private:
     }
 
     void mem(std::istringstream& in) {
-        uint64_t va = 0, len = 0;
-        in >> std::hex >> va >> std::dec >> len;
-        if (!in || len == 0 || len > 4096) {
+        const NumberArg addr = number_arg(in, "a hex address", 16);
+        const NumberArg size = number_arg(in, "a number of bytes");
+        if (!addr.error.empty() || !size.error.empty()) {
+            fmt::print("{}\n", addr.error.empty() ? size.error : addr.error);
+            return;
+        }
+        const uint64_t va = addr.value, len = size.value;
+        if (!addr.given || !size.given || len == 0 || len > 4096 || va > ~0ull - len) {
             fmt::print("usage: mem ADDR LEN (hex address, 1..4096 bytes, in the focus thread's address space)\n");
             return;
         }
@@ -1176,11 +1214,14 @@ private:
 
     void disas(std::istringstream& in) {
         kernel::Thread* t = find_thread(focus_thread());
-        uint64_t va = t ? t->regs().rip : 0, n = 8;
-        std::string a;
-        if (in >> a)
-            va = std::strtoull(a.c_str(), nullptr, 16);
-        in >> n;
+        const NumberArg addr = number_arg(in, "a hex address", 16);
+        const NumberArg lines = number_arg(in, "a number of instructions");
+        if (!addr.error.empty() || !lines.error.empty()) {
+            fmt::print("{}\n", addr.error.empty() ? lines.error : addr.error);
+            return;
+        }
+        const uint64_t va = addr.given ? addr.value : t ? t->regs().rip : 0;
+        const uint64_t n = lines.given ? lines.value : 8;
         uint8_t code[16 * 32];
         uint64_t len = sizeof code;
         while (len > 0 && !read_user(va, code, len))
@@ -1201,12 +1242,16 @@ private:
     }
 
     void focus(std::istringstream& in) {
-        uint64_t id = 0;
-        if (in >> id && find_thread(id)) {
-            focus_ = id;
-            fmt::print("thread {}\n", id);
-        } else {
-            fmt::print("no live thread {}\n", id);
+        const NumberArg id = number_arg(in, "a thread id (see `threads`)");
+        if (!id.given)
+            fmt::print("usage: thread T (a thread id; see `threads`)\n");
+        else if (!id.error.empty())
+            fmt::print("{}\n", id.error);
+        else if (!find_thread(id.value))
+            fmt::print("no live thread {}\n", id.value);
+        else {
+            focus_ = id.value;
+            fmt::print("thread {}\n", id.value);
         }
     }
 
@@ -1592,10 +1637,12 @@ private:
         if (word == "prev" || word == "p")
             return prev();
         if (word == "stepi" || word == "si") {
-            uint64_t n = 1;
-            if (!(in >> n) || n == 0)
-                n = 1;
-            return stepi(n);
+            const NumberArg n = number_arg(in, "a number of instructions (1 or more)");
+            if (!n.error.empty() || (n.given && n.value == 0)) {
+                fmt::print("{}\n", n.error.empty() ? "stepi steps 1 or more instructions" : n.error);
+                return true;
+            }
+            return stepi(n.given ? n.value : 1);
         }
         if (word == "reverse-stepi" || word == "rsi")
             return reverse_stepi();
@@ -1659,13 +1706,17 @@ private:
     // Keeps the debugger's list in step with the worker's; false if not to send.
     bool breakpoint_command(const std::string& word, std::istringstream& in) {
         if (word == "delete") {
-            uint64_t id = 0;
-            if (in >> id) {
-                if (id < 1 || id > breaks_.size()) {
-                    fmt::print("no breakpoint {}\n", id);
+            const NumberArg id = number_arg(in, "a breakpoint number (see `break`)");
+            if (!id.error.empty()) {
+                fmt::print("{}\n", id.error);
+                return false;
+            }
+            if (id.given) {
+                if (id.value < 1 || id.value > breaks_.size()) {
+                    fmt::print("no breakpoint {}\n", id.value);
                     return false;
                 }
-                breaks_.erase(breaks_.begin() + static_cast<long>(id - 1));
+                breaks_.erase(breaks_.begin() + static_cast<long>(id.value - 1));
             } else {
                 breaks_.clear();
             }

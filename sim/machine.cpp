@@ -178,7 +178,7 @@ bool Machine::prepare(hal::BootInfo* info, std::string* error) {
     g_active = this;
     // The initramfs sits at the top of physical memory, outside the usable range.
     const uint64_t rd_size = (config_.initramfs.size() + kPage - 1) / kPage * kPage;
-    if (rd_size + kLowReserved + (16ull << 20) > memory_size_) {
+    if (rd_size > max_initramfs_bytes(config_.memory_mib)) {
         *error = fmt::format("initramfs of {} bytes does not fit in {} MiB of memory", config_.initramfs.size(),
                              config_.memory_mib);
         return false;
@@ -586,6 +586,52 @@ Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
         out.message = "the trace ended but the simulated machine did not halt";
     }
     return out;
+}
+
+uint64_t max_initramfs_bytes(uint64_t memory_mib) {
+    const uint64_t memory = memory_mib << 20;
+    const uint64_t kept = kLowReserved + (16ull << 20);
+    return memory > kept ? std::min(memory / 2, memory - kept) / kPage * kPage : 0;
+}
+
+bool load_run_files(RunFiles* files, const replay::Trace* trace, Config* config, std::string* error) {
+    const uint64_t max_initramfs = max_initramfs_bytes(config->memory_mib);
+    std::string& path = files->initramfs;
+    if (path.empty() && trace)
+        path = replay::find_initramfs(files->initramfs_search, trace->header.initramfs_hash, max_initramfs);
+    if (path.empty()) {
+        *error = trace ? fmt::format("no initramfs with the trace's hash {:016x} ({} bytes) found; give it with "
+                                     "--initramfs (or a directory with --initramfs-search)",
+                                     trace->header.initramfs_hash, trace->header.initramfs_size)
+                       : "--initramfs is required";
+        return false;
+    }
+    std::string why;
+    if (!replay::read_file(path, max_initramfs, &config->initramfs, &why,
+                           fmt::format("(at most half of the {} MiB of simulated memory, --memory)",
+                                       config->memory_mib))) {
+        *error = fmt::format("cannot read the initramfs {}: {}", path, why);
+        return false;
+    }
+    if (trace) {
+        const uint64_t hash = trace::fnv1a(trace::kFnvOffset, config->initramfs.data(), config->initramfs.size());
+        if (hash != trace->header.initramfs_hash) {
+            *error = fmt::format("{} is not the initramfs the trace was recorded with (hash {:016x}, {} bytes; this "
+                                 "one {:016x}, {} bytes)",
+                                 path, trace->header.initramfs_hash, trace->header.initramfs_size, hash,
+                                 config->initramfs.size());
+            return false;
+        }
+        return true;
+    }
+    if (!files->serial_input.empty() &&
+        !replay::read_file(files->serial_input, kMaxSerialInputBytes, &config->serial_input, &why,
+                           "for serial input")) {
+        *error = fmt::format("cannot read serial input {}: {}; give --serial-input a readable file", files->serial_input,
+                             why);
+        return false;
+    }
+    return true;
 }
 
 bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, Config* config, std::string* error) {

@@ -211,4 +211,28 @@ private:
 // before the first slice do not read.
 bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, Config* config, std::string* error);
 
+// Bounds on the files a run reads, checked before they are read (anvil-sim
+// --help, docs/exit-codes.md). An initramfs fills at most half the simulated
+// memory (it is copied to the top of physical memory; the kernel, its heap and
+// the programs unpacked from it need the rest), and leaves 16 MiB above the
+// low reserved megabyte: 128 MiB with the default 256 MiB.
+uint64_t max_initramfs_bytes(uint64_t memory_mib);
+// Serial input arrives one byte at a time as the guest reads COM1 (the test
+// suite's is 60 bytes); it is recorded into the trace too.
+constexpr uint64_t kMaxSerialInputBytes = 16ull << 20;
+
+// The files of a run, as the command line names them.
+struct RunFiles {
+    std::string initramfs;                      // "" with a trace: found by hash in initramfs_search
+    std::vector<std::string> initramfs_search;  // directories of *.cpio files
+    std::string serial_input;                   // "" for none; a trace holds its own input
+};
+
+// Reads the run's files into *config within the bounds above: the initramfs
+// (with `trace`, the one it was recorded with, by hash) and, without a trace,
+// the serial input. With a trace, *config holds its configuration already
+// (its memory size bounds the initramfs). files->initramfs becomes the path
+// read. False with `error`: one sentence naming the file and what is wrong.
+bool load_run_files(RunFiles* files, const replay::Trace* trace, Config* config, std::string* error);
+
 }  // namespace sim

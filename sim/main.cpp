@@ -4,6 +4,7 @@
 #include "kernel/ipc/ipc.h"
 #include "kernel/syscall/syscall.h"
 #include "kernel/trace/trace.h"
+#include "replay/cli.h"
 #include "replay/trace_reader.h"
 #include "sim/machine.h"
 #include "sim/trace_sink.h"
@@ -13,18 +14,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <filesystem>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iterator>
-
-namespace {
-
-
-}  // namespace
+#include <optional>
 
 constexpr int kDivergedCode = sim::Outcome::kDivergedCode;
 int exit_status(const sim::Outcome& out) { return out.status(); }
@@ -48,26 +39,35 @@ int main(int argc, char** argv) {
                  "Exit status: the code init exited with (0-127), 125 if init faulted, 126 on a kernel panic,\n"
                  "127 if boot failed, 122 if every thread is blocked, 124 at --max-slices, 121 on an emulator error,\n"
                  "120 if --replay diverged from the trace, 119 if --check-invariants found a broken invariant\n"
-                 "(2: bad arguments or files)."};
+                 "(2: bad arguments or files). Files are read whole and must be regular and not empty: the\n"
+                 "initramfs at most half the simulated memory (128 MiB with --memory 256), serial input at most\n"
+                 "16 MiB, a trace at most 1 GiB."};
     sim::Config config;
-    std::string initramfs_path;
-    app.add_option("--initramfs", initramfs_path, "CPIO (newc) archive holding init (required unless --replay)")
+    sim::RunFiles files;
+    app.add_option("--initramfs", files.initramfs, "CPIO (newc) archive holding init (required unless --replay)")
         ->check(CLI::ExistingFile);
     config.cpus = 4;
     app.add_option("--cpus", config.cpus, "number of vCPUs")->check(CLI::Range(1, 16))->capture_default_str();
-    app.add_option("--seed", config.seed, "seed of the vCPU interleaving")->capture_default_str();
+    app.add_option("--seed", config.seed, "seed of the vCPU interleaving (0 to 2^64-1)")
+        ->transform(cli::unsigned64())
+        ->capture_default_str();
     app.add_option("--memory", config.memory_mib, "physical memory in MiB")->check(CLI::Range(32, 4096))->capture_default_str();
     app.add_option("--quantum", config.quantum_blocks, "preemption timer period of each vCPU, in basic blocks")
-        ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40))->capture_default_str();
+        ->transform(cli::unsigned64())
+        ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40))
+        ->capture_default_str();
     app.add_option("--slice", config.slice_max,
                    "longest run of one vCPU before the seeded PRNG picks the next (basic blocks)")
-        ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40))->capture_default_str();
+        ->transform(cli::unsigned64())
+        ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40))
+        ->capture_default_str();
     bool print_stats = false;
     app.add_flag("--stats", print_stats, "print run figures (slices, kernel entries, IRQs, virtual time, schedule digest) to stderr");
-    app.add_option("--max-slices", config.max_slices, "stop after this many slices (0 = no limit)")->capture_default_str();
+    app.add_option("--max-slices", config.max_slices, "stop after this many slices (0 = no limit)")
+        ->transform(cli::unsigned64())
+        ->capture_default_str();
     app.add_option("--cmdline", config.cmdline, "kernel command line");
-    std::string serial_input_path;
-    app.add_option("--serial-input", serial_input_path,
+    app.add_option("--serial-input", files.serial_input,
                    "file whose bytes arrive on COM1's receive line (16550 UART, ports 0x3f8-0x3ff, IRQ 4), "
                    "the next one as soon as the guest has read the previous one (default: no input)");
     std::string record_path, replay_path;
@@ -75,28 +75,32 @@ int main(int argc, char** argv) {
                    "record the run's kernel events to this trace file (format: docs/trace-format.md)");
     app.add_option("--replay", replay_path,
                    "replay a simulator trace exactly: run with its configuration and input, compare every event, "
-                   "report the first divergence (exit 120); other run options are taken from the trace");
-    std::vector<std::string> search_dirs;
-    app.add_option("--initramfs-search", search_dirs,
+                   "report the first divergence (exit 120); the run options the trace sets are ignored, with a "
+                   "warning naming them");
+    app.add_option("--initramfs-search", files.initramfs_search,
                    "with --replay and no --initramfs: look for the trace's initramfs (by hash) among the *.cpio "
                    "files of these directories");
     uint64_t refuse_handoff = 0;
     app.add_option("--perturb-handoff", refuse_handoff,
                    "testing aid: the kernel refuses its Nth IPC fast-path handoff (one changed kernel decision), "
-                   "so a replay diverges there");
+                   "so a replay diverges there")
+        ->transform(cli::unsigned64());
     app.add_flag("--check-invariants", config.check_invariants,
                  "check the kernel's invariants after every kernel entry; a violation stops the run (exit 119), "
                  "keeps its trace and prints the command that replays it");
     uint64_t leak_at = 0;
     app.add_option("--perturb-leak", leak_at,
                    "testing aid: after the Nth syscall the kernel leaks a reference (a planted bug for "
-                   "--check-invariants to find)");
+                   "--check-invariants to find)")
+        ->transform(cli::unsigned64());
     app.add_option("--perturb-slice", config.perturb_slice,
-                   "testing aid: make slice N (1-based) one basic block longer, so a replay diverges there");
-    CLI11_PARSE(app, argc, argv);
+                   "testing aid: make slice N (1-based) one basic block longer, so a replay diverges there")
+        ->transform(cli::unsigned64());
+    if (const std::optional<int> code = cli::parse(app, argc, argv, "anvil-sim"))
+        return *code;
     if (!record_path.empty() && !replay_path.empty()) {
         fmt::print(stderr, "anvil-sim: --record and --replay do not go together\n");
-        return 2;
+        return cli::kExitUsage;
     }
 
     std::string error;
@@ -104,56 +108,39 @@ int main(int argc, char** argv) {
     if (!replay_path.empty()) {
         if (!replay::load(replay_path, &expected, &error)) {
             fmt::print(stderr, "anvil-sim: cannot replay: {}\n", error);
-            return 2;
+            return cli::kExitUsage;
         }
         if (const std::string why = replay::check_build(expected, ANVIL_BUILD_ID); !why.empty()) {
             fmt::print(stderr, "anvil-sim: cannot replay {}: {}\n", replay_path, why);
-            return 2;
+            return cli::kExitUsage;
         }
         replay::Summary summary;
         if (!replay::validate(expected, &error, &summary)) {
             fmt::print(stderr, "anvil-sim: cannot replay {}: {}\n", replay_path, error);
-            return 2;
+            return cli::kExitUsage;
         }
         const uint64_t perturb = config.perturb_slice;
         if (!replay_config(expected, summary, &config, &error)) {
             fmt::print(stderr, "anvil-sim: cannot replay: {}\n", error);
-            return 2;
+            return cli::kExitUsage;
         }
         config.perturb_slice = perturb;
-    }
-    if (initramfs_path.empty() && !replay_path.empty())
-        initramfs_path = replay::find_initramfs(search_dirs, expected.header.initramfs_hash);
-    if (initramfs_path.empty()) {
-        if (replay_path.empty())
-            fmt::print(stderr, "anvil-sim: --initramfs is required\n");
-        else
+        // A QEMU trace is followed on the memory asked for; all else comes from the trace.
+        const bool qemu = expected.header.backend == static_cast<uint32_t>(trace::Backend::kQemu);
+        const std::string ignored =
+            qemu ? cli::given(app, {"--seed", "--cpus", "--quantum", "--slice", "--max-slices", "--cmdline",
+                                    "--serial-input"})
+                 : cli::given(app, {"--seed", "--cpus", "--memory", "--quantum", "--slice", "--max-slices",
+                                    "--cmdline", "--serial-input"});
+        if (!ignored.empty())
             fmt::print(stderr,
-                       "anvil-sim: cannot replay: no initramfs with hash {:016x} ({} bytes) found; give it with "
-                       "--initramfs (or a directory with --initramfs-search)\n",
-                       expected.header.initramfs_hash, expected.header.initramfs_size);
-        return 2;
+                       "anvil-sim: warning: ignoring {}: a replay runs with the trace's seed and configuration "
+                       "(anvil-trace stats {} shows them)\n",
+                       ignored, replay_path);
     }
-    if (!replay::read_file(initramfs_path, &config.initramfs, &error)) {
-        fmt::print(stderr, "anvil-sim: cannot read initramfs '{}': {}\n", initramfs_path, error);
-        return 2;
-    }
-    if (!replay_path.empty()) {
-        const uint64_t hash = trace::fnv1a(trace::kFnvOffset, config.initramfs.data(), config.initramfs.size());
-        if (hash != expected.header.initramfs_hash) {
-            fmt::print(stderr,
-                       "anvil-sim: cannot replay: {} is not the initramfs the trace was recorded with (hash {:016x}, "
-                       "{} bytes; this one {:016x}, {} bytes)\n",
-                       initramfs_path, expected.header.initramfs_hash, expected.header.initramfs_size, hash,
-                       config.initramfs.size());
-            return 2;
-        }
-    }
-    if (!serial_input_path.empty() && replay_path.empty() &&
-        !replay::read_file(serial_input_path, &config.serial_input, &error)) {
-        fmt::print(stderr, "anvil-sim: cannot read serial input '{}': {}; give --serial-input a readable file\n",
-                   serial_input_path, error);
-        return 2;
+    if (!sim::load_run_files(&files, replay_path.empty() ? nullptr : &expected, &config, &error)) {
+        fmt::print(stderr, "anvil-sim: {}{}\n", replay_path.empty() ? "" : "cannot replay: ", error);
+        return cli::kExitUsage;
     }
 
     sim::Machine machine(config);
@@ -181,7 +168,7 @@ int main(int argc, char** argv) {
     if (!record_path.empty()) {
         if (!file_sink.open(record_path, &error)) {
             fmt::print(stderr, "anvil-sim: {}\n", error);
-            return 2;
+            return cli::kExitUsage;
         }
         machine.set_trace_sink(&file_sink);
     } else if (!replay_path.empty()) {
@@ -229,7 +216,7 @@ int main(int argc, char** argv) {
     } else if (!record_path.empty()) {
         if (!file_sink.error().empty()) {
             fmt::print(stderr, "anvil-sim: {}\n", file_sink.error());
-            return 2;
+            return cli::kExitUsage;
         }
         const uint64_t records = kernel::trace_records();
         fmt::print(stderr, "anvil-sim: recorded {} records, {} bytes ({:.1f} bytes per record) to {}\n", records,

@@ -5,8 +5,13 @@
 #   tools/bench.sh BUILD_DIR
 # Host time is measured here, around the simulator process, never inside the
 # simulator (whose runs must not depend on the wall clock).
+# exit: 0; 1 if a benchmark failed or printed no figures; 2 for bad arguments.
 set -euo pipefail
-build=${1:?usage: tools/bench.sh BUILD_DIR}
+case "${1:-}" in
+-h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+esac
+[[ $# -eq 1 && -d $1 ]] || { echo "usage: tools/bench.sh BUILD_DIR (a build directory)" >&2; exit 2; }
+build=$1
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rd="$build/userspace/initramfs-bench.cpio"
 iso="$build/tests/qemu/anvil-bench.iso"

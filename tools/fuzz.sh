@@ -17,6 +17,7 @@
 # --out DIR     where the clang build goes (default: build-fuzz)
 # --work DIR    corpora, seeds, crashes and logs, as DIR/NAME/... (default: OUT/work)
 # --check-args  only check the arguments (tools/anvil does this before building)
+# -h, --help    this text
 # Anything after -- goes to every harness (libFuzzer's -help=1 lists them).
 # exit: 0 if no harness crashed; 1 if one did (its reproducer is printed) or could
 # not run; 2 for bad arguments or a missing build; 77 if clang's libFuzzer is not
@@ -42,6 +43,7 @@ while [[ $# -gt 0 ]]; do
     --out) [[ $# -ge 2 ]] || usage_error "--out needs a directory"; out=$2; shift 2 ;;
     --work) [[ $# -ge 2 ]] || usage_error "--work needs a directory"; work=$2; shift 2 ;;
     --check-args) check_only=1; shift ;;
+    -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     all) names+=("${HARNESSES[@]}"); shift ;;
     cpio|elf|trace) names+=("$1"); shift ;;

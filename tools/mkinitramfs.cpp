@@ -2,6 +2,8 @@
 //   anvil-mkinitramfs OUT.cpio NAME=PATH [NAME=PATH ...]
 // Entries are written in argument order with fixed metadata (mtime 0, uid 0,
 // inode = index), so the same inputs always give the same bytes.
+// Exit status: 0; 1 if the archive cannot be written; 2 for bad arguments or an
+// unreadable input file.
 #include <cstdio>
 #include <fmt/core.h>
 #include <fstream>
@@ -45,7 +47,7 @@ int main(int argc, char** argv) {
         std::ifstream in(path, std::ios::binary);
         if (!in) {
             fmt::print(stderr, "anvil-mkinitramfs: cannot read '{}' (for member '{}')\n", path, name);
-            return 1;
+            return 2;
         }
         const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         append_entry(archive, ino++, name, data, 0100755);

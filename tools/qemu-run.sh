@@ -14,14 +14,20 @@
 #        streams its trace when its command line has the word "trace" (see
 #        docs/replay.md). COM1 stays on stdout.
 # exit:  the kernel's code (0..127); 124 if the timeout expired; 125 if QEMU
-#        failed or stopped without going through isa-debug-exit.
+#        failed or stopped without going through isa-debug-exit (or is not
+#        installed); 2 for bad arguments or files (before QEMU starts).
+# -h, --help: this text.
 set -uo pipefail
 
 usage() {
     echo "usage: $0 ISO [--smp N] [--timeout S] [--serial-log FILE] [--serial-input FILE] [--trace-file FILE] [-- QEMU_ARGS...]" >&2
-    exit 125
+    exit 2
 }
 
+for arg in "$@"; do
+    [[ $arg == -- ]] && break
+    [[ $arg == -h || $arg == --help ]] && { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; }
+done
 [[ $# -ge 1 ]] || usage
 iso=$1
 shift
@@ -33,8 +39,8 @@ trace_file=
 extra=()
 while [[ $# -gt 0 ]]; do
     case $1 in
-    --smp) [[ $# -ge 2 ]] || usage; smp=$2; shift 2 ;;
-    --timeout) [[ $# -ge 2 ]] || usage; timeout_s=$2; shift 2 ;;
+    --smp) [[ $# -ge 2 && $2 =~ ^[0-9]{1,3}$ ]] || usage; smp=$2; shift 2 ;;
+    --timeout) [[ $# -ge 2 && $2 =~ ^[0-9]{1,6}$ ]] || usage; timeout_s=$2; shift 2 ;;
     --serial-log) [[ $# -ge 2 ]] || usage; serial_log=$2; shift 2 ;;
     --serial-input) [[ $# -ge 2 ]] || usage; serial_input=$2; shift 2 ;;
     --trace-file) [[ $# -ge 2 && -n $2 ]] || usage; trace_file=$2; shift 2 ;;
@@ -43,16 +49,16 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-[[ -f $iso ]] || { echo "qemu: no such ISO: $iso" >&2; exit 125; }
-if [[ -n $serial_input && ! -r $serial_input ]]; then
-    echo "qemu: cannot read the --serial-input file $serial_input" >&2
-    exit 125
+[[ -f $iso ]] || { echo "qemu: no such ISO: $iso" >&2; exit 2; }
+if [[ -n $serial_input && ! ( -f $serial_input && -r $serial_input ) ]]; then
+    echo "qemu: cannot read the --serial-input file $serial_input (it must be a readable regular file)" >&2
+    exit 2
 fi
 # QEMU's file backend truncates the file; creating it here first turns a bad
 # path into a clear message instead of a QEMU failure.
 if [[ -n $trace_file ]] && ! : >"$trace_file"; then
     echo "qemu: cannot write the --trace-file $trace_file" >&2
-    exit 125
+    exit 2
 fi
 qemu=${QEMU:-qemu-system-x86_64}
 command -v "$qemu" >/dev/null || {

@@ -28,11 +28,15 @@
 #               a spinning thread) exits 124 and counts as failing; its trace
 #               stops there and replays to the same point.
 # --out DIR     where failing seeds' traces go, as DIR/seed-N.atrace with the
-#               run's console as DIR/seed-N.log (default: BUILD/sweep)
+#               run's console as DIR/seed-N.log (default: sweeps/ at the top of
+#               the tree: results, which `tools/anvil clean` keeps, not build
+#               output)
 # --build DIR   the build directory holding sim/anvil-sim and userspace/ (default: build)
 # --check-args  only check the arguments (tools/anvil does this before building)
+# -h, --help    this text
 # Anything after -- goes to every anvil-sim run (e.g. --slice 200).
-# exit: 0 if every seed passed, 1 if any failed, 2 for bad arguments.
+# exit: 0 if every seed passed, 1 if any failed, 2 for bad arguments or a
+# missing build.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --out) [[ $# -ge 2 ]] || usage_error "--out needs a directory"; out=$2; shift 2 ;;
     --build) [[ $# -ge 2 ]] || usage_error "--build needs a directory"; build=$2; shift 2 ;;
     --check-args) check_only=1; shift ;;
+    -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
     --) shift; sim_extra=("$@"); break ;;
     *) usage_error "unknown option '$1'" ;;
     esac
@@ -118,7 +123,7 @@ sim="$build/sim/anvil-sim"
 initramfs="$build/userspace/$initramfs_name"
 [[ -x $sim ]] || { echo "sweep: no simulator at $sim (build first: tools/anvil build)" >&2; exit 2; }
 [[ -f $initramfs ]] || { echo "sweep: no initramfs at $initramfs (build first: tools/anvil build)" >&2; exit 2; }
-[[ -n $out ]] || out="$build/sweep"
+[[ -n $out ]] || out="$ROOT/sweeps"
 mkdir -p "$out" || { echo "sweep: cannot create the output directory $out" >&2; exit 2; }
 
 # Every run's arguments but the seed and the trace file.

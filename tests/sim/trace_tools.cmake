@@ -88,7 +88,7 @@ if(HEAD)
   run(cut 1 dump ${WORK}/cut.atrace)
   expect("${cut_out}" "dump of a cut trace" "\n#0 ")
   expect("${cut_err}" "dump of a cut trace" "cut.atrace: truncated trace")
-  run(cut_diff 1 diff ${A} ${WORK}/cut.atrace)
+  run(cut_diff 2 diff ${A} ${WORK}/cut.atrace)
   expect("${cut_diff_out}" "diff with a cut trace" "the trace stops after")
 endif()
 
