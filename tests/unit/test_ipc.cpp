@@ -1236,7 +1236,7 @@ TEST_CASE("ipc: a server that abandons a call (recv again, exit, fault, destroye
     SECTION("fault") {
         run(p, srv);
         kernel::on_fault(srv.cpu, kernel::FaultInfo{kernel::FaultKind::kPageNotPresent, kernel::FaultAccess::kRead,
-                                                    kUnmapped, 14});
+                                                    kUnmapped, 14, 4});
         CHECK(srv.state() == ThreadState::kFaulted);
     }
     SECTION("destroyed (last TCB cap deleted)") {
@@ -1698,7 +1698,7 @@ TEST_CASE("fault endpoint: a page fault sends a PAGE message with access and add
     run(p, t);
     t->regs().rip = 0x402345;
     kernel::on_fault(1, kernel::FaultInfo{kernel::FaultKind::kPageProtection, kernel::FaultAccess::kWrite,
-                                          kUserRoPage + 8, 14});
+                                          kUserRoPage + 8, 14, 7});
     CHECK(t.state() == ThreadState::kFaulted);
     CHECK(sched().current(1) == nullptr);
     if (receiver_first)
@@ -1722,11 +1722,11 @@ TEST_CASE("fault endpoint: other fault kinds, queued messages are FIFO with othe
     Worker t2 = spawn(p, x.cs, "t2", 3, fcap);
     Worker loner = spawn(p, x.cs, "loner", 1);  // no fault endpoint
     run(p, t1);
-    kernel::on_fault(1, kernel::FaultInfo{kernel::FaultKind::kInvalidOpcode, kernel::FaultAccess::kNone, 0, 6});
+    kernel::on_fault(1, kernel::FaultInfo{kernel::FaultKind::kInvalidOpcode, kernel::FaultAccess::kNone, 0, 6, 0});
     x.cs.put(kA, send_msg(99));
     REQUIRE(send(p, s, kEp, kA) == kBlocked);
     run(p, t2);
-    kernel::on_fault(3, kernel::FaultInfo{kernel::FaultKind::kDivide, kernel::FaultAccess::kNone, 0, 0});
+    kernel::on_fault(3, kernel::FaultInfo{kernel::FaultKind::kDivide, kernel::FaultAccess::kNone, 0, 0, 0});
     as(p, loner, ANVIL_SYS_thread_exit, {1});
     CHECK(loner.state() == ThreadState::kExited);
     CHECK(x.e->senders().size() == 3);

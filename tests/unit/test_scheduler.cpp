@@ -805,7 +805,7 @@ TEST_CASE("tcb_resume/tcb_suspend: every thread state, through the syscalls") {
         const uint32_t cpu = t->cpu();
         REQUIRE(run_next(cpu) == "t");
         kernel::on_fault(cpu, kernel::FaultInfo{kernel::FaultKind::kPageNotPresent, kernel::FaultAccess::kRead,
-                                                kUnmapped, 14});
+                                                kUnmapped, 14, 4});
         REQUIRE(t->state() == ThreadState::kFaulted);
         CHECK(sched().current(cpu) == nullptr);
         CHECK(resume(p, t) == kBadState);
