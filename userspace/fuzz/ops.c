@@ -77,8 +77,9 @@ static const uint32_t k_allowed[ANVIL_SYS_COUNT] = {
     [ANVIL_SYS_vmo_create] = S_OK | S_ARG | S_MEM,
     [ANVIL_SYS_vmo_read] = S_OK | S_CAP | B(ANVIL_ERR_OUT_OF_RANGE) | S_FAULT,
     [ANVIL_SYS_vmo_write] = S_OK | S_CAP | B(ANVIL_ERR_OUT_OF_RANGE) | S_FAULT,
+    /* BAD_STATE: W^X across aliases (the VMO is mapped executable or writable elsewhere). */
     [ANVIL_SYS_vma_map] = S_OK | S_CAP | S_ARG | S_MEM | B(ANVIL_ERR_ADDR_IN_USE) | B(ANVIL_ERR_ALIGNMENT) |
-                          B(ANVIL_ERR_OUT_OF_RANGE),
+                          B(ANVIL_ERR_OUT_OF_RANGE) | B(ANVIL_ERR_BAD_STATE),
     [ANVIL_SYS_vma_unmap] = S_OK | S_CAP | S_ARG | B(ANVIL_ERR_ALIGNMENT) | B(ANVIL_ERR_OUT_OF_RANGE),
     [ANVIL_SYS_vma_alloc] = S_OK | S_CAP | S_ARG | S_MEM,
     [ANVIL_SYS_endpoint_create] = S_OK | S_MEM,
