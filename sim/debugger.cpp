@@ -1,5 +1,7 @@
 #include "sim/debugger.h"
 
+#include "sim/debug_command.h"
+
 #include "kernel/cap/cap.h"
 #include "kernel/object/cnode.h"
 #include "kernel/object/endpoint.h"
@@ -164,64 +166,6 @@ private:
     std::vector<replay::Record> records_;
     bool diverged_ = false;
 };
-
-// ---- Breakpoints ---------------------------------------------------------------
-
-struct Breakpoint {
-    enum class Kind { kSyscall, kEvent, kFault } kind;
-    uint64_t value = 0;   // syscall number or event index
-    uint64_t thread = 0;  // kSyscall: only this thread (0: any)
-    std::string describe() const {
-        switch (kind) {
-        case Kind::kSyscall:
-            return fmt::format("syscall {}{}", value < ANVIL_SYS_COUNT ? kSyscalls[value].name : "?",
-                               thread ? fmt::format(" thread {}", thread) : "");
-        case Kind::kEvent: return fmt::format("event #{}", value);
-        case Kind::kFault: return "fault";
-        }
-        return "?";
-    }
-};
-
-// Parses "break ..." arguments; empty error on success.
-std::string parse_break(std::istringstream& in, Breakpoint* b) {
-    std::string what;
-    in >> what;
-    if (what == "fault") {
-        b->kind = Breakpoint::Kind::kFault;
-        return "";
-    }
-    if (what == "event") {
-        b->kind = Breakpoint::Kind::kEvent;
-        if (!(in >> b->value))
-            return "break event needs a record index";
-        return "";
-    }
-    if (what == "syscall") {
-        b->kind = Breakpoint::Kind::kSyscall;
-        std::string name;
-        if (!(in >> name))
-            return "break syscall needs a name or number";
-        b->value = ANVIL_SYS_COUNT;
-        for (uint64_t i = 0; i < ANVIL_SYS_COUNT; ++i)
-            if (name == kSyscalls[i].name)
-                b->value = i;
-        if (b->value == ANVIL_SYS_COUNT) {
-            char* end = nullptr;
-            const unsigned long long n = std::strtoull(name.c_str(), &end, 0);
-            if (!end || *end || n >= ANVIL_SYS_COUNT)
-                return fmt::format("no syscall named \"{}\"", name);
-            b->value = n;
-        }
-        std::string word;
-        if (in >> word) {
-            if (word != "thread" || !(in >> b->thread))
-                return "usage: break syscall NAME|NUMBER [thread T]";
-        }
-        return "";
-    }
-    return "usage: break syscall NAME|NUMBER [thread T] | break event N | break fault";
-}
 
 // ---- The worker: a machine under the debugger's control -------------------------
 
@@ -724,9 +668,11 @@ private:
             disas(in);
         else if (cmd == "thread")
             focus(in);
-        else if (cmd == "break") {
+        else if (cmd == "break") {  // the command loop sends only breakpoints it parsed
+            std::string args;
+            std::getline(in, args);
             Breakpoint b{};
-            if (parse_break(in, &b).empty())
+            if (parse_break(args, &b).empty())
                 breaks_.push_back(b);
         } else if (cmd == "delete") {
             uint64_t id = 0;
@@ -1585,6 +1531,11 @@ public:
 private:
     // False only if the worker is gone.
     bool command(const std::string& word, std::istringstream& in, const std::string& line) {
+        const DebugCommand cmd = parse_command(line);
+        if (!cmd.error.empty()) {  // unknown, or bad arguments: nothing is done
+            fmt::print("{}\n", cmd.error);
+            return true;
+        }
         if (word == "help") {
             help();
             return true;
@@ -1600,28 +1551,14 @@ private:
         if (word == "reverse-stepi" || word == "rsi")
             return reverse_stepi();
         if (word == "break" || word == "delete") {
-            if (!breakpoint_command(word, in))
-                return true;
-        }
-        if (!known(word)) {
-            fmt::print("unknown command \"{}\" (`help` lists them)\n", word);
+            breakpoint_command(cmd);
             return true;
         }
-        if (moves(word) && !c_.leave_view())
+        const bool moves = cmd.kind == DebugCommand::Kind::kContinue || cmd.kind == DebugCommand::Kind::kNext;
+        if (moves && !c_.leave_view())
             return false;
-        return c_.send(line);
+        return c_.send(cmd.line());
     }
-
-    static bool known(const std::string& w) {
-        static const char* kCommands[] = {"continue", "c",      "next",    "n",       "where",     "events",
-                                          "syscall",  "threads", "runqueues", "endpoints", "caps",  "vspace",
-                                          "regs",     "mem",    "disas",   "thread",  "break",     "delete"};
-        for (const char* k : kCommands)
-            if (w == k)
-                return true;
-        return false;
-    }
-    static bool moves(const std::string& w) { return w == "continue" || w == "c" || w == "next" || w == "n"; }
 
     uint64_t focus() { return std::strtoull(c_.ask("=focus", "focus").c_str(), nullptr, 10); }
 
@@ -1656,49 +1593,38 @@ private:
         return c_.send(fmt::format("=focus {}", t)) && c_.send("=show");
     }
 
-    // Keeps the debugger's list in step with the worker's; false if not to send.
-    bool breakpoint_command(const std::string& word, std::istringstream& in) {
-        if (word == "delete") {
-            uint64_t id = 0;
-            if (in >> id) {
-                if (id < 1 || id > breaks_.size()) {
-                    fmt::print("no breakpoint {}\n", id);
-                    return false;
-                }
-                breaks_.erase(breaks_.begin() + static_cast<long>(id - 1));
-            } else {
-                breaks_.clear();
+    // Keeps the debugger's list in step with the worker's.
+    void breakpoint_command(const DebugCommand& cmd) {
+        switch (cmd.kind) {
+        case DebugCommand::Kind::kDelete:
+            if (cmd.number > breaks_.size()) {
+                fmt::print("no breakpoint {}\n", cmd.number);
+                return;
             }
-            set_breaks();
-            return false;
-        }
-        std::string rest;
-        std::getline(in, rest);
-        if (rest.find_first_not_of(' ') == std::string::npos) {
+            if (cmd.number)
+                breaks_.erase(breaks_.begin() + static_cast<long>(cmd.number - 1));
+            else
+                breaks_.clear();
+            break;
+        case DebugCommand::Kind::kBreakList:
             for (size_t i = 0; i < breaks_.size(); ++i)
-                fmt::print("  {}: {}\n", i + 1, breaks_[i]);
+                fmt::print("  {}: {}\n", i + 1, breaks_[i].line());
             if (breaks_.empty())
                 fmt::print("no breakpoints\n");
-            return false;
+            return;
+        default:
+            breaks_.push_back(cmd.breakpoint);
+            fmt::print("breakpoint {}: {}\n", breaks_.size(), cmd.breakpoint.describe());
+            break;
         }
-        std::istringstream args(rest);
-        Breakpoint b{};
-        const std::string error = parse_break(args, &b);
-        if (!error.empty()) {
-            fmt::print("{}\n", error);
-            return false;
-        }
-        breaks_.push_back("break" + rest);
-        fmt::print("breakpoint {}: {}\n", breaks_.size(), b.describe());
         set_breaks();
-        return false;
     }
 
     // Every worker gets the whole list: the current one now, new ones on spawn.
     void set_breaks() {
         c_.settings.assign(1, "delete");
-        for (const std::string& b : breaks_)
-            c_.settings.push_back(b);
+        for (const Breakpoint& b : breaks_)
+            c_.settings.push_back(b.line());
         for (const std::string& s : c_.settings)
             c_.send(s);
     }
@@ -1745,7 +1671,7 @@ private:
 
     DebugController& c_;
     const DebugOptions& options_;
-    std::vector<std::string> breaks_;  // as typed
+    std::vector<Breakpoint> breaks_;
 };
 
 }  // namespace
