@@ -39,8 +39,6 @@ bool number(std::string_view w, uint64_t* out, bool hex = false) {
         w.remove_prefix(2);
         base = 16;
     }
-    if (w.empty())
-        return false;
     const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), *out, base);
     return ec == std::errc() && end == w.data() + w.size();
 }

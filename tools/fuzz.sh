@@ -112,15 +112,16 @@ strip_into() {
 
 # gdb_seeds DIR: what gdb sends the stub, framed as it sends it: its opening
 # (qSupported ... QStartNoAckMode), a session of the packets it uses, one
-# packet per file, and a session in no-ack mode (a first byte that is odd:
-# fuzz/fuzz_gdb.cpp starts that one without acknowledgements).
+# packet per file, a session in no-ack mode (a first byte that is odd:
+# fuzz/fuzz_gdb.cpp starts that one without acknowledgements), and damaged ones.
 gdb_seeds() {
     local dir=$1 p i c sum session="" k=0
     local packets=('qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;fork-events+;vContSupported+'
         'vMustReplyEmpty' 'QStartNoAckMode' 'Hg0' 'qXfer:features:read:target.xml:0,ffb' 'qTStatus' '?'
         'qfThreadInfo' 'qsThreadInfo' 'qAttached' 'Hc-1' 'qC' 'qOffsets' 'g' 'p10' 'm400000,40' 'qSymbol::'
         'qThreadExtraInfo,7' 'T7' 'Z0,401000,1' 'z0,401000,1' 'Z1,401000,1' 'vCont?' 'vCont;s:7;c' 'vCont;c'
-        'QCatchSyscalls:1;5;a' 'QCatchSyscalls:0' 'bs' 'bc' 'Hg7' 's' 'c' 'D' 'k' 'vKill;1')
+        'QCatchSyscalls:1;5;a' 'QCatchSyscalls:0' 'QCatchSyscalls:1' 'Z2,401000,4' 'vCont;S05:7;C05' 'C05'
+        'S05' 'bs' 'bc' 'Hg7' 's' 'c' 'D' 'k' 'vKill;1')
     for p in "${packets[@]}"; do
         sum=0
         for ((i = 0; i < ${#p}; i++)); do
@@ -133,8 +134,10 @@ gdb_seeds() {
     done
     printf '\x00+%s' "$session" >"$dir/session.bin"
     printf '\x01%s\x03' "${session//+/}" >"$dir/session-no-ack.bin"
-    # What gdb never sends: a bad checksum, a '-', a packet cut short.
+    # What gdb never sends: a bad checksum, a '-', a packet cut short, and one
+    # of 20,000 bytes, past the stub's 16 KiB bound (20,000 x 'a' sums to 0x20).
     printf '\x00$qC#00$qC#b4-$H#48$m10#' >"$dir/damaged.bin"
+    { printf '\x00$'; head -c 20000 /dev/zero | tr '\0' a; printf '#20$qC#b4'; } >"$dir/too-long.bin"
 }
 
 make_seeds() {
