@@ -1,7 +1,8 @@
 // libFuzzer harness: the GDB stub's protocol layer (sim/gdb_connection) on any
 // bytes from "gdb", as the stub runs it: every byte through the framing, every
 // packet decoded into a request and answered, QStartNoAckMode switching the
-// acknowledgements off. The first byte picks the starting mode (odd: no-ack).
+// acknowledgements off. The first byte picks the starting mode and lets a
+// short input stand for a long packet (LLVMFuzzerTestOneInput below).
 //
 // Checks: the framing never holds more than kMaxPacket bytes; every packet it
 // yields fits the bound and comes back unchanged through frame() (which
@@ -79,42 +80,39 @@ void check_request(const std::string& p) {
     }
 }
 
-}  // namespace
+// One connection, as the stub runs it, with the checks above on each byte.
+class Session {
+public:
+    explicit Session(bool ack) : ack_(ack) {
+        if (!ack)
+            c_.start_no_ack();
+    }
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    if (size == 0)
-        return 0;
-    Connection c;
-    bool ack = (data[0] & 1) == 0;
-    if (!ack)
-        c.start_no_ack();
-    std::string last;  // the last reply, framed
-    for (size_t i = 1; i < size; ++i) {
-        const char b = static_cast<char>(data[i]);
-        const Input in = c.feed(b);
-        FUZZ_CHECK(c.held() <= kMaxPacket, "the framing holds more than kMaxPacket bytes");
-        FUZZ_CHECK(c.acknowledging() == ack, "the acknowledgement mode changed by itself");
+    void feed(char b) {
+        const Input in = c_.feed(b);
+        FUZZ_CHECK(c_.held() <= kMaxPacket, "the framing holds more than kMaxPacket bytes");
+        FUZZ_CHECK(c_.acknowledging() == ack_, "the acknowledgement mode changed by itself");
         std::string expect;
         switch (in) {
         case Input::kPacket: {
-            const std::string p = c.packet();
+            const std::string p = c_.packet();
             FUZZ_CHECK(p.size() <= kMaxPacket, "a packet longer than kMaxPacket");
             check_round_trip(p);
             check_request(p);
-            c.reply(p);  // an echo: replies of any bytes get framed
-            last = frame(p);
-            expect = (ack ? "+" : "") + last;
+            c_.reply(p);  // an echo: replies of any bytes get framed
+            last_ = frame(p);
+            expect = (ack_ ? "+" : "") + last_;
             if (parse_request(p).kind == Kind::kStartNoAck) {  // as the stub does
-                c.start_no_ack();
-                ack = false;
+                c_.start_no_ack();
+                ack_ = false;
             }
             break;
         }
         case Input::kRefused:
-            FUZZ_CHECK(!c.refusal().empty(), "a refusal without a reason");
-            c.reply(kErrPacket);
-            last = frame(kErrPacket);
-            expect = (ack ? "+" : "") + last;
+            FUZZ_CHECK(!c_.refusal().empty(), "a refusal without a reason");
+            c_.reply(kErrPacket);
+            last_ = frame(kErrPacket);
+            expect = (ack_ ? "+" : "") + last_;
             break;
         case Input::kInterrupt:
             FUZZ_CHECK(b == '\x03', "an interrupt from another byte");
@@ -122,13 +120,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case Input::kNone:
             break;
         }
-        const std::string out = c.take_output();
+        const std::string out = c_.take_output();
         if (in != Input::kNone)
             FUZZ_CHECK(out == expect, "the output is not the acknowledgement and the reply");
-        else if (ack && b == '-' && out == last)
-            ;  // a resend
-        else
-            FUZZ_CHECK(out.empty() || (ack && out == "-"), "unexpected output between packets");
+        else if (!(ack_ && b == '-' && out == last_))  // (that is a resend)
+            FUZZ_CHECK(out.empty() || (ack_ && out == "-"), "unexpected output between packets");
+    }
+
+private:
+    Connection c_;
+    bool ack_;
+    std::string last_;  // the last reply, framed
+};
+
+}  // namespace
+
+// The first byte: bit 0 starts in no-ack mode; bit 1 makes "\xfe N" stand for
+// N x 128 more of the byte before it (32 KiB in all at most), so that small
+// inputs make packets past the 16 KiB bound (big inputs would slow every run).
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size == 0)
+        return 0;
+    Session session((data[0] & 1) == 0);
+    const bool repeats = data[0] & 2;
+    size_t budget = 2 * kMaxPacket;  // repeated bytes per input, at most
+    for (size_t i = 1; i < size; ++i) {
+        if (repeats && data[i] == 0xfe && i > 1 && i + 1 < size) {
+            for (size_t n = std::min(size_t{data[i + 1]} * 128, budget); n > 0; --n, --budget)
+                session.feed(static_cast<char>(data[i - 1]));
+            ++i;
+            continue;
+        }
+        session.feed(static_cast<char>(data[i]));
     }
     return 0;
 }

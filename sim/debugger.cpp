@@ -1662,7 +1662,7 @@ private:
             "  syscall               the focus thread's last syscall, decoded, and its result\n"
             "  threads | runqueues | endpoints\n"
             "  caps [T] | vspace [T] the CNode / the mappings of thread T's process\n"
-            "  regs [T] | mem ADDR LEN | disas [ADDR] [N]\n"
+            "  regs [T] | mem ADDR LEN | disas [ADDR [N]]\n"
             "  thread T              make T the focus thread\n"
             "  quit\n"
             "At a terminal, the arrow keys edit the line and walk the history.\n"

@@ -135,9 +135,10 @@ gdb_seeds() {
     printf '\x00+%s' "$session" >"$dir/session.bin"
     printf '\x01%s\x03' "${session//+/}" >"$dir/session-no-ack.bin"
     # What gdb never sends: a bad checksum, a '-', a packet cut short, and one
-    # of 20,000 bytes, past the stub's 16 KiB bound (20,000 x 'a' sums to 0x20).
+    # of 20,481 bytes, past the stub's 16 KiB bound: 'a' and 160 x 128 more of
+    # it (first byte 2: "\xfe N" repeats, fuzz/fuzz_gdb.cpp), summing to 0x61.
     printf '\x00$qC#00$qC#b4-$H#48$m10#' >"$dir/damaged.bin"
-    { printf '\x00$'; head -c 20000 /dev/zero | tr '\0' a; printf '#20$qC#b4'; } >"$dir/too-long.bin"
+    printf '\x02$a\xfe\xa0#61$qC#b4' >"$dir/too-long.bin"
 }
 
 make_seeds() {
