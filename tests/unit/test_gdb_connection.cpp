@@ -131,7 +131,7 @@ TEST_CASE("gdb connection: 0x03 between packets is an interrupt, inside one a pa
 }
 
 TEST_CASE("gdb requests: short and malformed packets are bad arguments, unknown ones unsupported") {
-    for (const char* p : {"H", "Hg", "Hx1", "Hgzz", "p", "pzz", "m", "m10", "m10,", "m,4", "mzz,4", "T", "Z0",
+    for (const char* p : {"H", "Hg", "Hx1", "Hgzz", "p", "pzz", "m", "m10", "m10,", "m,4", "mzz,4", "T", "Z", "z", "Z0",
                           "Z0,", "Z0,10", "z1,zz,1", "c10", "Cxx", "s10", "S", "g0", "?x", "vCont;", "vCont;x",
                           "vCont;s:", "vCont;s:zz", "vCont;c;", "vCont;C", "qThreadExtraInfo,",
                           "qXfer:features:read:target.xml:", "qXfer:features:read:other.xml:0,10",
