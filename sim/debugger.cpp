@@ -1,5 +1,7 @@
 #include "sim/debugger.h"
 
+#include "sim/debug_command.h"
+
 #include "kernel/cap/cap.h"
 #include "kernel/object/cnode.h"
 #include "kernel/object/endpoint.h"
@@ -166,23 +168,7 @@ private:
     bool diverged_ = false;
 };
 
-// ---- Breakpoints ---------------------------------------------------------------
-
-struct Breakpoint {
-    enum class Kind { kSyscall, kEvent, kFault } kind;
-    uint64_t value = 0;   // syscall number or event index
-    uint64_t thread = 0;  // kSyscall: only this thread (0: any)
-    std::string describe() const {
-        switch (kind) {
-        case Kind::kSyscall:
-            return fmt::format("syscall {}{}", value < ANVIL_SYS_COUNT ? kSyscalls[value].name : "?",
-                               thread ? fmt::format(" thread {}", thread) : "");
-        case Kind::kEvent: return fmt::format("event #{}", value);
-        case Kind::kFault: return "fault";
-        }
-        return "?";
-    }
-};
+// ---- Command arguments -------------------------------------------------------
 
 // An optional numeric argument of a command: the next word, read strictly
 // (replay::parse_u64: no sign, no garbage, nothing over 2^64-1).
@@ -205,50 +191,6 @@ NumberArg number_arg(std::istringstream& in, const char* what, int base = 10) {
     else
         a.error = fmt::format("\"{}\" is not {}", word, what);
     return a;
-}
-
-// Parses "break ..." arguments; empty error on success.
-std::string parse_break(std::istringstream& in, Breakpoint* b) {
-    std::string what;
-    in >> what;
-    if (what == "fault") {
-        b->kind = Breakpoint::Kind::kFault;
-        return "";
-    }
-    if (what == "event") {
-        b->kind = Breakpoint::Kind::kEvent;
-        const NumberArg index = number_arg(in, "a record index (0 or more)");
-        if (!index.given)
-            return "break event needs a record index";
-        b->value = index.value;
-        return index.error;
-    }
-    if (what == "syscall") {
-        b->kind = Breakpoint::Kind::kSyscall;
-        std::string name;
-        if (!(in >> name))
-            return "break syscall needs a name or number";
-        b->value = ANVIL_SYS_COUNT;
-        for (uint64_t i = 0; i < ANVIL_SYS_COUNT; ++i)
-            if (name == kSyscalls[i].name)
-                b->value = i;
-        if (b->value == ANVIL_SYS_COUNT) {
-            const std::optional<uint64_t> n = replay::parse_u64(name);
-            if (!n || *n >= ANVIL_SYS_COUNT)
-                return fmt::format("no syscall named \"{}\" (a name, or a number below {})", name, ANVIL_SYS_COUNT);
-            b->value = *n;
-        }
-        std::string word;
-        if (in >> word) {
-            const NumberArg thread = number_arg(in, "a thread id");
-            if (word != "thread" || !thread.given)
-                return "usage: break syscall NAME|NUMBER [thread T]";
-            b->thread = thread.value;
-            return thread.error;
-        }
-        return "";
-    }
-    return "usage: break syscall NAME|NUMBER [thread T] | break event N | break fault";
 }
 
 // ---- The worker: a machine under the debugger's control -------------------------
@@ -754,9 +696,11 @@ private:
             disas(in);
         else if (cmd == "thread")
             focus(in);
-        else if (cmd == "break") {
+        else if (cmd == "break") {  // the command loop sends only breakpoints it parsed
+            std::string args;
+            std::getline(in, args);
             Breakpoint b{};
-            if (parse_break(in, &b).empty())
+            if (parse_break(args, &b).empty())
                 breaks_.push_back(b);
         } else if (cmd == "delete") {  // the debugger process has checked N
             const NumberArg id = number_arg(in, "a breakpoint number");
@@ -1630,6 +1574,11 @@ public:
 private:
     // False only if the worker is gone.
     bool command(const std::string& word, std::istringstream& in, const std::string& line) {
+        const DebugCommand cmd = parse_command(line);
+        if (!cmd.error.empty()) {  // unknown, or bad arguments: nothing is done
+            fmt::print("{}\n", cmd.error);
+            return true;
+        }
         if (word == "help") {
             help();
             return true;
@@ -1647,28 +1596,14 @@ private:
         if (word == "reverse-stepi" || word == "rsi")
             return reverse_stepi();
         if (word == "break" || word == "delete") {
-            if (!breakpoint_command(word, in))
-                return true;
-        }
-        if (!known(word)) {
-            fmt::print("unknown command \"{}\" (`help` lists them)\n", word);
+            breakpoint_command(cmd);
             return true;
         }
-        if (moves(word) && !c_.leave_view())
+        const bool moves = cmd.kind == DebugCommand::Kind::kContinue || cmd.kind == DebugCommand::Kind::kNext;
+        if (moves && !c_.leave_view())
             return false;
-        return c_.send(line);
+        return c_.send(cmd.line());
     }
-
-    static bool known(const std::string& w) {
-        static const char* kCommands[] = {"continue", "c",      "next",    "n",       "where",     "events",
-                                          "syscall",  "threads", "runqueues", "endpoints", "caps",  "vspace",
-                                          "regs",     "mem",    "disas",   "thread",  "break",     "delete"};
-        for (const char* k : kCommands)
-            if (w == k)
-                return true;
-        return false;
-    }
-    static bool moves(const std::string& w) { return w == "continue" || w == "c" || w == "next" || w == "n"; }
 
     uint64_t focus() { return std::strtoull(c_.ask("=focus", "focus").c_str(), nullptr, 10); }
 
@@ -1703,53 +1638,38 @@ private:
         return c_.send(fmt::format("=focus {}", t)) && c_.send("=show");
     }
 
-    // Keeps the debugger's list in step with the worker's; false if not to send.
-    bool breakpoint_command(const std::string& word, std::istringstream& in) {
-        if (word == "delete") {
-            const NumberArg id = number_arg(in, "a breakpoint number (see `break`)");
-            if (!id.error.empty()) {
-                fmt::print("{}\n", id.error);
-                return false;
+    // Keeps the debugger's list in step with the worker's.
+    void breakpoint_command(const DebugCommand& cmd) {
+        switch (cmd.kind) {
+        case DebugCommand::Kind::kDelete:
+            if (cmd.number > breaks_.size()) {
+                fmt::print("no breakpoint {}\n", cmd.number);
+                return;
             }
-            if (id.given) {
-                if (id.value < 1 || id.value > breaks_.size()) {
-                    fmt::print("no breakpoint {}\n", id.value);
-                    return false;
-                }
-                breaks_.erase(breaks_.begin() + static_cast<long>(id.value - 1));
-            } else {
+            if (cmd.number)
+                breaks_.erase(breaks_.begin() + static_cast<long>(cmd.number - 1));
+            else
                 breaks_.clear();
-            }
-            set_breaks();
-            return false;
-        }
-        std::string rest;
-        std::getline(in, rest);
-        if (rest.find_first_not_of(' ') == std::string::npos) {
+            break;
+        case DebugCommand::Kind::kBreakList:
             for (size_t i = 0; i < breaks_.size(); ++i)
-                fmt::print("  {}: {}\n", i + 1, breaks_[i]);
+                fmt::print("  {}: {}\n", i + 1, breaks_[i].line());
             if (breaks_.empty())
                 fmt::print("no breakpoints\n");
-            return false;
+            return;
+        default:
+            breaks_.push_back(cmd.breakpoint);
+            fmt::print("breakpoint {}: {}\n", breaks_.size(), cmd.breakpoint.describe());
+            break;
         }
-        std::istringstream args(rest);
-        Breakpoint b{};
-        const std::string error = parse_break(args, &b);
-        if (!error.empty()) {
-            fmt::print("{}\n", error);
-            return false;
-        }
-        breaks_.push_back("break" + rest);
-        fmt::print("breakpoint {}: {}\n", breaks_.size(), b.describe());
         set_breaks();
-        return false;
     }
 
     // Every worker gets the whole list: the current one now, new ones on spawn.
     void set_breaks() {
         c_.settings.assign(1, "delete");
-        for (const std::string& b : breaks_)
-            c_.settings.push_back(b);
+        for (const Breakpoint& b : breaks_)
+            c_.settings.push_back(b.line());
         for (const std::string& s : c_.settings)
             c_.send(s);
     }
@@ -1787,7 +1707,7 @@ private:
             "  syscall               the focus thread's last syscall, decoded, and its result\n"
             "  threads | runqueues | endpoints\n"
             "  caps [T] | vspace [T] the CNode / the mappings of thread T's process\n"
-            "  regs [T] | mem ADDR LEN | disas [ADDR] [N]\n"
+            "  regs [T] | mem ADDR LEN | disas [ADDR [N]]\n"
             "  thread T              make T the focus thread\n"
             "  quit\n"
             "At a terminal, the arrow keys edit the line and walk the history.\n"
@@ -1796,7 +1716,7 @@ private:
 
     DebugController& c_;
     const DebugOptions& options_;
-    std::vector<std::string> breaks_;  // as typed
+    std::vector<Breakpoint> breaks_;
 };
 
 }  // namespace

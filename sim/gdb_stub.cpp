@@ -11,16 +11,22 @@
 // --program they fire only in processes whose code at that address is the
 // program's. Execution can go backwards (reverse-stepi, reverse-continue),
 // by re-execution from checkpoints.
+//
+// The pieces: the framing and the decoding of packets are gdb::Connection and
+// gdb::parse_request (gdb_connection.h), the registers and target description
+// gdb_target.h; this file is the server, which answers each typed request.
 #include "kernel/boot/elf.h"
 #include "sim/debugger.h"
+#include "sim/gdb_connection.h"
+#include "sim/gdb_target.h"
 
-#include <anvil/syscalls.h>
 #include <arpa/inet.h>
 #include <fmt/core.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -30,75 +36,14 @@ namespace sim {
 
 namespace {
 
-const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
-
-// Register numbers and sizes as the target description below lists them
-// (Worker::gdb_registers sends them in this order).
-struct RegSlot {
-    unsigned offset, size;  // bytes, in the `g` packet
-};
-
-std::vector<RegSlot> register_layout() {
-    std::vector<RegSlot> slots;
-    unsigned at = 0;
-    auto add = [&](unsigned n, unsigned size) {
-        for (unsigned i = 0; i < n; ++i) {
-            slots.push_back({at, size});
-            at += size;
-        }
-    };
-    add(17, 8);  // rax..r15, rip
-    add(7, 4);   // eflags, cs ss ds es fs gs
-    add(8, 10);  // st0..st7
-    add(8, 4);   // fctrl fstat ftag fiseg fioff foseg fooff fop
-    add(16, 16); // xmm0..xmm15
-    add(1, 4);   // mxcsr
-    add(3, 8);   // orig_rax, fs_base, gs_base
-    return slots;
-}
-
-std::string target_xml() {
-    std::string x =
-        "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n"
-        "<architecture>i386:x86-64</architecture>\n<osabi>GNU/Linux</osabi>\n"
-        "<feature name=\"org.gnu.gdb.i386.core\">\n";
-    unsigned n = 0;
-    auto reg = [&](const std::string& name, unsigned bits, const char* type, const char* group = nullptr) {
-        x += fmt::format("<reg name=\"{}\" bitsize=\"{}\" type=\"{}\" regnum=\"{}\"{}/>\n", name, bits, type, n++,
-                         group ? fmt::format(" group=\"{}\"", group) : "");
-    };
-    for (const char* r : {"rax", "rbx", "rcx", "rdx", "rsi", "rdi"})
-        reg(r, 64, "int64");
-    reg("rbp", 64, "data_ptr");
-    reg("rsp", 64, "data_ptr");
-    for (int i = 8; i < 16; ++i)
-        reg(fmt::format("r{}", i), 64, "int64");
-    reg("rip", 64, "code_ptr");
-    reg("eflags", 32, "int32");
-    for (const char* r : {"cs", "ss", "ds", "es", "fs", "gs"})
-        reg(r, 32, "int32");
-    for (int i = 0; i < 8; ++i)
-        reg(fmt::format("st{}", i), 80, "i387_ext");
-    for (const char* r : {"fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop"})
-        reg(r, 32, "int", "float");
-    x += "</feature>\n<feature name=\"org.gnu.gdb.i386.sse\">\n";
-    for (int i = 0; i < 16; ++i)
-        reg(fmt::format("xmm{}", i), 128, "uint128", "vector");
-    reg("mxcsr", 32, "int", "vector");
-    x += "</feature>\n<feature name=\"org.gnu.gdb.i386.linux\">\n";
-    reg("orig_rax", 64, "int");
-    x += "</feature>\n<feature name=\"org.gnu.gdb.i386.segments\">\n";
-    reg("fs_base", 64, "int");
-    reg("gs_base", 64, "int");
-    x += "</feature>\n</target>\n";
-    return x;
-}
+using gdb::Request;
+using Kind = gdb::Request::Kind;
 
 std::string hex_text(const std::string& s) { return to_hex(s.data(), s.size()); }
 
 class Stub {
 public:
-    Stub(DebugController& c, int fd) : c_(c), fd_(fd), layout_(register_layout()) {
+    Stub(DebugController& c, int fd) : c_(c), fd_(fd), layout_(gdb::register_layout()) {
         if (!c.options().program_elf.empty()) {
             const char* error = nullptr;
             have_program_ = kernel::elf::parse(c.options().program_elf.data(), c.options().program_elf.size(),
@@ -109,25 +54,28 @@ public:
     int serve() {
         thread_ = first_thread();
         stop_reply_ = fmt::format("T05thread:{:x};", thread_);
-        std::string packet;
-        while (read_packet(&packet)) {
-            const std::string answer = handle(packet);
-            if (answered_) {  // (QStartNoAckMode answers before acknowledgements stop)
-                answered_ = false;
-                continue;
-            }
-            if (done_) {
-                if (!answer.empty())
-                    send_packet(answer);
+        char c;
+        while (!done_ && read_byte(&c)) {
+            switch (conn_.feed(c)) {
+            case gdb::Input::kNone:
+            case gdb::Input::kInterrupt:  // nothing runs between packets: nothing to stop
+                break;
+            case gdb::Input::kRefused:
+                fmt::print(stderr, "anvil-debug: gdb packet refused: {}\n", conn_.refusal());
+                conn_.reply(gdb::kErrPacket);
+                break;
+            case gdb::Input::kPacket:
+                flush();  // the acknowledgement goes out before a long run
+                answer(gdb::parse_request(conn_.packet()));
                 break;
             }
-            send_packet(answer);
+            flush();
         }
         return 0;
     }
 
 private:
-    // ---- Framing ----
+    // ---- Bytes ----
 
     bool read_byte(char* c) {
         if (in_pos_ == in_len_) {
@@ -141,34 +89,17 @@ private:
         return true;
     }
 
-    bool read_packet(std::string* out) {
-        char c;
-        for (;;) {
-            if (!read_byte(&c))
-                return false;
-            if (c == '$')
-                break;
-            // '+'/'-' acknowledgements and a stray interrupt (0x03) between commands.
+    // True (and the byte taken) if gdb's interrupt is the next byte already read.
+    bool interrupt_pending() {
+        if (in_pos_ < in_len_ && in_buf_[in_pos_] == '\x03') {
+            ++in_pos_;
+            return true;
         }
-        out->clear();
-        while (read_byte(&c) && c != '#') {
-            if (c == '}') {
-                char e;
-                if (!read_byte(&e))
-                    return false;
-                c = static_cast<char>(e ^ 0x20);
-            }
-            out->push_back(c);
-        }
-        char sum[2];
-        if (!read_byte(&sum[0]) || !read_byte(&sum[1]))
-            return false;
-        if (ack_)
-            write_all("+");
-        return true;
+        return false;
     }
 
-    void write_all(const std::string& s) {
+    void flush() {
+        const std::string s = conn_.take_output();
         size_t done = 0;
         while (done < s.size()) {
             const ssize_t n = write(fd_, s.data() + done, s.size() - done);
@@ -178,132 +109,94 @@ private:
         }
     }
 
-    void send_packet(const std::string& body) {
-        std::string escaped;
-        for (char c : body) {
-            if (c == '$' || c == '#' || c == '}' || c == '*') {
-                escaped.push_back('}');
-                escaped.push_back(static_cast<char>(c ^ 0x20));
-            } else {
-                escaped.push_back(c);
-            }
-        }
-        unsigned sum = 0;
-        for (unsigned char c : escaped)
-            sum += c;
-        write_all(fmt::format("${}#{:02x}", escaped, sum & 0xff));
-        if (ack_) {  // wait for '+'
-            char c;
-            while (read_byte(&c) && c != '+') {
-            }
+    // ---- Requests ----
+
+    void answer(const Request& r) {
+        switch (r.kind) {
+        case Kind::kStartNoAck:
+            conn_.reply("OK");  // still acknowledged; nothing after it is
+            conn_.start_no_ack();
+            return;
+        case Kind::kKill:
+            done_ = true;
+            return;
+        case Kind::kDetach:
+            done_ = true;
+            conn_.reply("OK");
+            return;
+        default:
+            conn_.reply(handle(r));
         }
     }
 
-    // ---- Commands ----
-
-    std::string handle(const std::string& p) {
-        if (p.empty())
-            return "";
-        switch (p[0]) {
-        case '?': return stop_reply_;
-        case 'g': return registers(thread_);
-        case 'p': return one_register(std::strtoul(p.c_str() + 1, nullptr, 16));
-        case 'G': case 'P': case 'M': case 'X':
-            return "E01";  // read-only target (see the top of this file)
-        case 'm': return memory(p);
-        case 'H': {
-            const long long t = std::strtoll(p.c_str() + 2, nullptr, 16);
-            if (t > 0)
-                thread_ = static_cast<uint64_t>(t);
+    std::string handle(const Request& r) {
+        switch (r.kind) {
+        case Kind::kUnsupported: return "";
+        case Kind::kBad: case Kind::kWrite: return std::string(gdb::kErrArguments);
+        case Kind::kStopReason: return stop_reply_;
+        case Kind::kReadRegisters: return registers(thread_);
+        case Kind::kReadRegister: return one_register(r.addr);
+        case Kind::kReadMemory: return memory(r.addr, r.length);
+        case Kind::kSetThread:
+            if (r.thread != gdb::kAnyThread && r.thread != gdb::kAllThreads) {
+                if (!alive(r.thread))
+                    return std::string(gdb::kErrNoThread);
+                thread_ = r.thread;
+            }
             return "OK";
+        case Kind::kThreadAlive: return alive(r.thread) ? "OK" : std::string(gdb::kErrNoThread);
+        case Kind::kContinue:
+        case Kind::kStep: {
+            // Every thread named must exist, and the one to step: else nothing moves.
+            const uint64_t t = r.thread == gdb::kAnyThread ? thread_ : r.thread;
+            for (uint64_t n : r.named)
+                if (!alive(n))
+                    return std::string(gdb::kErrNoThread);
+            if (r.kind == Kind::kContinue)
+                return resume_continue();
+            if (!alive(t))
+                return std::string(gdb::kErrNoThread);
+            return resume_step(t);
         }
-        case 'T': return alive(std::strtoull(p.c_str() + 1, nullptr, 16)) ? "OK" : "E01";
-        case 'c': case 'C': return resume_continue();
-        case 's': case 'S': return resume_step(thread_);
-        case 'b':
-            if (p == "bs")
-                return reverse_step(thread_);
-            if (p == "bc")
-                return reverse_continue();
-            return "";
-        case 'Z': case 'z': return breakpoint(p);
-        case 'k': done_ = true; return "";
-        case 'D': done_ = true; return "OK";
-        case 'v': return v_packet(p);
-        case 'q': case 'Q': return query(p);
-        default: return "";
-        }
-    }
-
-    std::string query(const std::string& p) {
-        if (p.rfind("qSupported", 0) == 0)
-            return "PacketSize=4000;qXfer:features:read+;QCatchSyscalls+;ReverseStep+;ReverseContinue+;swbreak+;"
-                   "QStartNoAckMode+;vContSupported+";
-        if (p == "QStartNoAckMode") {
-            send_packet("OK");
-            ack_ = false;
-            answered_ = true;
-            return "";
-        }
-        if (p.rfind("qXfer:features:read:target.xml:", 0) == 0) {
-            const std::string xml = target_xml();
-            unsigned long off = 0, len = 0;
-            std::sscanf(p.c_str() + std::strlen("qXfer:features:read:target.xml:"), "%lx,%lx", &off, &len);
-            if (off >= xml.size())
-                return "l";
-            const std::string part = xml.substr(off, len);
-            return (off + part.size() >= xml.size() ? "l" : "m") + part;
-        }
-        if (p == "qfThreadInfo") {
+        case Kind::kReverseStep: return reverse_step(thread_);
+        case Kind::kReverseContinue: return reverse_continue();
+        case Kind::kInsertBreakpoint:
+            bps_[r.addr] = program_bytes(r.addr);
+            settings_dirty_ = true;
+            return "OK";
+        case Kind::kRemoveBreakpoint:
+            bps_.erase(r.addr);
+            settings_dirty_ = true;
+            return "OK";
+        case Kind::kSupported:
+            return fmt::format("PacketSize={:x};qXfer:features:read+;QCatchSyscalls+;ReverseStep+;"
+                               "ReverseContinue+;swbreak+;QStartNoAckMode+;vContSupported+",
+                               gdb::kMaxPacket);
+        case Kind::kReadTargetXml: return target_xml_part(r.addr, r.length);
+        case Kind::kThreadListFirst: {
             std::string out;
             for (uint64_t t : threads())
                 out += fmt::format("{}{:x}", out.empty() ? "m" : ",", t);
             return out.empty() ? "l" : out;
         }
-        if (p == "qsThreadInfo")
-            return "l";
-        if (p.rfind("qThreadExtraInfo,", 0) == 0) {
-            const uint64_t t = std::strtoull(p.c_str() + 17, nullptr, 16);
-            return hex_text(c_.ask(fmt::format("=tinfo {}", t), "tinfo"));
+        case Kind::kThreadListNext: return "l";
+        case Kind::kThreadExtraInfo: return hex_text(c_.ask(fmt::format("=tinfo {}", r.thread), "tinfo"));
+        case Kind::kCurrentThread: return fmt::format("QC{:x}", thread_);
+        case Kind::kAttached: return "1";
+        case Kind::kSymbol: return "OK";
+        case Kind::kCatchSyscalls: return catch_syscalls(r);
+        case Kind::kContQuery: return "vCont;c;C;s;S";
+        case Kind::kStartNoAck: case Kind::kKill: case Kind::kDetach: break;  // answer()'s
         }
-        if (p == "qC")
-            return fmt::format("QC{:x}", thread_);
-        if (p == "qAttached")
-            return "1";
-        if (p.rfind("qSymbol", 0) == 0)
-            return "OK";
-        if (p.rfind("QCatchSyscalls:", 0) == 0)
-            return catch_syscalls(p.substr(15));
         return "";
     }
 
-    std::string v_packet(const std::string& p) {
-        if (p == "vCont?")
-            return "vCont;c;C;s;S";
-        if (p.rfind("vCont;", 0) == 0) {
-            // The first step action decides (gdb steps one thread and lets the
-            // others run as they would); else continue.
-            std::istringstream in(p.substr(6));
-            std::string action;
-            while (std::getline(in, action, ';')) {
-                if (action.empty() || (action[0] != 's' && action[0] != 'S'))
-                    continue;
-                const size_t colon = action.find(':');
-                uint64_t t = thread_;
-                if (colon != std::string::npos) {
-                    const long long id = std::strtoll(action.c_str() + colon + 1, nullptr, 16);
-                    if (id > 0)
-                        t = static_cast<uint64_t>(id);
-                }
-                return resume_step(t);
-            }
-            return resume_continue();
-        }
-        if (p.rfind("vKill", 0) == 0) {
-            done_ = true;
-            return "OK";
-        }
-        return "";
+    std::string target_xml_part(uint64_t off, uint64_t len) {
+        const std::string xml = gdb::target_xml();
+        if (off >= xml.size())
+            return "l";
+        const std::string part = xml.substr(off, std::min<uint64_t>(len, gdb::kMaxPacket / 2));
+        return (off + part.size() >= xml.size() ? "l" : "m") + part;
     }
 
     // ---- Threads, registers, memory ----
@@ -318,10 +211,8 @@ private:
     }
 
     bool alive(uint64_t t) {
-        for (uint64_t x : threads())
-            if (x == t)
-                return true;
-        return false;
+        const std::vector<uint64_t> all = threads();
+        return std::find(all.begin(), all.end(), t) != all.end();
     }
 
     uint64_t first_thread() {
@@ -332,24 +223,30 @@ private:
         return t.empty() ? 1 : t.front();
     }
 
+    // The `g` reply for thread t; empty if it does not exist.
+    std::string register_hex(uint64_t t) { return c_.ask(fmt::format("=regs {}", t), "regs"); }
+
     std::string registers(uint64_t t) {
-        const std::string r = c_.ask(fmt::format("=regs {}", t), "regs");
-        return r.empty() ? "E01" : r;
+        const std::string r = register_hex(t);
+        return r.empty() ? std::string(gdb::kErrNoThread) : r;
     }
 
-    std::string one_register(unsigned long n) {
-        const std::string all = registers(thread_);
-        if (all == "E01" || n >= layout_.size())
-            return "E01";
+    std::string one_register(uint64_t n) {
+        if (n >= layout_.size())
+            return std::string(gdb::kErrArguments);
+        const std::string all = register_hex(thread_);
+        if (all.empty())
+            return std::string(gdb::kErrNoThread);
         return all.substr(layout_[n].offset * 2, layout_[n].size * 2);
     }
 
-    std::string memory(const std::string& p) {
-        unsigned long long addr = 0, len = 0;
-        if (std::sscanf(p.c_str() + 1, "%llx,%llx", &addr, &len) != 2)
-            return "E01";
+    std::string memory(uint64_t addr, uint64_t len) {
+        // At most what fits one reply (fewer bytes than asked is a valid answer).
+        len = std::min<uint64_t>(len, gdb::kMaxPacket / 2);
+        if (len == 0)
+            return "";
         const std::string data = c_.ask(fmt::format("=mem {} {:x} {:x}", thread_, addr, len), "mem");
-        return data.empty() ? "E14" : data;
+        return data.empty() ? std::string(gdb::kErrMemory) : data;
     }
 
     // ---- Breakpoints and catchpoints ----
@@ -370,32 +267,15 @@ private:
         return {};
     }
 
-    std::string breakpoint(const std::string& p) {
-        // Z0/Z1 (software/hardware: the same here), z0/z1; no watchpoints.
-        if (p.size() < 3 || (p[1] != '0' && p[1] != '1'))
-            return "";
-        const uint64_t addr = std::strtoull(p.c_str() + 3, nullptr, 16);
-        if (p[0] == 'Z')
-            bps_[addr] = program_bytes(addr);
-        else
-            bps_.erase(addr);
-        settings_dirty_ = true;
-        return "OK";
-    }
-
-    std::string catch_syscalls(const std::string& args) {
-        if (args == "0") {
-            catch_line_ = "=catch off";
-        } else if (args == "1") {
-            catch_line_ = "=catch all";
-        } else if (args.rfind("1;", 0) == 0) {
+    std::string catch_syscalls(const Request& r) {
+        switch (r.catch_mode) {
+        case Request::Catch::kOff: catch_line_ = "=catch off"; break;
+        case Request::Catch::kAll: catch_line_ = "=catch all"; break;
+        case Request::Catch::kList:
             catch_line_ = "=catch";
-            std::istringstream in(args.substr(2));
-            std::string nr;
-            while (std::getline(in, nr, ';'))
-                catch_line_ += fmt::format(" {}", std::strtoull(nr.c_str(), nullptr, 16));
-        } else {
-            return "E01";
+            for (uint64_t nr : r.syscalls)
+                catch_line_ += fmt::format(" {}", nr);
+            break;
         }
         settings_dirty_ = true;
         return "OK";
@@ -478,6 +358,10 @@ private:
 
     std::string resume_continue() {
         sync_settings();
+        if (interrupt_pending()) {  // Ctrl-C came right behind the packet: stop before running
+            stop_reply_ = fmt::format("T02thread:{:x};", thread_);
+            return stop_reply_;
+        }
         bool skip = at_breakpoint_;
         for (;;) {
             const uint64_t k = c_.position().insns;
@@ -529,12 +413,11 @@ private:
 
     DebugController& c_;
     int fd_;
-    std::vector<RegSlot> layout_;
+    std::vector<gdb::RegSlot> layout_;
+    gdb::Connection conn_;
     char in_buf_[4096];
     size_t in_pos_ = 0, in_len_ = 0;
-    bool ack_ = true;
     bool done_ = false;
-    bool answered_ = false;        // handle() has sent the answer itself
     uint64_t thread_ = 1;          // the thread gdb has selected
     std::string stop_reply_;
     bool at_breakpoint_ = false;   // the last stop was at a breakpoint (resuming passes it)
@@ -579,15 +462,6 @@ int gdb_serve(DebugController& control, int port) {
     close(fd);
     fmt::print("anvil-debug: gdb disconnected\n");
     return status;
-}
-
-std::string gdb_syscalls_xml() {
-    std::string x = "<?xml version=\"1.0\"?>\n<!-- Anvil's syscalls, for gdb's catch syscall NAME: generated by "
-                    "anvil-debug from kernel/include/anvil/syscalls.h -->\n<syscalls_info>\n";
-    for (uint32_t i = 0; i < ANVIL_SYS_COUNT; ++i)
-        x += fmt::format("  <syscall name=\"{}\" number=\"{}\"/>\n", kSyscalls[i].name, i);
-    x += "</syscalls_info>\n";
-    return x;
 }
 
 }  // namespace sim

@@ -8,8 +8,10 @@
 # usage: tools/fuzz.sh [--seconds S] [--fresh] [--build DIR] [--out DIR] [--work DIR]
 #                      NAME... [-- LIBFUZZER-OPTIONS...]
 # NAME          cpio (the kernel's initramfs reader, then elf::parse on its init),
-#               elf (the kernel's ELF checker) or trace (the host's trace reader);
-#               all: the three, one after the other
+#               elf (the kernel's ELF checker), manifest (init's services manifest
+#               parser), trace (the host's trace reader), gdb (anvil-debug --gdb's
+#               framing and packet decoding) or debug (anvil-debug's command
+#               language); all: the six, one after the other
 # --seconds S   how long each harness runs (default 60)
 # --fresh       start from the seeds alone, forgetting the corpus earlier runs grew
 # --build DIR   the Anvil build the seeds come from: its initramfs images, user
@@ -25,11 +27,11 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-HARNESSES=(cpio elf trace)
+HARNESSES=(cpio elf manifest trace gdb debug)
 
 usage_error() {
     echo "fuzz: $*" >&2
-    echo "usage: tools/anvil fuzz cpio|elf|trace|all [--seconds S] [--fresh] [-- LIBFUZZER-OPTIONS]" >&2
+    echo "usage: tools/anvil fuzz cpio|elf|manifest|trace|gdb|debug|all [--seconds S] [--fresh] [-- LIBFUZZER-OPTIONS]" >&2
     exit 2
 }
 
@@ -46,12 +48,12 @@ while [[ $# -gt 0 ]]; do
     -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     all) names+=("${HARNESSES[@]}"); shift ;;
-    cpio|elf|trace) names+=("$1"); shift ;;
+    cpio|elf|manifest|trace|gdb|debug) names+=("$1"); shift ;;
     -*) usage_error "unknown option '$1'" ;;
-    *) usage_error "unknown harness '$1' (cpio, elf, trace or all)" ;;
+    *) usage_error "unknown harness '$1' (cpio, elf, manifest, trace, gdb, debug or all)" ;;
     esac
 done
-[[ ${#names[@]} -gt 0 ]] || usage_error "name a harness: cpio, elf, trace or all"
+[[ ${#names[@]} -gt 0 ]] || usage_error "name a harness: cpio, elf, manifest, trace, gdb, debug or all"
 [[ $seconds =~ ^[0-9]{1,7}$ && $seconds -ge 1 ]] || usage_error "--seconds must be a positive number, got '$seconds'"
 [[ $check_only == 0 ]] || exit 0
 work=${work:-$out/work}
@@ -110,6 +112,37 @@ strip_into() {
     done
 }
 
+# gdb_seeds DIR: what gdb sends the stub, framed as it sends it: its opening
+# (qSupported ... QStartNoAckMode), a session of the packets it uses, one
+# packet per file, a session in no-ack mode (a first byte that is odd:
+# fuzz/fuzz_gdb.cpp starts that one without acknowledgements), and damaged ones.
+gdb_seeds() {
+    local dir=$1 p i c sum session="" k=0
+    local packets=('qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;fork-events+;vContSupported+'
+        'vMustReplyEmpty' 'QStartNoAckMode' 'Hg0' 'qXfer:features:read:target.xml:0,ffb' 'qTStatus' '?'
+        'qfThreadInfo' 'qsThreadInfo' 'qAttached' 'Hc-1' 'qC' 'qOffsets' 'g' 'p10' 'm400000,40' 'qSymbol::'
+        'qThreadExtraInfo,7' 'T7' 'Z0,401000,1' 'z0,401000,1' 'Z1,401000,1' 'vCont?' 'vCont;s:7;c' 'vCont;c'
+        'QCatchSyscalls:1;5;a' 'QCatchSyscalls:0' 'QCatchSyscalls:1' 'Z2,401000,4' 'vCont;S05:7;C05' 'C05'
+        'S05' 'bs' 'bc' 'Hg7' 's' 'c' 'D' 'k' 'vKill;1')
+    for p in "${packets[@]}"; do
+        sum=0
+        for ((i = 0; i < ${#p}; i++)); do
+            printf -v c '%d' "'${p:i:1}"
+            sum=$(((sum + c) % 256))
+        done
+        printf -v p '$%s#%02x' "$p" "$sum"
+        printf '\x00%s' "$p" >"$dir/packet-$((k++)).bin"
+        session+="$p+"
+    done
+    printf '\x00+%s' "$session" >"$dir/session.bin"
+    printf '\x01%s\x03' "${session//+/}" >"$dir/session-no-ack.bin"
+    # What gdb never sends: a bad checksum, a '-', a packet cut short, and one
+    # of 20,481 bytes, past the stub's 16 KiB bound: 'a' and 160 x 128 more of
+    # it (first byte 2: "\xfe N" repeats, fuzz/fuzz_gdb.cpp), summing to 0x61.
+    printf '\x00$qC#00$qC#b4-$H#48$m10#' >"$dir/damaged.bin"
+    printf '\x02$a\xfe\xa0#61$qC#b4' >"$dir/too-long.bin"
+}
+
 make_seeds() {
     local name=$1 dir=$2 u="$build/userspace" t="$build/tests" k
     rm -rf "$dir" && mkdir -p "$dir"
@@ -150,6 +183,22 @@ make_seeds() {
             [[ -s "$dir/$k.atrace" ]] || { echo "fuzz: anvil-sim recorded no $k trace for the seeds" >&2; exit 1; }
         done
         ;;
+    manifest)
+        # Every manifest the build packs into an initramfs.
+        local m
+        for m in "$ROOT"/userspace/*/services "$ROOT"/userspace/*/*.services; do
+            cp "$m" "$dir/$(basename "$(dirname "$m")")-$(basename "$m")"
+        done
+        ;;
+    gdb) gdb_seeds "$dir" ;;
+    debug)
+        # The debugger scripts of the tests, and every command of `help`.
+        cp "$ROOT"/tests/debug/*.dbg "$dir/"
+        printf '%s\n' continue c next n prev p stepi 'si 3' reverse-stepi rsi 'break syscall ipc_call thread 3' \
+            'break syscall 0' 'break event 400' 'break fault' break 'delete 1' delete where 'events 3' syscall \
+            threads runqueues endpoints 'caps 2' 'vspace 2' 'regs 2' 'mem 0x400000 64' 'disas 400000 4' \
+            'thread 2' help quit >"$dir/every-command.dbg"
+        ;;
     esac
 }
 
@@ -157,7 +206,8 @@ make_seeds() {
 max_len() {
     case $1 in
     elf) echo 32768 ;;
-    cpio | trace) echo 65536 ;;
+    cpio | trace | gdb) echo 65536 ;;  # gdb: room for a packet past the stub's 16 KiB bound
+    manifest | debug) echo 8192 ;;
     esac
 }
 

@@ -5,6 +5,7 @@
 #  - `next` moves on; `prev` comes back to the very same state: `where` and
 #    `caps` print exactly what they printed before `next`;
 #  - `break event N` stops at record N; the run ends cleanly;
+#  - `delete foo` is refused and the breakpoints stay;
 #  - a trace recorded with anvil-sim debugs to the same state (--trace).
 #   cmake -DDEBUG=... -DSIM=... -DINITRAMFS=... -DSCRIPT=... -DDIR=... -P debugger.cmake
 file(MAKE_DIRECTORY ${DIR})
@@ -80,7 +81,12 @@ answer(ev "${live}" "continue" 1)
 expect("${ev}" "breakpoint: event #400 at #400 ")
 answer(end "${live}" "continue" 2)
 expect("${end}" "the run has ended \\(the machine halted with code 0\\)")
-message("live session: breakpoints, syscall decoding, caps, next/prev to the same state, event breakpoint, end")
+# A bad argument is refused and changes nothing (it used to delete every breakpoint).
+answer(bad_delete "${live}" "delete foo" 0)
+expect("${bad_delete}" "usage: delete \\[N\\]")
+answer(list "${live}" "break" 0)
+expect("${list}" "  1: break fault")
+message("live session: breakpoints, syscall decoding, caps, next/prev to the same state, event breakpoint, end, bad delete refused")
 
 # The same run from a trace.
 execute_process(COMMAND ${SIM} --initramfs ${INITRAMFS} --seed 3 --record ${DIR}/run.atrace

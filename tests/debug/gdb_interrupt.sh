@@ -12,40 +12,7 @@ mkdir -p "$work"
 stub_log=$work/stub.log
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/stub.sh"
 start_stub "$stub_log" "$debug" --initramfs "$initramfs"
-exec 3<>"/dev/tcp/127.0.0.1/$port"
-
-# One packet: $payload#checksum (the sum of the payload's bytes, mod 256).
-send() {
-    local payload=$1 sum=0 i c
-    for ((i = 0; i < ${#payload}; i++)); do
-        printf -v c '%d' "'${payload:i:1}"
-        sum=$(((sum + c) % 256))
-    done
-    printf '$%s#%02x' "$payload" "$sum" >&3
-}
-# The next packet's payload (acknowledgements before it skipped); fails after 60 s.
-reply=""
-receive() {
-    local c
-    reply=""
-    while IFS= read -r -N 1 -t 60 c <&3; do
-        [[ $c == '$' ]] && break
-    done || { echo "FAILED: no reply from the stub"; cat "$stub_log"; exit 1; }
-    while IFS= read -r -N 1 -t 60 c <&3; do
-        [[ $c == '#' ]] && break
-        reply+=$c
-    done
-    IFS= read -r -N 2 -t 60 c <&3 || true  # the checksum
-}
-failed=0
-check() {  # check DESCRIPTION PATTERN: the last reply matches the pattern
-    if [[ $reply =~ $2 ]]; then
-        echo "ok: $1 (${reply:0:40})"
-    else
-        echo "FAILED: $1: got '${reply:0:80}', want /$2/"
-        failed=1
-    fi
-}
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/gdb_wire.sh"
 
 send QStartNoAckMode
 receive
@@ -64,11 +31,4 @@ check "registers read after the interrupt" '^[0-9a-fx]{32,}$'
 send 'vCont;c'
 receive
 check "continue after the interrupt runs to the exit" '^W[0-9a-f]{2}$'
-exec 3>&-
-wait $stub || true
-trap - EXIT
-if [[ $failed != 0 ]]; then
-    echo "--- stub output"; cat "$stub_log"
-    exit 1
-fi
-echo "gdb interrupt: all checks passed"
+finish "gdb interrupt"
