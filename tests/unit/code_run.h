@@ -5,7 +5,7 @@
 
 #include "sim/engine.h"
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <cstdlib>
 #include <cstring>

@@ -1,15 +1,17 @@
 # Checks that every Catch2 test case runs under exactly one ctest entry named after it.
-# catch_discover_tests (Catch2 2.x) makes one ctest entry per line of
-# `--list-test-names-only` but splits a name at ';' (and CMake lists mishandle '[',
-# ']' and '\'), so a test case with such a name never ran: its pieces became entries
-# that matched no test case. For each group of entries (a ctest name prefix and the
+# catch_discover_tests makes one ctest entry per line of Catch2's list of test case
+# names but (Catch2 2.x) splits a name at ';' (and CMake lists mishandle '[', ']' and
+# '\'), so a test case with such a name never ran: its pieces became entries that
+# matched no test case. For each group of entries (a ctest name prefix and the
 # Catch2 test spec it was discovered with) this checks that
 #   - no test case name holds one of those characters or leading/trailing blanks,
 #   - the group's entries are exactly the prefixed names, each once,
 #   - each entry's command selects exactly its own test case and carries the arguments
-#     that make Catch2 fail when no test case runs (NO_TESTS_ARGS),
-# and, once, that those arguments do fail a command that selects nothing.
-# LIST_ARGS are the arguments that list test case names, one a line.
+#     that make Catch2 fail when no test case runs (NO_TESTS_ARGS: 2.x `-w NoTests`;
+#     3.x none, it fails such a run by default),
+# and, once, that the command does fail when it selects nothing.
+# LIST_ARGS are the arguments that list test case names, one a line (2.x
+# `--list-test-names-only`, 3.x `--list-tests --verbosity quiet`).
 #   cmake -DUNIT=anvil-unit-tests -DCTEST=ctest -DBUILD=build-dir "-DNO_TESTS_ARGS=-w;NoTests"
 #         -DLIST_ARGS=--list-test-names-only -DGROUPS=N -DPREFIX_0=unit/ [-DSPEC_0=spec] ...
 #         -P ctest_entries.cmake
@@ -120,7 +122,7 @@ foreach(g RANGE ${last_group})
     endforeach()
     string(REPLACE ";" " " args_text "${args}")
     string(FIND "${args_text} " " ${no_tests_args_text} " has_no_tests)
-    if(has_no_tests EQUAL -1)
+    if(NOT no_tests_args_text STREQUAL "" AND has_no_tests EQUAL -1)
       fail("ctest entry \"${entry}\" lacks \"${no_tests_args_text}\": it would pass running no test case")
     endif()
     execute_process(COMMAND ${args} ${LIST_ARGS} OUTPUT_VARIABLE selected ERROR_VARIABLE err)

@@ -13,7 +13,7 @@
 #include <anvil/syscalls.h>
 #include <anvil/types.h>
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <cstdint>
 #include <cstring>

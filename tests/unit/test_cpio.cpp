@@ -3,12 +3,12 @@
 
 #include "builders.h"
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <string>
 
 using namespace anvil_test;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 using kernel::Status;
 using kernel::cpio::Entry;
 using kernel::cpio::Reader;
@@ -172,13 +172,13 @@ TEST_CASE("cpio: empty buffer is rejected") {
     Reader r(nullptr, 0);
     Entry e{};
     CHECK(r.next(&e) == kInvalid);
-    CHECK_THAT(r.error(), Contains("shorter than one header"));
+    CHECK_THAT(r.error(), ContainsSubstring("shorter than one header"));
 
     const Exact one(reinterpret_cast<const uint8_t*>("0"), 1);
     const char* error = nullptr;
     CHECK(kernel::cpio::find(one.data(), one.size(), "init", &e, &error) == kInvalid);
     REQUIRE(error != nullptr);
-    CHECK_THAT(error, Contains("shorter than one header"));
+    CHECK_THAT(error, ContainsSubstring("shorter than one header"));
 }
 
 TEST_CASE("cpio: truncated header is rejected") {
@@ -189,7 +189,7 @@ TEST_CASE("cpio: truncated header is rejected") {
             const Outcome o = read_all(Bytes(full.begin(), full.begin() + len));
             INFO("length " << len);
             CHECK(o.status == kInvalid);
-            CHECK_THAT(o.error, Contains("shorter than one header"));
+            CHECK_THAT(o.error, ContainsSubstring("shorter than one header"));
         }
     }
     SECTION("inside the second header") {
@@ -198,7 +198,7 @@ TEST_CASE("cpio: truncated header is rejected") {
             INFO("length " << len);
             CHECK(o.status == kInvalid);
             CHECK(o.members == 1);
-            CHECK_THAT(o.error, Contains("truncated header"));
+            CHECK_THAT(o.error, ContainsSubstring("truncated header"));
         }
     }
 }
@@ -211,13 +211,13 @@ TEST_CASE("cpio: bad magic is rejected") {
         const Outcome o = read_all(CpioWriter().add(bad).trailer().bytes());
         CHECK(o.status == kInvalid);
         CHECK(o.members == 0);
-        CHECK_THAT(o.error, Contains("bad magic"));
+        CHECK_THAT(o.error, ContainsSubstring("bad magic"));
     }
     SECTION("later member") {
         const Outcome o = read_all(CpioWriter().add("ok", "y").add(bad).trailer().bytes());
         CHECK(o.status == kInvalid);
         CHECK(o.members == 1);
-        CHECK_THAT(o.error, Contains("bad magic"));
+        CHECK_THAT(o.error, ContainsSubstring("bad magic"));
     }
 }
 
@@ -230,7 +230,7 @@ TEST_CASE("cpio: non-hex header field is rejected") {
     INFO("field " << index);
     const Outcome o = read_all(CpioWriter().add(m).trailer().bytes());
     CHECK(o.status == kInvalid);
-    CHECK_THAT(o.error, Contains("not hexadecimal"));
+    CHECK_THAT(o.error, ContainsSubstring("not hexadecimal"));
 }
 
 TEST_CASE("cpio: namesize 0 is rejected") {
@@ -238,7 +238,7 @@ TEST_CASE("cpio: namesize 0 is rejected") {
     m.field_text[kNameSize] = hex8(0);
     const Outcome o = read_all(CpioWriter().add(m).trailer().bytes());
     CHECK(o.status == kInvalid);
-    CHECK_THAT(o.error, Contains("empty name"));
+    CHECK_THAT(o.error, ContainsSubstring("empty name"));
 }
 
 TEST_CASE("cpio: name running past the end is rejected") {
@@ -247,7 +247,7 @@ TEST_CASE("cpio: name running past the end is rejected") {
         m.field_text[kNameSize] = hex8(0xffffffff);
         const Outcome o = read_all(CpioWriter().add(m).trailer().bytes());
         CHECK(o.status == kInvalid);
-        CHECK_THAT(o.error, Contains("name runs past the end"));
+        CHECK_THAT(o.error, ContainsSubstring("name runs past the end"));
     }
     SECTION("archive cut inside the name") {
         const Bytes full = CpioWriter().add("a-long-member-name", "x").trailer().bytes();
@@ -255,7 +255,7 @@ TEST_CASE("cpio: name running past the end is rejected") {
             INFO("length " << len);
             const Outcome o = read_all(Bytes(full.begin(), full.begin() + len));
             CHECK(o.status == kInvalid);
-            CHECK_THAT(o.error, Contains("name runs past the end"));
+            CHECK_THAT(o.error, ContainsSubstring("name runs past the end"));
         }
     }
 }
@@ -270,7 +270,7 @@ TEST_CASE("cpio: name without NUL at namesize is rejected") {
     const Outcome o = read_all(CpioWriter().add(m).trailer().bytes());
     CHECK(o.status == kInvalid);
     CHECK(o.members == 0);
-    CHECK_THAT(o.error, Contains("not NUL-terminated"));
+    CHECK_THAT(o.error, ContainsSubstring("not NUL-terminated"));
 }
 
 TEST_CASE("cpio: data past the end is rejected") {
@@ -279,14 +279,14 @@ TEST_CASE("cpio: data past the end is rejected") {
         m.field_text[kFileSize] = hex8(0x1000);
         const Outcome o = read_all(CpioWriter().add(m).trailer().bytes());
         CHECK(o.status == kInvalid);
-        CHECK_THAT(o.error, Contains("data runs past the end"));
+        CHECK_THAT(o.error, ContainsSubstring("data runs past the end"));
     }
     SECTION("filesize 0xffffffff") {
         CpioMember m = member("init", "abcd");
         m.field_text[kFileSize] = hex8(0xffffffff);
         const Outcome o = read_all(CpioWriter().add(m).trailer().bytes());
         CHECK(o.status == kInvalid);
-        CHECK_THAT(o.error, Contains("data runs past the end"));
+        CHECK_THAT(o.error, ContainsSubstring("data runs past the end"));
     }
     SECTION("archive cut inside the data") {
         const Bytes full = CpioWriter().add("init", std::string(64, 'd')).bytes();
@@ -295,7 +295,7 @@ TEST_CASE("cpio: data past the end is rejected") {
             INFO("length " << len);
             const Outcome o = read_all(Bytes(full.begin(), full.begin() + len));
             CHECK(o.status == kInvalid);
-            CHECK_THAT(o.error, Contains("data runs past the end"));
+            CHECK_THAT(o.error, ContainsSubstring("data runs past the end"));
         }
     }
 }
@@ -305,14 +305,14 @@ TEST_CASE("cpio: missing trailer is rejected") {
     const Outcome o = read_all(archive);
     CHECK(o.status == kInvalid);
     CHECK(o.members == 2);
-    CHECK_THAT(o.error, Contains("without a TRAILER!!! entry"));
+    CHECK_THAT(o.error, ContainsSubstring("without a TRAILER!!! entry"));
 
     const Exact buf(archive);
     Entry e{};
     const char* error = nullptr;
     CHECK(kernel::cpio::find(buf.data(), buf.size(), "c", &e, &error) == kInvalid);
     REQUIRE(error != nullptr);
-    CHECK_THAT(error, Contains("without a TRAILER"));
+    CHECK_THAT(error, ContainsSubstring("without a TRAILER"));
     CHECK(kernel::cpio::find(buf.data(), buf.size(), "c", &e, nullptr) == kInvalid);
     // A member before the damage is still found.
     CHECK(kernel::cpio::find(buf.data(), buf.size(), "b", &e, nullptr) == kOk);
@@ -328,7 +328,7 @@ TEST_CASE("cpio: a failed read keeps failing") {
     REQUIRE(r.next(&e) == kOk);
     CHECK(r.next(&e) == kInvalid);
     CHECK(r.next(&e) == kInvalid);
-    CHECK_THAT(r.error(), Contains("bad magic"));
+    CHECK_THAT(r.error(), ContainsSubstring("bad magic"));
 }
 
 // ---------------------------------------------------------------- robustness

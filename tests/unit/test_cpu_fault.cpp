@@ -3,7 +3,7 @@
 // userspace test cpu.fault_table checks the same against QEMU, end to end.
 #include "sim/cpu_fault.h"
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <cstring>
 #include <map>

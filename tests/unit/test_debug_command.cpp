@@ -4,7 +4,7 @@
 #include "sim/debug_command.h"
 
 #include <anvil/syscalls.h>
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <string>
 

@@ -5,14 +5,14 @@
 
 #include <anvil/types.h>
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <cstdint>
 #include <iterator>
 #include <string>
 
 using namespace anvil_test;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 using kernel::Status;
 using kernel::elf::Image;
 using kernel::elf::Segment;
@@ -69,7 +69,7 @@ Parsed parse(const ElfFile& f) { return parse(f.build()); }
 void check_rejected(const Bytes& file, const char* words) {
     const Parsed p = parse(file);
     CHECK(p.status == kInvalid);
-    CHECK_THAT(p.error, Contains(words));
+    CHECK_THAT(p.error, ContainsSubstring(words));
 }
 void check_rejected(const ElfFile& f, const char* words) { check_rejected(f.build(), words); }
 

@@ -3,7 +3,7 @@
 // decoding of packets into requests, malformed ones included.
 #include "sim/gdb_connection.h"
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <algorithm>
 #include <cstdio>

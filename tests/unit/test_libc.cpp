@@ -1,6 +1,6 @@
 // Host tests of userspace/libc: the same C sources, built with every public name
 // prefixed anvil_libc_ (libc_impl.h), checked against the host's libc.
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <cerrno>
 #include <climits>

@@ -5,7 +5,7 @@ extern "C" {
 #include "manifest.h"
 }
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <set>
 #include <string>

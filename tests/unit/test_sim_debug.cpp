@@ -4,7 +4,7 @@
 #include "sim/engine.h"
 #include "tests/unit/code_run.h"
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <vector>
 

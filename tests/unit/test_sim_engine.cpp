@@ -3,7 +3,7 @@
 // and keeps the others until sync_regs() or another thread's run asks for them.
 #include "sim/engine.h"
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <cstdlib>
 #include <cstring>

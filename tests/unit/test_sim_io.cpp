@@ -5,7 +5,7 @@
 #include "sim/machine.h"
 #include "tests/unit/code_run.h"
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <cstdlib>
 #include <cstring>

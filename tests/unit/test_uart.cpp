@@ -2,7 +2,7 @@
 // receive queue, interrupt priorities and the edges of the interrupt output.
 #include "sim/uart.h"
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <string>
 #include <vector>

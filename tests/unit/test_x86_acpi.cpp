@@ -2,7 +2,7 @@
 // and ISA interrupt source overrides, from tables built in memory.
 #include "hal/x86_64/acpi.h"
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <cstring>
 #include <map>

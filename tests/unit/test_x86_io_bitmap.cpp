@@ -1,7 +1,7 @@
 // Host tests of the x86_64 backend's I/O port grants (hal/x86_64/io_bitmap).
 #include "hal/x86_64/io_bitmap.h"
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <random>
 #include <utility>
