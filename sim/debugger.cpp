@@ -235,7 +235,7 @@ std::string parse_break(std::istringstream& in, Breakpoint* b) {
         if (b->value == ANVIL_SYS_COUNT) {
             const std::optional<uint64_t> n = replay::parse_u64(name);
             if (!n || *n >= ANVIL_SYS_COUNT)
-                return fmt::format("no syscall named \"{}\" (a name, or a number below {})", name, ANVIL_SYS_COUNT);
+                return fmt::format("no syscall named \"{}\" (a name, or a number below {})", name, static_cast<int>(ANVIL_SYS_COUNT));
             b->value = *n;
         }
         std::string word;
