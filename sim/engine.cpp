@@ -1,6 +1,7 @@
 #include "sim/engine.h"
 
 #include "sim/cpu_fault.h"
+#include "sim/unicorn_compat.h"
 
 #include <anvil/types.h>
 #include <capstone/capstone.h>
@@ -140,6 +141,14 @@ Engine::Engine(uint64_t* clock, IoBus* io) : platform_page_(nullptr, free_page),
         error_ = fmt::format("cannot create a Unicorn x86-64 engine: {}", uc_strerror(err));
         return;
     }
+    // Guest addresses are the mappings' on every Unicorn version (paging is
+    // off; sim/unicorn_compat.h has what each version does otherwise).
+    err = use_flat_addresses(uc);
+    if (err != UC_ERR_OK) {
+        error_ = fmt::format("cannot give a Unicorn engine flat addresses: {}", uc_strerror(err));
+        uc_close(uc);
+        return;
+    }
     platform_page_.reset(static_cast<uint8_t*>(std::aligned_alloc(hal::kPageSize, hal::kPageSize)));
     std::memset(platform_page_.get(), 0, hal::kPageSize);
     std::memcpy(platform_page_.get(), kGdt, sizeof kGdt);
@@ -182,7 +191,7 @@ Engine::Engine(uint64_t* clock, IoBus* io) : platform_page_(nullptr, free_page),
     if (err == UC_ERR_OK)
         err = uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Engine::on_out), this, 1, 0,
                           UC_X86_INS_OUT);
-    // Measured on Unicorn 2.0.1: with no data-access hook, a refused access
+    // Measured on Unicorn 2.0.1 and 2.1.1: with no data-access hook, a refused access
     // leaves rip at the start of its block, not at the instruction. The
     // translator writes rip before each access once any UC_HOOK_MEM_READ or
     // _WRITE hook exists; this one covers a platform-page word user code never
@@ -490,12 +499,12 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget, DebugControl* debug
         return s;
     }
     // A new code hook reaches only blocks translated after it: drop them all.
-    uc_ctl_flush_tlb(uc_);
+    flush_translations(uc_);
     debug_ = debug;
     const Stop s = run(regs, block_budget);
     debug_ = nullptr;
     uc_hook_del(uc_, hook);
-    uc_ctl_flush_tlb(uc_);
+    flush_translations(uc_);
     return s;
 }
 

@@ -6,6 +6,7 @@
 // of the hook mechanism alone, which any block-granular preemption pays.
 //   anvil-cpu-floor ELF [--block-hook]
 #include "kernel/boot/elf.h"
+#include "sim/unicorn_compat.h"
 
 #include <chrono>
 #include <cstdint>
@@ -47,7 +48,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     uc_engine* uc = nullptr;
-    if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc) != UC_ERR_OK) {
+    // The simulator's address model (sim/unicorn_compat.h) on every Unicorn version.
+    if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc) != UC_ERR_OK || sim::use_flat_addresses(uc) != UC_ERR_OK) {
         fmt::print(stderr, "anvil-cpu-floor: cannot create a Unicorn engine\n");
         return 1;
     }

@@ -18,6 +18,8 @@
 #include <fmt/core.h>
 #include <unicorn/unicorn.h>
 
+#include "sim/unicorn_compat.h"
+
 namespace {
 
 constexpr uint64_t kCode = 0x400000;
@@ -38,6 +40,10 @@ uc_engine* make_engine(uint8_t* code_page, uint8_t* data_page, const Options& o)
     uc_engine* uc = nullptr;
     if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc) != UC_ERR_OK)
         return nullptr;
+    if (sim::use_flat_addresses(uc) != UC_ERR_OK) {  // as the simulator's engines
+        uc_close(uc);
+        return nullptr;
+    }
     size_t n = 0;
     for (int i = 0; i < o.stores; ++i) {  // mov [rsp - 8 * (i + 1)], rax
         const uint8_t store[] = {0x48, 0x89, 0x44, 0x24, static_cast<uint8_t>(-8 * (i + 1))};
