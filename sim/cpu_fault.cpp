@@ -13,10 +13,9 @@ constexpr uint32_t kVecPageFault = 14;
 constexpr uint64_t kRflagsNt = 1u << 14;
 constexpr unsigned kCpl = 3;
 // The #GP of `int n` through a gate user code may not use names the gate:
-// error code n * 16 + 2 as QEMU (7.2 and 10, TCG) reports it in long mode,
-// where the SDM's format gives n * 8 + 2 (docs/x86_64.md). The simulator
-// reports what the hardware backend reports.
-constexpr uint64_t kIdtErrorScale = 16;
+// error code n * 8 + 2 (the IDT flag and the vector as a selector index), as
+// the SDM gives it. QEMU 7.2 reports n * 16 + 2 (docs/x86_64.md).
+constexpr uint64_t kIdtErrorScale = 8;
 
 // Page-fault error code bits.
 constexpr uint64_t kPfPresent = 1u << 0;
@@ -162,6 +161,9 @@ CpuFault cpu_fault(const CpuFaultInput& in, const ReadGuest& read, const ReadGpr
     if (in.vector == kVecInvalidOpcode && decoded && insn.op()[0] == 0x0f &&
         (insn.op()[1] == 0x33 || insn.op()[1] == 0x07))
         return {exception(kVecGeneralProtection, 0), in.rip};
+    // int1 (icebp) is a #DB trap past the instruction; Unicorn raises #UD.
+    if (in.vector == kVecInvalidOpcode && decoded && insn.op()[0] == 0xf1)
+        return {exception(kVecDebug, 0), in.rip + insn.prefixes + 1};
     if (in.vector == kVecGeneralProtection && decoded)
         return {exception(kVecGeneralProtection, general_protection_error(insn, read, gpr, in.rflags)), in.rip};
     return {exception(in.vector, 0), in.rip};

@@ -38,18 +38,18 @@ constexpr uint64_t kCode = 0x401000;
 
 }  // namespace
 
-TEST_CASE("cpu_fault: int n through a DPL-0 gate is #GP(n*16+2) at the instruction", "[sim][cpu_fault]") {
+TEST_CASE("cpu_fault: int n through a DPL-0 gate is #GP(n*8+2) at the instruction", "[sim][cpu_fault]") {
     Guest g;
     g.at[kCode] = {0xcd, 0x80, 0x90};
     // Unicorn stops past the instruction; the block decoder names its start.
     const sim::CpuFault f = g.fault(0x80, kCode + 2, kCode);
     CHECK(f.info.vector == 13);
-    CHECK(f.info.error == (0x80 * 16 + 2));
+    CHECK(f.info.error == (0x80 * 8 + 2));
     CHECK(f.info.kind == kernel::FaultKind::kGeneralProtection);
     CHECK(f.rip == kCode);
     // With the start unknown, the bytes at rip decide (Unicorn left rip there).
     const sim::CpuFault at = g.fault(0x80, kCode);
-    CHECK(at.info.error == (0x80 * 16 + 2));
+    CHECK(at.info.error == (0x80 * 8 + 2));
     CHECK(at.rip == kCode);
 }
 
@@ -78,12 +78,15 @@ TEST_CASE("cpu_fault: a CPU exception keeps its vector and rip", "[sim][cpu_faul
     CHECK(db.rip == kCode + 1);
 }
 
-TEST_CASE("cpu_fault: rdpmc and sysret at CPL 3 are #GP(0), not Unicorn's #UD", "[sim][cpu_fault]") {
+TEST_CASE("cpu_fault: rdpmc and sysret at CPL 3 are #GP(0), int1 a #DB trap, not Unicorn's #UD", "[sim][cpu_fault]") {
     Guest g;
-    g.at[kCode] = {0x0f, 0x33, 0x48, 0x0f, 0x07, 0x0f, 0x0b};
+    g.at[kCode] = {0x0f, 0x33, 0x48, 0x0f, 0x07, 0x0f, 0x0b, 0xf1, 0x90};
     CHECK(g.fault(6, kCode).info.vector == 13);
     CHECK(g.fault(6, kCode + 2).info.vector == 13);
     CHECK(g.fault(6, kCode + 5).info.vector == 6);  // ud2 stays #UD
+    const sim::CpuFault db = g.fault(6, kCode + 7);
+    CHECK(db.info.vector == 1);
+    CHECK(db.rip == kCode + 8);
 }
 
 TEST_CASE("cpu_fault: a refused segment load names its selector", "[sim][cpu_fault]") {
