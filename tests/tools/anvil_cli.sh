@@ -127,6 +127,8 @@ trace dump x.atrace --help
 clean --sweeps --help
 clean -h --sweeps
 test -R unit/ --help
+test --debian 13 --help
+test --debian 13 --fresh -h
 debug --gdb 1234 --program tally -h
 qemu --smp 2 --help
 bench -h
@@ -137,7 +139,7 @@ CASES
     untouched "tools/anvil help run"
     pass
     # The scripts tools/anvil runs answer --help themselves, with their exit statuses.
-    for script in sweep.sh fuzz.sh qemu-run.sh bench.sh; do
+    for script in sweep.sh fuzz.sh qemu-run.sh bench.sh debian-check.sh; do
         for flag in --help -h; do
             script_case 0 "$script" "$flag"
             grep -q "exit" <<<"$out" || fail "tools/$script $flag printed no help: $out$err"
@@ -182,11 +184,15 @@ bench now
 build everything
 setup please
 clean --all
+test --debian
+test --debian 14
 help nosuchcommand
 nosuchcommand
 CASES
     script_case 2 sweep.sh --frobnicate
     script_case 2 fuzz.sh --frobnicate
+    script_case 2 debian-check.sh
+    script_case 2 debian-check.sh --release 11
     script_case 2 qemu-run.sh
     script_case 2 qemu-run.sh no-such.iso
     script_case 2 qemu-run.sh no-such.iso --smp many
