@@ -208,15 +208,18 @@ static const struct {
 #define CASE_STACK_SIZE 4096u
 static uint8_t g_case_stack[CASE_STACK_SIZE] __attribute__((aligned(16)));
 
-/* Runs the case thread starting at `entry` on `cpu` and takes its stop report
- * from `ep`; 0 if it came. */
-static int run_case(anvil_cap_t ep, const char *entry, uint64_t rdi, anvil_fault_msg_t *fm)
+/* Runs a thread starting at `entry` with `rdi` on our own CPU (the suite's,
+ * 0), calls `between` (if set) once it is started, and takes its stop report
+ * from `ep`; 0 if it came. Without `between` the thread runs while we wait. */
+static int run_case(anvil_cap_t ep, const char *entry, uint64_t rdi, void (*between)(void), anvil_fault_msg_t *fm)
 {
     anvil_cap_t t;
-    /* On our own CPU (the suite's, 0): the case runs while we wait. */
+    g_cpu_release = 0;
     CHECK_STATUS(start_test_thread((uint64_t)(uintptr_t)entry, rdi, g_case_stack + CASE_STACK_SIZE, TEST_PRIORITY,
                                    0, ep, &t),
                  ANVIL_OK);
+    if (between)
+        between();
     anvil_msg_t m;
     memset(&m, 0, sizeof m);
     uint64_t badge = 0;
@@ -227,6 +230,29 @@ static int run_case(anvil_cap_t ep, const char *entry, uint64_t rdi, anvil_fault
     CHECK(m.label == ANVIL_FAULT_MSG_LABEL && m.len == sizeof *fm);
     memcpy(fm, m.data, sizeof *fm);
     return 0;
+}
+
+/* Runs `entry` once with each of args[0..n) as rdi (run_case) and checks that
+ * each stop report is of `kind` with `value` (a fault's vector, an exit's
+ * code); 0 if all were, else the failure `what`. */
+static int run_each(const char *entry, const uint64_t *args, unsigned n, void (*between)(void), uint32_t kind,
+                    uint64_t value, const char *what)
+{
+    anvil_cap_t ep;
+    CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
+    int failed = 0;
+    for (unsigned i = 0; i < n && !failed; i++) {
+        anvil_fault_msg_t fm;
+        failed = run_case(ep, entry, args[i], between, &fm);
+        const uint64_t got = kind == ANVIL_FAULT_KIND_EXIT ? (uint64_t)fm.exit_code : fm.vector;
+        if (!failed && (fm.kind != kind || got != value)) {
+            printf("  rdi 0x%llx: stop kind %u, vector %llu, exit code 0x%llx\n", (unsigned long long)args[i], fm.kind,
+                   (unsigned long long)fm.vector, (unsigned long long)fm.exit_code);
+            failed = test_fail(__FILE__, __LINE__, what);
+        }
+    }
+    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, ep);
+    return failed;
 }
 
 /* One line per case: what the thread's fault endpoint was told. rip is shown
@@ -255,7 +281,7 @@ int test_cpu_fault_table(void)
     int failed = 0;
     for (unsigned i = 0; i < sizeof kCases / sizeof kCases[0] && !failed; i++) {
         anvil_fault_msg_t fm;
-        failed = run_case(ep, kCases[i].entry, 0, &fm);
+        failed = run_case(ep, kCases[i].entry, 0, NULL, &fm);
         if (!failed)
             print_case(kCases[i].name, kCases[i].entry, &fm);
     }
@@ -287,69 +313,30 @@ int test_cpu_flags_syscall(void)
 
 int test_cpu_flags_fault(void)
 {
-    anvil_cap_t ep;
-    CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
-    int failed = 0;
-    for (unsigned i = 0; i < FLAG_SETS && !failed; i++) {
-        anvil_fault_msg_t fm;
-        failed = run_case(ep, cpu_flags_then_ud2, kUserFlagSets[i], &fm);
-        if (!failed && (fm.kind != ANVIL_FAULT_KIND_UD || fm.vector != 6))
-            failed = test_fail(__FILE__, __LINE__, "a thread with user flags set took #UD");
-    }
-    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, ep);
-    return failed;
+    return run_each(cpu_flags_then_ud2, kUserFlagSets, FLAG_SETS, NULL, ANVIL_FAULT_KIND_UD, 6,
+                    "a thread with user flags set took #UD");
+}
+
+/* Yields to the spinning thread (same CPU, same priority): we run again only
+ * once the timer has preempted it, with its flags set; then lets it exit. */
+static void release_after_preemption(void)
+{
+    anvil_thread_yield();
+    g_cpu_release = 1;
 }
 
 int test_cpu_flags_timer(void)
 {
-    anvil_cap_t ep;
-    CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
-    int failed = 0;
-    for (unsigned i = 0; i < FLAG_SETS && !failed; i++) {
-        g_cpu_release = 0;
-        anvil_cap_t t;
-        /* Same CPU, same priority: we run again only once the timer has
-         * preempted the spinning thread (with its flags set). */
-        if (start_test_thread((uint64_t)(uintptr_t)cpu_flags_spin, kUserFlagSets[i], g_case_stack + CASE_STACK_SIZE,
-                              TEST_PRIORITY, 0, ep, &t) != ANVIL_OK) {
-            failed = test_fail(__FILE__, __LINE__, "start_test_thread");
-            break;
-        }
-        anvil_thread_yield();
-        g_cpu_release = 1;
-        anvil_msg_t m;
-        memset(&m, 0, sizeof m);
-        uint64_t badge = 0;
-        const anvil_status_t s = anvil_ipc_recv(ep, &m, &badge);
-        anvil_tcb_suspend(t);
-        anvil_cap_delete(ANVIL_CAP_SELF_CNODE, t);
-        anvil_fault_msg_t fm;
-        memcpy(&fm, m.data, sizeof fm);
-        if (s != ANVIL_OK || fm.kind != ANVIL_FAULT_KIND_EXIT || fm.exit_code != NO_FAULT_CODE)
-            failed = test_fail(__FILE__, __LINE__, "a spinning thread with user flags set was preempted and exited");
-    }
-    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, ep);
-    return failed;
+    return run_each(cpu_flags_spin, kUserFlagSets, FLAG_SETS, release_after_preemption, ANVIL_FAULT_KIND_EXIT,
+                    NO_FAULT_CODE, "a spinning thread with user flags set was preempted and exited");
 }
 
 int test_cpu_selectors(void)
 {
-    anvil_cap_t ep;
-    CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
     uint16_t ss;
     __asm__ volatile("mov %%ss, %0" : "=r"(ss));
     /* The null selector and the user data selector, in every data segment register. */
     const uint64_t selectors[2] = {0, ss};
-    int failed = 0;
-    for (unsigned i = 0; i < 2 && !failed; i++) {
-        anvil_fault_msg_t fm;
-        failed = run_case(ep, cpu_selectors_syscall, selectors[i], &fm);
-        if (!failed && (fm.kind != ANVIL_FAULT_KIND_EXIT || fm.exit_code != NO_FAULT_CODE)) {
-            printf("  selector 0x%llx: stop kind %u, exit code 0x%llx, vector %llu\n", (unsigned long long)selectors[i],
-                   fm.kind, (unsigned long long)fm.exit_code, (unsigned long long)fm.vector);
-            failed = test_fail(__FILE__, __LINE__, "ds, es, fs and gs keep their selectors across a syscall");
-        }
-    }
-    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, ep);
-    return failed;
+    return run_each(cpu_selectors_syscall, selectors, 2, NULL, ANVIL_FAULT_KIND_EXIT, NO_FAULT_CODE,
+                    "ds, es, fs and gs keep their selectors across a syscall");
 }
