@@ -148,8 +148,13 @@ check() {
         'build/sim/anvil-sim '* | 'build/sim/anvil-debug '*)
             local a
             for a in "${args[@]:1}"; do
-                a=${a//build\/userspace\//$build/userspace/}
-                run+=("${a//\/tmp\//$work/tmp/}")
+                # The doc's own paths only: a tree or build that lives under /tmp stays as it is.
+                if [[ $a == /tmp/* ]]; then
+                    a=$work/tmp/${a#/tmp/}
+                elif [[ $a == build/userspace/* ]]; then
+                    a=$build/userspace/${a#build/userspace/}
+                fi
+                run+=("$a")
             done
             if [[ $cmd == build/sim/anvil-debug* ]]; then
                 [[ -e $base.dbg ]] || { fail "$doc: \`$cmd\` has no (anvil) session"; continue; }
