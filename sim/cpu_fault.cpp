@@ -173,7 +173,7 @@ kernel::FaultInfo memory_fault(kernel::FaultAccess access, bool present, uint64_
     // A non-canonical address never reaches the page tables: #GP(0), no
     // address (CR2 is not written). QEMU reports it for stack accesses too
     // (hardware: #SS), and for a jump's target at the target.
-    if (!is_canonical(addr))
+    if (!hal::is_canonical(addr))
         return exception(kVecGeneralProtection, 0);
     uint64_t error = kPfUser;
     if (present)

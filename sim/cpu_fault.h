@@ -60,10 +60,4 @@ CpuFault cpu_fault(const CpuFaultInput& in, const ReadGuest& read, const ReadGpr
 // non-canonical address.
 kernel::FaultInfo memory_fault(kernel::FaultAccess access, bool present, uint64_t addr);
 
-// True if `va` is canonical with 48-bit virtual addresses.
-constexpr bool is_canonical(uint64_t va) {
-    const uint64_t top = va >> 47;
-    return top == 0 || top == 0x1ffff;
-}
-
 }  // namespace sim

@@ -660,6 +660,16 @@ bool Engine::on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int
     return false;  // stop emulation; rip stays at the faulting instruction (on_precise_rip)
 }
 
+bool Engine::open_disassembler() {
+    if (!disassembler_) {
+        csh handle = 0;
+        if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+            return false;
+        disassembler_ = handle;
+    }
+    return true;
+}
+
 uint64_t Engine::insn_ending_at(uint64_t rip) {
     // Traps and software interrupts stop past their instruction, which ends
     // the block running now (an interrupt ends a block; a single-step trap
@@ -668,12 +678,8 @@ uint64_t Engine::insn_ending_at(uint64_t rip) {
     const uint32_t size = static_cast<uint32_t>(block_ & 0xffff);
     if (size == 0 || rip <= start || rip > start + size)
         return 0;
-    if (!disassembler_) {
-        csh handle = 0;
-        if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
-            return 0;
-        disassembler_ = handle;
-    }
+    if (!open_disassembler())
+        return 0;
     std::vector<uint8_t> code(size);
     if (uc_mem_read(uc_, start, code.data(), size) != UC_ERR_OK)
         return 0;
@@ -792,12 +798,8 @@ bool Engine::find_io_sites(uc_struct* uc, uint64_t start, uint32_t size, std::ve
         candidate |= maybe_io_opcode(b);
     if (!candidate)
         return false;
-    if (!disassembler_) {
-        csh handle = 0;
-        if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
-            return false;  // the in/out hooks still refuse ungranted ports
-        disassembler_ = handle;
-    }
+    if (!open_disassembler())
+        return false;  // the in/out hooks still refuse ungranted ports
     cs_insn* insn = cs_malloc(disassembler_);
     if (!insn)
         return false;

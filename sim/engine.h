@@ -170,6 +170,8 @@ private:
 
     // Emulates rdtsc/rdtscp at rip (they #GP at CPL 3 because CR4.TSD is set).
     bool emulate_timestamp(uc_struct* uc);
+    // Opens the capstone handle on first use; false if capstone refuses.
+    bool open_disassembler();
     // The start of the instruction of the running block that ends at `rip`; 0 if none.
     uint64_t insn_ending_at(uint64_t rip);
     void load(const hal::UserRegs& regs);

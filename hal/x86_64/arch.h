@@ -96,9 +96,5 @@ inline void pause() { asm volatile("pause"); }
     for (;;) asm volatile("cli; hlt");
 }
 
-// True if `va` is canonical with 48-bit virtual addresses.
-constexpr bool is_canonical(uint64_t va) {
-    return va < 0x0000800000000000ull || va >= 0xffff800000000000ull;
-}
 
 }  // namespace x86

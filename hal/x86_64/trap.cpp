@@ -219,7 +219,7 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
             // A non-canonical rip, rsp or FS base would fault in ring 0 (iretq,
             // wrmsr). next_to_run already refused such rip and rsp, and
             // tcb_write_regs such FS bases: this is the last line of defence.
-            if (!is_canonical(regs.rip) || !is_canonical(regs.rsp) || !is_canonical(regs.fs_base)) {
+            if (!hal::is_canonical(regs.rip) || !hal::is_canonical(regs.rsp) || !hal::is_canonical(regs.fs_base)) {
                 kernel::on_fault(cpu, kernel::FaultInfo{kernel::FaultKind::kGeneralProtection,
                                                         kernel::FaultAccess::kNone, 0,
                                                         kVecGeneralProtection, 0});

@@ -51,12 +51,6 @@ uint32_t fault_report_kind(FaultKind k) {
     return ANVIL_FAULT_KIND_OTHER;
 }
 
-// True if `va` is canonical with 48-bit virtual addresses (bits 63..47 equal).
-bool is_canonical(uint64_t va) {
-    const uint64_t top = va >> 47;
-    return top == 0 || top == 0x1ffff;
-}
-
 constexpr uint64_t kVectorGeneralProtection = 13;
 
 // Exit status the machine halts with when init faults; a panic's (docs/exit-codes.md).
@@ -120,7 +114,7 @@ bool next_to_run(uint32_t cpu, Resume* out) {
         if (!t)
             return false;
         hal::UserRegs& r = t->entry_regs();
-        if (!is_canonical(r.rip) || !is_canonical(r.rsp)) {
+        if (!hal::is_canonical(r.rip) || !hal::is_canonical(r.rsp)) {
             // A user `mov $x, %rsp; syscall` (or a jump's target, later) leaves
             // values the way back to ring 3 cannot load: the thread takes the
             // #GP that return raises, on both backends alike, and the CPU picks

@@ -84,6 +84,12 @@ constexpr uint64_t kUserRflags = 0x202;
 // rflags bits a user thread may change: CF PF AF ZF SF DF OF (not TF, IF, IOPL, AC).
 constexpr uint64_t kUserRflagsMask = 0xcd5;
 
+// True if `va` is canonical with 48-bit virtual addresses (bits 63..47 equal):
+// the only addresses a return to user mode can load and a CPU can access.
+constexpr bool is_canonical(uint64_t va) {
+    return va < 0x0000800000000000ull || va >= 0xffff800000000000ull;
+}
+
 // Makes every field of a thread's register file current. After a syscall or the
 // end of a slice the simulator fills in only the entry registers (rip, rsp, rflags,
 // rax, rdi, rsi, rdx, r8, r9, r10, r12; rcx and r11 after a syscall) and keeps
