@@ -343,6 +343,46 @@ TEST_CASE("libc: string functions match the host", "[libc]")
     anvil_libc_free(nd);
 }
 
+// memcpy, memmove and memset move whole words once the destination is aligned:
+// every alignment of both ends and every length around the word size, and
+// overlaps in both directions for memmove.
+TEST_CASE("libc: memcpy, memmove and memset match the host at every alignment", "[libc]")
+{
+    constexpr size_t kSize = 96;
+    auto pattern = [](unsigned char *p) {
+        for (size_t i = 0; i < kSize; i++)
+            p[i] = (unsigned char)(i * 7 + 1);
+    };
+    alignas(8) unsigned char want[kSize], got[kSize], src[kSize];
+    pattern(src);
+    for (size_t doff = 0; doff < 16; doff++)
+        for (size_t soff = 0; soff < 16; soff++)
+            for (size_t n = 0; n <= 40; n++) {
+                INFO("dst offset " << doff << ", src offset " << soff << ", length " << n);
+                memset(want, 0xee, kSize);
+                memset(got, 0xee, kSize);
+                memcpy(want + doff, src + soff, n);
+                CHECK(anvil_libc_memcpy(got + doff, src + soff, n) == got + doff);
+                CHECK(memcmp(want, got, kSize) == 0);
+
+                // Overlapping moves inside one buffer, both ways.
+                pattern(want);
+                pattern(got);
+                memmove(want + doff, want + soff, n);
+                CHECK(anvil_libc_memmove(got + doff, got + soff, n) == got + doff);
+                CHECK(memcmp(want, got, kSize) == 0);
+            }
+    for (size_t off = 0; off < 16; off++)
+        for (size_t n = 0; n <= 40; n++) {
+            INFO("offset " << off << ", length " << n);
+            pattern(want);
+            pattern(got);
+            memset(want + off, 0xa5, n);
+            CHECK(anvil_libc_memset(got + off, 0x1a5, n) == got + off);  // only the low byte counts
+            CHECK(memcmp(want, got, kSize) == 0);
+        }
+}
+
 TEST_CASE("libc: ctype matches the host's C locale", "[libc]")
 {
     for (int c = -1; c < 256; c++) {
