@@ -498,14 +498,25 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget, DebugControl* debug
         s.error = "cannot add the debugger's instruction hook";
         return s;
     }
-    // A new code hook reaches only blocks translated after it: drop them all.
-    flush_translations(uc_);
+    // A new code hook reaches only blocks translated after it: drop the user
+    // code's, before (so the slice runs hooked) and after (so later slices do
+    // not call a deleted hook).
+    drop_user_translations();
     debug_ = debug;
     const Stop s = run(regs, block_budget);
     debug_ = nullptr;
     uc_hook_del(uc_, hook);
-    flush_translations(uc_);
+    drop_user_translations();
     return s;
+}
+
+void Engine::drop_user_translations() {
+    // Block by block over the executable regions, not Unicorn's whole-cache
+    // flush: on Unicorn 2.0.1 that zeroes the whole 1 GiB code buffer, which
+    // in a freshly forked debugger view cost about a second per flush.
+    for (const auto& [va, r] : regions_)
+        if (r.prot & UC_PROT_EXEC)
+            drop_translations(uc_, va, va + r.size);
 }
 
 bool Engine::breakpoint_matches(const Breakpoints& b, uint64_t addr) {

@@ -203,6 +203,7 @@ private:
         uint32_t prot;
     };
     std::map<uint64_t, Region> regions_;
+    void drop_user_translations();  // every translated block of user code
     uint64_t budget_end_ = ~0ull;      // blocks_ value at which the slice ends
     uint64_t fast_limit_ = ~0ull;      // budget_end_, or 0 while stop_pending_ or at_stop_pad_
     void refresh_fast_limit() { fast_limit_ = (stop_pending_ || at_stop_pad_) ? 0 : budget_end_; }

@@ -46,4 +46,10 @@ inline uc_err use_flat_addresses(uc_engine* uc) {
 // leaves old blocks without the new hook. UC_CTL_TB_FLUSH means the same on both.
 inline uc_err flush_translations(uc_engine* uc) { return uc_ctl(uc, UC_CTL_WRITE(UC_CTL_TB_FLUSH, 0)); }
 
+// Drops the translated blocks of guest code in [begin, end), which must be
+// one mapping (one run of host memory). The same on 2.0 and 2.1.
+inline uc_err drop_translations(uc_engine* uc, uint64_t begin, uint64_t end) {
+    return uc_ctl(uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2), begin, end);
+}
+
 }  // namespace sim
