@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Tuned so that with 4 vCPUs and the default --slice, about 2 seeds in 5 lose
+/* Tuned so that with 4 vCPUs and the default --slice, about half the seeds lose
  * updates: a round is 161 basic blocks, and a slice that ends in the 9 between
  * the read and the write opens the window (docs/replaying-a-bug.md). */
 /* Increments per process. */
