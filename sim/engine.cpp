@@ -516,7 +516,7 @@ void Engine::drop_user_translations() {
     // in a freshly forked debugger view cost about a second per flush.
     for (const auto& [va, r] : regions_)
         if (r.prot & UC_PROT_EXEC)
-            drop_translations(uc_, va, va + r.size);
+            uc_ctl_remove_cache(uc_, va, va + r.size);
 }
 
 bool Engine::breakpoint_matches(const Breakpoints& b, uint64_t addr) {

@@ -233,7 +233,8 @@ progress)
     touch "$tree/build/build.ninja"
     printf '#!/bin/sh\necho "console: hello"\necho "anvil-sim: stderr line" >&2\nexit 3\n' >"$tree/build/sim/anvil-sim"
     chmod +x "$tree/build/sim/anvil-sim"
-    printf '#!/bin/sh\necho "install ok installed"\n' >"$work/bin/dpkg-query"
+    # Every package installed, in the format tools/anvil asks for (one line each).
+    printf '#!/bin/sh\nshift 2\nfor p; do echo "$p install ok installed"; done\n' >"$work/bin/dpkg-query"
     cat >"$work/bin/cmake" <<'STUB'
 #!/bin/sh
 case $STUB_BUILD in
