@@ -580,6 +580,76 @@ void Engine::on_watch(uc_struct* uc, uint64_t addr, uint32_t, void* self) {
         e->watch_hit_ = true;
 }
 
+void Engine::set_data_watches(const std::vector<DataWatch>* watches, std::vector<DataHit>* hits) {
+    const bool on = watches && !watches->empty() && hits;
+    data_watches_ = on ? watches : nullptr;
+    data_hits_ = on ? hits : nullptr;
+    if (on && !data_hook_) {
+        // One hook over all of user space. Blocks need no new translation:
+        // the exact-rip hook (Engine::Engine) already sends every access
+        // through Unicorn's helpers, which call each access hook in range.
+        uc_hook hook;
+        if (uc_hook_add(uc_, &hook, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                        reinterpret_cast<void*>(&Engine::on_data_access), this, 0, kPlatformVa - 1) == UC_ERR_OK)
+            data_hook_ = hook;
+    } else if (!on && data_hook_) {
+        uc_hook_del(uc_, data_hook_);
+        data_hook_ = 0;
+    }
+}
+
+uint8_t* Engine::host_of(uint64_t va) const {
+    auto it = regions_.upper_bound(va);
+    if (it == regions_.begin())
+        return nullptr;
+    --it;
+    return va - it->first < it->second.size ? it->second.host + (va - it->first) : nullptr;
+}
+
+void Engine::on_data_access(uc_struct*, int type, uint64_t addr, int size, int64_t value, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    if (!e->data_watches_ || e->at_stop_pad_ || size <= 0)
+        return;
+    const bool write = type == UC_MEM_WRITE;
+    const auto& watches = *e->data_watches_;
+    for (size_t w = 0; w < watches.size(); ++w) {
+        const DataWatch& watch = watches[w];
+        if (!(write ? watch.writes : watch.reads))
+            continue;
+        // The access's bytes that are watched bytes (an access may straddle
+        // two mappings: look each byte up). Unicorn calls the hook before
+        // the store, so memory still holds the old bytes.
+        // The hook's value holds the first 8 bytes of a store: a watched
+        // byte beyond them (a 16-byte store) counts as changed (inverted).
+        uint64_t old_value = 0;
+        std::memcpy(&old_value, watch.host, watch.len);
+        uint64_t new_value = old_value;
+        bool touched = false;
+        for (int i = 0; i < size; ++i) {
+            const uint8_t* p = e->host_of(addr + static_cast<uint64_t>(i));
+            if (!p || p < watch.host || p >= watch.host + watch.len)
+                continue;
+            touched = true;
+            if (!write)
+                continue;
+            const unsigned at = static_cast<unsigned>(p - watch.host) * 8;
+            const uint64_t byte = i < 8 ? (static_cast<uint64_t>(value) >> (8 * i)) & 0xff : ~(old_value >> at) & 0xff;
+            new_value = (new_value & ~(0xffull << at)) | byte << at;
+        }
+        if (!touched)
+            continue;
+        DataHit h;
+        h.watch = w;
+        h.write = write;
+        h.va = addr;
+        h.size = static_cast<uint32_t>(size);
+        h.instruction = e->debug_ ? e->debug_->executed : 0;
+        h.old_value = old_value;
+        h.new_value = new_value;
+        e->data_hits_->push_back(h);
+    }
+}
+
 bool Engine::read(uint64_t va, void* out, size_t len) { return uc_mem_read(uc_, va, out, len) == UC_ERR_OK; }
 
 void Engine::on_syscall(uc_struct* uc, void* self) {

@@ -59,6 +59,31 @@ struct DebugControl {
     std::vector<uint64_t> hits;  // collect: indices of the instructions at breakpoints
 };
 
+// A data watchpoint (the debugger's watch, rwatch and awatch): user accesses
+// to `len` bytes of the machine's memory, whichever address space makes them
+// (a shared page is watched in every process that maps it).
+struct DataWatch {
+    const uint8_t* host = nullptr;  // the watched bytes
+    uint32_t len = 0;               // 1..8
+    bool reads = false;
+    bool writes = true;
+};
+
+// An access to watched bytes, noted while the run goes on undisturbed.
+struct DataHit {
+    size_t watch = 0;          // index in the watch list
+    bool write = false;
+    uint64_t va = 0;           // the access's address and size
+    uint32_t size = 0;
+    // With DebugControl: instructions started when the access was made, so
+    // the accessing instruction is number `instruction - 1` of the slice.
+    uint64_t instruction = 0;
+    // The watched bytes before and after the access (little-endian; equal
+    // for a read, and for a write that stores what was there).
+    uint64_t old_value = 0;
+    uint64_t new_value = 0;
+};
+
 struct Stop {
     StopKind kind = StopKind::kError;
     kernel::FaultInfo fault{};  // kFault
@@ -130,8 +155,16 @@ public:
         watch_hit_ = false;
         return hit;
     }
+    // Data watchpoints: while `watches` is non-null and not empty, every user
+    // access to watched bytes appends a DataHit to *hits (an access hook that
+    // only notes: what runs and how long it takes in blocks do not change).
+    // Both lists are the caller's and outlive the engine's use of them.
+    void set_data_watches(const std::vector<DataWatch>* watches, std::vector<DataHit>* hits);
+
     // Reads user memory as the thread sees it (false if not all mapped).
     bool read(uint64_t va, void* out, size_t len);
+    // The host bytes behind user address `va` (null if unmapped).
+    uint8_t* host_of(uint64_t va) const;
 
 private:
     // A checked block (its in/out instructions, if any, are instrumented), as the
@@ -157,6 +190,7 @@ private:
     static void on_out(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self);
     static void on_debug_insn(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
     static void on_watch(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    static void on_data_access(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     bool breakpoint_matches(const Breakpoints& b, uint64_t addr);
 
     // Port I/O (see the comment above on_block in engine.cpp).
@@ -226,6 +260,9 @@ private:
     Breakpoints watch_;                    // set_watch(): the addresses and their hooks
     std::map<uint64_t, size_t> watch_hooks_;
     bool watch_hit_ = false;
+    const std::vector<DataWatch>* data_watches_ = nullptr;  // set_data_watches()
+    std::vector<DataHit>* data_hits_ = nullptr;
+    size_t data_hook_ = 0;  // its uc_hook (0: none)
 };
 
 }  // namespace sim

@@ -11,6 +11,7 @@
 #include <bit>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace sim {
 
@@ -83,6 +84,7 @@ uint64_t Machine::as_create() {
     }
     if (!watch_.empty())
         e->set_watch(watch_);
+    e->set_data_watches(&data_watches_, &data_hits_);
     const uint64_t id = next_as_++;
     engines_.emplace(id, std::move(e));
     return id;
@@ -396,6 +398,20 @@ bool Machine::take_watch_hit() {
     for (auto& [as, e] : engines_)
         hit |= e->take_watch_hit();
     return hit;
+}
+
+void Machine::set_data_watches(std::vector<DataWatch> watches) {
+    data_watches_ = std::move(watches);
+    data_hits_.clear();
+    for (auto& [as, e] : engines_)
+        e->set_data_watches(&data_watches_, &data_hits_);
+}
+
+std::vector<DataHit> Machine::take_data_hits() { return std::exchange(data_hits_, {}); }
+
+const uint8_t* Machine::user_bytes(uint64_t as, uint64_t va) {
+    Engine* e = engine(as);
+    return e ? e->host_of(va) : nullptr;
 }
 
 }  // namespace sim

@@ -111,6 +111,14 @@ public:
     // take_watch_hit() says whether any was executed since it was last asked.
     void set_watch(const Breakpoints& addresses);
     bool take_watch_hit();
+    // The debugger's data watchpoints on every engine, now and later
+    // (Engine::set_data_watches); take_data_hits() hands over the accesses
+    // made since it was last asked, in the order they were made.
+    void set_data_watches(std::vector<DataWatch> watches);
+    std::vector<DataHit> take_data_hits();
+    // The machine's bytes behind user address `va` of address space `as`, as
+    // that space maps them now (null if unmapped): what a data watch watches.
+    const uint8_t* user_bytes(uint64_t as, uint64_t va);
 
     // The vCPU the last step ran, and the machine's virtual time.
     uint32_t last_cpu() const { return last_cpu_; }
@@ -202,6 +210,8 @@ private:
     Slice plan_;                // plan_slice() .. finish_slice()
     Stop slice_stop_;
     Breakpoints watch_;
+    std::vector<DataWatch> data_watches_;
+    std::vector<DataHit> data_hits_;
 };
 
 // The configuration of a run a simulator trace recorded: seed, CPUs, quantum,

@@ -118,3 +118,75 @@ TEST_CASE("sim debug: a watched address sets a flag and changes nothing") {
     REQUIRE(watched.run().kind == sim::StopKind::kSyscall);
     CHECK_FALSE(watched.engine().take_watch_hit());
 }
+
+namespace {
+
+// Stores and a load around the data page's bytes 8..11.
+const std::vector<uint8_t> kStores = {
+    0x48, 0xbf, 0x00, 0x00, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00,  // movabs rdi, kData  (instruction 0)
+    0xc7, 0x47, 0x08, 0x05, 0x00, 0x00, 0x00,                    // mov dword [rdi+8], 5  (1: 0 -> 5)
+    0xc7, 0x47, 0x08, 0x05, 0x00, 0x00, 0x00,                    // mov dword [rdi+8], 5  (2: 5 -> 5)
+    0xc6, 0x47, 0x09, 0x01,                                      // mov byte [rdi+9], 1   (3: 5 -> 0x105)
+    0x48, 0x8b, 0x47, 0x08,                                      // mov rax, [rdi+8]      (4: a read)
+    0x48, 0xc7, 0xc0, 0x11, 0x22, 0x33, 0x44,                    // mov rax, 0x44332211   (5)
+    0x48, 0x89, 0x47, 0x04,                                      // mov [rdi+4], rax      (6: bytes 4..11)
+    0xc6, 0x47, 0x0c, 0x07,                                      // mov byte [rdi+12], 7  (7: next to them)
+    0x0f, 0x05,                                                  // syscall               (8)
+};
+
+}  // namespace
+
+TEST_CASE("sim debug: data watches note each access to the watched bytes, old and new value, and change nothing") {
+    CodeRun plain(kStores), watched(kStores);
+    std::vector<sim::DataWatch> watches = {{watched.data() + 8, 4, false, true}};
+    std::vector<sim::DataHit> hits;
+    // Both run once first; the blocks are translated before the watch exists
+    // and it still sees them.
+    for (CodeRun* r : {&plain, &watched}) {
+        REQUIRE(r->run().kind == sim::StopKind::kSyscall);
+        std::memset(r->data(), 0, 16);
+        r->regs = hal::UserRegs{};
+        r->regs.rip = kCode;
+        r->regs.rsp = code_run::kStack + hal::kPageSize;
+        r->regs.rflags = hal::kUserRflags;
+    }
+    watched.engine().set_data_watches(&watches, &hits);
+    REQUIRE(plain.run().kind == sim::StopKind::kSyscall);
+    sim::DebugControl d;
+    REQUIRE(debug_run(watched, &d).kind == sim::StopKind::kSyscall);
+    CHECK(watched.engine().blocks() == plain.engine().blocks());
+    CHECK(watched.regs.rax == plain.regs.rax);
+    CHECK(std::memcmp(watched.data(), plain.data(), 16) == 0);
+
+    REQUIRE(hits.size() == 4);  // the writes of instructions 1, 2, 3 and 6
+    CHECK(hits[0].write);
+    CHECK(hits[0].instruction == 2);
+    CHECK(hits[0].va == code_run::kData + 8);
+    CHECK(hits[0].old_value == 0);
+    CHECK(hits[0].new_value == 5);
+    CHECK(hits[1].instruction == 3);
+    CHECK(hits[1].old_value == hits[1].new_value);  // stored what was there
+    CHECK(hits[2].instruction == 4);
+    CHECK(hits[2].size == 1);
+    CHECK(hits[2].new_value == 0x105);
+    CHECK(hits[3].instruction == 7);
+    CHECK(hits[3].va == code_run::kData + 4);
+    CHECK(hits[3].size == 8);
+    CHECK(hits[3].old_value == 0x105);
+    CHECK(hits[3].new_value == 0);  // rax's high half lands on bytes 8..11
+
+    // Reads only: the load, and nothing once the watches are gone.
+    watches[0].reads = true;
+    watches[0].writes = false;
+    hits.clear();
+    watched.regs.rip = kCode;
+    REQUIRE(watched.run().kind == sim::StopKind::kSyscall);
+    REQUIRE(hits.size() == 1);
+    CHECK_FALSE(hits[0].write);
+    CHECK(hits[0].size == 8);
+    CHECK(hits[0].old_value == hits[0].new_value);
+    watched.engine().set_data_watches(nullptr, nullptr);
+    watched.regs.rip = kCode;
+    REQUIRE(watched.run().kind == sim::StopKind::kSyscall);
+    CHECK(hits.size() == 1);
+}
