@@ -1,4 +1,4 @@
-// libFuzzer harness: anvil-debug's command language (sim/debug_command) on any
+// libFuzzer harness: anvil-debug's command language (replay/debug/command) on any
 // bytes, read as a script (--script): one command per line, each parsed as the
 // command loop parses it before anything reaches a worker.
 //
@@ -8,7 +8,7 @@
 // rely on (mem 1..4096 bytes, disas 1..512 instructions, thread ids and counts
 // from 1, syscall numbers inside the table).
 #include "fuzz/check.h"
-#include "sim/debug_command.h"
+#include "replay/debug/command.h"
 
 #include <anvil/syscalls.h>
 

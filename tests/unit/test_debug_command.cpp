@@ -1,7 +1,7 @@
-// Host tests of anvil-debug's command language (sim/debug_command.h): each
+// Host tests of anvil-debug's command language (replay/debug/command.h): each
 // command with its arguments, bad arguments refused with a usage line, and
 // canonical lines that parse back to the same command.
-#include "sim/debug_command.h"
+#include "replay/debug/command.h"
 
 #include <anvil/syscalls.h>
 #include "catch.h"

@@ -1,7 +1,7 @@
-// Host tests of the GDB stub's protocol layer (sim/gdb_connection.h): framing
+// Host tests of the GDB stub's protocol layer (replay/debug/gdb_connection.h): framing
 // with checksums, acknowledgements and resends, the packet size bound, and the
 // decoding of packets into requests, malformed ones included.
-#include "sim/gdb_connection.h"
+#include "replay/debug/gdb_connection.h"
 
 #include "catch.h"
 

@@ -1,4 +1,4 @@
-// The target the GDB stub describes to gdb (sim/gdb_stub.cpp): the register
+// The target the GDB stub describes to gdb (replay/debug/gdb_server.cpp): the register
 // layout of its `g` packet and the target description XML, and Anvil's
 // syscall table in GDB's format.
 #pragma once

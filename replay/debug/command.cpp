@@ -1,5 +1,5 @@
-// The command language of anvil-debug's command loop (debug_command.h).
-#include "sim/debug_command.h"
+// The command language of anvil-debug's command loop (command.h).
+#include "replay/debug/command.h"
 
 #include <anvil/syscalls.h>
 #include <fmt/core.h>

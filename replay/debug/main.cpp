@@ -4,7 +4,7 @@
 #include "kernel/trace/events.h"
 #include "replay/cli.h"
 #include "replay/trace_reader.h"
-#include "sim/debugger.h"
+#include "replay/debug/debugger.h"
 
 #include <CLI/CLI.hpp>
 #include <anvil_build_id.h>

@@ -1,5 +1,5 @@
 // The GDB remote serial protocol's framing and packet decoding (gdb_connection.h).
-#include "sim/gdb_connection.h"
+#include "replay/debug/gdb_connection.h"
 
 #include <fmt/core.h>
 

@@ -51,7 +51,7 @@ struct Position {
     bool entry = false;
 };
 
-// The debugger process's handle on the worker processes (sim/debugger.cpp).
+// The debugger process's handle on the worker processes (replay/debug/debugger.cpp).
 class DebugController {
 public:
     explicit DebugController(const DebugOptions& options);
@@ -129,7 +129,7 @@ public:
     std::vector<std::string> settings;
 };
 
-// Serves the GDB remote protocol (sim/gdb_stub.cpp); returns the exit status.
+// Serves the GDB remote protocol (replay/debug/gdb_server.cpp); returns the exit status.
 int gdb_serve(DebugController& control, int port);
 
 // Bytes as lowercase hex, two digits each (the worker protocol and GDB's).

@@ -1,6 +1,6 @@
 // The GDB remote stub of anvil-debug (--gdb PORT; docs/debugging.md): serves
 // the GDB remote serial protocol on 127.0.0.1 over a simulated run, through
-// the same worker processes as the command loop (sim/debugger.h).
+// the same worker processes as the command loop (replay/debug/debugger.h).
 //
 // What gdb sees: an x86-64 target (GNU/Linux OS ABI, so that `catch syscall`
 // works, with Anvil's syscall table installed as GDB's amd64-linux syscall
@@ -16,9 +16,9 @@
 // gdb::parse_request (gdb_connection.h), the registers and target description
 // gdb_target.h; this file is the server, which answers each typed request.
 #include "kernel/boot/elf.h"
-#include "sim/debugger.h"
-#include "sim/gdb_connection.h"
-#include "sim/gdb_target.h"
+#include "replay/debug/debugger.h"
+#include "replay/debug/gdb_connection.h"
+#include "replay/debug/gdb_target.h"
 
 #include <arpa/inet.h>
 #include <fmt/core.h>

@@ -1,4 +1,4 @@
-// The GDB remote serial protocol as the stub (sim/gdb_stub.cpp) speaks it:
+// The GDB remote serial protocol as the stub (replay/debug/gdb_server.cpp) speaks it:
 // framing (bytes from gdb in; packets, acknowledgements and resends out) and
 // the decoding of a packet into a typed request. No I/O and no simulator here,
 // so the unit tests (tests/unit/test_gdb_connection.cpp) and fuzz-gdb drive it

@@ -1,6 +1,6 @@
-#include "sim/debugger.h"
+#include "replay/debug/debugger.h"
 
-#include "sim/debug_command.h"
+#include "replay/debug/command.h"
 
 #include "kernel/cap/cap.h"
 #include "kernel/object/cnode.h"
@@ -833,7 +833,7 @@ private:
         }
     }
 
-    // The registers in the order of the stub's target description (gdb_stub.cpp):
+    // The registers in the order of the stub's target description (gdb_server.cpp):
     // rax rbx rcx rdx rsi rdi rbp rsp r8..r15 rip eflags cs ss ds es fs gs,
     // st0..7, the x87 control words, xmm0..15, mxcsr, orig_rax, fs_base, gs_base.
     // The simulator keeps no x87/SSE state per thread: those read as unavailable.

@@ -1,8 +1,8 @@
 // The target the GDB stub describes (gdb_target.h): x86-64 with GNU/Linux's
 // OS ABI, so that gdb's `catch syscall` applies, and Anvil's syscall table.
-#include "sim/gdb_target.h"
+#include "replay/debug/gdb_target.h"
 
-#include "sim/debugger.h"
+#include "replay/debug/debugger.h"
 
 #include <anvil/syscalls.h>
 #include <fmt/core.h>
