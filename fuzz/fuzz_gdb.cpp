@@ -22,7 +22,7 @@
 
 namespace {
 
-using namespace sim::gdb;
+using namespace replay::debug::gdb;
 using Kind = Request::Kind;
 
 // frame(p) through a fresh connection: p again, or refused if its escapes make it too long.

@@ -7,7 +7,7 @@
 #include <charconv>
 #include <vector>
 
-namespace sim {
+namespace replay::debug {
 
 namespace {
 
@@ -251,4 +251,4 @@ DebugCommand parse_command(std::string_view line) {
     return c;
 }
 
-}  // namespace sim
+}  // namespace replay::debug

@@ -3,7 +3,7 @@
 
 #include <fmt/core.h>
 
-namespace sim::gdb {
+namespace replay::debug::gdb {
 
 namespace {
 
@@ -338,4 +338,4 @@ Request parse_request(std::string_view p) {
     }
 }
 
-}  // namespace sim::gdb
+}  // namespace replay::debug::gdb

@@ -1,81 +1,112 @@
-// The target the GDB stub describes (gdb_target.h): x86-64 with GNU/Linux's
+// The target the GDB server describes (gdb_target.h): x86-64 with GNU/Linux's
 // OS ABI, so that gdb's `catch syscall` applies, and Anvil's syscall table.
 #include "replay/debug/gdb_target.h"
 
-#include "replay/debug/debugger.h"
+#include "replay/debug/hex.h"
 
 #include <anvil/syscalls.h>
 #include <fmt/core.h>
 
-namespace sim {
+namespace replay::debug::gdb {
 
 namespace {
 
 const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
 
+constexpr const char* kCore = "org.gnu.gdb.i386.core";
+constexpr const char* kSse = "org.gnu.gdb.i386.sse";
+constexpr const char* kLinux = "org.gnu.gdb.i386.linux";
+constexpr const char* kSegments = "org.gnu.gdb.i386.segments";
+
+// The registers of GDB's amd64 GNU/Linux target. The simulator keeps no
+// x87/SSE state per thread: those read as unavailable.
+std::vector<Register> make_registers() {
+    std::vector<Register> r;
+    using U = hal::UserRegs;
+    auto field = [&](std::string name, const char* type, uint64_t U::*f, unsigned bits = 64) {
+        r.push_back({std::move(name), bits, type, nullptr, kCore, f, std::nullopt});
+    };
+    field("rax", "int64", &U::rax);
+    field("rbx", "int64", &U::rbx);
+    field("rcx", "int64", &U::rcx);
+    field("rdx", "int64", &U::rdx);
+    field("rsi", "int64", &U::rsi);
+    field("rdi", "int64", &U::rdi);
+    field("rbp", "data_ptr", &U::rbp);
+    field("rsp", "data_ptr", &U::rsp);
+    uint64_t U::*const high[] = {&U::r8, &U::r9, &U::r10, &U::r11, &U::r12, &U::r13, &U::r14, &U::r15};
+    for (int i = 0; i < 8; ++i)
+        field(fmt::format("r{}", i + 8), "int64", high[i]);
+    field("rip", "code_ptr", &U::rip);
+    field("eflags", "int32", &U::rflags, 32);
+    // The selectors a user thread runs with (the platform page's GDT).
+    const std::pair<const char*, uint64_t> segments[] = {{"cs", 0x23}, {"ss", 0x1b}, {"ds", 0},
+                                                         {"es", 0},    {"fs", 0},    {"gs", 0}};
+    for (const auto& [name, selector] : segments)
+        r.push_back({name, 32, "int32", nullptr, kCore, nullptr, selector});
+    for (int i = 0; i < 8; ++i)
+        r.push_back({fmt::format("st{}", i), 80, "i387_ext", nullptr, kCore, nullptr, std::nullopt});
+    for (const char* name : {"fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop"})
+        r.push_back({name, 32, "int", "float", kCore, nullptr, std::nullopt});
+    for (int i = 0; i < 16; ++i)
+        r.push_back({fmt::format("xmm{}", i), 128, "uint128", "vector", kSse, nullptr, std::nullopt});
+    r.push_back({"mxcsr", 32, "int", "vector", kSse, nullptr, std::nullopt});
+    r.push_back({"orig_rax", 64, "int", nullptr, kLinux, nullptr, ~0ull});  // not in a syscall restart
+    r.push_back({"fs_base", 64, "int", nullptr, kSegments, &U::fs_base, std::nullopt});
+    r.push_back({"gs_base", 64, "int", nullptr, kSegments, nullptr, 0});
+    return r;
+}
+
 }  // namespace
 
-namespace gdb {
+const std::vector<Register>& registers() {
+    static const std::vector<Register> kRegisters = make_registers();
+    return kRegisters;
+}
 
 std::vector<RegSlot> register_layout() {
     std::vector<RegSlot> slots;
     unsigned at = 0;
-    auto add = [&](unsigned n, unsigned size) {
-        for (unsigned i = 0; i < n; ++i) {
-            slots.push_back({at, size});
-            at += size;
-        }
-    };
-    add(17, 8);  // rax..r15, rip
-    add(7, 4);   // eflags, cs ss ds es fs gs
-    add(8, 10);  // st0..st7
-    add(8, 4);   // fctrl fstat ftag fiseg fioff foseg fooff fop
-    add(16, 16); // xmm0..xmm15
-    add(1, 4);   // mxcsr
-    add(3, 8);   // orig_rax, fs_base, gs_base
+    for (const Register& r : registers()) {
+        slots.push_back({at, r.bits / 8});
+        at += r.bits / 8;
+    }
     return slots;
+}
+
+std::string pack_registers(const hal::UserRegs& regs) {
+    std::string s;
+    for (const Register& r : registers()) {
+        const unsigned size = r.bits / 8;
+        if (!r.field && !r.constant) {
+            s += std::string(size * 2, 'x');
+            continue;
+        }
+        const uint64_t v = r.field ? regs.*r.field : *r.constant;
+        s += to_hex(&v, size);  // little-endian, as x86-64: the low `size` bytes
+    }
+    return s;
 }
 
 std::string target_xml() {
     std::string x =
         "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n"
-        "<architecture>i386:x86-64</architecture>\n<osabi>GNU/Linux</osabi>\n"
-        "<feature name=\"org.gnu.gdb.i386.core\">\n";
+        "<architecture>i386:x86-64</architecture>\n<osabi>GNU/Linux</osabi>\n";
+    const char* feature = nullptr;
     unsigned n = 0;
-    auto reg = [&](const std::string& name, unsigned bits, const char* type, const char* group = nullptr) {
-        x += fmt::format("<reg name=\"{}\" bitsize=\"{}\" type=\"{}\" regnum=\"{}\"{}/>\n", name, bits, type, n++,
-                         group ? fmt::format(" group=\"{}\"", group) : "");
-    };
-    for (const char* r : {"rax", "rbx", "rcx", "rdx", "rsi", "rdi"})
-        reg(r, 64, "int64");
-    reg("rbp", 64, "data_ptr");
-    reg("rsp", 64, "data_ptr");
-    for (int i = 8; i < 16; ++i)
-        reg(fmt::format("r{}", i), 64, "int64");
-    reg("rip", 64, "code_ptr");
-    reg("eflags", 32, "int32");
-    for (const char* r : {"cs", "ss", "ds", "es", "fs", "gs"})
-        reg(r, 32, "int32");
-    for (int i = 0; i < 8; ++i)
-        reg(fmt::format("st{}", i), 80, "i387_ext");
-    for (const char* r : {"fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop"})
-        reg(r, 32, "int", "float");
-    x += "</feature>\n<feature name=\"org.gnu.gdb.i386.sse\">\n";
-    for (int i = 0; i < 16; ++i)
-        reg(fmt::format("xmm{}", i), 128, "uint128", "vector");
-    reg("mxcsr", 32, "int", "vector");
-    x += "</feature>\n<feature name=\"org.gnu.gdb.i386.linux\">\n";
-    reg("orig_rax", 64, "int");
-    x += "</feature>\n<feature name=\"org.gnu.gdb.i386.segments\">\n";
-    reg("fs_base", 64, "int");
-    reg("gs_base", 64, "int");
+    for (const Register& r : registers()) {
+        if (!feature || std::string_view(feature) != r.feature) {
+            x += fmt::format("{}<feature name=\"{}\">\n", feature ? "</feature>\n" : "", r.feature);
+            feature = r.feature;
+        }
+        x += fmt::format("<reg name=\"{}\" bitsize=\"{}\" type=\"{}\" regnum=\"{}\"{}/>\n", r.name, r.bits, r.type,
+                         n++, r.group ? fmt::format(" group=\"{}\"", r.group) : "");
+    }
     x += "</feature>\n</target>\n";
     return x;
 }
 
-}  // namespace gdb
-
-std::string gdb_syscalls_xml() {
+std::string syscalls_xml() {
     std::string x = "<?xml version=\"1.0\"?>\n<!-- Anvil's syscalls, for gdb's catch syscall NAME: generated by "
                     "anvil-debug from kernel/include/anvil/syscalls.h -->\n<syscalls_info>\n";
     for (uint32_t i = 0; i < ANVIL_SYS_COUNT; ++i)
@@ -84,4 +115,4 @@ std::string gdb_syscalls_xml() {
     return x;
 }
 
-}  // namespace sim
+}  // namespace replay::debug::gdb

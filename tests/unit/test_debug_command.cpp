@@ -10,11 +10,11 @@
 
 namespace {
 
-using sim::Breakpoint;
-using sim::DebugCommand;
-using Kind = sim::DebugCommand::Kind;
+using replay::debug::Breakpoint;
+using replay::debug::DebugCommand;
+using Kind = replay::debug::DebugCommand::Kind;
 
-DebugCommand parse(const std::string& line) { return sim::parse_command(line); }
+DebugCommand parse(const std::string& line) { return replay::debug::parse_command(line); }
 
 }  // namespace
 
