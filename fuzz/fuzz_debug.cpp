@@ -1,4 +1,4 @@
-// libFuzzer harness: anvil-debug's command language (sim/debug_command) on any
+// libFuzzer harness: anvil-debug's command language (replay/debug/command) on any
 // bytes, read as a script (--script): one command per line, each parsed as the
 // command loop parses it before anything reaches a worker.
 //
@@ -8,7 +8,7 @@
 // rely on (mem 1..4096 bytes, disas 1..512 instructions, thread ids and counts
 // from 1, syscall numbers inside the table).
 #include "fuzz/check.h"
-#include "sim/debug_command.h"
+#include "replay/debug/command.h"
 
 #include <anvil/syscalls.h>
 
@@ -19,11 +19,11 @@
 
 namespace {
 
-using sim::DebugCommand;
-using Kind = sim::DebugCommand::Kind;
+using replay::debug::DebugCommand;
+using Kind = replay::debug::DebugCommand::Kind;
 
 void check_line(std::string_view text) {
-    const DebugCommand c = sim::parse_command(text);
+    const DebugCommand c = replay::debug::parse_command(text);
     const std::string line = c.line();
     if (c.kind == Kind::kUnknown || c.kind == Kind::kBad) {
         FUZZ_CHECK(!c.error.empty(), "a refused command without a reason");
@@ -32,7 +32,7 @@ void check_line(std::string_view text) {
     }
     FUZZ_CHECK(c.error.empty(), "an accepted command with an error");
     FUZZ_CHECK(line.empty() == (c.kind == Kind::kNone), "a command without a line, or a blank line with one");
-    FUZZ_CHECK(sim::parse_command(line) == c, "the canonical line does not parse back to the command");
+    FUZZ_CHECK(replay::debug::parse_command(line) == c, "the canonical line does not parse back to the command");
     switch (c.kind) {
     case Kind::kMem: FUZZ_CHECK(c.number >= 1 && c.number <= 4096, "mem length out of range"); break;
     case Kind::kDisas: FUZZ_CHECK(c.number >= 1 && c.number <= 512, "disas count out of range"); break;
@@ -40,7 +40,7 @@ void check_line(std::string_view text) {
     case Kind::kThread: FUZZ_CHECK(c.thread >= 1, "thread 0"); break;
     case Kind::kBreak:
         FUZZ_CHECK(!c.breakpoint.describe().empty(), "a breakpoint without a description");
-        if (c.breakpoint.kind == sim::Breakpoint::Kind::kSyscall)
+        if (c.breakpoint.kind == replay::debug::Breakpoint::Kind::kSyscall)
             FUZZ_CHECK(c.breakpoint.value < ANVIL_SYS_COUNT, "a syscall breakpoint outside the table");
         break;
     default: break;

@@ -1,4 +1,4 @@
-// libFuzzer harness: the GDB stub's protocol layer (sim/gdb_connection) on any
+// libFuzzer harness: the GDB stub's protocol layer (replay/debug/gdb_connection) on any
 // bytes from "gdb", as the stub runs it: every byte through the framing, every
 // packet decoded into a request and answered, QStartNoAckMode switching the
 // acknowledgements off. The first byte picks the starting mode and lets a
@@ -11,7 +11,7 @@
 // reply again); decoded requests are consistent (a stepped thread is among the
 // threads named, a catch list is never empty, numbers encode back to them).
 #include "fuzz/check.h"
-#include "sim/gdb_connection.h"
+#include "replay/debug/gdb_connection.h"
 
 #include <fmt/core.h>
 
@@ -22,7 +22,7 @@
 
 namespace {
 
-using namespace sim::gdb;
+using namespace replay::debug::gdb;
 using Kind = Request::Kind;
 
 // frame(p) through a fresh connection: p again, or refused if its escapes make it too long.

@@ -1,7 +1,7 @@
-// Host tests of anvil-debug's command language (sim/debug_command.h): each
+// Host tests of anvil-debug's command language (replay/debug/command.h): each
 // command with its arguments, bad arguments refused with a usage line, and
 // canonical lines that parse back to the same command.
-#include "sim/debug_command.h"
+#include "replay/debug/command.h"
 
 #include <anvil/syscalls.h>
 #include "catch.h"
@@ -10,11 +10,11 @@
 
 namespace {
 
-using sim::Breakpoint;
-using sim::DebugCommand;
-using Kind = sim::DebugCommand::Kind;
+using replay::debug::Breakpoint;
+using replay::debug::DebugCommand;
+using Kind = replay::debug::DebugCommand::Kind;
 
-DebugCommand parse(const std::string& line) { return sim::parse_command(line); }
+DebugCommand parse(const std::string& line) { return replay::debug::parse_command(line); }
 
 }  // namespace
 

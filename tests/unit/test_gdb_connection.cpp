@@ -1,7 +1,7 @@
-// Host tests of the GDB stub's protocol layer (sim/gdb_connection.h): framing
+// Host tests of the GDB stub's protocol layer (replay/debug/gdb_connection.h): framing
 // with checksums, acknowledgements and resends, the packet size bound, and the
 // decoding of packets into requests, malformed ones included.
-#include "sim/gdb_connection.h"
+#include "replay/debug/gdb_connection.h"
 
 #include "catch.h"
 
@@ -12,10 +12,10 @@
 
 namespace {
 
-using sim::gdb::Connection;
-using sim::gdb::Input;
-using sim::gdb::Request;
-using Kind = sim::gdb::Request::Kind;
+using replay::debug::gdb::Connection;
+using replay::debug::gdb::Input;
+using replay::debug::gdb::Request;
+using Kind = replay::debug::gdb::Request::Kind;
 
 // What feeding `bytes` produced: each non-kNone input, with the packet or refusal.
 struct Fed {
@@ -37,7 +37,7 @@ Fed feed(Connection& c, const std::string& bytes) {
     return f;
 }
 
-Request parse(const std::string& p) { return sim::gdb::parse_request(p); }
+Request parse(const std::string& p) { return replay::debug::gdb::parse_request(p); }
 
 }  // namespace
 
@@ -47,7 +47,7 @@ TEST_CASE("gdb connection: a packet with a good checksum is acknowledged with + 
     REQUIRE(f.inputs == std::vector<Input>{Input::kPacket});
     CHECK(f.texts[0] == "qC");
     CHECK(f.output == "+");
-    CHECK(sim::gdb::frame("qC") == "$qC#b4");
+    CHECK(replay::debug::gdb::frame("qC") == "$qC#b4");
 }
 
 TEST_CASE("gdb connection: a bad checksum is answered with - and the packet dropped, its resend taken") {
@@ -101,7 +101,7 @@ TEST_CASE("gdb connection: a packet longer than PacketSize is discarded as it ar
         most = std::max(most, c.held());
     }
     CHECK(inputs == 0);
-    CHECK(most == sim::gdb::kMaxPacket);
+    CHECK(most == replay::debug::gdb::kMaxPacket);
     char tail[8];
     std::snprintf(tail, sizeof tail, "#%02x", sum & 0xff);
     const Fed f = feed(c, tail);
@@ -110,14 +110,14 @@ TEST_CASE("gdb connection: a packet longer than PacketSize is discarded as it ar
     CHECK(f.output == "+");  // it arrived whole: not sent again
     // The next packet is read as usual, and one of exactly the bound is taken.
     CHECK(feed(c, "$qC#b4").texts == std::vector<std::string>{"qC"});
-    const std::string full(sim::gdb::kMaxPacket, 'm');
-    CHECK(feed(c, sim::gdb::frame(full)).texts == std::vector<std::string>{full});
+    const std::string full(replay::debug::gdb::kMaxPacket, 'm');
+    CHECK(feed(c, replay::debug::gdb::frame(full)).texts == std::vector<std::string>{full});
 }
 
 TEST_CASE("gdb connection: escapes are undone, a packet ending in the escape character is refused") {
     Connection c;
-    CHECK(feed(c, sim::gdb::frame("a$b#c}d*e")).texts == std::vector<std::string>{"a$b#c}d*e"});
-    CHECK(sim::gdb::frame("#") == "$}\x03#80");
+    CHECK(feed(c, replay::debug::gdb::frame("a$b#c}d*e")).texts == std::vector<std::string>{"a$b#c}d*e"});
+    CHECK(replay::debug::gdb::frame("#") == "$}\x03#80");
     const Fed f = feed(c, "$ab}#40");
     REQUIRE(f.inputs == std::vector<Input>{Input::kRefused});
     CHECK(f.texts[0] == "packet ends in the escape character }");
@@ -126,7 +126,7 @@ TEST_CASE("gdb connection: escapes are undone, a packet ending in the escape cha
 TEST_CASE("gdb connection: 0x03 between packets is an interrupt, inside one a payload byte") {
     Connection c;
     CHECK(feed(c, "\x03").inputs == std::vector<Input>{Input::kInterrupt});
-    const Fed f = feed(c, sim::gdb::frame("a\x03"));
+    const Fed f = feed(c, replay::debug::gdb::frame("a\x03"));
     CHECK(f.inputs == std::vector<Input>{Input::kPacket});
 }
 
@@ -152,8 +152,8 @@ TEST_CASE("gdb requests: arguments are decoded") {
     r = parse("Hg1f");
     CHECK(r.kind == Kind::kSetThread);
     CHECK(r.thread == 0x1f);
-    CHECK(parse("Hc-1").thread == sim::gdb::kAllThreads);
-    CHECK(parse("Hg0").thread == sim::gdb::kAnyThread);
+    CHECK(parse("Hc-1").thread == replay::debug::gdb::kAllThreads);
+    CHECK(parse("Hg0").thread == replay::debug::gdb::kAnyThread);
     r = parse("p10");
     CHECK(r.kind == Kind::kReadRegister);
     CHECK(r.addr == 16);
@@ -190,7 +190,7 @@ TEST_CASE("gdb requests: the first step action of vCont decides, with every thre
     CHECK(r.named == std::vector<uint64_t>{7, 9, 10});
     r = parse("vCont;s");
     CHECK(r.kind == Kind::kStep);
-    CHECK(r.thread == sim::gdb::kAnyThread);  // the selected thread
+    CHECK(r.thread == replay::debug::gdb::kAnyThread);  // the selected thread
     r = parse("vCont;C05:3");
     CHECK(r.kind == Kind::kContinue);
     CHECK(r.named == std::vector<uint64_t>{3});

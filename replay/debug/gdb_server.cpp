@@ -1,6 +1,6 @@
 // The GDB remote stub of anvil-debug (--gdb PORT; docs/debugging.md): serves
 // the GDB remote serial protocol on 127.0.0.1 over a simulated run, through
-// the same worker processes as the command loop (sim/debugger.h).
+// the same Timeline as the command loop (replay/timeline.h).
 //
 // What gdb sees: an x86-64 target (GNU/Linux OS ABI, so that `catch syscall`
 // works, with Anvil's syscall table installed as GDB's amd64-linux syscall
@@ -14,11 +14,13 @@
 //
 // The pieces: the framing and the decoding of packets are gdb::Connection and
 // gdb::parse_request (gdb_connection.h), the registers and target description
-// gdb_target.h; this file is the server, which answers each typed request.
+// gdb_target.h, the run the Timeline; this file is the server, which answers
+// each typed request.
 #include "kernel/boot/elf.h"
-#include "sim/debugger.h"
-#include "sim/gdb_connection.h"
-#include "sim/gdb_target.h"
+#include "replay/debug/front_end.h"
+#include "replay/debug/gdb_connection.h"
+#include "replay/debug/gdb_target.h"
+#include "replay/debug/hex.h"
 
 #include <arpa/inet.h>
 #include <fmt/core.h>
@@ -28,11 +30,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <set>
-#include <sstream>
 
-namespace sim {
+namespace replay::debug {
 
 namespace {
 
@@ -43,11 +42,11 @@ std::string hex_text(const std::string& s) { return to_hex(s.data(), s.size()); 
 
 class Stub {
 public:
-    Stub(DebugController& c, int fd) : c_(c), fd_(fd), layout_(gdb::register_layout()) {
-        if (!c.options().program_elf.empty()) {
+    Stub(Timeline& t, int fd) : timeline_(t), fd_(fd), layout_(gdb::register_layout()) {
+        const std::vector<uint8_t>& elf = t.options().program_elf;
+        if (!elf.empty()) {
             const char* error = nullptr;
-            have_program_ = kernel::elf::parse(c.options().program_elf.data(), c.options().program_elf.size(),
-                                               &program_, &error) == ANVIL_OK;
+            have_program_ = kernel::elf::parse(elf.data(), elf.size(), &program_, &error) == ANVIL_OK;
         }
     }
 
@@ -180,7 +179,7 @@ private:
             return out.empty() ? "l" : out;
         }
         case Kind::kThreadListNext: return "l";
-        case Kind::kThreadExtraInfo: return hex_text(c_.ask(fmt::format("=tinfo {}", r.thread), "tinfo"));
+        case Kind::kThreadExtraInfo: return hex_text(timeline_.thread_info(r.thread));
         case Kind::kCurrentThread: return fmt::format("QC{:x}", thread_);
         case Kind::kAttached: return "1";
         case Kind::kSymbol: return "OK";
@@ -201,14 +200,7 @@ private:
 
     // ---- Threads, registers, memory ----
 
-    std::vector<uint64_t> threads() {
-        std::istringstream in(c_.ask("=threads", "threads"));
-        std::vector<uint64_t> out;
-        uint64_t t;
-        while (in >> t)
-            out.push_back(t);
-        return out;
-    }
+    std::vector<uint64_t> threads() { return timeline_.threads(); }
 
     bool alive(uint64_t t) {
         const std::vector<uint64_t> all = threads();
@@ -216,7 +208,7 @@ private:
     }
 
     uint64_t first_thread() {
-        const uint64_t focus = std::strtoull(c_.ask("=focus", "focus").c_str(), nullptr, 10);
+        const uint64_t focus = timeline_.focus();
         if (focus)
             return focus;
         const std::vector<uint64_t> t = threads();
@@ -224,7 +216,10 @@ private:
     }
 
     // The `g` reply for thread t; empty if it does not exist.
-    std::string register_hex(uint64_t t) { return c_.ask(fmt::format("=regs {}", t), "regs"); }
+    std::string register_hex(uint64_t t) {
+        const std::optional<hal::UserRegs> r = timeline_.registers(t);
+        return r ? gdb::pack_registers(*r) : "";
+    }
 
     std::string registers(uint64_t t) {
         const std::string r = register_hex(t);
@@ -245,8 +240,8 @@ private:
         len = std::min<uint64_t>(len, gdb::kMaxPacket / 2);
         if (len == 0)
             return "";
-        const std::string data = c_.ask(fmt::format("=mem {} {:x} {:x}", thread_, addr, len), "mem");
-        return data.empty() ? std::string(gdb::kErrMemory) : data;
+        const std::vector<uint8_t> data = timeline_.memory(thread_, addr, len);
+        return data.empty() ? std::string(gdb::kErrMemory) : to_hex(data.data(), data.size());
     }
 
     // ---- Breakpoints and catchpoints ----
@@ -255,7 +250,7 @@ private:
     std::vector<uint8_t> program_bytes(uint64_t va) {
         if (!have_program_)
             return {};
-        const std::vector<uint8_t>& f = c_.options().program_elf;
+        const std::vector<uint8_t>& f = timeline_.options().program_elf;
         for (size_t i = 0; i < program_.segment_count; ++i) {
             const kernel::elf::Segment& s = program_.segments[i];
             if (va < s.vaddr || va >= s.vaddr + s.filesz)
@@ -269,13 +264,9 @@ private:
 
     std::string catch_syscalls(const Request& r) {
         switch (r.catch_mode) {
-        case Request::Catch::kOff: catch_line_ = "=catch off"; break;
-        case Request::Catch::kAll: catch_line_ = "=catch all"; break;
-        case Request::Catch::kList:
-            catch_line_ = "=catch";
-            for (uint64_t nr : r.syscalls)
-                catch_line_ += fmt::format(" {}", nr);
-            break;
+        case Request::Catch::kOff: catches_ = {SyscallCatch::Mode::kOff, {}}; break;
+        case Request::Catch::kAll: catches_ = {SyscallCatch::Mode::kAll, {}}; break;
+        case Request::Catch::kList: catches_ = {SyscallCatch::Mode::kList, r.syscalls}; break;
         }
         settings_dirty_ = true;
         return "OK";
@@ -285,15 +276,7 @@ private:
     void sync_settings() {
         if (!settings_dirty_)
             return;
-        std::string bp = "=bp";
-        for (const auto& [va, bytes] : bps_) {
-            bp += fmt::format(" {:x}:", va);
-            for (uint8_t b : bytes)
-                bp += fmt::format("{:02x}", b);
-        }
-        c_.settings = {bp, catch_line_};
-        for (const std::string& s : c_.settings)
-            c_.send(s);
+        timeline_.set_code_stops(bps_, catches_);
         settings_dirty_ = false;
     }
 
@@ -310,50 +293,31 @@ private:
         return stop_reply_;
     }
 
-    // "stopped KIND ..." from the worker, as a stop reply.
-    std::string stop_from(const std::string& r, uint64_t fallback) {
-        std::istringstream in(r);
-        std::string kind;
-        uint64_t a = 0, b = 0;
-        in >> kind >> a >> b;
-        at_breakpoint_ = kind == "bp";
-        if (kind == "exit")
-            return exited(static_cast<int>(a));
-        if (kind == "end")
-            return exited(0);
-        if (kind == "bp")
-            return stopped(a, "swbreak:;");
-        if (kind == "entry")
-            return stopped(a, fmt::format("syscall_entry:{:x};", b));
-        if (kind == "return")
-            return stopped(a, fmt::format("syscall_return:{:x};", b));
-        if (kind == "interrupt") {
-            thread_ = a ? a : fallback;
+    // A stop of the timeline as a stop reply (nullopt: the worker died);
+    // `fallback` is the thread to name if the stop names none.
+    std::string stop_reply(const std::optional<Stop>& s, uint64_t fallback) {
+        at_breakpoint_ = s && s->kind == Stop::Kind::kBreakpoint;
+        if (!s)
+            return exited(121);
+        const uint64_t t = s->thread ? s->thread : fallback;
+        switch (s->kind) {
+        case Stop::Kind::kStep: return stopped(t, "");
+        case Stop::Kind::kBreakpoint: return stopped(t, "swbreak:;");
+        case Stop::Kind::kSyscallEntry: return stopped(t, fmt::format("syscall_entry:{:x};", s->syscall));
+        case Stop::Kind::kSyscallReturn: return stopped(t, fmt::format("syscall_return:{:x};", s->syscall));
+        case Stop::Kind::kInterrupt:
+            thread_ = t;
             stop_reply_ = fmt::format("T02thread:{:x};", thread_);  // SIGINT, as gdb expects
             return stop_reply_;
+        case Stop::Kind::kExited: return exited(s->exit_code);
+        case Stop::Kind::kStartOfRun: return stopped(t, "replaylog:begin;");
         }
-        return stopped(a ? a : fallback, "");
+        return stopped(t, "");
     }
 
     std::string resume_step(uint64_t t) {
         sync_settings();
-        const uint64_t k = c_.position().insns;
-        if (!c_.leave_view())
-            return exited(121);
-        std::string r = c_.ask(fmt::format("=stepi {} 1 {}", t, k), "stopped");
-        if (r.rfind("end", 0) == 0 || r.empty())
-            return exited(exit_code());
-        return stop_from(r, t);
-    }
-
-    int exit_code() {
-        // The run is over: ask where it ended (a continue answers at once).
-        const std::string r = c_.ask("=cont 0 0", "stopped");
-        std::istringstream in(r);
-        std::string kind;
-        int code = 0;
-        in >> kind >> code;
-        return code;
+        return stop_reply(timeline_.stepi(t, 1), t);
     }
 
     std::string resume_continue() {
@@ -362,56 +326,21 @@ private:
             stop_reply_ = fmt::format("T02thread:{:x};", thread_);
             return stop_reply_;
         }
-        bool skip = at_breakpoint_;
-        for (;;) {
-            const uint64_t k = c_.position().insns;
-            if (!c_.leave_view())
-                return exited(121);
-            std::vector<std::string> replies;
-            c_.interrupt_fd = fd_;  // gdb's Ctrl-C reaches the worker while it runs
-            const bool sent = c_.send(fmt::format("=cont {} {}", k, skip ? 1 : 0), &replies);
-            c_.interrupt_fd = -1;
-            if (!sent)
-                return exited(121);
-            skip = false;
-            for (const std::string& r : replies) {
-                if (r.rfind("goto ", 0) == 0) {
-                    if (!c_.go(Position{std::strtoull(r.c_str() + 5, nullptr, 10), 0, false}))
-                        return exited(121);
-                } else if (r.rfind("stopped ", 0) == 0) {
-                    return stop_from(r.substr(8), thread_);
-                }
-            }
-        }
+        // gdb's Ctrl-C reaches the worker while it runs.
+        return stop_reply(timeline_.cont(at_breakpoint_, fd_), thread_);
     }
 
     std::string reverse_step(uint64_t t) {
         sync_settings();
-        std::string why;
-        at_breakpoint_ = false;
-        if (!c_.reverse_stepi(t, &why))
-            return stopped(t, "replaylog:begin;");
-        return stopped(t, "");
+        return stop_reply(timeline_.reverse_stepi(t), t);
     }
 
     std::string reverse_continue() {
         sync_settings();
-        DebugController::Found f;
-        at_breakpoint_ = false;
-        if (!c_.reverse_continue(&f))
-            return exited(121);
-        if (f.kind == "bp") {
-            at_breakpoint_ = true;
-            return stopped(f.thread, "swbreak:;");
-        }
-        if (f.kind == "entry")
-            return stopped(f.thread, fmt::format("syscall_entry:{:x};", f.nr));
-        if (f.kind == "return")
-            return stopped(f.thread, fmt::format("syscall_return:{:x};", f.nr));
-        return stopped(thread_, "replaylog:begin;");
+        return stop_reply(timeline_.reverse_continue(), thread_);
     }
 
-    DebugController& c_;
+    Timeline& timeline_;
     int fd_;
     std::vector<gdb::RegSlot> layout_;
     gdb::Connection conn_;
@@ -421,8 +350,8 @@ private:
     uint64_t thread_ = 1;          // the thread gdb has selected
     std::string stop_reply_;
     bool at_breakpoint_ = false;   // the last stop was at a breakpoint (resuming passes it)
-    Breakpoints bps_;
-    std::string catch_line_ = "=catch off";
+    sim::Breakpoints bps_;
+    SyscallCatch catches_;
     bool settings_dirty_ = false;
     kernel::elf::Image program_{};
     bool have_program_ = false;
@@ -430,7 +359,7 @@ private:
 
 }  // namespace
 
-int gdb_serve(DebugController& control, int port) {
+int gdb_serve(Timeline& timeline, int port) {
     const int listener = socket(AF_INET, SOCK_STREAM, 0);
     if (listener < 0) {
         fmt::print(stderr, "anvil-debug: cannot create a socket: {}\n", std::strerror(errno));
@@ -457,11 +386,11 @@ int gdb_serve(DebugController& control, int port) {
         fmt::print(stderr, "anvil-debug: accept: {}\n", std::strerror(errno));
         return 2;
     }
-    Stub stub(control, fd);
+    Stub stub(timeline, fd);
     const int status = stub.serve();
     close(fd);
     fmt::print("anvil-debug: gdb disconnected\n");
     return status;
 }
 
-}  // namespace sim
+}  // namespace replay::debug

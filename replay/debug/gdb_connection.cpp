@@ -1,9 +1,9 @@
 // The GDB remote serial protocol's framing and packet decoding (gdb_connection.h).
-#include "sim/gdb_connection.h"
+#include "replay/debug/gdb_connection.h"
 
 #include <fmt/core.h>
 
-namespace sim::gdb {
+namespace replay::debug::gdb {
 
 namespace {
 
@@ -338,4 +338,4 @@ Request parse_request(std::string_view p) {
     }
 }
 
-}  // namespace sim::gdb
+}  // namespace replay::debug::gdb

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace sim {
+namespace replay::debug {
 
 // A breakpoint on kernel events (the command loop's `break`).
 struct Breakpoint {
@@ -76,4 +76,4 @@ struct DebugCommand {
 // Decodes one line (without its newline).
 DebugCommand parse_command(std::string_view line);
 
-}  // namespace sim
+}  // namespace replay::debug

@@ -4,12 +4,31 @@
 #include "kernel/trace/events.h"
 #include "replay/cli.h"
 #include "replay/trace_reader.h"
-#include "sim/debugger.h"
+#include "replay/debug/front_end.h"
+#include "replay/debug/gdb_target.h"
+#include "replay/timeline.h"
 
 #include <CLI/CLI.hpp>
 #include <anvil_build_id.h>
 #include <fmt/core.h>
 #include <sys/stat.h>
+
+namespace {
+
+// Runs the command loop, or the GDB server, over the run; returns the exit
+// status (2 if the simulator could not start).
+int debug(const replay::DebugOptions& options) {
+    replay::Timeline timeline(options);
+    if (!timeline.start()) {
+        fmt::print(stderr, "anvil-debug: the simulator could not start\n");
+        return 2;
+    }
+    if (options.gdb_port >= 0)
+        return replay::debug::gdb_serve(timeline, options.gdb_port);
+    return replay::debug::run_command_loop(timeline);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"anvil-debug: step through a simulated Anvil run at kernel events.\n"
@@ -17,7 +36,7 @@ int main(int argc, char** argv) {
                  "Exit status: 0 when the session ends (quit, the end of the script, gdb detaching); 2 for bad\n"
                  "arguments or files (bounded as for anvil-sim: see anvil-sim --help), or if the simulator\n"
                  "cannot start or its worker dies."};
-    sim::DebugOptions options;
+    replay::DebugOptions options;
     sim::Config& config = options.config;
     config.cpus = 4;
     sim::RunFiles files;
@@ -58,7 +77,7 @@ int main(int argc, char** argv) {
     if (const std::optional<int> code = cli::parse(app, argc, argv, "anvil-debug"))
         return *code;
     if (syscalls_xml) {
-        fmt::print("{}", sim::gdb_syscalls_xml());
+        fmt::print("{}", replay::debug::gdb::syscalls_xml());
         return 0;
     }
 
@@ -128,7 +147,7 @@ int main(int argc, char** argv) {
         options.commands = script;
         options.echo_commands = true;
     }
-    const int status = sim::debug_main(options);
+    const int status = debug(options);
     if (script)
         std::fclose(script);
     return status;

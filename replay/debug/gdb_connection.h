@@ -1,4 +1,4 @@
-// The GDB remote serial protocol as the stub (sim/gdb_stub.cpp) speaks it:
+// The GDB remote serial protocol as the stub (replay/debug/gdb_server.cpp) speaks it:
 // framing (bytes from gdb in; packets, acknowledgements and resends out) and
 // the decoding of a packet into a typed request. No I/O and no simulator here,
 // so the unit tests (tests/unit/test_gdb_connection.cpp) and fuzz-gdb drive it
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sim::gdb {
+namespace replay::debug::gdb {
 
 // The longest packet payload taken, as received (escapes included); the stub
 // advertises it as PacketSize (in hex: 4000). A longer packet is discarded as
@@ -128,4 +128,4 @@ Request parse_request(std::string_view p);
 // A hex number of 1 to 16 digits filling all of `s`; false otherwise.
 bool parse_hex(std::string_view s, uint64_t* out);
 
-}  // namespace sim::gdb
+}  // namespace replay::debug::gdb

@@ -1,5 +1,5 @@
-// The command language of anvil-debug's command loop (debug_command.h).
-#include "sim/debug_command.h"
+// The command language of anvil-debug's command loop (command.h).
+#include "replay/debug/command.h"
 
 #include <anvil/syscalls.h>
 #include <fmt/core.h>
@@ -7,7 +7,7 @@
 #include <charconv>
 #include <vector>
 
-namespace sim {
+namespace replay::debug {
 
 namespace {
 
@@ -251,4 +251,4 @@ DebugCommand parse_command(std::string_view line) {
     return c;
 }
 
-}  // namespace sim
+}  // namespace replay::debug

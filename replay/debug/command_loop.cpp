@@ -1,0 +1,240 @@
+// The debugger's built-in command loop (docs/debugging.md): reads command
+// lines from the terminal or a script, parses each whole (command.h) and
+// carries it out on the Timeline: moves itself, and has the worker print what
+// the looking commands show.
+#include "replay/debug/front_end.h"
+
+#include "replay/debug/command.h"
+#include "replay/number.h"
+
+#include <fmt/core.h>
+#include <readline/history.h>
+#include <readline/readline.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+
+namespace replay::debug {
+
+namespace {
+
+
+// An optional numeric argument of a command: the next word, read strictly
+// (parse_u64: no sign, no garbage, nothing over 2^64-1).
+struct NumberArg {
+    bool given = false;  // there was a word
+    uint64_t value = 0;
+    std::string error;   // what to print if the word is not a number
+};
+
+// Reads the next word of `in` as a decimal number; `what` names what it
+// should be in the error ("a number of instructions").
+NumberArg number_arg(std::istringstream& in, const char* what) {
+    NumberArg a;
+    std::string word;
+    if (!(in >> word))
+        return a;
+    a.given = true;
+    if (const std::optional<uint64_t> n = parse_u64(word))
+        a.value = *n;
+    else
+        a.error = fmt::format("\"{}\" is not {}", word, what);
+    return a;
+}
+
+class CommandLoop {
+public:
+    explicit CommandLoop(Timeline& t) : timeline_(t), options_(t.options()) {}
+
+    int run() {
+        fmt::print("anvil-debug: stopped after boot; `help` lists the commands\n");
+        const bool interactive = options_.commands == stdin && isatty(STDIN_FILENO);
+        char line[1024];
+        for (;;) {
+            std::string cmd;
+            if (interactive) {
+                char* typed = readline("(anvil) ");
+                if (!typed)
+                    break;
+                cmd = typed;
+                if (!cmd.empty())
+                    add_history(typed);
+                std::free(typed);
+            } else {
+                fmt::print("(anvil) ");
+                std::fflush(stdout);
+                if (!std::fgets(line, sizeof line, options_.commands))
+                    break;
+                cmd = line;
+            }
+            while (!cmd.empty() && (cmd.back() == '\n' || cmd.back() == '\r'))
+                cmd.pop_back();
+            if (options_.echo_commands) {
+                fmt::print("{}\n", cmd);
+                std::fflush(stdout);
+            }
+            std::istringstream in(cmd);
+            std::string word;
+            in >> word;
+            if (word.empty() || word[0] == '#')
+                continue;
+            if (word == "quit" || word == "q")
+                break;
+            if (!command(word, in, cmd)) {
+                fmt::print(stderr, "anvil-debug: the simulator worker died\n");
+                return 2;
+            }
+            std::fflush(stdout);
+        }
+        return 0;
+    }
+
+private:
+    // False only if the worker is gone.
+    bool command(const std::string& word, std::istringstream& in, const std::string& line) {
+        const DebugCommand cmd = parse_command(line);
+        if (!cmd.error.empty()) {  // unknown, or bad arguments: nothing is done
+            fmt::print("{}\n", cmd.error);
+            return true;
+        }
+        if (word == "help") {
+            help();
+            return true;
+        }
+        if (word == "prev" || word == "p")
+            return prev();
+        if (word == "stepi" || word == "si") {
+            const NumberArg n = number_arg(in, "a number of instructions (1 or more)");
+            if (!n.error.empty() || (n.given && n.value == 0)) {
+                fmt::print("{}\n", n.error.empty() ? "stepi steps 1 or more instructions" : n.error);
+                return true;
+            }
+            return stepi(n.given ? n.value : 1);
+        }
+        if (word == "reverse-stepi" || word == "rsi")
+            return reverse_stepi();
+        if (word == "break" || word == "delete") {
+            breakpoint_command(cmd);
+            return true;
+        }
+        const bool moves = cmd.kind == DebugCommand::Kind::kContinue || cmd.kind == DebugCommand::Kind::kNext;
+        if (moves && !timeline_.leave_view())
+            return false;
+        return timeline_.execute(cmd.line());
+    }
+
+    bool stepi(uint64_t n) {
+        const uint64_t t = timeline_.focus();
+        if (t == 0) {
+            fmt::print("no thread to step yet (make one the focus with `thread T`)\n");
+            return true;
+        }
+        const std::optional<Stop> stop = timeline_.stepi(t, n);
+        if (!stop)
+            return false;
+        if (stop->kind == Stop::Kind::kExited)
+            fmt::print("thread {} ran no further: the run has ended\n", t);
+        return timeline_.set_focus(t) && timeline_.show();
+    }
+
+    bool reverse_stepi() {
+        const uint64_t t = timeline_.focus();
+        if (t == 0) {
+            fmt::print("no thread to step back yet (make one the focus with `thread T`)\n");
+            return true;
+        }
+        const std::optional<Stop> stop = timeline_.reverse_stepi(t);
+        if (!stop)
+            return false;
+        if (stop->kind == Stop::Kind::kStartOfRun) {
+            fmt::print("thread {} has run no instruction before this point\n", t);
+            return true;
+        }
+        return timeline_.set_focus(t) && timeline_.show();
+    }
+
+    // Keeps the debugger's list in step with the worker's.
+    void breakpoint_command(const DebugCommand& cmd) {
+        switch (cmd.kind) {
+        case DebugCommand::Kind::kDelete:
+            if (cmd.number > breaks_.size()) {
+                fmt::print("no breakpoint {}\n", cmd.number);
+                return;
+            }
+            if (cmd.number)
+                breaks_.erase(breaks_.begin() + static_cast<long>(cmd.number - 1));
+            else
+                breaks_.clear();
+            break;
+        case DebugCommand::Kind::kBreakList:
+            for (size_t i = 0; i < breaks_.size(); ++i)
+                fmt::print("  {}: {}\n", i + 1, breaks_[i].line());
+            if (breaks_.empty())
+                fmt::print("no breakpoints\n");
+            return;
+        default:
+            breaks_.push_back(cmd.breakpoint);
+            fmt::print("breakpoint {}: {}\n", breaks_.size(), cmd.breakpoint.describe());
+            break;
+        }
+        // Every worker gets the whole list: the current one now, new ones on spawn.
+        timeline_.set_breakpoints(breaks_);
+    }
+
+    bool prev() {
+        const Position cur = timeline_.position();
+        if (cur.insns > 0 || cur.entry) {  // inside a slice: back to its start
+            if (!timeline_.go(Position{cur.steps, 0, false}))
+                return false;
+            return timeline_.execute("where");
+        }
+        if (cur.steps == 0) {
+            fmt::print("already at the start of the run\n");
+            return true;
+        }
+        if (!timeline_.go(Position{timeline_.prev_stop(), 0, false}))
+            return false;
+        return timeline_.execute("where");
+    }
+
+    void help() {
+        fmt::print(
+            "Moving (a position is a kernel event, or an instruction inside a slice; the run is deterministic):\n"
+            "  continue | c          run to the next breakpoint or the end\n"
+            "  next | n              run to the next kernel event(s) and show them\n"
+            "  prev | p              back to the previous stop (re-executes from the nearest checkpoint)\n"
+            "  stepi [N] | si [N]    run N user instructions of the focus thread (other threads run\n"
+            "                        as the schedule has them) and stop before its next one\n"
+            "  reverse-stepi | rsi   back to just before the focus thread's previous instruction\n"
+            "  break syscall NAME|NUMBER [thread T] | break event N | break fault\n"
+            "  break                 list breakpoints;  delete [N]: delete one or all\n"
+            "Looking (at the focus thread: the last syscall's or fault's, the stepped one, or `thread T`):\n"
+            "  where                 event index, step, virtual time, CPU, thread\n"
+            "  events [N]            the last N events (default 10)\n"
+            "  syscall               the focus thread's last syscall, decoded, and its result\n"
+            "  threads | runqueues | endpoints\n"
+            "  caps [T] | vspace [T] the CNode / the mappings of thread T's process\n"
+            "  regs [T] | mem ADDR LEN | disas [ADDR [N]]\n"
+            "  thread T              make T the focus thread\n"
+            "  quit\n"
+            "At a terminal, the arrow keys edit the line and walk the history.\n"
+            "For source-level debugging, run anvil-debug --gdb PORT and connect gdb (docs/debugging.md).\n");
+    }
+
+    Timeline& timeline_;
+    const DebugOptions& options_;
+    std::vector<Breakpoint> breaks_;
+};
+
+}  // namespace
+
+int run_command_loop(Timeline& timeline) {
+    // Ctrl-C interrupts a running command (the worker sees it), not the debugger.
+    signal(SIGINT, SIG_IGN);
+    CommandLoop loop(timeline);
+    return loop.run();
+}
+
+}  // namespace replay::debug

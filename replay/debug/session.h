@@ -1,0 +1,39 @@
+// The processes of one debugging session (docs/debugging.md, "How it works"):
+// where the FIFOs are through which the debugger process (replay/timeline.cpp)
+// talks to its workers and checkpoints (worker.cpp), and which checkpoints
+// there are. Set up by Timeline::start, inherited by every process it forks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace replay::debug {
+
+// A worker forks a checkpoint every this many steps (the debugger process thins
+// them out past kMaxCheckpoints, so going back re-executes at most a few
+// intervals' worth; see thin_checkpoints).
+inline constexpr uint64_t kCheckpointEvery = 2000;
+inline constexpr size_t kMaxCheckpoints = 40;
+
+// The session's shared state, inherited by every process it forks.
+struct Session {
+    std::string dir;        // FIFOs: w<ID>.cmd/.out per worker, cp-<STEP> per checkpoint
+    int lifeline = -1;      // read end of a pipe only the debugger process writes to
+};
+extern Session g_session;
+
+// The FIFO of worker `id` that carries commands ("cmd") or answers ("out").
+std::string worker_fifo(uint64_t id, const char* end);
+// The FIFO through which the checkpoint at `step` is asked for a new worker.
+std::string checkpoint_fifo(uint64_t step);
+
+// The steps that have a checkpoint, ascending.
+std::vector<uint64_t> checkpoints();
+
+// Past kMaxCheckpoints, every other checkpoint goes (never the one at boot),
+// until they fit: the spacing doubles where the run is old, memory stays bounded.
+void thin_checkpoints();
+
+}  // namespace replay::debug
