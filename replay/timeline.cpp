@@ -48,26 +48,63 @@ Stop parse_stop(const std::string& r) {
         s.kind = Stop::Kind::kSyscallReturn;
     } else if (kind == "interrupt") {
         s.kind = Stop::Kind::kInterrupt;
+    } else if (kind == "watch") {  // "watch T I OLD NEW"
+        s.kind = Stop::Kind::kWatch;
+        s.watch = s.syscall;
+        s.syscall = 0;
+        in >> s.old_value >> s.new_value;
     } else {
         s.kind = Stop::Kind::kStep;
     }
     return s;
 }
 
-// A worker's "probe THREAD EXECUTED REACHED HITS..." (zeros for "probe none").
+// A worker's "probe THREAD EXECUTED REACHED HITS... [; I:W:OLD:NEW...]"
+// (zeros for "probe none").
 struct ProbeReply {
     uint64_t thread = 0;
     uint64_t executed = 0;
     std::vector<uint64_t> hits;  // collect: the instructions at breakpoints
+    struct WatchHit {
+        uint64_t instruction;    // the accessing instruction is number instruction - 1
+        size_t watch;
+        uint64_t old_value, new_value;
+    };
+    std::vector<WatchHit> watch_hits;  // collect: in order
+
+    // The last stop going backwards in the probed part of the slice: a
+    // breakpoint (stop before its instruction) or a watch (stop before the
+    // accessing instruction), whichever is later; false if none.
+    bool last_stop(uint64_t* at, const WatchHit** watch) const {
+        const bool bp = !hits.empty();
+        const bool w = !watch_hits.empty();
+        if (!bp && !w)
+            return false;
+        const uint64_t wat = w ? watch_hits.back().instruction - 1 : 0;
+        *watch = w && (!bp || wat >= hits.back()) ? &watch_hits.back() : nullptr;
+        *at = *watch ? wat : hits.back();
+        return true;
+    }
 };
 
 ProbeReply parse_probe(const std::string& r) {
     std::istringstream in(r);
     ProbeReply p;
-    uint64_t reached = 0, h = 0;
+    uint64_t reached = 0;
     in >> p.thread >> p.executed >> reached;
-    while (in >> h)
-        p.hits.push_back(h);
+    std::string word;
+    while (in >> word && word != ";")
+        p.hits.push_back(std::strtoull(word.c_str(), nullptr, 10));
+    while (in >> word) {
+        ProbeReply::WatchHit h{};
+        char* c = word.data();
+        h.instruction = std::strtoull(c, &c, 10);
+        h.watch = std::strtoull(c + 1, &c, 10);
+        h.old_value = std::strtoull(c + 1, &c, 10);
+        h.new_value = std::strtoull(c + 1, &c, 10);
+        if (h.instruction > 0)
+            p.watch_hits.push_back(h);
+    }
     return p;
 }
 
@@ -224,10 +261,14 @@ bool Timeline::leave_view() {
     if (!send("leave"))
         return false;
     // Settings made while in the view went to the view only: the worker gets them now.
+    return send_settings();
+}
+
+bool Timeline::send_settings() {
     for (const std::string& s : settings_)
         if (!send(s))
             return false;
-    return true;
+    return watch_setting_.empty() || send(watch_setting_);
 }
 
 bool Timeline::spawn_from(uint64_t checkpoint, uint64_t target) {
@@ -245,8 +286,7 @@ bool Timeline::spawn_from(uint64_t checkpoint, uint64_t target) {
     close_worker();  // the old worker (and its view) see end-of-file and exit
     if (!open_worker(id))
         return false;
-    for (const std::string& s : settings_)
-        send(s);
+    send_settings();
     return true;
 }
 
@@ -302,7 +342,10 @@ std::optional<Stop> Timeline::cont(bool skip_breakpoint, int interrupt_fd) {
                 if (!go(Position{std::strtoull(r.c_str() + 5, nullptr, 10), 0, false}))
                     return std::nullopt;
             } else if (r.rfind("stopped ", 0) == 0) {
-                return parse_stop(r.substr(8));
+                Stop stop = parse_stop(r.substr(8));
+                if (stop.kind == Stop::Kind::kWatch)
+                    stop = watch_stop(stop.thread, stop.watch, stop.old_value, stop.new_value);
+                return stop;
             }
         }
     }
@@ -348,11 +391,13 @@ std::optional<Stop> Timeline::reverse_continue() {
         if (!go(Position{cur.steps, 0, false}))
             return std::nullopt;
         const ProbeReply p = parse_probe(ask(fmt::format("=collect {}", cur.entry ? ~0ull : cur.insns), "probe"));
-        if (!p.hits.empty()) {
-            const uint64_t last = p.hits.back();
-            if (last > 0 && !go(Position{cur.steps, last, false}))
+        uint64_t at = 0;
+        const ProbeReply::WatchHit* w = nullptr;
+        if (p.last_stop(&at, &w)) {
+            if (at > 0 && !go(Position{cur.steps, at, false}))
                 return std::nullopt;
-            return Stop{Stop::Kind::kBreakpoint, p.thread, 0, 0};
+            return w ? watch_stop(p.thread, w->watch, w->new_value, w->old_value)
+                     : Stop{Stop::Kind::kBreakpoint, p.thread, 0, 0};
         }
     }
     // Earlier steps, one checkpoint interval at a time, newest first.
@@ -385,10 +430,15 @@ std::optional<Stop> Timeline::reverse_continue() {
             if (!go(Position{step - 1, 0, false}))
                 return std::nullopt;
             const ProbeReply p = parse_probe(ask("=collect", "probe"));
-            const uint64_t last = p.hits.empty() ? 0 : p.hits.back();
-            if (last > 0 && !go(Position{step - 1, last, false}))
+            uint64_t at = 0;
+            const ProbeReply::WatchHit* w = nullptr;
+            if (!p.last_stop(&at, &w))
+                at = 0;
+            if (at > 0 && !go(Position{step - 1, at, false}))
                 return std::nullopt;
-            return found;
+            // Going backwards a watch reports the values the other way round:
+            // "old" is the later one, as gdb shows them.
+            return w ? watch_stop(found.thread, w->watch, w->new_value, w->old_value) : found;
         }
         hi = cps[i];
         exclude = false;
@@ -405,6 +455,32 @@ void Timeline::apply_settings(std::vector<std::string> lines) {
     settings_ = std::move(lines);
     for (const std::string& s : settings_)
         send(s);
+}
+
+bool Timeline::set_watches(const std::vector<Watch>& watches, std::string* why) {
+    std::string line = "=watch";  // PA:LEN:TYPE:VA ...
+    for (const Watch& w : watches) {
+        const std::string pa = ask(fmt::format("=phys {} {:x} {}", w.thread, w.va, w.len), "phys");
+        if (pa.empty() || pa == "none") {
+            *why = fmt::format("{} bytes at 0x{:x} of thread {} are not mapped here", w.len, w.va, w.thread);
+            return false;
+        }
+        line += fmt::format(" {}:{}:{}:{:x}", pa, w.len, static_cast<int>(w.type), w.va);
+    }
+    watches_ = watches;
+    watch_setting_ = watches.empty() ? "" : line;
+    return send(watches.empty() ? "=watch" : line);
+}
+
+Stop Timeline::watch_stop(uint64_t thread, size_t watch, uint64_t old_value, uint64_t new_value) const {
+    Stop s;
+    s.kind = Stop::Kind::kWatch;
+    s.thread = thread;
+    s.watch = watch;
+    s.addr = watch < watches_.size() ? watches_[watch].va : 0;
+    s.old_value = old_value;
+    s.new_value = new_value;
+    return s;
 }
 
 void Timeline::set_breakpoints(const std::vector<debug::Breakpoint>& breakpoints) {

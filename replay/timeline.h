@@ -62,11 +62,31 @@ struct Stop {
         kInterrupt,      // Ctrl-C or gdb's interrupt: `thread` was about to run
         kExited,         // the run is over, with `exit_code`
         kStartOfRun,     // going back found nothing earlier (reverse_stepi: no instruction of `thread`)
+        kWatch,          // `thread` accessed watched memory: forwards just after the
+                         // instruction, backwards just before it
     };
     Kind kind = Kind::kStartOfRun;
     uint64_t thread = 0;
     uint64_t syscall = 0;
     int exit_code = 0;
+    // kWatch: which watch (its index and address), the watched bytes before
+    // and after the access (little-endian).
+    size_t watch = 0;
+    uint64_t addr = 0;
+    uint64_t old_value = 0;
+    uint64_t new_value = 0;
+};
+
+// A data watchpoint: `len` (1..8) bytes at `va` of `thread`'s address space.
+// It watches the memory there, so a page shared with other processes is
+// watched in each of them, whatever address they map it at.
+struct Watch {
+    enum class Type { kWrite = 2, kRead = 3, kAccess = 4 };  // gdb's Z2, Z3, Z4
+    Type type = Type::kWrite;
+    uint64_t thread = 0;
+    uint64_t va = 0;
+    uint32_t len = 0;
+    // watch: a write that changes the bytes; rwatch: a read; awatch: either.
 };
 
 // The syscalls whose entries and returns stop a continue (gdb's catch syscall).
@@ -126,6 +146,9 @@ public:
     void set_breakpoints(const std::vector<debug::Breakpoint>& breakpoints);
     // The GDB server's instruction breakpoints and syscall catches.
     void set_code_stops(const sim::Breakpoints& breakpoints, const SyscallCatch& catches);
+    // The data watchpoints (continue and reverse_continue stop at them).
+    // False, with *why, if one's bytes are not mapped now; the old set stays.
+    bool set_watches(const std::vector<Watch>& watches, std::string* why);
 
     // ---- Looking ----
 
@@ -174,6 +197,10 @@ private:
     // Worker settings that every new worker must have (breakpoints and
     // catches), as the command lines that set them.
     std::vector<std::string> settings_;
+    std::string watch_setting_;    // "=watch ...", as settings_
+    std::vector<Watch> watches_;   // set_watches()
+    bool send_settings();
+    Stop watch_stop(uint64_t thread, size_t watch, uint64_t old_value, uint64_t new_value) const;
 };
 
 }  // namespace replay

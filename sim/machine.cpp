@@ -409,9 +409,13 @@ void Machine::set_data_watches(std::vector<DataWatch> watches) {
 
 std::vector<DataHit> Machine::take_data_hits() { return std::exchange(data_hits_, {}); }
 
-const uint8_t* Machine::user_bytes(uint64_t as, uint64_t va) {
+bool Machine::user_phys(uint64_t as, uint64_t va, uint64_t* pa) {
     Engine* e = engine(as);
-    return e ? e->host_of(va) : nullptr;
+    const uint8_t* host = e ? e->host_of(va) : nullptr;
+    if (!host || host < memory_ || host >= memory_ + memory_size_)
+        return false;
+    *pa = static_cast<uint64_t>(host - memory_);
+    return true;
 }
 
 }  // namespace sim

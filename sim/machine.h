@@ -116,9 +116,10 @@ public:
     // made since it was last asked, in the order they were made.
     void set_data_watches(std::vector<DataWatch> watches);
     std::vector<DataHit> take_data_hits();
-    // The machine's bytes behind user address `va` of address space `as`, as
-    // that space maps them now (null if unmapped): what a data watch watches.
-    const uint8_t* user_bytes(uint64_t as, uint64_t va);
+    // The physical address behind user address `va` of address space `as`, as
+    // that space maps it now; false if unmapped. A data watch watches memory
+    // there (phys_to_virt), in every process that maps it.
+    bool user_phys(uint64_t as, uint64_t va, uint64_t* pa);
 
     // The vCPU the last step ran, and the machine's virtual time.
     uint32_t last_cpu() const { return last_cpu_; }

@@ -223,12 +223,24 @@ Request vcont(std::string_view actions) {
 Request breakpoint(std::string_view p) {
     if (p.size() < 2)
         return of(Kind::kBad);
-    if (p[1] != '0' && p[1] != '1')
-        return of(Kind::kUnsupported);  // watchpoints
-    Request r = of(p[0] == 'Z' ? Kind::kInsertBreakpoint : Kind::kRemoveBreakpoint);
+    const bool insert = p[0] == 'Z';
+    Request r;
+    if (p[1] == '0' || p[1] == '1') {
+        r = of(insert ? Kind::kInsertBreakpoint : Kind::kRemoveBreakpoint);
+    } else if (p[1] >= '2' && p[1] <= '4') {
+        r = of(insert ? Kind::kInsertWatchpoint : Kind::kRemoveWatchpoint);
+        r.watch_type = p[1] - '0';
+    } else {
+        return of(Kind::kUnsupported);
+    }
     uint64_t kind = 0;
     if (p.size() < 3 || p[2] != ',' || !parse_pair(p.substr(3), ',', &r.addr, &kind))
         return of(Kind::kBad);
+    if (r.watch_type) {  // KIND is the length: 1 to 8 bytes
+        if (kind < 1 || kind > 8)
+            return of(Kind::kBad);
+        r.length = kind;
+    }
     return r;
 }
 

@@ -97,6 +97,8 @@ struct Request {
         kReverseContinue,    // bc
         kInsertBreakpoint,   // Z0/Z1,ADDR,KIND: addr
         kRemoveBreakpoint,   // z0/z1,ADDR,KIND: addr
+        kInsertWatchpoint,   // Z2/Z3/Z4,ADDR,LEN: watch_type, addr, length
+        kRemoveWatchpoint,   // z2/z3/z4,ADDR,LEN: watch_type, addr, length
         kKill,               // k, vKill
         kDetach,             // D
         kSupported,          // qSupported
@@ -118,6 +120,7 @@ struct Request {
     uint64_t addr = 0;
     uint64_t length = 0;
     std::vector<uint64_t> named;  // kContinue, kStep: the thread ids the actions name (each must exist)
+    int watch_type = 0;  // 2 write, 3 read, 4 access
     Catch catch_mode = Catch::kOff;
     std::vector<uint64_t> syscalls;
 };

@@ -167,6 +167,8 @@ private:
             bps_.erase(r.addr);
             settings_dirty_ = true;
             return "OK";
+        case Kind::kInsertWatchpoint: return insert_watch(r);
+        case Kind::kRemoveWatchpoint: return remove_watch(r);
         case Kind::kSupported:
             return fmt::format("PacketSize={:x};qXfer:features:read+;QCatchSyscalls+;ReverseStep+;"
                                "ReverseContinue+;swbreak+;QStartNoAckMode+;vContSupported+",
@@ -272,6 +274,35 @@ private:
         return "OK";
     }
 
+    // ---- Watchpoints (Z2 write, Z3 read, Z4 access) ----
+
+    // Watches the bytes in the selected thread's address space now (they are
+    // physical memory: other processes mapping them are watched too).
+    std::string insert_watch(const Request& r) {
+        if (watches_.size() >= kMaxWatches)
+            return std::string(gdb::kErrArguments);
+        std::vector<Watch> next = watches_;
+        next.push_back(Watch{static_cast<Watch::Type>(r.watch_type), thread_, r.addr,
+                             static_cast<uint32_t>(r.length)});
+        std::string why;
+        if (!timeline_.set_watches(next, &why))
+            return std::string(gdb::kErrArguments);
+        watches_ = std::move(next);
+        return "OK";
+    }
+
+    std::string remove_watch(const Request& r) {
+        std::vector<Watch> next;
+        for (const Watch& w : watches_)
+            if (!(w.va == r.addr && w.len == r.length && static_cast<int>(w.type) == r.watch_type))
+                next.push_back(w);
+        std::string why;
+        if (next.size() != watches_.size() && !timeline_.set_watches(next, &why))
+            return std::string(gdb::kErrArguments);
+        watches_ = std::move(next);
+        return "OK";
+    }
+
     // Hands breakpoints and catches to the worker (and to every later one).
     void sync_settings() {
         if (!settings_dirty_)
@@ -311,6 +342,11 @@ private:
             return stop_reply_;
         case Stop::Kind::kExited: return exited(s->exit_code);
         case Stop::Kind::kStartOfRun: return stopped(t, "replaylog:begin;");
+        case Stop::Kind::kWatch: {
+            const Watch::Type type = s->watch < watches_.size() ? watches_[s->watch].type : Watch::Type::kWrite;
+            const char* reason = type == Watch::Type::kRead ? "rwatch" : type == Watch::Type::kAccess ? "awatch" : "watch";
+            return stopped(t, fmt::format("{}:{:x};", reason, s->addr));
+        }
         }
         return stopped(t, "");
     }
@@ -351,6 +387,10 @@ private:
     std::string stop_reply_;
     bool at_breakpoint_ = false;   // the last stop was at a breakpoint (resuming passes it)
     sim::Breakpoints bps_;
+    // gdb's watchpoints, in the order set (a stop names its index). As many
+    // as x86 has debug registers for, twice over.
+    static constexpr size_t kMaxWatches = 8;
+    std::vector<Watch> watches_;
     SyscallCatch catches_;
     bool settings_dirty_ = false;
     kernel::elf::Image program_{};

@@ -309,6 +309,10 @@ Worker::Probe Worker::probe(uint64_t limit, const sim::Breakpoints* bps, uint64_
                                        d.at_breakpoint ? 1 : 0);
         for (uint64_t h : d.hits)
             text += fmt::format(" {}", h);
+        text += " ;";
+        for (const sim::DataHit& h : machine_.take_data_hits())
+            if (stops_at(h))
+                text += fmt::format(" {}:{}:{}:{}", h.instruction, h.watch, h.old_value, h.new_value);
         text += "\n";
         ssize_t ignored = write(fds[1], text.data(), text.size());
         (void)ignored;
@@ -328,9 +332,18 @@ Worker::Probe Worker::probe(uint64_t limit, const sim::Breakpoints* bps, uint64_
     in >> r.executed >> stopped >> at_bp;
     r.stopped = stopped;
     r.at_breakpoint = at_bp;
-    uint64_t h;
-    while (in >> h)
-        r.hits.push_back(h);
+    std::string word;
+    while (in >> word && word != ";")
+        r.hits.push_back(std::strtoull(word.c_str(), nullptr, 10));
+    while (in >> word) {
+        sim::DataHit h;
+        char* p = word.data();
+        h.instruction = std::strtoull(p, &p, 10);
+        h.watch = std::strtoull(p + 1, &p, 10);
+        h.old_value = std::strtoull(p + 1, &p, 10);
+        h.new_value = std::strtoull(p + 1, &p, 10);
+        r.watch_hits.push_back(h);
+    }
     return r;
 }
 
@@ -438,8 +451,18 @@ void Worker::cont(uint64_t k, bool skip) {
             return;
         }
         if (!p.ran) {
-            if (first && !bps_.empty()) {
-                const Probe r = probe(~0ull, &bps_, k + (skip ? 1 : 0), false);
+            if (first && (!bps_.empty() || !watches_.empty())) {
+                const Probe r = probe(~0ull, bps_.empty() ? nullptr : &bps_, k + (skip ? 1 : 0), false);
+                // The first access a watch stops at by an instruction from k on
+                // (the run stops after it), unless a breakpoint comes first.
+                for (const sim::DataHit& h : r.watch_hits) {
+                    if (h.instruction <= k || (r.at_breakpoint && h.instruction > r.executed))
+                        continue;
+                    focus_ = p.thread;
+                    become_view(h.instruction, fmt::format("stopped watch {} {} {} {}", p.thread, h.watch,
+                                                           h.old_value, h.new_value));
+                    return;
+                }
                 if (r.at_breakpoint) {
                     focus_ = p.thread;
                     const std::string answer = fmt::format("stopped bp {}", p.thread);
@@ -452,7 +475,8 @@ void Worker::cont(uint64_t k, bool skip) {
             }
             if (!run_user())
                 continue;
-            const bool hit = machine_.take_watch_hit();
+            const bool watched = take_watch_stop();  // (the first slice's were the probe's)
+            const bool hit = machine_.take_watch_hit() || (watched && !first);
             if (hit && !first) {
                 // This slice hit a breakpoint: the debugger goes back to its
                 // start (from a checkpoint) and resolves it there.
@@ -492,6 +516,7 @@ void Worker::scan(uint64_t hi, bool exclude_hi) {
         if (!run_user())
             break;
         const bool hit = machine_.take_watch_hit();
+        const bool watched = take_watch_stop();
         uint64_t nr = 0;
         const bool entry = caught_entry(&nr);
         finish();
@@ -499,10 +524,38 @@ void Worker::scan(uint64_t hi, bool exclude_hi) {
             last = fmt::format("{} return {} {}", steps_, returns_.back().first, returns_.back().second);
         else if (entry)
             last = fmt::format("{} entry {} {}", step, p.thread, nr);
-        else if (hit)
-            last = fmt::format("{} bp {} 0", step, p.thread);
+        else if (hit || watched)
+            last = fmt::format("{} {} {} 0", step, watched ? "watch" : "bp", p.thread);
     }
     reply("scan " + last);
+}
+
+// ---- Data watchpoints ---------------------------------------------------------
+
+bool Worker::stops_at(const sim::DataHit& h) const {
+    if (h.watch >= watches_.size())
+        return false;
+    switch (watches_[h.watch].type) {
+    case 2: return h.write && h.old_value != h.new_value;
+    case 3: return !h.write;
+    default: return true;
+    }
+}
+
+bool Worker::take_watch_stop() {
+    bool stop = false;
+    for (const sim::DataHit& h : machine_.take_data_hits())
+        stop |= stops_at(h);
+    return stop;
+}
+
+void Worker::set_watches(std::vector<Watch> w) {
+    watches_ = std::move(w);
+    std::vector<sim::DataWatch> data;
+    for (const Watch& x : watches_)
+        data.push_back(sim::DataWatch{static_cast<const uint8_t*>(machine_.phys_to_virt(x.pa)), x.len,
+                                      x.type != 2, x.type != 3});
+    machine_.set_data_watches(std::move(data));
 }
 
 // ---- What the run has passed ------------------------------------------------

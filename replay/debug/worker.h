@@ -20,9 +20,16 @@
 //  - =scan S EXCLUDE: from a checkpoint to step S, reply "scan none" or
 //    "scan STEP bp|entry|return T NR", the last stop on the way;
 //  - =probe LIMIT, =collect [LIMIT]: run the next slice in a probe, reply
-//    "probe none" or "probe T EXECUTED REACHED HITS...";
+//    "probe none" or "probe T EXECUTED REACHED HITS... [; I:W:OLD:NEW...]",
+//    the last part the watch hits of =collect (I the instruction count at the
+//    access, W the watch);
 //  - =find T S: reply "find STEP", the last step at or before S whose slice ran T;
 //  - =bp ADDR:HEXBYTES..., =catch off|all|NR...: the stops of =cont and =scan;
+//  - =watch PA:LEN:TYPE:VA... (the whole set; TYPE 2 write, 3 read, 4 access):
+//    data watchpoints, also stops of =cont ("stopped watch T I OLD NEW": watch
+//    I, the watched bytes' values before and after) and =scan ("scan STEP
+//    watch T I"); =phys T VA LEN: reply "phys PA" if the LEN bytes at VA of
+//    T's address space are mapped and physically contiguous, else "phys none";
 //  - =focus [T], =threads, =tinfo T, =regs T, =mem T VA LEN, =show: look; the
 //    replies are "focus T", "threads T...", "tinfo TEXT", "regs HEX" (the
 //    hal::UserRegs, empty if no thread T), "mem HEX";
@@ -117,6 +124,7 @@ private:
         bool stopped = false;        // by the limit or a breakpoint
         bool at_breakpoint = false;
         std::vector<uint64_t> hits;  // collect
+        std::vector<sim::DataHit> watch_hits;  // the accesses the watches stop at, in order
         bool reached(uint64_t limit) const { return stopped && !at_breakpoint && executed == limit; }
     };
     Probe probe(uint64_t limit, const sim::Breakpoints* bps, uint64_t break_from, bool collect);
@@ -125,6 +133,10 @@ private:
     // ---- Running to a stop (the timeline's moves) ----
     void stepi(uint64_t t, uint64_t n, uint64_t k);
     bool caught(uint64_t nr) const { return catching_ && (catch_all_ || catch_.count(nr)); }
+    // The accesses the watches stop at: writes that change the bytes (watch),
+    // reads (rwatch), any access (awatch).
+    bool stops_at(const sim::DataHit& h) const;
+    bool take_watch_stop();  // the last slice made such an access
     bool caught_entry(uint64_t* nr);
     void cont(uint64_t k, bool skip);
     void scan(uint64_t hi, bool exclude_hi);
@@ -166,6 +178,14 @@ private:
     sim::Breakpoints bps_;                 // the GDB server's (instructions)
     bool catching_ = false, catch_all_ = false;
     std::set<uint64_t> catch_;
+    struct Watch {
+        uint64_t pa = 0;
+        uint32_t len = 0;
+        int type = 2;  // 2 write, 3 read, 4 access (gdb's Z2, Z3, Z4)
+        uint64_t va = 0;
+    };
+    std::vector<Watch> watches_;
+    void set_watches(std::vector<Watch> w);
     std::map<uint64_t, uint64_t> in_syscall_;                 // thread -> syscall it has not returned from
     std::vector<std::pair<uint64_t, uint64_t>> returns_;      // caught returns (thread, nr) of the last steps
 };

@@ -4,6 +4,7 @@
 #include "replay/debug/worker.h"
 
 #include "kernel/object/thread.h"
+#include "kernel/object/vspace.h"
 #include "replay/debug/hex.h"
 #include "replay/debug/kernel_view.h"
 
@@ -251,6 +252,11 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
         std::string text = fmt::format("probe {} {} {}", r.thread, r.executed, r.reached(limit) ? 1 : 0);
         for (uint64_t h : r.hits)
             text += fmt::format(" {}", h);
+        if (cmd == "collect") {
+            text += " ;";
+            for (const sim::DataHit& h : r.watch_hits)
+                text += fmt::format(" {}:{}:{}:{}", h.instruction, h.watch, h.old_value, h.new_value);
+        }
         reply(text);
     } else if (cmd == "find") {  // the last step at or before S whose slice ran thread T
         uint64_t t = 0, s = 0;
@@ -272,6 +278,27 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
         }
         if (!view_)
             machine_.set_watch(bps_);
+    } else if (cmd == "watch") {  // PA:LEN:TYPE:VA ... (the whole set)
+        std::vector<Watch> w;
+        std::string item;
+        while (in >> item) {
+            Watch x;
+            char* p = item.data();
+            x.pa = std::strtoull(p, &p, 16);
+            x.len = static_cast<uint32_t>(std::strtoul(p + 1, &p, 10));
+            x.type = static_cast<int>(std::strtol(p + 1, &p, 10));
+            x.va = std::strtoull(p + 1, &p, 16);
+            w.push_back(x);
+        }
+        set_watches(std::move(w));
+    } else if (cmd == "phys") {  // T VA LEN
+        uint64_t id = 0, va = 0, len = 0, pa = 0, last = 0;
+        in >> id >> std::hex >> va >> len;
+        kernel::Thread* t = find_thread(id);
+        const bool ok = t && t->vspace() && len > 0 && len <= 8 &&
+                        machine_.user_phys(t->vspace()->as(), va, &pa) &&
+                        machine_.user_phys(t->vspace()->as(), va + len - 1, &last) && last == pa + len - 1;
+        reply(ok ? fmt::format("phys {:x}", pa) : std::string("phys none"));
     } else if (cmd == "catch") {  // off | all | NR...
         std::string what;
         in >> what;
