@@ -75,8 +75,60 @@ uint64_t Record::field(const char* name, uint64_t missing) const {
     return missing;
 }
 
+namespace {
+
+// Version 2: replaces the chunked file in t->bytes by the header, command line
+// and record stream, noting where each chunk's payload was and what stops the
+// chunks early: a file that ends inside a chunk (the payload there is kept,
+// unchecked: a cut leaves bytes out, it does not change them) or damage.
+void unchunk(Trace* t) {
+    std::vector<uint8_t> file = std::move(t->bytes);
+    std::vector<uint8_t>& out = t->bytes;
+    out.assign(file.begin(), file.begin() + static_cast<long>(t->records_begin));
+    uint64_t pos = t->records_begin, check = trace::kFnvOffset;
+    while (pos < file.size()) {
+        if (file.size() - pos < trace::kChunkHeaderSize) {
+            t->cut = true;  // the file ends inside a chunk header
+            break;
+        }
+        const uint8_t* h = file.data() + pos;
+        const uint64_t size = trace::get_le(h, 4);
+        if (trace::get_le(h + 12, 4) != trace::chunk_header_check(h) || size == 0 || size > trace::kMaxChunk) {
+            t->damage = fmt::format("corrupt trace: the chunk header at byte {} is damaged", pos);
+            break;
+        }
+        const uint64_t payload = pos + trace::kChunkHeaderSize;
+        const uint64_t have = std::min<uint64_t>(size, file.size() - payload);
+        if (have == size) {
+            check = trace::fnv1a(check, file.data() + payload, size);
+            if (check != trace::get_le(h + 4, 8)) {
+                t->damage = fmt::format("corrupt trace: the chunk at byte {} ({} bytes) does not match its checksum",
+                                        pos, size);
+                break;
+            }
+        }
+        t->chunks.push_back({out.size(), payload});
+        out.insert(out.end(), file.begin() + static_cast<long>(payload),
+                   file.begin() + static_cast<long>(payload + have));
+        if (have < size) {
+            t->cut = true;  // the file ends inside this chunk's payload
+            break;
+        }
+        pos = payload + size;
+    }
+}
+
+// What decoding the record at a position found.
+enum class Decoded { kRecord, kEndOfData, kTorn, kCorrupt };
+
+Decoded decode(const Trace& t, uint64_t* pos, Record* r, std::string* error);
+
+}  // namespace
+
 bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
+    *out = Trace{};
     out->bytes = std::move(bytes);
+    out->file_size = out->bytes.size();
     const std::vector<uint8_t>& b = out->bytes;
     if (b.size() < sizeof(trace::Header)) {
         // With the magic there, it is a trace that was cut short; without it, something else.
@@ -94,9 +146,9 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
         *error = "not an Anvil trace (bad magic)";
         return false;
     }
-    if (h.version != trace::kVersion) {
-        *error = fmt::format("trace format version {} is not supported (this build reads version {})", h.version,
-                             trace::kVersion);
+    if (h.version != trace::kVersion && h.version != trace::kVersionUnchunked) {
+        *error = fmt::format("trace format version {} is not supported (this build reads versions {} and {})",
+                             h.version, trace::kVersionUnchunked, trace::kVersion);
         return false;
     }
     if (h.header_size != sizeof(trace::Header) + h.cmdline_len || h.cmdline_len >= 4096) {
@@ -119,7 +171,55 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
     }
     out->cmdline.assign(reinterpret_cast<const char*>(b.data()) + sizeof(trace::Header), h.cmdline_len);
     out->records_begin = h.header_size;
+    if (h.version == trace::kVersionUnchunked) {
+        out->chunks.push_back({out->records_begin, out->records_begin});
+        return true;
+    }
+    unchunk(out);
+    // Where the complete records end: the stream ends there if the file was cut
+    // short (or damaged); without an end record, it was cut short.
+    uint64_t pos = out->records_begin, last = pos, count = 0;
+    Record r;
+    std::string ignored;
+    for (;;) {
+        const Decoded d = decode(*out, &pos, &r, &ignored);
+        if (d == Decoded::kRecord) {
+            if (r.k() == trace::Kind::k_end) {
+                // Nothing may follow it: not even the start of a chunk.
+                const uint64_t end = out->file_offset(pos - 1) + 1;
+                if (out->cut && out->damage.empty() && pos == out->bytes.size())
+                    out->damage = fmt::format("corrupt trace: {} bytes after the end record", out->file_size - end);
+                out->cut = false;
+                return true;  // (what follows it is validate()'s business)
+            }
+            last = pos;
+            ++count;
+            continue;
+        }
+        if (d == Decoded::kCorrupt)
+            return true;  // next() and validate() name it
+        break;
+    }
+    out->bytes.resize(last);
+    out->cut = out->damage.empty();
+    out->cut_records = count;
+    // The end of the last complete record, in the chunk that holds its last byte.
+    out->cut_at = last > out->records_begin ? out->file_offset(last - 1) + 1 : out->records_begin;
     return true;
+}
+
+uint64_t Trace::file_offset(uint64_t at) const {
+    // The last chunk that starts at or before `at`.
+    auto c = std::upper_bound(chunks.begin(), chunks.end(), at,
+                              [](uint64_t v, const Chunk& ch) { return v < ch.at; });
+    if (c == chunks.begin())
+        return at;
+    --c;
+    return c->file_at + (at - c->at);
+}
+
+std::string Trace::cut_text() const {
+    return fmt::format("cut short after {} records (they end at byte {} of {})", cut_records, cut_at, file_size);
 }
 
 std::string size_text(uint64_t bytes) {
@@ -216,40 +316,55 @@ bool load(const std::string& path, Trace* out, std::string* error) {
     return true;
 }
 
-bool next(const Trace& t, uint64_t* pos, Record* r, std::string* error) {
-    error->clear();
+namespace {
+
+Decoded decode(const Trace& t, uint64_t* pos, Record* r, std::string* error) {
     const std::vector<uint8_t>& b = t.bytes;
     if (*pos >= b.size())
-        return false;
+        return Decoded::kEndOfData;
     const uint64_t start = *pos;
     r->offset = start;
     r->kind = b[(*pos)++];
     const trace::KindInfo info = trace::kind_info(r->kind);
     if (!info.name) {
-        *error = fmt::format("corrupt trace: unknown record kind {} at byte {}", r->kind, start);
-        return false;
+        *error = fmt::format("corrupt trace: unknown record kind {} at byte {}", r->kind, t.file_offset(start));
+        return Decoded::kCorrupt;
     }
     r->count = info.field_count;
     for (unsigned i = 0; i < info.field_count; ++i) {
         const Varint v = read_varint(b, pos, &r->f[i]);
-        if (v != Varint::kOk) {
-            *error = v == Varint::kTruncated
-                         ? fmt::format("truncated trace: the {} record at byte {} is cut off", info.name, start)
-                         : fmt::format("corrupt trace: bad number (over 64 bits) in the {} record at byte {}",
-                                       info.name, start);
-            return false;
+        if (v == Varint::kTruncated) {
+            *error = fmt::format("truncated trace: the {} record at byte {} is cut off", info.name,
+                                 t.file_offset(start));
+            return Decoded::kTorn;
+        }
+        if (v == Varint::kTooLong) {
+            *error = fmt::format("corrupt trace: bad number (over 64 bits) in the {} record at byte {}", info.name,
+                                 t.file_offset(start));
+            return Decoded::kCorrupt;
         }
     }
     r->input.clear();
     if (r->k() == trace::Kind::k_input) {
         if (r->f[0] > b.size() - *pos) {
-            *error = fmt::format("truncated trace: the input record at byte {} announces {} bytes", start, r->f[0]);
-            return false;
+            *error = fmt::format("truncated trace: the input record at byte {} announces {} bytes",
+                                 t.file_offset(start), r->f[0]);
+            return Decoded::kTorn;
         }
         r->input.assign(b.begin() + static_cast<long>(*pos), b.begin() + static_cast<long>(*pos + r->f[0]));
         *pos += r->f[0];
     }
-    return true;
+    return Decoded::kRecord;
+}
+
+}  // namespace
+
+bool next(const Trace& t, uint64_t* pos, Record* r, std::string* error) {
+    error->clear();
+    const Decoded d = decode(t, pos, r, error);
+    if (d == Decoded::kEndOfData)
+        *error = t.damage;
+    return d == Decoded::kRecord;
 }
 
 bool validate(const Trace& t, std::string* error, Summary* summary) {
@@ -273,15 +388,28 @@ bool validate(const Trace& t, std::string* error, Summary* summary) {
                 *error = fmt::format("corrupt trace: {} bytes after the end record", t.bytes.size() - pos);
                 return false;
             }
+            if (!t.damage.empty()) {
+                *error = t.damage;
+                return false;
+            }
             if (summary)
-                *summary = Summary{count, slices, Record::unzigzag(r.f[0])};
+                *summary = Summary{count, slices, Record::unzigzag(r.f[0]), false};
             return true;
         }
         slices += r.k() == trace::Kind::k_slice;
         ++count;
     }
-    if (error->empty())
-        *error = fmt::format("truncated trace: no end record after {} records (the recording was cut short)", count);
+    if (!error->empty()) {
+        if (!t.damage.empty() && *error == t.damage)
+            *error = fmt::format("{}, after {} good records", t.damage, count);
+        return false;
+    }
+    if (t.cut) {
+        if (summary)
+            *summary = Summary{count, slices, 0, true};
+        return true;
+    }
+    *error = fmt::format("truncated trace: no end record after {} records (the recording was cut short)", count);
     return false;
 }
 
@@ -350,6 +478,8 @@ std::string describe(const Trace& t) {
         s += fmt::format(", seed {}, quantum {}, slice {}, memory {} MiB", h.seed, h.quantum, h.slice_max,
                          h.memory_bytes >> 20);
     s += fmt::format(", cmdline \"{}\"", printable(t.cmdline));
+    if (h.version != trace::kVersion)
+        s += fmt::format(", format version {}", h.version);
     return s;
 }
 

@@ -29,13 +29,43 @@ struct Record {
     static int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 };
 
-// A whole trace file in memory.
+// A whole trace file in memory. Offsets into `bytes` (Record::offset) are
+// offsets in the record stream; file_offset() turns them into the file's.
 struct Trace {
     trace::Header header{};
     std::string cmdline;
-    std::vector<uint8_t> bytes;  // the whole file
+    // The header, the command line and the record stream as the kernel wrote
+    // them: a version 2 file's chunk headers are taken out, and a trace cut
+    // short ends at its last complete record.
+    std::vector<uint8_t> bytes;
     uint64_t records_begin = 0;  // offset of the first record
+    uint64_t file_size = 0;      // bytes of the file
+    // Where each chunk's payload starts, in `bytes` and in the file (version 2).
+    struct Chunk {
+        uint64_t at = 0;
+        uint64_t file_at = 0;
+    };
+    std::vector<Chunk> chunks;
+    // Damage found in the chunks (empty if none): `bytes` stops at the last
+    // complete record before the damaged chunk, and next() reports this there.
+    std::string damage;
+    // Cut short: the file stops inside a chunk or a record, or has no end
+    // record (a run killed, a QEMU run timed out). `bytes` holds every complete
+    // record; validate() accepts it with Summary::cut set. Version 2 only: a
+    // version 1 file cannot tell a cut from damage and is refused as before.
+    bool cut = false;
+    uint64_t cut_records = 0;  // the complete records it holds
+    uint64_t cut_at = 0;       // the file offset where the last of them ends
+
+    // The file offset of stream offset `at`.
+    uint64_t file_offset(uint64_t at) const;
+    // "cut short after 812 records (at byte 9,316 of 9,400)".
+    std::string cut_text() const;
 };
+
+// anvil-sim --replay's exit status when the trace was cut short and every one
+// of its records replayed (docs/exit-codes.md).
+constexpr int kExitCutShort = 123;
 
 // The largest trace the host tools read (a trace is read whole into memory;
 // the userspace test suite's is 4.4 MiB for 190,000 slices, so a run stopped at
@@ -65,18 +95,22 @@ bool load(const std::string& path, Trace* out, std::string* error);
 bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error);
 
 // Decodes the record at *pos (advancing it). Returns false at the end of the
-// data (error empty) or on a malformed record (error says what and where).
+// data (error empty; t.damage if the chunks were damaged there) or on a
+// malformed record (error says what and where, as a file offset).
 bool next(const Trace& t, uint64_t* pos, Record* r, std::string* error);
 
 // What validate() learns on its way through a trace.
 struct Summary {
-    uint64_t records = 0;  // records before the end one
+    uint64_t records = 0;  // records before the end one (a cut trace: all it holds)
     uint64_t slices = 0;   // slice records
     int64_t end_code = 0;  // the exit code the end record carries
+    bool cut = false;      // cut short (Trace::cut): no end record, the prefix is whole
 };
 
 // Reads every record and checks the end record (present, last, record count
-// and checksum right); fills `summary` if given.
+// and checksum right); fills `summary` if given. A version 2 trace cut short
+// is valid, with summary->cut: every record it holds decodes and every
+// complete chunk checks.
 bool validate(const Trace& t, std::string* error, Summary* summary = nullptr);
 
 // Empty if the trace was recorded by this kernel build, else why not.

@@ -3,7 +3,8 @@
 // the first semantic difference between two runs, export writes a
 // Chrome/Perfetto timeline. Exit status: 0 success (diff: identical), 1 invalid
 // trace content (diff: the traces differ), 2 bad arguments or unreadable files
-// (diff: a trace that cannot be read whole, as nothing can be said of the rest).
+// (diff: a trace that cannot be read whole, as nothing can be said of the rest),
+// 3 (dump, stats, export) a trace cut short, every record it holds shown.
 #include "replay/cli.h"
 #include "replay/trace_reader.h"
 
@@ -28,6 +29,7 @@ namespace {
 
 constexpr int kExitInvalid = 1;  // the trace's content is malformed (diff: the traces differ)
 constexpr int kExitUsage = cli::kExitUsage;  // bad arguments, or a file that cannot be read or is not a trace
+constexpr int kExitCut = 3;  // the trace was cut short: everything it holds was read
 
 const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
 
@@ -88,6 +90,14 @@ std::string line_for(const replay::Record& r) {
 }
 
 void error_line(const std::string& what) { fmt::print(stderr, "anvil-trace: {}\n", what); }
+
+// The note for a trace cut short (its records were all read): its exit status.
+int cut_note(const std::string& path, const replay::Trace& t) {
+    error_line(fmt::format("{}: {}: the recording stopped before its end record (killed, or a QEMU run that timed "
+                           "out); every complete record is here, and a replay stops after the last",
+                           path, t.cut_text()));
+    return kExitCut;
+}
 
 // Reads and checks the header of `path`. Exit status on failure: 2 if the file
 // cannot be read or is not a trace at all, 1 if it is a trace with a bad header.
@@ -199,6 +209,8 @@ int cmd_dump(const DumpOptions& o) {
         error_line(fmt::format("{}: {}", o.path, problem));
         return kExitInvalid;
     }
+    if (t.cut)
+        return cut_note(o.path, t);
     return 0;
 }
 
@@ -269,10 +281,12 @@ int cmd_stats(const std::string& path) {
 
     fmt::print("{}: {}\n", path, replay::describe(t));
     const uint64_t n = w.count();
-    fmt::print("{} records, {} bytes of records ({:.2f} bytes per record), {} bytes in all with the header\n", n,
-               record_bytes, n ? static_cast<double>(record_bytes) / static_cast<double>(n) : 0.0, t.bytes.size());
+    fmt::print("{} records, {} bytes of records ({:.2f} bytes per record), {} bytes in the file\n", n,
+               record_bytes, n ? static_cast<double>(record_bytes) / static_cast<double>(n) : 0.0, t.file_size);
     if (end_code)
         fmt::print("the run ended with exit code {}\n", *end_code);
+    if (t.cut)
+        fmt::print("the trace was {}: no end record\n", t.cut_text());
     if (by_kind[static_cast<uint8_t>(trace::Kind::k_slice)].count) {
         uint64_t total = 0;
         for (const auto& [cpu, c] : cpus)
@@ -324,6 +338,8 @@ int cmd_stats(const std::string& path) {
         error_line(fmt::format("{}: {}", path, problem));
         return kExitInvalid;
     }
+    if (t.cut)
+        return cut_note(path, t);
     return 0;
 }
 
@@ -417,6 +433,10 @@ int cmd_diff(const std::string& path_a, const std::string& path_b) {
     }
     const std::string problem_a = wa.problem();
     const std::string problem_b = wb.problem();
+    if (a.cut)
+        error_line(fmt::format("note: {} was {}", path_a, a.cut_text()));
+    if (b.cut)
+        error_line(fmt::format("note: {} was {}", path_b, b.cut_text()));
     if (!differ) {
         if (problem_a.empty() && problem_b.empty()) {
             fmt::print("records: identical ({} records)\n", wa.count());
@@ -767,6 +787,8 @@ int cmd_export(const std::string& path, bool chrome, const std::string& out_path
         error_line(fmt::format("{}: {} (the timeline holds the records before it)", path, problem));
         return kExitInvalid;
     }
+    if (t.cut)
+        return cut_note(path, t);
     return 0;
 }
 
@@ -775,7 +797,8 @@ int cmd_export(const std::string& path, bool chrome, const std::string& out_path
 int main(int argc, char** argv) {
     CLI::App app{"anvil-trace: read Anvil kernel traces (format: docs/trace-format.md).\n"
                  "Exit status: 0 success (diff: identical), 1 invalid trace content (diff: the traces differ),\n"
-                 "2 bad arguments or unreadable files (diff: a trace that cannot be read whole). A trace is read\n"
+                 "2 bad arguments or unreadable files (diff: a trace that cannot be read whole), 3 (dump, stats,\n"
+                 "export) a trace cut short: every complete record shown, then a note. A trace is read\n"
                  "whole: a regular, non-empty file of at most 1 GiB."};
     app.require_subcommand(1);
 

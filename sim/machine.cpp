@@ -67,8 +67,18 @@ void Machine::console_write(const char* s, size_t len) {
 }
 
 void Machine::trace_write(const void* data, size_t len) {
-    if (trace_sink_)
-        trace_sink_->write(data, len);
+    if (!trace_sink_ || trace_ended_)
+        return;
+    if (config_.trace_limit) {
+        // A cut trace's replay: what the trace holds, then nothing.
+        len = std::min<uint64_t>(len, config_.trace_limit - trace_written_);
+        trace_written_ += len;
+        if (trace_written_ == config_.trace_limit) {
+            trace_ended_ = true;
+            halted_ = true;  // at the end of this kernel entry (a halt the kernel asks for comes later)
+        }
+    }
+    trace_sink_->write(data, len);
 }
 
 void Machine::request_halt(int code) {
@@ -268,6 +278,12 @@ bool Machine::plan_slice(Outcome* result) {
     std::vector<uint32_t>& ready = ready_;
     std::vector<kernel::Resume>& resumes = resumes_;
     plan_ = Slice{};
+    if (trace_ended_) {
+        out.kind = Outcome::Kind::kTraceEnd;
+        out.message = fmt::format("the trace ends here: it was {}; the run stopped at its last complete record",
+                                  config_.trace_cut);
+        return false;
+    }
     if (halted_) {
         out.kind = Outcome::Kind::kHalted;
         out.exit_code = halt_code_;
@@ -302,6 +318,17 @@ bool Machine::plan_slice(Outcome* result) {
     if (config_.max_slices && stats_.slices >= config_.max_slices) {
         out.kind = Outcome::Kind::kSliceLimit;
         out.message = fmt::format("stopped after {} slices (--max-slices)", stats_.slices);
+        return false;
+    }
+    // A signal stops the run here, between slices, as a replay of its trace
+    // stops (this point is reached exactly once per slice count).
+    const int signal = stop_signal_ && *stop_signal_ ? *stop_signal_ : 0;
+    if (signal || (config_.stop_signal && stats_.slices >= config_.stop_at_slice)) {
+        out.kind = Outcome::Kind::kInterrupted;
+        out.exit_code = 128 + (signal ? signal : config_.stop_signal);
+        out.message = signal ? fmt::format("stopped by {} after {} slices", signal_name(signal), stats_.slices)
+                             : fmt::format("stopped after {} slices, where {} stopped the recorded run",
+                                           stats_.slices, signal_name(config_.stop_signal));
         return false;
     }
     ++stats_.slices;
@@ -601,11 +628,30 @@ Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
     }
     out.kind = Outcome::Kind::kHalted;
     out.exit_code = halt_code_;
-    if (!halted_) {
+    if (!halted_ && t.cut) {
+        out.kind = Outcome::Kind::kTraceEnd;
+        out.message = fmt::format("the trace ends here: it was {}; followed {} kernel entries in its order, to its "
+                                  "last complete record",
+                                  t.cut_text(), followed);
+    } else if (!halted_) {
         out.kind = Outcome::Kind::kDiverged;
         out.message = "the trace ended but the simulated machine did not halt";
     }
     return out;
+}
+
+int stop_signal_of(int64_t code) {
+    const int64_t s = code - 128;
+    return s == SIGINT || s == SIGTERM || s == SIGHUP ? static_cast<int>(s) : 0;
+}
+
+std::string signal_name(int signal) {
+    switch (signal) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    }
+    return fmt::format("signal {}", signal);
 }
 
 uint64_t max_initramfs_bytes(uint64_t memory_mib) {
@@ -662,6 +708,10 @@ bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, C
     config->memory_mib = t.header.memory_bytes >> 20;
     config->cmdline = t.cmdline;
     config->max_slices = summary.end_code == Outcome::kSliceLimitCode ? summary.slices : 0;
+    config->stop_signal = stop_signal_of(summary.end_code);
+    config->stop_at_slice = config->stop_signal ? summary.slices : 0;
+    config->trace_limit = summary.cut ? t.bytes.size() : 0;
+    config->trace_cut = summary.cut ? t.cut_text() : "";
     // The input record comes right after boot, before the first slice.
     uint64_t pos = t.records_begin;
     replay::Record r;

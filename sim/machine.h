@@ -10,6 +10,7 @@
 #include "sim/prng.h"
 #include "sim/uart.h"
 
+#include <csignal>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -31,6 +32,15 @@ struct Config {
     bool echo_console = true;      // copy console output to stdout
     uint64_t perturb_slice = 0;    // testing aid: slice N (1-based) runs one block longer (0 = never)
     bool check_invariants = false; // run the kernel's invariant checker after every kernel entry
+    // Replaying a trace cut short (replay::Trace::cut): the run stops once the
+    // kernel has written this many trace bytes, its complete prefix (0: no
+    // limit), at the end of that kernel entry; `trace_cut` describes the cut.
+    uint64_t trace_limit = 0;
+    std::string trace_cut;
+    // Replaying a run a signal stopped: stop the same way before slice
+    // stop_at_slice + 1 (stop_signal 0: never).
+    int stop_signal = 0;
+    uint64_t stop_at_slice = 0;
 };
 
 // Figures about a run. All but host_ns are deterministic.
@@ -46,8 +56,17 @@ struct Stats {
 
 // How a run ended.
 struct Outcome {
-    enum class Kind { kHalted, kIdle, kSliceLimit, kEmulatorError, kDiverged, kInvariant } kind = Kind::kHalted;
-    int exit_code = 0;    // kHalted: the code the kernel halted with
+    enum class Kind {
+        kHalted,
+        kIdle,
+        kSliceLimit,
+        kEmulatorError,
+        kDiverged,
+        kInvariant,
+        kTraceEnd,     // the replay reached the end of a trace cut short
+        kInterrupted,  // a signal stopped the run (exit_code: 128 + the signal)
+    } kind = Kind::kHalted;
+    int exit_code = 0;    // kHalted: the code the kernel halted with; kInterrupted: 128 + signal
     std::string message;  // human-readable reason for anything but kHalted
 
     // Exit status of a replay that diverged from its trace, and of a run whose
@@ -65,6 +84,8 @@ struct Outcome {
         case Kind::kEmulatorError: return 121;
         case Kind::kDiverged: return kDivergedCode;
         case Kind::kInvariant: return kInvariantCode;
+        case Kind::kTraceEnd: return replay::kExitCutShort;
+        case Kind::kInterrupted: return exit_code;
         }
         return 121;
     }
@@ -162,6 +183,10 @@ public:
 
     // Records the run (hal::trace_write) into `sink`; call before run().
     void set_trace_sink(class TraceSink* sink) { trace_sink_ = sink; }
+    // A signal handler stores its signal's number in *signal: the run then
+    // stops between two slices (Outcome::kInterrupted), where the trace is
+    // whole, so the caller can finish it.
+    void set_stop_signal(const volatile std::sig_atomic_t* signal) { stop_signal_ = signal; }
     void irq_disable(uint32_t irq);
 
     // ---- Devices ----
@@ -203,6 +228,9 @@ private:
     std::vector<kernel::Resume> resumes_;       // step(): what each vCPU runs
     bool halted_ = false;
     class TraceSink* trace_sink_ = nullptr;
+    uint64_t trace_written_ = 0;  // bytes, counted with Config::trace_limit
+    bool trace_ended_ = false;    // Config::trace_limit reached
+    const volatile std::sig_atomic_t* stop_signal_ = nullptr;
     int halt_code_ = 0;
     std::string console_;
     Uart16550 com1_;
@@ -217,8 +245,9 @@ private:
 
 // The configuration of a run a simulator trace recorded: seed, CPUs, quantum,
 // slice length, memory, command line and serial input; and, if the run was
-// stopped by max_slices (`summary`, from replay::validate), that limit, so that
-// a replay stops where the recording did. False (with `error`) if the records
+// stopped by max_slices or a signal (`summary`, from replay::validate), where,
+// and if the trace was cut short, its length, so that a replay stops where the
+// recording did. False (with `error`) if the records
 // before the first slice do not read.
 bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, Config* config, std::string* error);
 
@@ -233,6 +262,12 @@ uint64_t max_initramfs_bytes(uint64_t memory_mib);
 constexpr uint64_t kMaxSerialInputBytes = 16ull << 20;
 
 // The files of a run, as the command line names them.
+// The signal a run's exit code 128 + N says stopped it (SIGINT, SIGTERM,
+// SIGHUP), or 0.
+int stop_signal_of(int64_t code);
+// "SIGINT", "SIGTERM", "SIGHUP" or "signal N".
+std::string signal_name(int signal);
+
 struct RunFiles {
     std::string initramfs;                      // "" with a trace: found by hash in initramfs_search
     std::vector<std::string> initramfs_search;  // directories of *.cpio files

@@ -14,11 +14,31 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <csignal>
 #include <cstdio>
 #include <optional>
 
 constexpr int kDivergedCode = sim::Outcome::kDivergedCode;
 int exit_status(const sim::Outcome& out) { return out.status(); }
+
+// SIGINT, SIGTERM or SIGHUP while recording: the machine stops at its next
+// slice boundary and the trace is finished there. A second one kills at once
+// (the trace's chunks still leave a readable prefix).
+volatile std::sig_atomic_t g_stop_signal = 0;
+void on_stop_signal(int signal) {
+    g_stop_signal = signal;
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (const int s : {SIGINT, SIGTERM, SIGHUP})
+        sigaction(s, &dfl, nullptr);
+}
+void catch_stop_signals() {
+    struct sigaction sa = {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    for (const int s : {SIGINT, SIGTERM, SIGHUP})
+        sigaction(s, &sa, nullptr);
+}
 
 // The configuration to replay trace `t` with (validated: `summary`).
 bool replay_config(const replay::Trace& t, const replay::Summary& summary, sim::Config* config,
@@ -38,7 +58,9 @@ int main(int argc, char** argv) {
     CLI::App app{"anvil-sim: run the Anvil kernel in the deterministic simulator.\n"
                  "Exit status: the code init exited with (0-127), 125 if init faulted, 126 on a kernel panic,\n"
                  "127 if boot failed, 122 if every thread is blocked, 124 at --max-slices, 121 on an emulator error,\n"
-                 "120 if --replay diverged from the trace, 119 if --check-invariants found a broken invariant\n"
+                 "120 if --replay diverged from the trace, 123 if --replay reached the end of a trace cut short\n"
+                 "(every record it holds matched), 119 if --check-invariants found a broken invariant, 128+N if\n"
+                 "signal N (SIGHUP, SIGINT, SIGTERM) stopped a --record run (its trace is finished)\n"
                  "(2: bad arguments or files). Files are read whole and must be regular and not empty: the\n"
                  "initramfs at most half the simulated memory (128 MiB with --memory 256), serial input at most\n"
                  "16 MiB, a trace at most 1 GiB."};
@@ -144,6 +166,8 @@ int main(int argc, char** argv) {
     }
 
     sim::Machine machine(config);
+    if (!replay_path.empty() && expected.cut)
+        fmt::print(stderr, "anvil-sim: {} was {}: replaying what it holds\n", replay_path, expected.cut_text());
     if (!replay_path.empty() && expected.header.backend == static_cast<uint32_t>(trace::Backend::kQemu)) {
         uint64_t followed = 0;
         const sim::Outcome out = machine.follow(expected, &followed);
@@ -171,6 +195,8 @@ int main(int argc, char** argv) {
             return cli::kExitUsage;
         }
         machine.set_trace_sink(&file_sink);
+        catch_stop_signals();
+        machine.set_stop_signal(&g_stop_signal);
     } else if (!replay_path.empty()) {
         replay_sink.ctx = &machine;
         replay_sink.on_diverge = [](void* m) { static_cast<sim::Machine*>(m)->request_halt(kDivergedCode); };
@@ -186,7 +212,7 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "anvil-sim: perturbation: the run made fewer than {} IPC handoffs\n", refuse_handoff);
     }
     int status = exit_status(out);
-    if (out.kind != sim::Outcome::Kind::kHalted)
+    if (out.kind != sim::Outcome::Kind::kHalted && out.kind != sim::Outcome::Kind::kTraceEnd)
         fmt::print(stderr, "anvil-sim: {}\n", out.message);
     // Ends the trace if the kernel did not (idle, slice limit, emulator error).
     kernel::trace_finish(status);
@@ -229,13 +255,21 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "anvil-sim: {}", replay_sink.report());
             return kDivergedCode;
         }
+        if (out.kind == sim::Outcome::Kind::kTraceEnd && replay_sink.complete()) {
+            fmt::print(stderr, "anvil-sim: the trace ends here (cut short): {} records replayed, all matched\n",
+                       expected.cut_records);
+            return replay::kExitCutShort;
+        }
         if (!replay_sink.complete()) {
             fmt::print(stderr, "anvil-sim: replay ended after {} of the trace's {} bytes without a difference\n",
                        replay_sink.produced_size(), expected.bytes.size());
             return kDivergedCode;
         }
-        fmt::print(stderr, "anvil-sim: replay identical: every record of {} matched (the run exited {})\n",
-                   replay_path, status);
+        fmt::print(stderr, "anvil-sim: replay identical: every record of {} matched (the run exited {}{})\n",
+                   replay_path, status,
+                   sim::stop_signal_of(status) ? ", stopped where " + sim::signal_name(sim::stop_signal_of(status)) +
+                                                     " stopped the recording"
+                                               : "");
         return 0;
     }
     return status;

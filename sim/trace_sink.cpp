@@ -26,11 +26,14 @@ FileTraceSink::~FileTraceSink() {
 void FileTraceSink::write(const void* data, size_t len) {
     if (!file_ || !error_.empty())
         return;
-    if (std::fwrite(data, 1, len, file_) != len || std::fflush(file_) != 0) {
+    bool ok = true;
+    framer_.write(data, len, [&](const uint8_t* p, size_t n) {
+        if (ok && std::fwrite(p, 1, n, file_) != n)
+            ok = false;
+        bytes_ += ok ? n : 0;
+    });
+    if (!ok || std::fflush(file_) != 0)
         error_ = fmt::format("writing trace file '{}' failed after {} bytes: {}", path_, bytes_, std::strerror(errno));
-        return;
-    }
-    bytes_ += len;
 }
 
 void ReplaySink::write(const void* data, size_t len) {
@@ -97,7 +100,8 @@ std::string ReplaySink::report(unsigned context) const {
         }
     }
     std::string out = fmt::format("replay diverged at record #{} (byte {} of the trace)\n",
-                                  found ? want.index : index, found ? want.offset : diverged_at_);
+                                  found ? want.index : index,
+                                  expected_.file_offset(found ? want.offset : diverged_at_));
     out += fmt::format("  expected: {}\n", found ? replay::format(want) : "(the end of the trace)");
     out += fmt::format("  got:      {}\n", got_line);
     if (!before.empty()) {

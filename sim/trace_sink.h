@@ -17,8 +17,8 @@ public:
     virtual void write(const void* data, size_t len) = 0;
 };
 
-// Writes the trace to a file as it comes (each chunk flushed, so a run that
-// dies still leaves everything recorded up to then).
+// Writes the trace to a file as it comes, in the file's chunks (each flushed,
+// so a run that dies still leaves everything recorded up to then, readable).
 class FileTraceSink final : public TraceSink {
 public:
     // False (with `error`) if the file cannot be created.
@@ -34,6 +34,7 @@ private:
     std::string path_;
     std::string error_;
     uint64_t bytes_ = 0;
+    trace::Framer framer_;
 };
 
 // Exact replay: compares every byte the kernel writes with the recorded trace.

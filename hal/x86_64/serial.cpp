@@ -2,6 +2,8 @@
 
 #include <hal/hal.h>
 
+#include "kernel/trace/events.h"
+
 #include "hal/x86_64/arch.h"
 
 namespace x86 {
@@ -42,6 +44,9 @@ void program(uint16_t port) {
 }
 
 bool g_com2_ready = false;
+// The file format's chunks are made here, below the kernel's encoder
+// (kernel/trace/events.h): every write after the header is one chunk.
+constinit trace::Framer g_trace_framer;
 
 }  // namespace
 
@@ -88,6 +93,7 @@ void hal::trace_write(const void* data, size_t len) {
         x86::program(x86::kCom2);
         x86::g_com2_ready = true;
     }
-    const auto* p = static_cast<const uint8_t*>(data);
-    for (size_t i = 0; i < len; ++i) x86::put_byte(x86::kCom2, p[i]);
+    x86::g_trace_framer.write(data, len, [](const uint8_t* p, size_t n) {
+        for (size_t i = 0; i < n; ++i) x86::put_byte(x86::kCom2, p[i]);
+    });
 }

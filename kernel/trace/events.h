@@ -7,13 +7,17 @@
 // within a format version; a new field or kind means a new version.
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 namespace trace {
 
 // The file starts with this header (fixed layout, little-endian).
 constexpr char kMagic[8] = {'A', 'N', 'V', 'L', 'T', 'R', 'C', '\n'};
-constexpr uint16_t kVersion = 1;
+// Version 2 frames the record stream in self-checking chunks (Framer below);
+// version 1 was the bare record stream, which readers still accept.
+constexpr uint16_t kVersion = 2;
+constexpr uint16_t kVersionUnchunked = 1;
 
 enum class Backend : uint32_t { kSim = 1, kQemu = 2 };
 
@@ -154,5 +158,88 @@ inline uint64_t fnv1a(uint64_t h, const void* data, uint64_t len) {
         h = (h ^ p[i]) * 0x100000001b3ull;
     return h;
 }
+
+// ---- Chunks (version 2) --------------------------------------------------------
+// After the header and command line, the record stream is stored in chunks, each
+// a 16-byte chunk header and then `size` bytes of the stream (records may run on
+// into the next chunk). The chunk header, little-endian:
+//   0  u32 size          payload bytes, 1 to kMaxChunk
+//   4  u64 check         FNV-1a 64 of the whole record stream up to the end of
+//                        this chunk's payload (so a chunk dropped, repeated or
+//                        moved fails it as well as a changed byte)
+//   12 u32 header_check  the low 32 bits of FNV-1a 64 of bytes 0-11
+// So a reader tells a file that merely stops (inside a chunk header or payload:
+// the recording was cut short) from damage (a chunk header or a whole chunk that
+// does not check), and can trust every chunk before a cut.
+constexpr uint32_t kChunkHeaderSize = 16;
+constexpr uint32_t kMaxChunk = 1u << 16;
+
+inline void put_le(uint8_t* out, uint64_t v, unsigned bytes) {
+    for (unsigned i = 0; i < bytes; ++i)
+        out[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+inline uint64_t get_le(const uint8_t* in, unsigned bytes) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; ++i)
+        v |= static_cast<uint64_t>(in[i]) << (8 * i);
+    return v;
+}
+// The header_check of a chunk header's first 12 bytes.
+inline uint32_t chunk_header_check(const uint8_t* header) {
+    return static_cast<uint32_t>(fnv1a(kFnvOffset, header, 12));
+}
+
+// Turns what the kernel writes through hal::trace_write (the header, the command
+// line, then the record stream) into the file: header and command line as they
+// come, each later write as one chunk (split at kMaxChunk). Each backend's
+// trace output runs its bytes through one Framer; `out(data, len)` stores bytes.
+class Framer {
+public:
+    template <typename Out>
+    void write(const void* data, size_t len, Out&& out) {
+        const auto* p = static_cast<const uint8_t*>(data);
+        while (len && !in_records_) {
+            size_t n;
+            if (seen_ < sizeof(Header)) {
+                n = sizeof(Header) - seen_;
+                n = n < len ? n : len;
+                for (size_t i = 0; i < n; ++i)
+                    head_[seen_ + i] = p[i];
+            } else {
+                n = header_size_ - seen_;
+                n = n < len ? n : len;
+            }
+            out(p, n);
+            seen_ += n;
+            p += n;
+            len -= n;
+            if (seen_ == sizeof(Header)) {
+                header_size_ = get_le(head_ + 10, 2);  // Header::header_size
+                if (header_size_ < sizeof(Header))
+                    header_size_ = sizeof(Header);
+            }
+            in_records_ = seen_ >= sizeof(Header) && seen_ == header_size_;
+        }
+        while (len) {
+            const size_t n = len < kMaxChunk ? len : kMaxChunk;
+            check_ = fnv1a(check_, p, n);
+            uint8_t h[kChunkHeaderSize];
+            put_le(h, n, 4);
+            put_le(h + 4, check_, 8);
+            put_le(h + 12, chunk_header_check(h), 4);
+            out(h, sizeof h);
+            out(p, n);
+            p += n;
+            len -= n;
+        }
+    }
+
+private:
+    uint8_t head_[sizeof(Header)] = {};
+    uint64_t seen_ = 0;         // header and command line bytes passed on so far
+    uint64_t header_size_ = 0;  // known once the fixed header is complete
+    bool in_records_ = false;
+    uint64_t check_ = kFnvOffset;
+};
 
 }  // namespace trace

@@ -16,6 +16,10 @@ namespace {
 // Records are gathered here and handed to the backend a chunk at a time.
 constexpr size_t kBufferSize = 4096;
 constexpr size_t kMaxRecord = 1 + trace::kMaxFields * 10;  // kind + ten 10-byte varints
+// The buffer also goes out after this many timer records, so the last events of
+// a machine that hangs (or sits idle, ticking) leave it and a recording cut
+// short there still holds them.
+constexpr uint64_t kFlushTicks = 32;
 
 struct Recorder {
     uint8_t buffer[kBufferSize];
@@ -23,6 +27,7 @@ struct Recorder {
     uint64_t records = 0;
     uint64_t checksum = trace::kFnvOffset;
     uint64_t running[kMaxCpus] = {};  // the thread each CPU was last recorded running
+    uint64_t ticks = 0;  // timer records since the last flush
     bool finished = false;
     bool flush_each = false;
 };
@@ -33,6 +38,7 @@ void flush() {
         hal::trace_write(g_rec.buffer, g_rec.used);
         g_rec.used = 0;
     }
+    g_rec.ticks = 0;
 }
 
 // Appends raw bytes that are part of the record stream (checksummed).
@@ -117,6 +123,8 @@ void trace_record(trace::Kind kind, const uint64_t* fields, unsigned count) {
     put_record(kind, fields, count);
     if (g_rec.records % trace::kDigestInterval == trace::kDigestInterval - 1)
         put_digest();
+    if (kind == trace::Kind::k_timer && ++g_rec.ticks >= kFlushTicks)
+        flush();
     if (g_rec.flush_each)
         flush();
 }

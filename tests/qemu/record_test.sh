@@ -3,13 +3,15 @@
 # "trace" on the kernel command line, COM2 to a file) and checks it: the
 # header's magic and backend, an end record last with the run's exit code,
 # anvil-trace's dump if that tool is built, and a schedule-following replay of
-# it in the simulator.
+# it in the simulator. With TESTS_INITRAMFS (and ANVIL_TRACE), then a hung run
+# stopped by the timeout: it keeps its trace, which the simulator follows to
+# its last event.
 #
-# usage: record_test.sh KERNEL_ELF INITRAMFS SIM DIR [ANVIL_TRACE]
+# usage: record_test.sh KERNEL_ELF INITRAMFS SIM DIR [ANVIL_TRACE [TESTS_INITRAMFS]]
 set -uo pipefail
 
-[[ $# -ge 4 ]] || { echo "usage: $0 KERNEL_ELF INITRAMFS SIM DIR [ANVIL_TRACE]" >&2; exit 2; }
-kernel=$1 initramfs=$2 sim=$3 dir=$4 trace_tool=${5:-}
+[[ $# -ge 4 ]] || { echo "usage: $0 KERNEL_ELF INITRAMFS SIM DIR [ANVIL_TRACE [TESTS_INITRAMFS]]" >&2; exit 2; }
+kernel=$1 initramfs=$2 sim=$3 dir=$4 trace_tool=${5:-} tests_initramfs=${6:-}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -61,4 +63,40 @@ fi
 rstatus=$?
 tail -n 3 "$dir/replay.log"
 [[ $rstatus -eq 0 ]] || fail "replaying the QEMU trace in the simulator exited $rstatus, not 0"
+
+# A hung run stopped by the timeout: the userspace test io.read_line waits for
+# COM1 input that never comes (no --serial-input), so the machine idles until
+# --timeout stops QEMU (exit 124). The kernel hands out its trace buffer every
+# 32 timer ticks, so the trace holds the run up to the hang; anvil-trace reads
+# it as cut short (exit 3) and anvil-sim --replay follows it to its last
+# complete record (exit 123).
+if [[ -n $tests_initramfs && -n $trace_tool && -x $trace_tool ]]; then
+    iso="$dir/hang.iso"
+    trace="$dir/hang.atrace"
+    "$root/tools/mkiso.sh" "$kernel" "$tests_initramfs" "$iso" "trace tests=io.read_line" >/dev/null ||
+        fail "could not build an ISO with the command line 'trace tests=io.read_line'"
+
+    "$root/tools/qemu-run.sh" "$iso" --smp 4 --timeout 25 --trace-file "$trace" >"$dir/hang-console.log"
+    status=$?
+    cat "$dir/hang-console.log"
+    [[ $status -eq 124 ]] || fail "the hung run exited $status, not 124 (timed out)"
+    grep -q 'anvil userspace tests matching "io.read_line"' "$dir/hang-console.log" ||
+        fail "the run did not reach the test that waits for input within the timeout"
+
+    note=$("$trace_tool" stats "$trace" 2>&1 >/dev/null)
+    status=$?
+    [[ $status -eq 3 ]] || fail "anvil-trace stats on the timed-out trace exited $status, not 3: $note"
+    records=$(sed -n 's/.*cut short after \([0-9]*\) records.*/\1/p' <<<"$note")
+    [[ -n $records && $records -gt 100 ]] || fail "the timed-out trace holds no records: $note"
+    echo "the timed-out trace: $note"
+
+    out=$("$sim" --replay "$trace" --initramfs "$tests_initramfs" 2>&1 >"$dir/replay-console.log")
+    status=$?
+    echo "$out"
+    [[ $status -eq 123 ]] || fail "following the timed-out trace exited $status, not 123"
+    grep -q "the trace ends here: it was cut short after $records records .*; followed [0-9]* kernel entries in its order, to its last complete record" <<<"$out" ||
+        fail "following the timed-out trace did not reach its last complete record"
+    grep -q 'anvil userspace tests matching "io.read_line"' "$dir/replay-console.log" ||
+        fail "the followed run did not reach the test that waits for input"
+fi
 echo "PASS"

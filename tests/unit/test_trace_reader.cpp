@@ -1,8 +1,9 @@
 // Host tests of the trace reader (replay/trace_reader): well-formed traces
-// decode field by field; cut, flipped, mislabelled and random bytes are refused
-// with a message and never crash. Traces are encoded here by the rules of
+// decode field by field; a trace cut short keeps every complete record;
+// flipped, mislabelled and random bytes are refused with a message naming the
+// place and never crash. Traces are encoded here by the rules of
 // kernel/trace/events.h (LEB128 varints, zigzag for signed fields, an end
-// record with the count and FNV-1a of the record bytes).
+// record with the count and FNV-1a of the record bytes, version 2's chunks).
 #include "replay/trace_reader.h"
 
 #include <anvil/status.h>
@@ -74,34 +75,78 @@ public:
         return *this;
     }
 
+    // Version 1 (the bare record stream) or 2 (chunks); chunks of at most `n` bytes.
+    TraceWriter& version(uint16_t v) {
+        header_.version = v;
+        return *this;
+    }
+    TraceWriter& chunk(size_t n) {
+        chunk_ = n;
+        return *this;
+    }
+
     TraceBytes header_bytes() const {
         TraceBytes b(sizeof header_);
         std::memcpy(b.data(), &header_, sizeof header_);
         b.insert(b.end(), cmdline_.begin(), cmdline_.end());
         return b;
     }
-    // Header, records and the end record the kernel would write.
-    TraceBytes build(int code = 0) const {
-        TraceBytes b = without_end();
+    // The record stream with the end record the kernel would write.
+    TraceBytes stream(int code = 0) const {
+        TraceBytes b = records_;
         b.push_back(static_cast<uint8_t>(trace::Kind::k_end));
         put_varint(&b, zigzag(code));
         put_varint(&b, count_);
         put_varint(&b, trace::fnv1a(trace::kFnvOffset, records_.data(), records_.size()));
         return b;
     }
-    TraceBytes without_end() const {
+    // The file of a record stream: the header, then the stream (version 2: in chunks).
+    TraceBytes file(const TraceBytes& stream) const {
         TraceBytes b = header_bytes();
-        b.insert(b.end(), records_.begin(), records_.end());
+        if (header_.version == trace::kVersionUnchunked) {
+            b.insert(b.end(), stream.begin(), stream.end());
+            return b;
+        }
+        uint64_t check = trace::kFnvOffset;
+        for (size_t at = 0; at < stream.size(); at += chunk_) {
+            const size_t n = std::min(chunk_, stream.size() - at);
+            check = trace::fnv1a(check, stream.data() + at, n);
+            uint8_t h[trace::kChunkHeaderSize];
+            trace::put_le(h, n, 4);
+            trace::put_le(h + 4, check, 8);
+            trace::put_le(h + 12, trace::chunk_header_check(h), 4);
+            b.insert(b.end(), h, h + sizeof h);
+            b.insert(b.end(), stream.begin() + static_cast<long>(at), stream.begin() + static_cast<long>(at + n));
+        }
         return b;
+    }
+    // Header, records and the end record the kernel would write.
+    TraceBytes build(int code = 0) const { return file(stream(code)); }
+    TraceBytes without_end() const { return file(records_); }
+    // The file offset of stream byte `at` (version 2: after its chunk's header).
+    size_t file_at(size_t at) const {
+        const size_t chunks = header_.version == trace::kVersionUnchunked ? 0 : at / chunk_ + 1;
+        return header_bytes().size() + chunks * trace::kChunkHeaderSize + at;
     }
     // File offsets of the kind bytes of the records added so far.
     std::vector<size_t> kind_offsets() const {
         std::vector<size_t> out;
         for (const size_t o : kind_offsets_)
-            out.push_back(header_bytes().size() + o);
+            out.push_back(file_at(o));
+        return out;
+    }
+    // File offsets just past each record, the end record included.
+    std::vector<size_t> record_ends(int code = 0) const {
+        std::vector<size_t> out;
+        for (size_t i = 1; i < kind_offsets_.size(); ++i)
+            out.push_back(file_at(kind_offsets_[i] - 1) + 1);
+        if (!kind_offsets_.empty())
+            out.push_back(file_at(records_.size() - 1) + 1);
+        out.push_back(file_at(stream(code).size() - 1) + 1);
         return out;
     }
     uint64_t count() const { return count_; }
+    const TraceBytes& records() const { return records_; }
 
 private:
     trace::Header header_{};
@@ -109,6 +154,7 @@ private:
     TraceBytes records_;
     std::vector<size_t> kind_offsets_;
     uint64_t count_ = 0;
+    size_t chunk_ = trace::kMaxChunk;
 };
 
 // A small run: boot, a call and its reply, a fault, an exit.
@@ -204,8 +250,8 @@ TEST_CASE("trace reader: a well-formed trace validates and decodes field by fiel
                       ContainsSubstring("build 1234abcd5678ef00") && ContainsSubstring("cmdline \"tests=ipc.*\""));
 }
 
-TEST_CASE("trace reader: a trace cut at any byte is refused as truncated, never a crash") {
-    const TraceBytes whole = sample().build();
+TEST_CASE("trace reader: a version 1 trace cut at any byte is refused as truncated, never a crash") {
+    const TraceBytes whole = sample().version(trace::kVersionUnchunked).build();
     for (size_t len = 0; len < whole.size(); ++len) {
         INFO("cut to " << len << " of " << whole.size() << " bytes");
         const Outcome o = check(TraceBytes(whole.begin(), whole.begin() + static_cast<long>(len)));
@@ -218,8 +264,100 @@ TEST_CASE("trace reader: a trace cut at any byte is refused as truncated, never 
     CHECK(check(whole).valid);
 }
 
-TEST_CASE("trace reader: a changed byte in the record stream is caught") {
-    const TraceWriter w = sample();
+TEST_CASE("trace reader: a trace cut at any byte keeps every complete record") {
+    // Chunks of 7 bytes put cuts in chunk headers and payloads alike; one chunk
+    // for the whole stream, as a small run writes it, cuts only payloads.
+    for (const size_t chunk : {size_t{7}, size_t{trace::kMaxChunk}}) {
+        TraceWriter w = sample();
+        w.chunk(chunk);
+        const TraceBytes whole = w.build(5);
+        const std::vector<size_t> ends = w.record_ends(5);
+        const std::vector<replay::Record> all = [&] {
+            replay::Trace t;
+            std::string error;
+            REQUIRE(replay::parse(whole, &t, &error));
+            return records_of(t);
+        }();
+        const size_t header = w.header_bytes().size();
+        for (size_t len = 0; len < whole.size(); ++len) {
+            INFO("chunks of " << chunk << ", cut to " << len << " of " << whole.size() << " bytes");
+            replay::Trace t;
+            std::string error;
+            const bool parsed = replay::parse(TraceBytes(whole.begin(), whole.begin() + static_cast<long>(len)), &t,
+                                              &error);
+            if (len < header) {
+                CHECK_FALSE(parsed);
+                CHECK_THAT(error, ContainsSubstring(len < sizeof trace::kMagic ? "not an Anvil trace"
+                                                                                : "truncated trace"));
+                continue;
+            }
+            REQUIRE(parsed);
+            replay::Summary summary;
+            REQUIRE(replay::validate(t, &error, &summary));
+            // The records that end at or before the cut, the end record aside.
+            const size_t complete = static_cast<size_t>(
+                std::upper_bound(ends.begin(), ends.end() - 1, len) - ends.begin());
+            CHECK(summary.cut);
+            CHECK(t.cut);
+            CHECK(summary.records == complete);
+            CHECK(t.cut_records == complete);
+            CHECK(t.cut_at == (complete ? ends[complete - 1] : header));
+            CHECK_THAT(t.cut_text(), ContainsSubstring(fmt::format("cut short after {} records (they end at byte {} "
+                                                                   "of {})",
+                                                                   complete, t.cut_at, len)));
+            const std::vector<replay::Record> got = records_of(t);
+            REQUIRE(got.size() == complete);
+            for (size_t i = 0; i < complete; ++i)
+                CHECK(replay::format(got[i]) == replay::format(all[i]));
+        }
+        const Outcome o = check(whole);
+        CHECK((o.valid && !o.summary.cut && o.summary.end_code == 5));
+    }
+}
+
+TEST_CASE("trace reader: a changed byte before the cut is refused, naming its chunk") {
+    TraceWriter w = sample();
+    w.chunk(16);
+    const TraceBytes whole = w.build();
+    const size_t header = w.header_bytes().size();
+    const size_t per_chunk = trace::kChunkHeaderSize + 16;
+    // Cut in the middle of the fourth chunk's payload: the first three check,
+    // the fourth's header too; its payload is what a cut left (unchecked).
+    const size_t len = header + 3 * per_chunk + trace::kChunkHeaderSize + 5;
+    REQUIRE(len < whole.size());
+    REQUIRE(check(TraceBytes(whole.begin(), whole.begin() + static_cast<long>(len))).summary.cut);
+    for (size_t at = header; at < len - 5; ++at) {
+        for (const uint8_t flip : {uint8_t{0x01}, uint8_t{0x80}}) {
+            TraceBytes b(whole.begin(), whole.begin() + static_cast<long>(len));
+            b[at] ^= flip;
+            INFO("byte " << at << " ^ 0x" << std::hex << unsigned{flip});
+            const Outcome o = check(b);
+            REQUIRE(o.parsed);
+            CHECK_FALSE(o.valid);
+            const size_t chunk_at = header + (at - header) / per_chunk * per_chunk;
+            const bool in_header = at - chunk_at < trace::kChunkHeaderSize;
+            if (in_header)
+                CHECK_THAT(o.error, ContainsSubstring(fmt::format("corrupt trace: the chunk header at byte {} is "
+                                                                  "damaged",
+                                                                  chunk_at)));
+            else
+                CHECK_THAT(o.error, ContainsSubstring(fmt::format("corrupt trace: the chunk at byte {} (16 bytes) "
+                                                                  "does not match its checksum",
+                                                                  chunk_at)));
+        }
+    }
+    // Chunks moved: each checks alone, the running checksum does not.
+    TraceBytes swapped = whole;
+    std::swap_ranges(swapped.begin() + static_cast<long>(header),
+                     swapped.begin() + static_cast<long>(header + per_chunk),
+                     swapped.begin() + static_cast<long>(header + per_chunk));
+    CHECK_THAT(check(swapped).error, ContainsSubstring(fmt::format("the chunk at byte {} (16 bytes) does not match",
+                                                                   header)));
+}
+
+TEST_CASE("trace reader: a changed byte in a version 1 record stream is caught") {
+    TraceWriter w = sample();
+    w.version(trace::kVersionUnchunked);
     const TraceBytes whole = w.build();
     const std::vector<size_t> kinds = w.kind_offsets();
     const size_t begin = w.header_bytes().size();
@@ -250,38 +388,51 @@ TEST_CASE("trace reader: the end record must be last and count every record") {
     b.push_back(0x09);  // a timer record after the end
     CHECK_THAT(check(b).error, ContainsSubstring("1 bytes after the end record"));
 
-    // An end record whose count is off by one (checksum right for the bytes).
-    b = w.without_end();
-    const size_t begin = w.header_bytes().size();
-    b.push_back(static_cast<uint8_t>(trace::Kind::k_end));
-    put_varint(&b, 0);
-    put_varint(&b, w.count() + 1);
-    put_varint(&b, trace::fnv1a(trace::kFnvOffset, b.data() + begin, w.without_end().size() - begin));
-    CHECK_THAT(check(b).error, ContainsSubstring("the end record counts 17 records, the file has 16"));
+    b = w.build();
+    b.push_back(0x09);  // ... and a chunk after it
+    b.resize(b.size() + trace::kChunkHeaderSize);
+    CHECK_THAT(check(b).error, ContainsSubstring("corrupt trace: the chunk header at byte"));
 
-    CHECK_THAT(check(w.without_end()).error, ContainsSubstring("truncated trace: no end record after 16 records"));
+    // An end record whose count is off by one (checksum right for the bytes).
+    TraceBytes st = w.records();
+    st.push_back(static_cast<uint8_t>(trace::Kind::k_end));
+    put_varint(&st, 0);
+    put_varint(&st, w.count() + 1);
+    put_varint(&st, trace::fnv1a(trace::kFnvOffset, w.records().data(), w.records().size()));
+    CHECK_THAT(check(w.file(st)).error, ContainsSubstring("the end record counts 17 records, the file has 16"));
+
+    // No end record: cut short (version 2), truncated (version 1).
+    const Outcome cut = check(w.without_end());
+    CHECK(cut.valid);
+    CHECK(cut.summary.cut);
+    CHECK(cut.summary.records == 16);
+    TraceWriter v1 = sample();
+    v1.version(trace::kVersionUnchunked);
+    CHECK_THAT(check(v1.without_end()).error, ContainsSubstring("truncated trace: no end record after 16 records"));
     CHECK(check(TraceWriter().build()).valid);  // no records at all, just the end
+    CHECK(check(v1.build()).valid);             // version 1 is still read
 }
 
 TEST_CASE("trace reader: malformed records name the problem and the byte") {
     TraceWriter w;
-    TraceBytes b = w.header_bytes();
-    const size_t at = b.size();
-    b.push_back(200);  // no such kind
-    CHECK_THAT(check(b).error, ContainsSubstring(fmt::format("unknown record kind 200 at byte {}", at)));
+    TraceBytes b = {200};  // no such kind
+    const size_t at = w.header_bytes().size() + trace::kChunkHeaderSize;
+    CHECK_THAT(check(w.file(b)).error, ContainsSubstring(fmt::format("unknown record kind 200 at byte {}", at)));
 
-    b = w.header_bytes();
-    b.push_back(static_cast<uint8_t>(trace::Kind::k_timer));
+    b = {static_cast<uint8_t>(trace::Kind::k_timer)};
     for (int i = 0; i < 10; ++i)
         b.push_back(0xff);  // a number longer than 64 bits
     b.push_back(0x01);
-    CHECK_THAT(check(b).error, ContainsSubstring("corrupt trace: bad number (over 64 bits) in the timer record"));
+    CHECK_THAT(check(w.file(b)).error,
+               ContainsSubstring("corrupt trace: bad number (over 64 bits) in the timer record"));
 
-    b = w.header_bytes();
-    b.push_back(static_cast<uint8_t>(trace::Kind::k_input));
-    put_varint(&b, 1000);  // more bytes than the file holds
+    b = {static_cast<uint8_t>(trace::Kind::k_input)};
+    put_varint(&b, 1000);  // more bytes than the file holds: cut inside the input (version 2)
     b.push_back('x');
-    CHECK_THAT(check(b).error,
+    const Outcome cut = check(w.file(b));
+    CHECK((cut.valid && cut.summary.cut && cut.summary.records == 0));
+    w.version(trace::kVersionUnchunked);
+    CHECK_THAT(check(w.file(b)).error,
                ContainsSubstring("the input record at byte") && ContainsSubstring("announces 1000 bytes"));
 
     // The largest number a varint holds decodes exactly.
@@ -303,8 +454,9 @@ TEST_CASE("trace reader: headers that are not this format are refused") {
         CHECK_THAT(check(TraceBytes{'E', 'L', 'F'}).error, ContainsSubstring("not an Anvil trace: 3 bytes"));
     }
     SECTION("another format version") {
-        w.header().version = 2;
-        CHECK_THAT(check(w.build()).error, ContainsSubstring("format version 2 is not supported"));
+        w.header().version = 3;
+        CHECK_THAT(check(w.build()).error, ContainsSubstring("format version 3 is not supported (this build reads "
+                                                             "versions 1 and 2)"));
         w.header().version = 0;
         CHECK_THAT(check(w.build()).error, ContainsSubstring("format version 0 is not supported"));
     }
