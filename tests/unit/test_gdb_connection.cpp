@@ -136,9 +136,9 @@ TEST_CASE("gdb requests: short and malformed packets are bad arguments, unknown 
                           "vCont;s:", "vCont;s:zz", "vCont;c;", "vCont;C", "qThreadExtraInfo,",
                           "qXfer:features:read:target.xml:", "qXfer:features:read:other.xml:0,10",
                           "QCatchSyscalls:", "QCatchSyscalls:2", "QCatchSyscalls:1;", "QCatchSyscalls:1;zz",
-                          "m11111111111111111,1", "k0", "Dx"})
+                          "m11111111111111111,1", "k0", "Dx", "Z2,10,0", "Z2,10,9", "z3,10", "Z4,zz,4"})
         CHECK(parse(p).kind == Kind::kBad);
-    for (const char* p : {"", "Z2,10,4", "bx", "vMustReplyEmpty", "qOffsets", "!", "R00"})
+    for (const char* p : {"", "Z5,10,4", "bx", "vMustReplyEmpty", "qOffsets", "!", "R00"})
         CHECK(parse(p).kind == Kind::kUnsupported);
     for (const char* p : {"G00", "P1=0", "M10,1:00", "X10,1:a"})
         CHECK(parse(p).kind == Kind::kWrite);
@@ -161,6 +161,16 @@ TEST_CASE("gdb requests: arguments are decoded") {
     CHECK(r.kind == Kind::kInsertBreakpoint);
     CHECK(r.addr == 0x401000);
     CHECK(parse("z1,401000,1").kind == Kind::kRemoveBreakpoint);
+    r = parse("Z2,200000000000,8");
+    CHECK(r.kind == Kind::kInsertWatchpoint);
+    CHECK(r.watch_type == 2);
+    CHECK(r.addr == 0x200000000000);
+    CHECK(r.length == 8);
+    CHECK(parse("Z3,10,1").watch_type == 3);
+    r = parse("z4,10,2");
+    CHECK(r.kind == Kind::kRemoveWatchpoint);
+    CHECK(r.watch_type == 4);
+    CHECK(r.length == 2);
     r = parse("qXfer:features:read:target.xml:7f,ffb");
     CHECK(r.kind == Kind::kReadTargetXml);
     CHECK(r.addr == 0x7f);

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# gdb's watchpoints against anvil-debug --gdb on a recorded race (the race
+# demo, userspace/demo/race.c, seed 2): `watch -l` on the shared counter stops
+# after each write with gdb's Old/New values, forwards; `reverse-continue`
+# stops before the write it goes back over, with the values the other way
+# round; a write from the other process (the same page, mapped by both) stops
+# too; rwatch stops at a read.
+#   tests/debug/gdb_watch.sh ANVIL_SIM ANVIL_DEBUG RACE_INITRAMFS RACE_ELF GDB_DATA_DIR WORK_DIR
+set -euo pipefail
+sim=$1 debug=$2 initramfs=$3 elf=$4 data=$5 work=$6
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+command -v gdb >/dev/null || { echo "gdb is not installed (tools/anvil setup installs it)"; exit 1; }
+rm -rf "$work"
+mkdir -p "$work"
+trace=$work/race2.atrace stub_log=$work/stub.log gdb_log=$work/gdb.log
+"$sim" --initramfs "$initramfs" --seed 2 --record "$trace" >"$work/record.log" 2>&1 || true
+grep -q "race: lost" "$work/record.log" || { cat "$work/record.log"; echo "seed 2 no longer loses updates"; exit 1; }
+cat >"$work/session.gdb" <<'GDB'
+set pagination off
+break increment_all
+continue
+delete 1
+watch -l g_shared->counter
+continue
+continue
+continue
+printf "CHECK after three writes %d\n", g_shared->counter
+reverse-continue
+printf "CHECK back before the third write %d\n", g_shared->counter
+reverse-continue
+printf "CHECK back before the second write %d\n", g_shared->counter
+continue
+printf "CHECK forwards again %d\n", g_shared->counter
+delete
+rwatch -l g_shared->counter
+continue
+printf "CHECK a read stops %d\n", g_shared->counter
+delete
+watch -l g_shared->counter if $_thread != 2
+continue
+printf "CHECK another thread wrote %d in thread %d\n", g_shared->counter, $_thread
+GDB
+source "$here/stub.sh"
+start_stub "$stub_log" "$debug" --trace "$trace" --initramfs "$initramfs" --program race
+timeout 120 gdb -batch -nx -data-directory "$data" -ex "target remote 127.0.0.1:$port" \
+    -x "$work/session.gdb" "$elf" >"$gdb_log" 2>&1 || true
+kill $stub 2>/dev/null || true
+wait $stub 2>/dev/null || true
+trap - EXIT
+
+failed=0
+expect() {
+    if grep -Pzoq -- "$1" "$gdb_log"; then
+        echo "ok: $2"
+    else
+        echo "FAILED: $2 (no /$1/)"
+        failed=1
+    fi
+}
+expect 'Hardware watchpoint 2: -location g_shared->counter\n\nOld value = 0\nNew value = 1\n' "a write stops after it, old and new value"
+expect 'Old value = 2\nNew value = 3\n' "the third write"
+expect 'CHECK after three writes 3\n' "memory after the third write"
+expect 'Old value = 3\nNew value = 2\n[^\n]*increment \(\) at [^\n]*race.c:[0-9]+\n[^\n]*g_shared->counter = seen \+ 1;\n' \
+    "reverse-continue stops before the write, at the store"
+expect 'CHECK back before the third write 2\n' "memory before the third write"
+expect 'CHECK back before the second write 1\n' "a second reverse-continue: before the second write"
+expect 'Old value = 1\nNew value = 2\n[^\n]*\n[^\n]*\nCHECK forwards again 2\n' "continue forwards again from there"
+expect 'Hardware read watchpoint [0-9]+: -location g_shared->counter\n\nValue = ' "rwatch stops at a read"
+expect 'CHECK another thread wrote [0-9]+ in thread (?!2\n)[0-9]+\n' "a write by the other process stops too"
+if ((failed)); then
+    echo "--- gdb's output:"
+    cat "$gdb_log"
+    echo "--- the stub's output:"
+    tail -20 "$stub_log"
+    exit 1
+fi
+echo "gdb watchpoints: every check passed"
