@@ -48,6 +48,8 @@ Stop parse_stop(const std::string& r) {
         s.kind = Stop::Kind::kSyscallReturn;
     } else if (kind == "interrupt") {
         s.kind = Stop::Kind::kInterrupt;
+    } else if (kind == "event") {
+        s.kind = Stop::Kind::kEvent;
     } else if (kind == "watch") {  // "watch T I OLD NEW"
         s.kind = Stop::Kind::kWatch;
         s.watch = s.syscall;
@@ -447,6 +449,16 @@ std::optional<Stop> Timeline::reverse_continue() {
     if (!go(Position{0, 0, false}))
         return std::nullopt;
     return Stop{};
+}
+
+bool Timeline::goto_event(uint64_t n, bool* reached) {
+    if (!leave_view())
+        return false;
+    const std::string step = ask(fmt::format("=eventstep {}", n), "eventstep");
+    *reached = !step.empty();
+    if (!*reached)  // the run ended first: the worker is at its end
+        return true;
+    return go(Position{std::strtoull(step.c_str(), nullptr, 10), 0, false});
 }
 
 // ---- Settings --------------------------------------------------------------------

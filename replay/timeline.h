@@ -64,6 +64,7 @@ struct Stop {
         kStartOfRun,     // going back found nothing earlier (reverse_stepi: no instruction of `thread`)
         kWatch,          // `thread` accessed watched memory: forwards just after the
                          // instruction, backwards just before it
+        kEvent,          // a kernel event matched a command-loop breakpoint (it printed it)
     };
     Kind kind = Kind::kStartOfRun;
     uint64_t thread = 0;
@@ -139,6 +140,9 @@ public:
     // To the last breakpoint hit, caught syscall entry or caught syscall return
     // before the current position; kStartOfRun (at step 0) if there is none.
     std::optional<Stop> reverse_continue();
+    // To just after kernel event (trace record) `n`, forwards or backwards;
+    // false if the run ends before it (staying at the end) or the worker died.
+    bool goto_event(uint64_t n, bool* reached);
 
     // ---- Settings: the current process gets them now, every later worker on spawn ----
 

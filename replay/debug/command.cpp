@@ -65,7 +65,7 @@ const Word kWords[] = {
     {"reverse-stepi", "rsi", DebugCommand::Kind::kReverseStepi},
     {"continue", "c", DebugCommand::Kind::kContinue},
     {"next", "n", DebugCommand::Kind::kNext},
-    {"where", nullptr, DebugCommand::Kind::kWhere},
+    {"where", "when", DebugCommand::Kind::kWhere},
     {"events", nullptr, DebugCommand::Kind::kEvents},
     {"syscall", nullptr, DebugCommand::Kind::kSyscall},
     {"threads", nullptr, DebugCommand::Kind::kThreads},
@@ -79,6 +79,12 @@ const Word kWords[] = {
     {"thread", nullptr, DebugCommand::Kind::kThread},
     {"break", nullptr, DebugCommand::Kind::kBreak},
     {"delete", nullptr, DebugCommand::Kind::kDelete},
+    {"watch", nullptr, DebugCommand::Kind::kWatch},
+    {"rwatch", nullptr, DebugCommand::Kind::kWatch},
+    {"awatch", nullptr, DebugCommand::Kind::kWatch},
+    {"unwatch", nullptr, DebugCommand::Kind::kUnwatch},
+    {"reverse-continue", "rc", DebugCommand::Kind::kReverseContinue},
+    {"goto", nullptr, DebugCommand::Kind::kGotoEvent},
 };
 
 const char* name_of(DebugCommand::Kind k) {
@@ -128,8 +134,24 @@ bool parse_arguments(DebugCommand& c, const std::string& name, const std::vector
             return fail("usage: thread T (a thread id, see `threads`)");
         return true;
     case Kind::kDelete:
+    case Kind::kUnwatch:
         if (n > 1 || (n == 1 && (!number(a[0], &c.number) || c.number == 0)))
-            return fail("usage: delete [N] (breakpoint N, from 1, as `break` lists them; all without N)");
+            return fail(c.kind == Kind::kDelete
+                            ? "usage: delete [N] (breakpoint N, from 1, as `break` lists them; all without N)"
+                            : "usage: unwatch [N] (watchpoint N, from 1, in the order set; all without N)");
+        return true;
+    case Kind::kWatch:
+        c.watch_type = name == "rwatch" ? 3 : name == "awatch" ? 4 : 2;
+        c.number = 8;
+        if (n < 1 || n > 2 || !number(a[0], &c.addr, true) ||
+            (n == 2 && (!number(a[1], &c.number) || c.number == 0 || c.number > 8)))
+            return fail(fmt::format("usage: {} ADDR [LEN] (hex address in the focus thread's address space, "
+                                    "1..8 bytes, default 8)", name));
+        c.has_addr = true;
+        return true;
+    case Kind::kGotoEvent:
+        if (n != 2 || a[0] != "event" || !number(a[1], &c.number))
+            return fail("usage: goto event N (a record index, forwards or backwards)");
         return true;
     case Kind::kStepi:
         for (std::string_view w : a)
@@ -228,6 +250,11 @@ std::string DebugCommand::line() const {
     case Kind::kBreak: return breakpoint.line();
     case Kind::kBreakList: return "break";
     case Kind::kDelete: return number ? fmt::format("delete {}", number) : "delete";
+    case Kind::kWatch:
+        return fmt::format("{} {:x} {}", watch_type == 3 ? "rwatch" : watch_type == 4 ? "awatch" : "watch", addr,
+                           number);
+    case Kind::kUnwatch: return number ? fmt::format("unwatch {}", number) : "unwatch";
+    case Kind::kGotoEvent: return fmt::format("goto event {}", number);
     default: return name_of(kind);
     }
 }

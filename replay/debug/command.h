@@ -56,6 +56,10 @@ struct DebugCommand {
         kBreak,         // break ARGS: breakpoint
         kBreakList,     // break (no arguments)
         kDelete,        // delete [N]: number (0: all)
+        kWatch,         // watch|rwatch|awatch ADDR [LEN]: addr, number (1..8, default 8), watch_type
+        kUnwatch,       // unwatch [N]: number (0: all)
+        kReverseContinue,
+        kGotoEvent,     // goto event N: number
     };
 
     Kind kind = Kind::kNone;
@@ -65,6 +69,7 @@ struct DebugCommand {
     uint64_t addr = 0;
     bool has_addr = false;
     uint64_t thread = 0;
+    int watch_type = 0;  // kWatch: 2 watch (writes that change the bytes), 3 rwatch (reads), 4 awatch
     Breakpoint breakpoint;
 
     // The canonical text of the command (what a worker is sent); parses back

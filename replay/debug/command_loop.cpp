@@ -119,6 +119,17 @@ private:
             breakpoint_command(cmd);
             return true;
         }
+        switch (cmd.kind) {
+        case DebugCommand::Kind::kWatch: return watch(cmd);
+        case DebugCommand::Kind::kUnwatch: return unwatch(cmd);
+        case DebugCommand::Kind::kReverseContinue: return reverse_continue();
+        case DebugCommand::Kind::kGotoEvent: return goto_event(cmd.number);
+        case DebugCommand::Kind::kContinue:
+            if (!watches_.empty())  // the timeline resolves watch hits inside slices
+                return continue_to_stop();
+            break;
+        default: break;
+        }
         const bool moves = cmd.kind == DebugCommand::Kind::kContinue || cmd.kind == DebugCommand::Kind::kNext;
         if (moves && !timeline_.leave_view())
             return false;
@@ -153,6 +164,99 @@ private:
             return true;
         }
         return timeline_.set_focus(t) && timeline_.show();
+    }
+
+    // ---- Watchpoints, and moving to them ----
+
+    bool watch(const DebugCommand& cmd) {
+        const uint64_t t = timeline_.focus();
+        if (t == 0) {
+            fmt::print("no thread to watch memory of yet (make one the focus with `thread T`)\n");
+            return true;
+        }
+        std::vector<Watch> next = watches_;
+        next.push_back(Watch{static_cast<Watch::Type>(cmd.watch_type), t, cmd.addr, static_cast<uint32_t>(cmd.number)});
+        std::string why;
+        if (!timeline_.set_watches(next, &why)) {
+            fmt::print("cannot watch: {}\n", why);
+            return true;
+        }
+        watches_ = std::move(next);
+        fmt::print("watchpoint {}: {}\n", watches_.size(), describe(watches_.back()));
+        return true;
+    }
+
+    bool unwatch(const DebugCommand& cmd) {
+        if (cmd.number > watches_.size()) {
+            fmt::print("no watchpoint {}\n", cmd.number);
+            return true;
+        }
+        std::vector<Watch> next = watches_;
+        if (cmd.number)
+            next.erase(next.begin() + static_cast<long>(cmd.number - 1));
+        else
+            next.clear();
+        std::string why;
+        if (!timeline_.set_watches(next, &why))
+            return false;
+        watches_ = std::move(next);
+        return true;
+    }
+
+    static std::string describe(const Watch& w) {
+        const char* what = w.type == Watch::Type::kRead ? "reads of" : w.type == Watch::Type::kAccess ? "accesses to"
+                                                                                                      : "writes to";
+        return fmt::format("{} {} byte{} at 0x{:x} (as thread {} maps it; every process that maps that memory)", what,
+                           w.len, w.len == 1 ? "" : "s", w.va, w.thread);
+    }
+
+    // Prints a stop of continue or reverse-continue, then where the run is.
+    bool show_stop(const std::optional<Stop>& stop, bool backwards) {
+        if (!stop)
+            return false;
+        switch (stop->kind) {
+        case Stop::Kind::kWatch: {
+            const uint32_t len = stop->watch < watches_.size() ? watches_[stop->watch].len : 8;
+            const uint64_t mask = len >= 8 ? ~0ull : (1ull << (8 * len)) - 1;
+            fmt::print("watchpoint {}: thread {} {} 0x{:x}: old 0x{:x}, new 0x{:x}{}\n", stop->watch + 1,
+                       stop->thread, stop->old_value == stop->new_value ? "accessed" : "wrote", stop->addr,
+                       stop->old_value & mask, stop->new_value & mask,
+                       backwards ? " (going back: just before the access)" : "");
+            std::fflush(stdout);  // before the worker's lines
+            return timeline_.set_focus(stop->thread) && timeline_.show();
+        }
+        case Stop::Kind::kStartOfRun:
+            fmt::print("no watchpoint hit before this point: back at the start of the run\n");
+            std::fflush(stdout);
+            return timeline_.execute("where");
+        case Stop::Kind::kExited:
+            fmt::print("the run has ended (exit status {})\n", stop->exit_code);
+            return true;
+        default:
+            return timeline_.execute("where");
+        }
+    }
+
+    bool continue_to_stop() { return show_stop(timeline_.cont(false, -1), false); }
+
+    bool reverse_continue() {
+        if (watches_.empty()) {
+            fmt::print("reverse-continue goes back to the previous watchpoint hit: set one with `watch ADDR [LEN]` "
+                       "(for a kernel event: goto event N)\n");
+            return true;
+        }
+        return show_stop(timeline_.reverse_continue(), true);
+    }
+
+    bool goto_event(uint64_t n) {
+        bool reached = false;
+        if (!timeline_.goto_event(n, &reached))
+            return false;
+        if (!reached) {
+            fmt::print("the run ends before event #{}\n", n);
+            std::fflush(stdout);
+        }
+        return timeline_.execute("where");
     }
 
     // Keeps the debugger's list in step with the worker's.
@@ -208,10 +312,16 @@ private:
             "  stepi [N] | si [N]    run N user instructions of the focus thread (other threads run\n"
             "                        as the schedule has them) and stop before its next one\n"
             "  reverse-stepi | rsi   back to just before the focus thread's previous instruction\n"
+            "  goto event N          to just after kernel event N, forwards or backwards\n"
+            "  watch ADDR [LEN]      stop where a write changes LEN (1..8, default 8) bytes at ADDR of the\n"
+            "                        focus thread's memory (in every process mapping it); rwatch: reads;\n"
+            "                        awatch: any access;  unwatch [N]: delete one or all\n"
+            "  reverse-continue | rc back to just before the previous watchpoint hit\n"
             "  break syscall NAME|NUMBER [thread T] | break event N | break fault\n"
             "  break                 list breakpoints;  delete [N]: delete one or all\n"
             "Looking (at the focus thread: the last syscall's or fault's, the stepped one, or `thread T`):\n"
-            "  where                 event index, step, virtual time, CPU, thread\n"
+            "  where | when          event index, step (and instruction in the slice), virtual time,\n"
+            "                        CPU, thread\n"
             "  events [N]            the last N events (default 10)\n"
             "  syscall               the focus thread's last syscall, decoded, and its result\n"
             "  threads | runqueues | endpoints\n"
@@ -226,6 +336,7 @@ private:
     Timeline& timeline_;
     const DebugOptions& options_;
     std::vector<Breakpoint> breaks_;
+    std::vector<Watch> watches_;
 };
 
 }  // namespace

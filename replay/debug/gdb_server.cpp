@@ -342,6 +342,7 @@ private:
             return stop_reply_;
         case Stop::Kind::kExited: return exited(s->exit_code);
         case Stop::Kind::kStartOfRun: return stopped(t, "replaylog:begin;");
+        case Stop::Kind::kEvent: return stopped(t, "");  // (gdb sets no event breakpoints)
         case Stop::Kind::kWatch: {
             const Watch::Type type = s->watch < watches_.size() ? watches_[s->watch].type : Watch::Type::kWrite;
             const char* reason = type == Watch::Type::kRead ? "rwatch" : type == Watch::Type::kAccess ? "awatch" : "watch";

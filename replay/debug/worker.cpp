@@ -77,6 +77,7 @@ bool Worker::start(bool quiet, std::string* error) {
         *error = out.message;
         return false;
     }
+    record_step_.resize(recs().size(), 0);  // the boot's records
     maybe_checkpoint();
     return true;
 }
@@ -196,6 +197,7 @@ bool Worker::end(const Outcome& out) {
 
 void Worker::complete_step(uint64_t thread, size_t records_before) {
     ++steps_;
+    record_step_.resize(recs().size(), steps_);
     shown_ = std::max(shown_, steps_);
     slice_thread_.push_back(thread);
     if (recs().size() > records_before)
@@ -491,11 +493,19 @@ void Worker::cont(uint64_t k, bool skip) {
             }
         }
         first = false;
+        const size_t before = recs().size();
         if (!finish())
             continue;
         if (!returns_.empty()) {
             focus_ = returns_[0].first;
             reply(fmt::format("stopped return {} {}", returns_[0].first, returns_[0].second));
+            return;
+        }
+        // The command loop's breakpoints on kernel events (gdb sets none).
+        const std::string hit = breakpoint_hit(before);
+        if (!hit.empty()) {
+            fmt::print("breakpoint: {}\n", hit);
+            reply(fmt::format("stopped event {}", focus_thread()));
             return;
         }
     }

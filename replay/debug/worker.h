@@ -24,6 +24,8 @@
 //    the last part the watch hits of =collect (I the instruction count at the
 //    access, W the watch);
 //  - =find T S: reply "find STEP", the last step at or before S whose slice ran T;
+//  - =eventstep N: reply "eventstep STEP", the step that wrote record N, running
+//    on to it if the run has not (no reply if the run ends first);
 //  - =bp ADDR:HEXBYTES..., =catch off|all|NR...: the stops of =cont and =scan;
 //  - =watch PA:LEN:TYPE:VA... (the whole set; TYPE 2 write, 3 read, 4 access):
 //    data watchpoints, also stops of =cont ("stopped watch T I OLD NEW": watch
@@ -167,6 +169,7 @@ private:
     std::FILE* out_ = nullptr;
     std::vector<Breakpoint> breaks_;       // the command loop's (kernel events)
     std::vector<uint64_t> record_steps_;   // steps that wrote records, in order
+    std::vector<uint64_t> record_step_;    // per record: the step that wrote it
     std::vector<uint64_t> slice_thread_;   // per step (from 1): the thread its slice ran, 0 for none
     uint64_t steps_ = 0;
     uint64_t shown_ = 0;                   // steps whose console output the session has shown

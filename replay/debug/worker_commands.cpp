@@ -291,6 +291,13 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
             w.push_back(x);
         }
         set_watches(std::move(w));
+    } else if (cmd == "eventstep") {  // N
+        uint64_t n = 0;
+        in >> n;
+        while (recs().size() <= n && step_once()) {
+        }
+        if (n < record_step_.size())
+            reply(fmt::format("eventstep {}", record_step_[n]));
     } else if (cmd == "phys") {  // T VA LEN
         uint64_t id = 0, va = 0, len = 0, pa = 0, last = 0;
         in >> id >> std::hex >> va >> len;

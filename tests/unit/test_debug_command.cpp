@@ -48,6 +48,23 @@ TEST_CASE("debug commands: every command of the help text, with aliases and defa
     CHECK(parse("delete").number == 0);
     CHECK(parse("delete 2").number == 2);
     CHECK(parse("stepi 3").count == "3");  // the count is the command loop's to read
+    DebugCommand w = parse("watch 200000000000");
+    CHECK(w.kind == Kind::kWatch);
+    CHECK(w.watch_type == 2);
+    CHECK(w.addr == 0x200000000000);
+    CHECK(w.number == 8);
+    w = parse("rwatch 0x10 4");
+    CHECK(w.watch_type == 3);
+    CHECK(w.number == 4);
+    CHECK(parse("awatch 10 1").watch_type == 4);
+    CHECK(parse("unwatch").number == 0);
+    CHECK(parse("unwatch 2").number == 2);
+    CHECK(parse("rc").kind == Kind::kReverseContinue);
+    CHECK(parse("reverse-continue").kind == Kind::kReverseContinue);
+    CHECK(parse("when").kind == Kind::kWhere);
+    w = parse("goto event 500");
+    CHECK(w.kind == Kind::kGotoEvent);
+    CHECK(w.number == 500);
 }
 
 TEST_CASE("debug commands: breakpoints by syscall name or number, event and fault") {
@@ -71,7 +88,9 @@ TEST_CASE("debug commands: bad arguments are refused with a usage line, unknown 
           "disas 10 0", "disas 10 513", "disas 10 2 3", "thread", "thread x", "thread 0", "where now", "c 5",
           "next x", "prev 2", "help me", "break syscall", "break syscall no_such_call", "break syscall 99999",
           "break syscall ipc_call thread", "break syscall ipc_call thread 0", "break syscall ipc_call core 1",
-          "break event", "break event -1", "break event 5x", "break fault now", "break nothing"}) {
+          "break event", "break event -1", "break event 5x", "break fault now", "break nothing", "watch",
+          "watch zz", "watch 10 0", "watch 10 9", "watch 10 4 4", "rwatch", "unwatch 0", "unwatch x", "rc 1",
+          "goto", "goto 5", "goto event", "goto event x", "goto step 5"}) {
         INFO(line);
         const DebugCommand c = parse(line);
         CHECK(c.kind == Kind::kBad);
@@ -88,7 +107,8 @@ TEST_CASE("debug commands: the canonical line of each command parses back to it"
                              "caps", "vspace 4", "regs", "mem 0x10 16", "disas", "disas 401000", "disas 0x40 2",
                              "thread 5", "break", "break syscall 0", "break syscall ipc_call thread 2",
                              "break event 0x10", "break fault", "delete", "delete 3", "stepi", "stepi  5 ",
-                             "rsi", "prev", "help", "quit"}) {
+                             "rsi", "prev", "help", "quit", "watch 10", "rwatch 0x10 2", "awatch 10 8",
+                             "unwatch", "unwatch 1", "rc", "goto event 7"}) {
         INFO(line);
         const DebugCommand c = parse(line);
         REQUIRE(c.error.empty());
