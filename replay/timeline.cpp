@@ -294,18 +294,20 @@ bool Timeline::spawn_from(uint64_t checkpoint, uint64_t target) {
 
 bool Timeline::go(const Position& p) {
     const bool ahead = p.steps > pos_.steps || (p.steps == pos_.steps && !pos_.entry);
-    if (ahead) {
+    // The nearest checkpoint at or before the target: going back starts
+    // there, and so does going forward when it is further on than the worker
+    // (the run has been there before), by more than an interval.
+    uint64_t from = 0;
+    for (uint64_t c : debug::checkpoints())
+        if (c <= p.steps)
+            from = c;
+    if (ahead && from < pos_.steps + debug::kCheckpointEvery) {
         if (!leave_view())
             return false;
         if (p.steps > pos_.steps && !send(fmt::format("=goto {}", p.steps)))
             return false;
-    } else {
-        uint64_t from = 0;
-        for (uint64_t c : debug::checkpoints())
-            if (c <= p.steps)
-                from = c;
-        if (!spawn_from(from, p.steps))
-            return false;
+    } else if (!spawn_from(from, p.steps)) {
+        return false;
     }
     if (p.entry)
         return send("=entry");
@@ -454,7 +456,18 @@ std::optional<Stop> Timeline::reverse_continue() {
 bool Timeline::goto_event(uint64_t n, bool* reached) {
     if (!leave_view())
         return false;
-    const std::string step = ask(fmt::format("=eventstep {}", n), "eventstep");
+    // Known to the worker (behind it)? Else start from the last checkpoint
+    // the run made before the event, when that is ahead of the worker.
+    std::string step = ask(fmt::format("=eventstep {} known", n), "eventstep");
+    if (step.empty()) {
+        uint64_t from = 0;
+        for (uint64_t c : debug::checkpoints())
+            if (c > pos_.steps && debug::checkpoint_records(c) <= n)
+                from = c;
+        if (from > pos_.steps && !spawn_from(from, from))
+            return false;
+        step = ask(fmt::format("=eventstep {}", n), "eventstep");
+    }
     *reached = !step.empty();
     if (!*reached)  // the run ended first: the worker is at its end
         return true;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 namespace replay::debug {
@@ -30,24 +31,48 @@ std::vector<uint64_t> checkpoints() {
     return steps;
 }
 
+namespace {
+std::string records_file(uint64_t step) { return fmt::format("{}/cpn-{}", g_session.dir, step); }
+}  // namespace
+
+void note_checkpoint_records(uint64_t step, uint64_t records) {
+    if (std::FILE* f = std::fopen(records_file(step).c_str(), "w")) {
+        fmt::print(f, "{}\n", records);
+        std::fclose(f);
+    }
+}
+
+uint64_t checkpoint_records(uint64_t step) {
+    uint64_t records = ~0ull;
+    if (std::FILE* f = std::fopen(records_file(step).c_str(), "r")) {
+        unsigned long long n = 0;
+        if (std::fscanf(f, "%llu", &n) == 1)
+            records = n;
+        std::fclose(f);
+    }
+    return records;
+}
+
 void thin_checkpoints() {
+    // Drop the checkpoint whose neighbours are closest together, one at a
+    // time: the spacing stays even over the whole run (the longest
+    // re-execution, from the checkpoint before a target, stays short
+    // everywhere), never the one at boot nor the newest (where the user is).
     std::vector<uint64_t> cps = checkpoints();
     while (cps.size() > kMaxCheckpoints) {
-        std::vector<uint64_t> kept;
-        for (size_t i = 0; i < cps.size(); ++i) {
-            if (i % 2 == 0) {
-                kept.push_back(cps[i]);
-                continue;
-            }
-            const int fd = open(checkpoint_fifo(cps[i]).c_str(), O_WRONLY | O_NONBLOCK);
-            if (fd >= 0) {
-                ssize_t ignored = write(fd, "exit\n", 5);
-                (void)ignored;
-                close(fd);
-            }
-            unlink(checkpoint_fifo(cps[i]).c_str());
+        size_t drop = 1;
+        for (size_t i = 2; i + 1 < cps.size(); ++i)
+            if (cps[i + 1] - cps[i - 1] < cps[drop + 1] - cps[drop - 1])
+                drop = i;
+        const int fd = open(checkpoint_fifo(cps[drop]).c_str(), O_WRONLY | O_NONBLOCK);
+        if (fd >= 0) {
+            ssize_t ignored = write(fd, "exit\n", 5);
+            (void)ignored;
+            close(fd);
         }
-        cps = kept;
+        unlink(checkpoint_fifo(cps[drop]).c_str());
+        unlink(records_file(cps[drop]).c_str());
+        cps.erase(cps.begin() + static_cast<long>(drop));
     }
 }
 

@@ -31,9 +31,15 @@ std::string checkpoint_fifo(uint64_t step);
 
 // The steps that have a checkpoint, ascending.
 std::vector<uint64_t> checkpoints();
+// How many trace records the run had written at the checkpoint at `step`
+// (written by the worker that made it; ~0 if unknown): where a kernel event
+// is, without running to it.
+void note_checkpoint_records(uint64_t step, uint64_t records);
+uint64_t checkpoint_records(uint64_t step);
 
-// Past kMaxCheckpoints, every other checkpoint goes (never the one at boot),
-// until they fit: the spacing doubles where the run is old, memory stays bounded.
+// Past kMaxCheckpoints, the checkpoints whose neighbours are closest go
+// (never the one at boot, nor the newest), one at a time, until they fit: the
+// spacing stays even over the run, memory stays bounded.
 void thin_checkpoints();
 
 }  // namespace replay::debug

@@ -225,6 +225,7 @@ void Worker::maybe_checkpoint() {
     if (view_ || steps_ % kCheckpointEvery != 0 || access(checkpoint_fifo(steps_).c_str(), F_OK) == 0)
         return;
     thin_checkpoints();
+    note_checkpoint_records(steps_, recs().size());
     std::fflush(stdout);
     if (out_)
         std::fflush(out_);

@@ -24,8 +24,9 @@
 //    the last part the watch hits of =collect (I the instruction count at the
 //    access, W the watch);
 //  - =find T S: reply "find STEP", the last step at or before S whose slice ran T;
-//  - =eventstep N: reply "eventstep STEP", the step that wrote record N, running
-//    on to it if the run has not (no reply if the run ends first);
+//  - =eventstep N [known]: reply "eventstep STEP", the step that wrote record
+//    N, running on to it if the run has not (no reply if the run ends first;
+//    with `known`, no reply rather than running);
 //  - =bp ADDR:HEXBYTES..., =catch off|all|NR...: the stops of =cont and =scan;
 //  - =watch PA:LEN:TYPE:VA... (the whole set; TYPE 2 write, 3 read, 4 access):
 //    data watchpoints, also stops of =cont ("stopped watch T I OLD NEW": watch

@@ -291,10 +291,11 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
             w.push_back(x);
         }
         set_watches(std::move(w));
-    } else if (cmd == "eventstep") {  // N
+    } else if (cmd == "eventstep") {  // N [known]
         uint64_t n = 0;
-        in >> n;
-        while (recs().size() <= n && step_once()) {
+        std::string known;
+        in >> n >> known;
+        while (known.empty() && recs().size() <= n && step_once()) {
         }
         if (n < record_step_.size())
             reply(fmt::format("eventstep {}", record_step_[n]));
