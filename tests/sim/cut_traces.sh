@@ -72,7 +72,10 @@ echo "cut at ${#cuts[@]} places: every complete record read and replayed (exit 1
 # A byte changed before the cut: refused, naming the chunk.
 half="$dir/cut-$((size / 2)).atrace"
 cp "$half" "$dir/flipped.atrace"
-printf '\377' | dd of="$dir/flipped.atrace" bs=1 seek=1000 conv=notrunc status=none
+# (inverted, so that it changes whatever it held)
+byte=$(od -An -tu1 -j 1000 -N 1 "$dir/flipped.atrace" | tr -d ' ')
+printf "\\$(printf '%03o' $((byte ^ 255)))" | dd of="$dir/flipped.atrace" bs=1 seek=1000 conv=notrunc status=none
+cmp -s "$half" "$dir/flipped.atrace" && fail "the byte at 1000 did not change"
 out=$("$sim" --replay "$dir/flipped.atrace" --initramfs "$initramfs" 2>&1 >/dev/null)
 status=$?
 [[ $status -eq 2 ]] || fail "replaying a cut trace with a changed byte exited $status, not 2: $out"
