@@ -566,4 +566,9 @@ bool Timeline::execute(const std::string& line) { return send(line); }
 
 bool Timeline::show() { return send("=show"); }
 
+std::string Timeline::capture(const std::string& line) {
+    const std::vector<uint8_t> bytes = debug::from_hex(ask("=capture " + line, "captured"));
+    return std::string(bytes.begin(), bytes.end());
+}
+
 }  // namespace replay

@@ -173,6 +173,9 @@ public:
     bool execute(const std::string& line);
     // Prints where the focus thread is, with its next instruction.
     bool show();
+    // What a command of the command loop prints here (a canonical line that
+    // only looks: `where`, `threads`, `caps 3`...), as text.
+    std::string capture(const std::string& line);
 
 private:
     bool spawn_from(uint64_t checkpoint, uint64_t target);

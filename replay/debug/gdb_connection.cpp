@@ -296,6 +296,19 @@ Request query(std::string_view p) {
         return of(Kind::kSymbol);
     if (starts(p, "QCatchSyscalls:"))
         return catch_syscalls(p.substr(15));
+    if (starts(p, "qRcmd,")) {
+        Request r = of(Kind::kMonitor);
+        const std::string_view hex = p.substr(6);
+        if (hex.size() % 2)
+            return of(Kind::kBad);
+        for (size_t i = 0; i < hex.size(); i += 2) {
+            uint64_t byte = 0;
+            if (!parse_hex(hex.substr(i, 2), &byte))
+                return of(Kind::kBad);
+            r.text += static_cast<char>(byte);
+        }
+        return r;
+    }
     return of(Kind::kUnsupported);
 }
 

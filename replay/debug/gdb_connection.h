@@ -112,6 +112,7 @@ struct Request {
         kSymbol,             // qSymbol
         kCatchSyscalls,      // QCatchSyscalls:0 | 1 | 1;NR;...: catch_mode, syscalls
         kContQuery,          // vCont?
+        kMonitor,            // qRcmd,HEX (gdb's `monitor TEXT`): text
     };
     enum class Catch { kOff, kAll, kList };
 
@@ -123,6 +124,7 @@ struct Request {
     int watch_type = 0;  // 2 write, 3 read, 4 access
     Catch catch_mode = Catch::kOff;
     std::vector<uint64_t> syscalls;
+    std::string text;  // kMonitor: the command, decoded
 };
 
 // Decodes one packet payload. Never reads outside `p`; anything malformed is kBad.

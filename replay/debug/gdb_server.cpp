@@ -17,6 +17,7 @@
 // gdb_target.h, the run the Timeline; this file is the server, which answers
 // each typed request.
 #include "kernel/boot/elf.h"
+#include "replay/debug/command.h"
 #include "replay/debug/front_end.h"
 #include "replay/debug/gdb_connection.h"
 #include "replay/debug/gdb_target.h"
@@ -187,6 +188,7 @@ private:
         case Kind::kSymbol: return "OK";
         case Kind::kCatchSyscalls: return catch_syscalls(r);
         case Kind::kContQuery: return "vCont;c;C;s;S";
+        case Kind::kMonitor: return monitor(r.text);
         case Kind::kStartNoAck: case Kind::kKill: case Kind::kDetach: break;  // answer()'s
         }
         return "";
@@ -272,6 +274,68 @@ private:
         }
         settings_dirty_ = true;
         return "OK";
+    }
+
+    // ---- monitor (qRcmd): the kernel's views and navigation ----
+
+    // The answer: the text as one console-output packet ('O'), then OK.
+    std::string monitor(const std::string& text) {
+        std::string out = monitor_text(text);
+        if (!out.empty() && out.back() != '\n')
+            out += '\n';
+        conn_.reply("O" + hex_text(out));
+        return "OK";
+    }
+
+    std::string monitor_text(const std::string& text) {
+        const DebugCommand cmd = parse_command(text);
+        using K = DebugCommand::Kind;
+        switch (cmd.kind) {
+        case K::kNone:
+        case K::kHelp:
+            return "monitor commands (the kernel's view of the run; docs/debugging.md):\n"
+                   "  when | where       the position: event index, step, instruction in the slice\n"
+                   "  threads | runqueues | endpoints\n"
+                   "  caps [T] | vspace [T]   thread T's CNode / mappings (default: the selected thread)\n"
+                   "  events [N]         the last N kernel events\n"
+                   "  syscall            the selected thread's last syscall and its result\n"
+                   "  goto event N       move the run to just after event N (either way); then\n"
+                   "                     `maint flush register-cache` and `frame` show the new position\n";
+        case K::kWhere:
+        case K::kThreads:
+        case K::kRunqueues:
+        case K::kEndpoints:
+        case K::kEvents:
+            return timeline_.capture(cmd.line());
+        case K::kCaps:
+        case K::kVspace:
+        case K::kSyscall: {
+            DebugCommand c = cmd;
+            if (!c.thread && c.kind != K::kSyscall)
+                c.thread = thread_;
+            timeline_.set_focus(thread_);
+            return timeline_.capture(c.line());
+        }
+        case K::kGotoEvent: {
+            bool reached = false;
+            if (!timeline_.goto_event(cmd.number, &reached))
+                return "the simulator worker died";
+            const uint64_t t = timeline_.focus();
+            if (t && alive(t))
+                thread_ = t;
+            at_breakpoint_ = false;
+            stop_reply_ = fmt::format("T05thread:{:x};", thread_);
+            return (reached ? "" : fmt::format("the run ends before event #{}\n", cmd.number)) +
+                   timeline_.capture("where") +
+                   "(gdb: `maint flush register-cache`, then `frame`, to see the new position)\n";
+        }
+        case K::kUnknown:
+        case K::kBad:
+            return cmd.error + "\n`monitor help` lists the monitor commands";
+        default:
+            return fmt::format("`{}` is not a monitor command (`monitor help` lists them; moving is gdb's: "
+                               "continue, stepi, reverse-continue...)", text);
+        }
     }
 
     // ---- Watchpoints (Z2 write, Z3 read, Z4 access) ----

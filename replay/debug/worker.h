@@ -36,6 +36,8 @@
 //  - =focus [T], =threads, =tinfo T, =regs T, =mem T VA LEN, =show: look; the
 //    replies are "focus T", "threads T...", "tinfo TEXT", "regs HEX" (the
 //    hal::UserRegs, empty if no thread T), "mem HEX";
+//  - =capture LINE: a command of the command loop whose output is the reply,
+//    "captured HEX" (the GDB server's `monitor` commands);
 //  - leave (a view only): the view exits and its worker answers again.
 // A checkpoint reads "spawn ID TARGET SHOWN" (fork a worker that runs to step
 // TARGET and serves FIFOs ID) or "exit" from its own FIFO, cp-<STEP>.

@@ -11,6 +11,8 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <unistd.h>
 
 namespace replay::debug {
 
@@ -19,6 +21,29 @@ using sim::Outcome;
 using sim::StopKind;
 
 void Worker::execute(const std::string& line) {
+    if (line.rfind("=capture ", 0) == 0) {  // a command-loop command, its output as a reply
+        std::fflush(stdout);
+        const int saved = dup(STDOUT_FILENO);
+        std::FILE* tmp = std::tmpfile();
+        if (saved < 0 || !tmp) {
+            reply("captured ");
+            return;
+        }
+        dup2(fileno(tmp), STDOUT_FILENO);
+        command(parse_command(line.substr(9)));
+        std::fflush(stdout);
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+        std::string text;
+        std::rewind(tmp);
+        char buf[4096];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, tmp)) > 0)
+            text.append(buf, n);
+        std::fclose(tmp);
+        reply("captured " + to_hex(text.data(), text.size()));
+        return;
+    }
     if (!line.empty() && line[0] == '=') {
         std::istringstream in(line.substr(1));
         std::string cmd;

@@ -4,7 +4,8 @@
 # after each write with gdb's Old/New values, forwards; `reverse-continue`
 # stops before the write it goes back over, with the values the other way
 # round; a write from the other process (the same page, mapped by both) stops
-# too; rwatch stops at a read.
+# too; rwatch stops at a read. Then the monitor commands: when, threads,
+# caps, an unknown one, goto event.
 #   tests/debug/gdb_watch.sh ANVIL_SIM ANVIL_DEBUG RACE_INITRAMFS RACE_ELF GDB_DATA_DIR WORK_DIR
 set -euo pipefail
 sim=$1 debug=$2 initramfs=$3 elf=$4 data=$5 work=$6
@@ -39,6 +40,14 @@ delete
 watch -l g_shared->counter if $_thread != 2
 continue
 printf "CHECK another thread wrote %d in thread %d\n", g_shared->counter, $_thread
+delete
+monitor when
+monitor threads
+monitor caps
+monitor nonsense
+monitor goto event 300
+maint flush register-cache
+monitor when
 GDB
 source "$here/stub.sh"
 start_stub "$stub_log" "$debug" --trace "$trace" --initramfs "$initramfs" --program race
@@ -67,6 +76,12 @@ expect 'CHECK back before the second write 1\n' "a second reverse-continue: befo
 expect 'Old value = 1\nNew value = 2\n[^\n]*\n[^\n]*\nCHECK forwards again 2\n' "continue forwards again from there"
 expect 'Hardware read watchpoint [0-9]+: -location g_shared->counter\n\nValue = ' "rwatch stops at a read"
 expect 'CHECK another thread wrote [0-9]+ in thread (?!2\n)[0-9]+\n' "a write by the other process stops too"
+expect '\nat event #[0-9]+ \(step [0-9]+, [0-9]+ instructions into a slice of thread [0-9]+' "monitor when: the position inside a slice"
+expect '\nthread state +cpu prio affinity +waiting\n' "monitor threads: the kernel's thread table"
+expect '\ncnode [0-9]+ of thread [0-9]+ \([0-9]+ slots, [0-9]+ used\)\n slot type' "monitor caps: the selected thread's CNode"
+expect 'unknown command "nonsense"[^\n]*\n`monitor help` lists the monitor commands\n' "an unknown monitor command says so"
+expect '\nat event #300 \(step [0-9]+, virtual time [0-9]+ blocks\)[^\n]*\n\(gdb: `maint flush' "monitor goto event 300 moves the run there"
+expect '\(gdb: [^\n]*\nat event #300 \(' "monitor when after the goto: still event 300"
 if ((failed)); then
     echo "--- gdb's output:"
     cat "$gdb_log"

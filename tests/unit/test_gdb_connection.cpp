@@ -161,6 +161,12 @@ TEST_CASE("gdb requests: arguments are decoded") {
     CHECK(r.kind == Kind::kInsertBreakpoint);
     CHECK(r.addr == 0x401000);
     CHECK(parse("z1,401000,1").kind == Kind::kRemoveBreakpoint);
+    r = parse("qRcmd,7768656e");
+    CHECK(r.kind == Kind::kMonitor);
+    CHECK(r.text == "when");
+    CHECK(parse("qRcmd,").text.empty());
+    CHECK(parse("qRcmd,776").kind == Kind::kBad);
+    CHECK(parse("qRcmd,7z").kind == Kind::kBad);
     r = parse("Z2,200000000000,8");
     CHECK(r.kind == Kind::kInsertWatchpoint);
     CHECK(r.watch_type == 2);
