@@ -122,6 +122,7 @@ private:
             return;
         case Kind::kDetach:
             done_ = true;
+            detached_ = true;
             conn_.reply("OK");
             return;
         default:
@@ -448,6 +449,11 @@ private:
     char in_buf_[4096];
     size_t in_pos_ = 0, in_len_ = 0;
     bool done_ = false;
+
+public:
+    bool detached_ = false;        // gdb detached (D): another may attach
+
+private:
     uint64_t thread_ = 1;          // the thread gdb has selected
     std::string stop_reply_;
     bool at_breakpoint_ = false;   // the last stop was at a breakpoint (resuming passes it)
@@ -485,17 +491,32 @@ int gdb_serve(Timeline& timeline, int port) {
     getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
     fmt::print("anvil-debug: GDB stub listening on 127.0.0.1:{}\n", ntohs(addr.sin_port));
     std::fflush(stdout);
-    const int fd = accept(listener, nullptr, nullptr);
-    close(listener);
-    if (fd < 0) {
-        fmt::print(stderr, "anvil-debug: accept: {}\n", std::strerror(errno));
-        return 2;
+    // One gdb at a time. `detach` leaves the run where it is, its recording
+    // untouched, for the next gdb to attach; `kill` or a dropped connection
+    // ends the session.
+    for (;;) {
+        const int fd = accept(listener, nullptr, nullptr);
+        if (fd < 0) {
+            fmt::print(stderr, "anvil-debug: accept: {}\n", std::strerror(errno));
+            close(listener);
+            return 2;
+        }
+        Stub stub(timeline, fd);
+        const int status = stub.serve();
+        close(fd);
+        if (!stub.detached_ || status != 0) {
+            close(listener);
+            fmt::print("anvil-debug: gdb disconnected\n");
+            return status;
+        }
+        // The next gdb brings its own breakpoints and watchpoints.
+        std::string why;
+        timeline.set_code_stops({}, {});
+        timeline.set_watches({}, &why);
+        fmt::print("anvil-debug: gdb detached; the run stays where it is: attach again on 127.0.0.1:{} "
+                   "(Ctrl-C ends anvil-debug)\n", ntohs(addr.sin_port));
+        std::fflush(stdout);
     }
-    Stub stub(timeline, fd);
-    const int status = stub.serve();
-    close(fd);
-    fmt::print("anvil-debug: gdb disconnected\n");
-    return status;
 }
 
 }  // namespace replay::debug

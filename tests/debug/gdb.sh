@@ -12,7 +12,8 @@ source "$here/stub.sh"
 start_stub "$stub_log" "$debug" --initramfs "$initramfs" --program tally
 timeout 120 gdb -batch -nx -data-directory "$data" -ex "target remote 127.0.0.1:$port" \
     -x "$here/gdb_session.gdb" "$elf" >"$gdb_log" 2>&1 || true
-wait $stub || true
+kill $stub 2>/dev/null || true  # (after gdb detaches, the stub waits for the next one)
+wait $stub 2>/dev/null || true
 trap - EXIT
 
 failed=0

@@ -53,6 +53,11 @@ source "$here/stub.sh"
 start_stub "$stub_log" "$debug" --trace "$trace" --initramfs "$initramfs" --program race
 timeout 120 gdb -batch -nx -data-directory "$data" -ex "target remote 127.0.0.1:$port" \
     -x "$work/session.gdb" "$elf" >"$gdb_log" 2>&1 || true
+# gdb detached at the end of its script: a second gdb attaches to the same
+# run, where the first left it.
+printf 'monitor when\n' >"$work/again.gdb"
+timeout 60 gdb -batch -nx -data-directory "$data" -ex "target remote 127.0.0.1:$port" \
+    -x "$work/again.gdb" "$elf" >"$work/again.log" 2>&1 || true
 kill $stub 2>/dev/null || true
 wait $stub 2>/dev/null || true
 trap - EXIT
@@ -82,6 +87,12 @@ expect '\ncnode [0-9]+ of thread [0-9]+ \([0-9]+ slots, [0-9]+ used\)\n slot typ
 expect 'unknown command "nonsense"[^\n]*\n`monitor help` lists the monitor commands\n' "an unknown monitor command says so"
 expect '\nat event #300 \(step [0-9]+, virtual time [0-9]+ blocks\)[^\n]*\n\(gdb: `maint flush' "monitor goto event 300 moves the run there"
 expect '\(gdb: [^\n]*\nat event #300 \(' "monitor when after the goto: still event 300"
+if grep -q '^at event #300 (' "$work/again.log"; then
+    echo "ok: after a detach another gdb attaches to the run where the first left it"
+else
+    echo "FAILED: a second gdb after the detach: $(cat "$work/again.log")"
+    failed=1
+fi
 if ((failed)); then
     echo "--- gdb's output:"
     cat "$gdb_log"
