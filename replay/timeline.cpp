@@ -61,23 +61,19 @@ Stop parse_stop(const std::string& r) {
     return s;
 }
 
-// A worker's "probe THREAD EXECUTED REACHED HITS... [; I:W:OLD:NEW...]"
-// (zeros for "probe none").
+// A worker's "probe THREAD EXECUTED REACHED" and its hits (format_hits;
+// zeros for "probe none").
 struct ProbeReply {
     uint64_t thread = 0;
     uint64_t executed = 0;
-    std::vector<uint64_t> hits;  // collect: the instructions at breakpoints
-    struct WatchHit {
-        uint64_t instruction;    // the accessing instruction is number instruction - 1
-        size_t watch;
-        uint64_t old_value, new_value;
-    };
-    std::vector<WatchHit> watch_hits;  // collect: in order
+    std::vector<uint64_t> hits;              // collect: the instructions at breakpoints
+    std::vector<sim::DataHit> watch_hits;    // collect: in order
 
     // The last stop going backwards in the probed part of the slice: a
     // breakpoint (stop before its instruction) or a watch (stop before the
-    // accessing instruction), whichever is later; false if none.
-    bool last_stop(uint64_t* at, const WatchHit** watch) const {
+    // accessing instruction, number `instruction - 1`), whichever is later;
+    // false if none.
+    bool last_stop(uint64_t* at, const sim::DataHit** watch) const {
         const bool bp = !hits.empty();
         const bool w = !watch_hits.empty();
         if (!bp && !w)
@@ -94,19 +90,9 @@ ProbeReply parse_probe(const std::string& r) {
     ProbeReply p;
     uint64_t reached = 0;
     in >> p.thread >> p.executed >> reached;
-    std::string word;
-    while (in >> word && word != ";")
-        p.hits.push_back(std::strtoull(word.c_str(), nullptr, 10));
-    while (in >> word) {
-        ProbeReply::WatchHit h{};
-        char* c = word.data();
-        h.instruction = std::strtoull(c, &c, 10);
-        h.watch = std::strtoull(c + 1, &c, 10);
-        h.old_value = std::strtoull(c + 1, &c, 10);
-        h.new_value = std::strtoull(c + 1, &c, 10);
-        if (h.instruction > 0)
-            p.watch_hits.push_back(h);
-    }
+    debug::parse_hits(in, &p.hits, &p.watch_hits);
+    // (an access is always by a counted instruction: instruction >= 1)
+    std::erase_if(p.watch_hits, [](const sim::DataHit& h) { return h.instruction == 0; });
     return p;
 }
 
@@ -396,7 +382,7 @@ std::optional<Stop> Timeline::reverse_continue() {
             return std::nullopt;
         const ProbeReply p = parse_probe(ask(fmt::format("=collect {}", cur.entry ? ~0ull : cur.insns), "probe"));
         uint64_t at = 0;
-        const ProbeReply::WatchHit* w = nullptr;
+        const sim::DataHit* w = nullptr;
         if (p.last_stop(&at, &w)) {
             if (at > 0 && !go(Position{cur.steps, at, false}))
                 return std::nullopt;
@@ -435,7 +421,7 @@ std::optional<Stop> Timeline::reverse_continue() {
                 return std::nullopt;
             const ProbeReply p = parse_probe(ask("=collect", "probe"));
             uint64_t at = 0;
-            const ProbeReply::WatchHit* w = nullptr;
+            const sim::DataHit* w = nullptr;
             if (!p.last_stop(&at, &w))
                 at = 0;
             if (at > 0 && !go(Position{step - 1, at, false}))
@@ -484,15 +470,21 @@ void Timeline::apply_settings(std::vector<std::string> lines) {
 
 bool Timeline::set_watches(const std::vector<Watch>& watches, std::string* why) {
     std::string line = "=watch";  // PA:LEN:TYPE:VA ...
+    std::vector<std::string> pas;
     for (const Watch& w : watches) {
-        const std::string pa = ask(fmt::format("=phys {} {:x} {}", w.thread, w.va, w.len), "phys");
+        const auto kept = std::find(watches_.begin(), watches_.end(), w);
+        const std::string pa = kept != watches_.end()
+                                   ? watch_pas_[static_cast<size_t>(kept - watches_.begin())]
+                                   : ask(fmt::format("=phys {} {:x} {}", w.thread, w.va, w.len), "phys");
         if (pa.empty() || pa == "none") {
             *why = fmt::format("{} bytes at 0x{:x} of thread {} are not mapped here", w.len, w.va, w.thread);
             return false;
         }
+        pas.push_back(pa);
         line += fmt::format(" {}:{}:{}:{:x}", pa, w.len, static_cast<int>(w.type), w.va);
     }
     watches_ = watches;
+    watch_pas_ = std::move(pas);
     watch_setting_ = watches.empty() ? "" : line;
     return send(watches.empty() ? "=watch" : line);
 }

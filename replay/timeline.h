@@ -88,6 +88,7 @@ struct Watch {
     uint64_t va = 0;
     uint32_t len = 0;
     // watch: a write that changes the bytes; rwatch: a read; awatch: either.
+    bool operator==(const Watch&) const = default;
 };
 
 // The syscalls whose entries and returns stop a continue (gdb's catch syscall).
@@ -151,7 +152,9 @@ public:
     // The GDB server's instruction breakpoints and syscall catches.
     void set_code_stops(const sim::Breakpoints& breakpoints, const SyscallCatch& catches);
     // The data watchpoints (continue and reverse_continue stop at them).
-    // False, with *why, if one's bytes are not mapped now; the old set stays.
+    // A new watch's address is resolved here and now, a kept one keeps the
+    // memory it was set on. False, with *why, if a new one's bytes are not
+    // mapped now; the old set stays.
     bool set_watches(const std::vector<Watch>& watches, std::string* why);
 
     // ---- Looking ----
@@ -206,6 +209,7 @@ private:
     std::vector<std::string> settings_;
     std::string watch_setting_;    // "=watch ...", as settings_
     std::vector<Watch> watches_;   // set_watches()
+    std::vector<std::string> watch_pas_;  // the physical address of each (hex)
     bool send_settings();
     Stop watch_stop(uint64_t thread, size_t watch, uint64_t old_value, uint64_t new_value) const;
 };

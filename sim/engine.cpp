@@ -611,22 +611,28 @@ void Engine::on_data_access(uc_struct*, int type, uint64_t addr, int size, int64
     if (!e->data_watches_ || e->at_stop_pad_ || size <= 0)
         return;
     const bool write = type == UC_MEM_WRITE;
+    // The host bytes of the access, looked up once (each byte, since an
+    // access may straddle two mappings).
+    constexpr int kMaxAccess = 64;
+    const int n = std::min(size, kMaxAccess);
+    const uint8_t* bytes[kMaxAccess];
+    for (int i = 0; i < n; ++i)
+        bytes[i] = e->host_of(addr + static_cast<uint64_t>(i));
     const auto& watches = *e->data_watches_;
     for (size_t w = 0; w < watches.size(); ++w) {
         const DataWatch& watch = watches[w];
         if (!(write ? watch.writes : watch.reads))
             continue;
-        // The access's bytes that are watched bytes (an access may straddle
-        // two mappings: look each byte up). Unicorn calls the hook before
-        // the store, so memory still holds the old bytes.
-        // The hook's value holds the first 8 bytes of a store: a watched
-        // byte beyond them (a 16-byte store) counts as changed (inverted).
+        // The access's bytes that are watched bytes. Unicorn calls the hook
+        // before the store, so memory still holds the old bytes. The hook's
+        // value holds the first 8 bytes of a store: a watched byte beyond
+        // them (a 16-byte store) counts as changed (inverted).
         uint64_t old_value = 0;
         std::memcpy(&old_value, watch.host, watch.len);
         uint64_t new_value = old_value;
         bool touched = false;
-        for (int i = 0; i < size; ++i) {
-            const uint8_t* p = e->host_of(addr + static_cast<uint64_t>(i));
+        for (int i = 0; i < n; ++i) {
+            const uint8_t* p = bytes[i];
             if (!p || p < watch.host || p >= watch.host + watch.len)
                 continue;
             touched = true;

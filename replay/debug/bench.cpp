@@ -35,6 +35,8 @@
 
 namespace {
 
+// Host time, for the figures only: nothing the simulated runs do depends on
+// it (they are the same runs, whatever the clock says).
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {

@@ -17,6 +17,31 @@ Session g_session;
 std::string worker_fifo(uint64_t id, const char* end) { return fmt::format("{}/w{}.{}", g_session.dir, id, end); }
 std::string checkpoint_fifo(uint64_t step) { return fmt::format("{}/cp-{}", g_session.dir, step); }
 
+std::string format_hits(const std::vector<uint64_t>& hits, const std::vector<sim::DataHit>& watch_hits) {
+    std::string text;
+    for (uint64_t h : hits)
+        text += fmt::format(" {}", h);
+    text += " ;";
+    for (const sim::DataHit& h : watch_hits)
+        text += fmt::format(" {}:{}:{}:{}", h.instruction, h.watch, h.old_value, h.new_value);
+    return text;
+}
+
+void parse_hits(std::istream& in, std::vector<uint64_t>* hits, std::vector<sim::DataHit>* watch_hits) {
+    std::string word;
+    while (in >> word && word != ";")
+        hits->push_back(std::strtoull(word.c_str(), nullptr, 10));
+    while (in >> word) {
+        sim::DataHit h;
+        char* p = word.data();
+        h.instruction = std::strtoull(p, &p, 10);
+        h.watch = std::strtoull(p + 1, &p, 10);
+        h.old_value = std::strtoull(p + 1, &p, 10);
+        h.new_value = std::strtoull(p + 1, &p, 10);
+        watch_hits->push_back(h);
+    }
+}
+
 std::vector<uint64_t> checkpoints() {
     std::vector<uint64_t> steps;
     if (DIR* d = opendir(g_session.dir.c_str())) {

@@ -4,8 +4,11 @@
 // there are. Set up by Timeline::start, inherited by every process it forks.
 #pragma once
 
+#include "sim/engine.h"
+
 #include <cstddef>
 #include <cstdint>
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,14 @@ extern Session g_session;
 std::string worker_fifo(uint64_t id, const char* end);
 // The FIFO through which the checkpoint at `step` is asked for a new worker.
 std::string checkpoint_fifo(uint64_t step);
+
+// A probe's hits as the worker's text carries them (its pipe, and the
+// =probe/=collect replies): " H... ; I:W:OLD:NEW...", breakpoint hits (the
+// instructions at breakpoints) then watch hits (instruction count at the
+// access, watch, the watched bytes before and after).
+std::string format_hits(const std::vector<uint64_t>& hits, const std::vector<sim::DataHit>& watch_hits);
+// Reads what format_hits wrote, from the rest of `in`.
+void parse_hits(std::istream& in, std::vector<uint64_t>* hits, std::vector<sim::DataHit>* watch_hits);
 
 // The steps that have a checkpoint, ascending.
 std::vector<uint64_t> checkpoints();

@@ -310,13 +310,11 @@ Worker::Probe Worker::probe(uint64_t limit, const sim::Breakpoints* bps, uint64_
         std::string text = fmt::format("{} {} {}", d.executed,
                                        machine_.slice_stop().kind == StopKind::kDebug ? 1 : 0,
                                        d.at_breakpoint ? 1 : 0);
-        for (uint64_t h : d.hits)
-            text += fmt::format(" {}", h);
-        text += " ;";
+        std::vector<sim::DataHit> watch_hits;
         for (const sim::DataHit& h : machine_.take_data_hits())
             if (stops_at(h))
-                text += fmt::format(" {}:{}:{}:{}", h.instruction, h.watch, h.old_value, h.new_value);
-        text += "\n";
+                watch_hits.push_back(h);
+        text += format_hits(d.hits, watch_hits) + "\n";
         ssize_t ignored = write(fds[1], text.data(), text.size());
         (void)ignored;
         _exit(0);
@@ -335,18 +333,7 @@ Worker::Probe Worker::probe(uint64_t limit, const sim::Breakpoints* bps, uint64_
     in >> r.executed >> stopped >> at_bp;
     r.stopped = stopped;
     r.at_breakpoint = at_bp;
-    std::string word;
-    while (in >> word && word != ";")
-        r.hits.push_back(std::strtoull(word.c_str(), nullptr, 10));
-    while (in >> word) {
-        sim::DataHit h;
-        char* p = word.data();
-        h.instruction = std::strtoull(p, &p, 10);
-        h.watch = std::strtoull(p + 1, &p, 10);
-        h.old_value = std::strtoull(p + 1, &p, 10);
-        h.new_value = std::strtoull(p + 1, &p, 10);
-        r.watch_hits.push_back(h);
-    }
+    parse_hits(in, &r.hits, &r.watch_hits);
     return r;
 }
 
@@ -478,9 +465,9 @@ void Worker::cont(uint64_t k, bool skip) {
             }
             if (!run_user())
                 continue;
+            const bool hit = machine_.take_watch_hit();
             const bool watched = take_watch_stop();  // (the first slice's were the probe's)
-            const bool hit = machine_.take_watch_hit() || (watched && !first);
-            if (hit && !first) {
+            if ((hit || watched) && !first) {
                 // This slice hit a breakpoint: the debugger goes back to its
                 // start (from a checkpoint) and resolves it there.
                 reply(fmt::format("goto {}", steps_));

@@ -20,9 +20,8 @@
 //  - =scan S EXCLUDE: from a checkpoint to step S, reply "scan none" or
 //    "scan STEP bp|entry|return T NR", the last stop on the way;
 //  - =probe LIMIT, =collect [LIMIT]: run the next slice in a probe, reply
-//    "probe none" or "probe T EXECUTED REACHED HITS... [; I:W:OLD:NEW...]",
-//    the last part the watch hits of =collect (I the instruction count at the
-//    access, W the watch);
+//    "probe none" or "probe T EXECUTED REACHED" and the hits (format_hits:
+//    breakpoint hits of =collect, then the watch hits);
 //  - =find T S: reply "find STEP", the last step at or before S whose slice ran T;
 //  - =eventstep N [known]: reply "eventstep STEP", the step that wrote record
 //    N, running on to it if the run has not (no reply if the run ends first;

@@ -7,6 +7,7 @@
 #include "kernel/object/vspace.h"
 #include "replay/debug/hex.h"
 #include "replay/debug/kernel_view.h"
+#include "replay/debug/session.h"
 
 #include <fmt/core.h>
 
@@ -274,15 +275,8 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
             return;
         }
         const Probe r = cmd == "probe" ? probe(limit, nullptr, 0, false) : probe(limit, &bps_, 0, true);
-        std::string text = fmt::format("probe {} {} {}", r.thread, r.executed, r.reached(limit) ? 1 : 0);
-        for (uint64_t h : r.hits)
-            text += fmt::format(" {}", h);
-        if (cmd == "collect") {
-            text += " ;";
-            for (const sim::DataHit& h : r.watch_hits)
-                text += fmt::format(" {}:{}:{}:{}", h.instruction, h.watch, h.old_value, h.new_value);
-        }
-        reply(text);
+        reply(fmt::format("probe {} {} {}", r.thread, r.executed, r.reached(limit) ? 1 : 0) +
+              format_hits(r.hits, r.watch_hits));
     } else if (cmd == "find") {  // the last step at or before S whose slice ran thread T
         uint64_t t = 0, s = 0;
         in >> t >> s;

@@ -16,15 +16,6 @@ kill $stub 2>/dev/null || true  # (after gdb detaches, the stub waits for the ne
 wait $stub 2>/dev/null || true
 trap - EXIT
 
-failed=0
-expect() {
-    if grep -Eq -- "$1" "$gdb_log"; then
-        echo "ok: $2"
-    else
-        echo "FAILED: $2 (no /$1/)"
-        failed=1
-    fi
-}
 expect 'Breakpoint 1, tally \(n=n@entry=1\) at .*tally\.c:[0-9]+' "break at the C function tally"
 expect '^\$1 = 1$' "read an argument (n) at the breakpoint"
 expect '^\$2 = 0$' "read a global (total) before the first add"

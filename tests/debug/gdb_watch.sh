@@ -62,15 +62,7 @@ kill $stub 2>/dev/null || true
 wait $stub 2>/dev/null || true
 trap - EXIT
 
-failed=0
-expect() {
-    if grep -Pzoq -- "$1" "$gdb_log"; then
-        echo "ok: $2"
-    else
-        echo "FAILED: $2 (no /$1/)"
-        failed=1
-    fi
-}
+expect_grep=-Pzo  # (patterns span lines)
 expect 'Hardware watchpoint 2: -location g_shared->counter\n\nOld value = 0\nNew value = 1\n' "a write stops after it, old and new value"
 expect 'Old value = 2\nNew value = 3\n' "the third write"
 expect 'CHECK after three writes 3\n' "memory after the third write"

@@ -1,4 +1,4 @@
-# Sourced by the gdb tests: starts anvil-debug --gdb on a free port.
+# Sourced by the gdb tests: starts anvil-debug --gdb (start_stub) and checks gdb's output (expect).
 #   start_stub LOG ANVIL_DEBUG ARGS...
 # Sets $stub (its pid, killed on exit) and $port, or exits 1 with its output.
 start_stub() {
@@ -18,4 +18,18 @@ start_stub() {
     cat "$log"
     echo "the stub did not start listening"
     exit 1
+}
+
+# expect PATTERN WHAT: "ok: WHAT" if gdb's output ($gdb_log) matches PATTERN
+# (grep $expect_grep: -E by default; -Pzo to match across lines), else
+# "FAILED: WHAT" and failed=1.
+failed=0
+expect_grep=-E
+expect() {
+    if grep -q $expect_grep -- "$1" "$gdb_log"; then
+        echo "ok: $2"
+    else
+        echo "FAILED: $2 (no /$1/)"
+        failed=1
+    fi
 }
