@@ -50,6 +50,8 @@ Stop parse_stop(const std::string& r) {
         s.kind = Stop::Kind::kInterrupt;
     } else if (kind == "event") {
         s.kind = Stop::Kind::kEvent;
+    } else if (kind == "process") {
+        s.kind = Stop::Kind::kProcess;
     } else if (kind == "watch") {  // "watch T I OLD NEW"
         s.kind = Stop::Kind::kWatch;
         s.watch = s.syscall;
@@ -314,14 +316,21 @@ std::optional<Stop> Timeline::stepi(uint64_t thread, uint64_t n) {
     return parse_stop(r);
 }
 
-std::optional<Stop> Timeline::cont(bool skip_breakpoint, int interrupt_fd) {
+std::optional<Stop> Timeline::cont(bool skip_breakpoint, int interrupt_fd,
+                                   const std::vector<uint64_t>* known_processes) {
+    std::string known;
+    if (known_processes) {
+        known = " 0";  // (never a process: the list is never empty)
+        for (uint64_t p : *known_processes)
+            known += fmt::format(",{:x}", p);
+    }
     for (;;) {
         const uint64_t k = pos_.insns;
         if (!leave_view())
             return std::nullopt;
         std::vector<std::string> replies;
         interrupt_fd_ = interrupt_fd;  // gdb's Ctrl-C reaches the worker while it runs
-        const bool sent = send(fmt::format("=cont {} {}", k, skip_breakpoint ? 1 : 0), &replies);
+        const bool sent = send(fmt::format("=cont {} {}{}", k, skip_breakpoint ? 1 : 0, known), &replies);
         interrupt_fd_ = -1;
         if (!sent)
             return std::nullopt;
@@ -507,10 +516,11 @@ void Timeline::set_breakpoints(const std::vector<debug::Breakpoint>& breakpoints
     apply_settings(std::move(lines));
 }
 
-void Timeline::set_code_stops(const sim::Breakpoints& breakpoints, const SyscallCatch& catches) {
-    std::string bp = "=bp";  // ADDR:HEXBYTES ...
-    for (const auto& [va, bytes] : breakpoints)
-        bp += fmt::format(" {:x}:{}", va, debug::to_hex(bytes.data(), bytes.size()));
+void Timeline::set_code_stops(const CodeBreakpoints& breakpoints, const SyscallCatch& catches) {
+    std::string bp = "=bp";  // PROCESS:ADDR ...
+    for (const auto& [process, addresses] : breakpoints)
+        for (uint64_t va : addresses)
+            bp += fmt::format(" {:x}:{:x}", process, va);
     std::string catch_line;
     switch (catches.mode) {
     case SyscallCatch::Mode::kOff: catch_line = "=catch off"; break;
@@ -536,6 +546,26 @@ std::vector<uint64_t> Timeline::threads() {
     uint64_t t;
     while (in >> t)
         out.push_back(t);
+    return out;
+}
+
+std::vector<debug::ProcessInfo> Timeline::processes() {
+    std::istringstream in(ask("=procs", "procs"));
+    std::vector<debug::ProcessInfo> out;
+    std::string item;
+    while (in >> item) {  // PROCESS:HEXNAME:T,T...
+        debug::ProcessInfo p;
+        char* c = item.data();
+        p.id = std::strtoull(c, &c, 16);
+        char* name = ++c;
+        while (*c && *c != ':')
+            ++c;
+        const std::vector<uint8_t> bytes = debug::from_hex(std::string(name, static_cast<size_t>(c - name)));
+        p.name.assign(bytes.begin(), bytes.end());
+        while (*c == ':' || *c == ',')
+            p.threads.push_back(std::strtoull(c + 1, &c, 16));
+        out.push_back(std::move(p));
+    }
     return out;
 }
 

@@ -22,12 +22,15 @@
 
 #include "hal/hal.h"
 #include "replay/debug/command.h"
+#include "replay/debug/kernel_view.h"
 #include "replay/trace_reader.h"
 #include "sim/engine.h"
 #include "sim/machine.h"
 
 #include <cstdio>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,8 +42,8 @@ struct DebugOptions {
     std::FILE* commands = stdin;           // where commands come from
     bool echo_commands = false;            // --script: print each command after the prompt
     int gdb_port = -1;                     // --gdb: serve the GDB remote protocol on 127.0.0.1:PORT
-    std::string program;                   // --program: breakpoints only where this program's code is
-    std::vector<uint8_t> program_elf;      // its ELF file (from the initramfs)
+    std::string program;                   // --program: the program the session is about
+    std::vector<std::string> symbol_dirs;  // --symbols: where the unstripped programs are
 };
 
 // A position in the run: `steps` machine steps done, then `insns` user
@@ -65,6 +68,7 @@ struct Stop {
         kWatch,          // `thread` accessed watched memory: forwards just after the
                          // instruction, backwards just before it
         kEvent,          // a kernel event matched a command-loop breakpoint (it printed it)
+        kProcess,        // a process the caller did not know started: `thread` is its first thread
     };
     Kind kind = Kind::kStartOfRun;
     uint64_t thread = 0;
@@ -91,6 +95,10 @@ struct Watch {
     bool operator==(const Watch&) const = default;
 };
 
+// Instruction breakpoints: addresses by process (debug::ProcessInfo::id; 0:
+// in every process).
+using CodeBreakpoints = std::map<uint64_t, std::set<uint64_t>>;
+
 // The syscalls whose entries and returns stop a continue (gdb's catch syscall).
 struct SyscallCatch {
     enum class Mode { kOff, kAll, kList };
@@ -110,6 +118,8 @@ public:
     // Boots the first worker; false if the simulator could not start.
     bool start();
     const DebugOptions& options() const { return options_; }
+    // A directory of the session's own, removed with its files when it ends.
+    const std::string& scratch_dir() const { return dir_; }
 
     // ---- Positions ----
 
@@ -133,8 +143,10 @@ public:
     // Runs to the next instruction breakpoint, caught syscall entry or return,
     // interrupt or the end of the run (past a breakpoint at the current position
     // if `skip_breakpoint`). A 0x03 byte on `interrupt_fd` (gdb's Ctrl-C; -1:
-    // none) interrupts it.
-    std::optional<Stop> cont(bool skip_breakpoint, int interrupt_fd);
+    // none) interrupts it. With `known_processes`, a process not in it that
+    // starts stops it too (kProcess, just after the step that started it).
+    std::optional<Stop> cont(bool skip_breakpoint, int interrupt_fd,
+                             const std::vector<uint64_t>* known_processes = nullptr);
     // To just before `thread`'s previous instruction: kStep, or kStartOfRun
     // (staying here) if it has run none.
     std::optional<Stop> reverse_stepi(uint64_t thread);
@@ -150,7 +162,7 @@ public:
     // The command loop's breakpoints on kernel events (`continue` and `next` stop at them).
     void set_breakpoints(const std::vector<debug::Breakpoint>& breakpoints);
     // The GDB server's instruction breakpoints and syscall catches.
-    void set_code_stops(const sim::Breakpoints& breakpoints, const SyscallCatch& catches);
+    void set_code_stops(const CodeBreakpoints& breakpoints, const SyscallCatch& catches);
     // The data watchpoints (continue and reverse_continue stop at them).
     // A new watch's address is resolved here and now, a kept one keeps the
     // memory it was set on. False, with *why, if a new one's bytes are not
@@ -164,6 +176,8 @@ public:
     bool set_focus(uint64_t thread);
     // The live threads, by id.
     std::vector<uint64_t> threads();
+    // The processes with started threads, by id, with the programs they run.
+    std::vector<debug::ProcessInfo> processes();
     // A line about a thread for people: "blocked on cpu 1 recv on endpoint 4"; "gone".
     std::string thread_info(uint64_t thread);
     // A thread's registers; nullopt if it does not exist.

@@ -414,10 +414,19 @@ bool Machine::finish_slice(Outcome* out) {
     return !entry || invariants_hold(out, entry);
 }
 
-void Machine::set_watch(const Breakpoints& addresses) {
-    watch_ = addresses;
-    for (auto& [as, e] : engines_)
-        e->set_watch(watch_);
+void Machine::set_watch(const Breakpoints& everywhere, const std::map<uint64_t, Breakpoints>& per_as) {
+    watch_ = everywhere;
+    watch_per_as_ = per_as;
+    for (auto& [as, e] : engines_) {
+        const auto it = watch_per_as_.find(as);
+        if (it == watch_per_as_.end()) {
+            e->set_watch(watch_);
+            continue;
+        }
+        Breakpoints both = watch_;
+        both.insert(it->second.begin(), it->second.end());
+        e->set_watch(both);
+    }
 }
 
 bool Machine::take_watch_hit() {

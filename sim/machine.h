@@ -128,9 +128,12 @@ public:
     const Stop& slice_stop() const { return slice_stop_; }
     // The engine of an address space (null if none).
     Engine* engine_of(uint64_t as) { return engine(as); }
-    // The debugger's breakpoints on every engine, now and later (Engine::set_watch);
+    // The debugger's breakpoints (Engine::set_watch): `everywhere` on every
+    // engine, now and later, and `per_as` on those address spaces besides;
     // take_watch_hit() says whether any was executed since it was last asked.
-    void set_watch(const Breakpoints& addresses);
+    void set_watch(const Breakpoints& everywhere, const std::map<uint64_t, Breakpoints>& per_as = {});
+    // How many address spaces have been made so far (a new one means a new process).
+    uint64_t address_spaces_made() const { return next_as_ - 1; }
     bool take_watch_hit();
     // The debugger's data watchpoints on every engine, now and later
     // (Engine::set_data_watches); take_data_hits() hands over the accesses
@@ -239,6 +242,7 @@ private:
     Slice plan_;                // plan_slice() .. finish_slice()
     Stop slice_stop_;
     Breakpoints watch_;
+    std::map<uint64_t, Breakpoints> watch_per_as_;
     std::vector<DataWatch> data_watches_;
     std::vector<DataHit> data_hits_;
 };

@@ -159,13 +159,28 @@ Request of(Kind k) {
 
 bool starts(std::string_view p, std::string_view prefix) { return p.substr(0, prefix.size()) == prefix; }
 
-// A thread id: hex, "0" (any) or "-1" (all).
-bool parse_thread(std::string_view s, uint64_t* out) {
+// A thread id or "-1" (all): hex, "0" (any) or "-1".
+bool parse_id(std::string_view s, uint64_t* out) {
     if (s == "-1") {
         *out = kAllThreads;
         return true;
     }
     return parse_hex(s, out);
+}
+
+// A thread id: "T", or with the multiprocess extensions "pP.T" or "pP" (every
+// thread of process P); T and P as parse_id takes them.
+bool parse_thread(std::string_view s, uint64_t* process, uint64_t* thread) {
+    *process = kAnyThread;
+    if (s.empty() || s[0] != 'p')
+        return parse_id(s, thread);
+    s.remove_prefix(1);
+    const size_t dot = s.find('.');
+    if (dot == std::string_view::npos) {
+        *thread = kAllThreads;
+        return parse_id(s, process);
+    }
+    return parse_id(s.substr(0, dot), process) && parse_id(s.substr(dot + 1), thread);
 }
 
 // "A<sep>B", both hex.
@@ -205,8 +220,8 @@ Request vcont(std::string_view actions) {
         } else if (op != 'c' && op != 's') {
             return of(Kind::kBad);
         }
-        uint64_t t = kAllThreads;
-        if (!a.empty() && (a[0] != ':' || !parse_thread(a.substr(1), &t)))
+        uint64_t t = kAllThreads, process = kAnyThread;
+        if (!a.empty() && (a[0] != ':' || !parse_thread(a.substr(1), &process, &t)))
             return of(Kind::kBad);
         if (t != kAllThreads && t != kAnyThread)
             r.named.push_back(t);
@@ -267,26 +282,49 @@ Request catch_syscalls(std::string_view args) {
     }
 }
 
-Request query(std::string_view p) {
-    constexpr std::string_view kXfer = "qXfer:features:read:";
-    if (p == "qSupported" || starts(p, "qSupported:"))
-        return of(Kind::kSupported);
-    if (p == "QStartNoAckMode")
-        return of(Kind::kStartNoAck);
-    if (starts(p, kXfer)) {
-        Request r = of(Kind::kReadTargetXml);
-        p.remove_prefix(kXfer.size());
-        if (!starts(p, "target.xml:") || !parse_pair(p.substr(11), ',', &r.addr, &r.length))
+// qXfer:OBJECT:read:ANNEX:OFFSET,LENGTH for the objects the stub serves.
+Request xfer(std::string_view p) {
+    Request r;
+    if (starts(p, "features:read:")) {
+        r = of(Kind::kReadTargetXml);
+        p.remove_prefix(14);
+        if (!starts(p, "target.xml:"))
             return of(Kind::kBad);
+        p.remove_prefix(11);
+    } else if (starts(p, "exec-file:read:")) {  // ANNEX: the process (hex), or empty: the selected one
+        r = of(Kind::kReadExecFile);
+        p.remove_prefix(15);
+        const size_t colon = p.find(':');
+        if (colon == std::string_view::npos || (colon > 0 && !parse_hex(p.substr(0, colon), &r.process)))
+            return of(Kind::kBad);
+        p.remove_prefix(colon + 1);
+    } else if (starts(p, "threads:read::")) {
+        r = of(Kind::kReadThreads);
+        p.remove_prefix(14);
+    } else {
+        return of(Kind::kUnsupported);
+    }
+    return parse_pair(p, ',', &r.addr, &r.length) ? r : of(Kind::kBad);
+}
+
+Request query(std::string_view p) {
+    constexpr std::string_view kXfer = "qXfer:";
+    if (p == "qSupported" || starts(p, "qSupported:")) {
+        Request r = of(Kind::kSupported);
+        r.text = p.substr(std::min<size_t>(p.size(), 11));
         return r;
     }
+    if (p == "QStartNoAckMode")
+        return of(Kind::kStartNoAck);
+    if (starts(p, kXfer))
+        return xfer(p.substr(kXfer.size()));
     if (p == "qfThreadInfo")
         return of(Kind::kThreadListFirst);
     if (p == "qsThreadInfo")
         return of(Kind::kThreadListNext);
     if (starts(p, "qThreadExtraInfo,")) {
         Request r = of(Kind::kThreadExtraInfo);
-        return parse_hex(p.substr(17), &r.thread) ? r : of(Kind::kBad);
+        return parse_thread(p.substr(17), &r.process, &r.thread) ? r : of(Kind::kBad);
     }
     if (p == "qC")
         return of(Kind::kCurrentThread);
@@ -331,13 +369,13 @@ Request parse_request(std::string_view p) {
     }
     case 'H': {
         Request r = of(Kind::kSetThread);
-        if (p.size() < 2 || (p[1] != 'g' && p[1] != 'c') || !parse_thread(p.substr(2), &r.thread))
+        if (p.size() < 2 || (p[1] != 'g' && p[1] != 'c') || !parse_thread(p.substr(2), &r.process, &r.thread))
             return of(Kind::kBad);
         return r;
     }
     case 'T': {
         Request r = of(Kind::kThreadAlive);
-        return parse_thread(p.substr(1), &r.thread) ? r : of(Kind::kBad);
+        return parse_thread(p.substr(1), &r.process, &r.thread) ? r : of(Kind::kBad);
     }
     case 'c': case 'C': return resume(p, Kind::kContinue);
     case 's': case 'S': return resume(p, Kind::kStep);
@@ -349,7 +387,12 @@ Request parse_request(std::string_view p) {
         return of(Kind::kUnsupported);
     case 'Z': case 'z': return breakpoint(p);
     case 'k': return of(p.size() == 1 ? Kind::kKill : Kind::kBad);
-    case 'D': return of(p.size() == 1 || p[1] == ';' ? Kind::kDetach : Kind::kBad);
+    case 'D': {  // D, or D;PROCESS with the multiprocess extensions
+        Request r = of(Kind::kDetach);
+        if (p.size() == 1)
+            return r;
+        return p[1] == ';' && parse_hex(p.substr(2), &r.process) ? r : of(Kind::kBad);
+    }
     case 'v':
         if (p == "vCont?")
             return of(Kind::kContQuery);

@@ -19,10 +19,14 @@ namespace replay::debug::gdb {
 inline constexpr size_t kMaxPacket = 0x4000;
 
 // Error replies (gdb shows the number; the text is in docs/debugging.md).
-inline constexpr std::string_view kErrArguments = "E01";  // bad or missing arguments; a write to the read-only target
+inline constexpr std::string_view kErrArguments = "E01";  // bad or missing arguments
 inline constexpr std::string_view kErrPacket = "E02";     // a packet refused by the framing (refusal())
 inline constexpr std::string_view kErrNoThread = "E03";   // the thread named does not exist (any more)
 inline constexpr std::string_view kErrMemory = "E14";     // no readable memory there (EFAULT)
+// A write (G P M X): gdb shows the text for registers; for memory it says
+// "Cannot access memory", and the stub's log says why.
+inline constexpr std::string_view kErrWrite =
+    "E.the run is a recording: anvil-debug cannot change registers or memory";
 
 // What one byte from gdb completed.
 enum class Input {
@@ -75,7 +79,8 @@ private:
 // `body` as one packet: $, the payload with # $ } * escaped, #, the checksum.
 std::string frame(std::string_view body);
 
-// Thread ids in requests: "0" (any thread) and "-1" (all threads).
+// Thread ids in requests: "0" (any thread) and "-1" (all threads); the same
+// for processes in the multiprocess form "pPROCESS.THREAD".
 inline constexpr uint64_t kAnyThread = 0;
 inline constexpr uint64_t kAllThreads = ~0ull;
 
@@ -84,13 +89,13 @@ struct Request {
     enum class Kind {
         kUnsupported,        // a packet the stub does not know: the empty reply
         kBad,                // a known packet with bad or missing arguments: kErrArguments
-        kWrite,              // G P M X: refused, the target is read-only (kErrArguments)
+        kWrite,              // G P M X: refused, the target is a recording (kErrWrite)
         kStopReason,         // ?
         kReadRegisters,      // g
         kReadRegister,       // p N: number
         kReadMemory,         // m ADDR,LEN: addr, length
-        kSetThread,          // Hg T, Hc T: thread (kAnyThread, kAllThreads or an id)
-        kThreadAlive,        // T T: thread
+        kSetThread,          // Hg T, Hc T: thread (kAnyThread, kAllThreads or an id), process
+        kThreadAlive,        // T T: thread, process
         kContinue,           // c, C SIG, vCont without a step action: threads named
         kStep,               // s, S SIG, vCont;s[:T]: thread (kAnyThread: the selected one), threads named
         kReverseStep,        // bs
@@ -100,13 +105,15 @@ struct Request {
         kInsertWatchpoint,   // Z2/Z3/Z4,ADDR,LEN: watch_type, addr, length
         kRemoveWatchpoint,   // z2/z3/z4,ADDR,LEN: watch_type, addr, length
         kKill,               // k, vKill
-        kDetach,             // D
-        kSupported,          // qSupported
+        kDetach,             // D, D;P: process (kAnyThread: every one)
+        kSupported,          // qSupported[:FEATURES]: text (gdb's features)
         kStartNoAck,         // QStartNoAckMode
         kReadTargetXml,      // qXfer:features:read:target.xml:OFF,LEN: addr (offset), length
+        kReadExecFile,       // qXfer:exec-file:read:P:OFF,LEN: process (kAnyThread: none named), addr, length
+        kReadThreads,        // qXfer:threads:read::OFF,LEN: addr, length
         kThreadListFirst,    // qfThreadInfo
         kThreadListNext,     // qsThreadInfo
-        kThreadExtraInfo,    // qThreadExtraInfo,T: thread
+        kThreadExtraInfo,    // qThreadExtraInfo,T: thread, process
         kCurrentThread,      // qC
         kAttached,           // qAttached
         kSymbol,             // qSymbol
@@ -118,6 +125,7 @@ struct Request {
 
     Kind kind = Kind::kUnsupported;
     uint64_t thread = kAnyThread;
+    uint64_t process = kAnyThread;  // "pP.T": P (thread ids are Anvil's, unique without it)
     uint64_t addr = 0;
     uint64_t length = 0;
     std::vector<uint64_t> named;  // kContinue, kStep: the thread ids the actions name (each must exist)

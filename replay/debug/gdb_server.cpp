@@ -4,13 +4,18 @@
 //
 // What gdb sees: an x86-64 target (GNU/Linux OS ABI, so that `catch syscall`
 // works, with Anvil's syscall table installed as GDB's amd64-linux syscall
-// file), Anvil's threads as its threads, each thread's registers and the
-// memory of its address space. The target is read-only: writing registers or
-// memory would make the run differ from the one being debugged. Breakpoints
-// are kept by the stub (Z0/Z1), never written into guest memory; with
-// --program they fire only in processes whose code at that address is the
-// program's. Execution can go backwards (reverse-stepi, reverse-continue),
-// by re-execution from checkpoints.
+// file). With gdb's multiprocess extensions, each Anvil process is an
+// inferior (its id the VSpace's object id, its executable the program it
+// runs, qXfer:exec-file, from programs.h), and its threads are that
+// inferior's threads, named after the program (qXfer:threads). A process that
+// starts during a continue is shown to gdb by a stop gdb resumes by itself (a
+// "library" event naming the new process's thread): gdb adds the inferior,
+// reads its symbols and inserts its breakpoints. Each thread has its registers
+// and the memory of its address space. The target is read-only: writing
+// registers or memory would make the run differ from the one being debugged.
+// Breakpoints are kept by the stub (Z0/Z1), never written into guest memory,
+// and belong to the process gdb set them in. Execution can go backwards
+// (reverse-stepi, reverse-continue), by re-execution from checkpoints.
 //
 // The pieces: the framing and the decoding of packets are gdb::Connection and
 // gdb::parse_request (gdb_connection.h), the registers and target description
@@ -22,6 +27,7 @@
 #include "replay/debug/gdb_connection.h"
 #include "replay/debug/gdb_target.h"
 #include "replay/debug/hex.h"
+#include "replay/debug/programs.h"
 
 #include <arpa/inet.h>
 #include <fmt/core.h>
@@ -43,17 +49,13 @@ std::string hex_text(const std::string& s) { return to_hex(s.data(), s.size()); 
 
 class Stub {
 public:
-    Stub(Timeline& t, int fd) : timeline_(t), fd_(fd), layout_(gdb::register_layout()) {
-        const std::vector<uint8_t>& elf = t.options().program_elf;
-        if (!elf.empty()) {
-            const char* error = nullptr;
-            have_program_ = kernel::elf::parse(elf.data(), elf.size(), &program_, &error) == ANVIL_OK;
-        }
-    }
+    Stub(Timeline& t, int fd, ProgramFiles& programs)
+        : timeline_(t), fd_(fd), layout_(gdb::register_layout()), programs_(programs) {}
 
     int serve() {
+        refresh();
         thread_ = first_thread();
-        stop_reply_ = fmt::format("T05thread:{:x};", thread_);
+        refresh();
         char c;
         while (!done_ && read_byte(&c)) {
             switch (conn_.feed(c)) {
@@ -121,9 +123,16 @@ private:
             done_ = true;
             return;
         case Kind::kDetach:
-            done_ = true;
-            detached_ = true;
+            // gdb detaches its inferiors one by one: the session is left
+            // when the last one is (each is a process gdb has been shown).
             conn_.reply("OK");
+            if (r.process != gdb::kAnyThread &&
+                std::find(detached_from_.begin(), detached_from_.end(), r.process) == detached_from_.end())
+                detached_from_.push_back(r.process);
+            if (r.process == gdb::kAnyThread || detached_from_.size() >= known_.size()) {
+                done_ = true;
+                detached_ = true;
+            }
             return;
         default:
             conn_.reply(handle(r));
@@ -133,18 +142,28 @@ private:
     std::string handle(const Request& r) {
         switch (r.kind) {
         case Kind::kUnsupported: return "";
-        case Kind::kBad: case Kind::kWrite: return std::string(gdb::kErrArguments);
-        case Kind::kStopReason: return stop_reply_;
+        case Kind::kBad: return std::string(gdb::kErrArguments);
+        case Kind::kWrite:
+            fmt::print(stderr, "anvil-debug: gdb asked to write registers or memory: refused, the run is a "
+                               "recording (docs/debugging.md)\n");
+            return std::string(gdb::kErrWrite);
+        case Kind::kStopReason:
+            // (before any move: written now, when gdb has said whether it speaks multiprocess)
+            if (stop_reply_.empty())
+                shown(thread_);
+            return stop_reply_.empty() ? fmt::format("T05thread:{};", tid(thread_)) : stop_reply_;
         case Kind::kReadRegisters: return registers(thread_);
         case Kind::kReadRegister: return one_register(r.addr);
         case Kind::kReadMemory: return memory(r.addr, r.length);
-        case Kind::kSetThread:
-            if (r.thread != gdb::kAnyThread && r.thread != gdb::kAllThreads) {
-                if (!alive(r.thread))
-                    return std::string(gdb::kErrNoThread);
-                thread_ = r.thread;
-            }
+        case Kind::kSetThread: {
+            const uint64_t t = pick(r);
+            if (t == gdb::kAnyThread)
+                return "OK";
+            if (!alive(t))
+                return std::string(gdb::kErrNoThread);
+            thread_ = t;
             return "OK";
+        }
         case Kind::kThreadAlive: return alive(r.thread) ? "OK" : std::string(gdb::kErrNoThread);
         case Kind::kContinue:
         case Kind::kStep: {
@@ -162,29 +181,39 @@ private:
         case Kind::kReverseStep: return reverse_step(thread_);
         case Kind::kReverseContinue: return reverse_continue();
         case Kind::kInsertBreakpoint:
-            bps_[r.addr] = program_bytes(r.addr);
+            bps_[breakpoint_process()].insert(r.addr);
             settings_dirty_ = true;
             return "OK";
-        case Kind::kRemoveBreakpoint:
-            bps_.erase(r.addr);
+        case Kind::kRemoveBreakpoint: {
+            auto it = bps_.find(breakpoint_process());
+            if (it != bps_.end() && it->second.erase(r.addr) && it->second.empty())
+                bps_.erase(it);
             settings_dirty_ = true;
             return "OK";
+        }
         case Kind::kInsertWatchpoint: return insert_watch(r);
         case Kind::kRemoveWatchpoint: return remove_watch(r);
         case Kind::kSupported:
+            multiprocess_ = r.text.find("multiprocess+") != std::string::npos;
             return fmt::format("PacketSize={:x};qXfer:features:read+;QCatchSyscalls+;ReverseStep+;"
-                               "ReverseContinue+;swbreak+;QStartNoAckMode+;vContSupported+",
-                               gdb::kMaxPacket);
-        case Kind::kReadTargetXml: return target_xml_part(r.addr, r.length);
+                               "ReverseContinue+;swbreak+;QStartNoAckMode+;vContSupported+;"
+                               "qXfer:threads:read+;qXfer:exec-file:read+{}",
+                               gdb::kMaxPacket, multiprocess_ ? ";multiprocess+" : "");
+        case Kind::kReadTargetXml: return part(gdb::target_xml(), r.addr, r.length);
+        case Kind::kReadExecFile: return exec_file(r);
+        case Kind::kReadThreads: return part(threads_xml(), r.addr, r.length);
         case Kind::kThreadListFirst: {
+            refresh();
             std::string out;
-            for (uint64_t t : threads())
-                out += fmt::format("{}{:x}", out.empty() ? "m" : ",", t);
+            for (uint64_t t : threads()) {
+                out += fmt::format("{}{}", out.empty() ? "m" : ",", tid(t));
+                shown(t);
+            }
             return out.empty() ? "l" : out;
         }
         case Kind::kThreadListNext: return "l";
         case Kind::kThreadExtraInfo: return hex_text(timeline_.thread_info(r.thread));
-        case Kind::kCurrentThread: return fmt::format("QC{:x}", thread_);
+        case Kind::kCurrentThread: return fmt::format("QC{}", tid(thread_));
         case Kind::kAttached: return "1";
         case Kind::kSymbol: return "OK";
         case Kind::kCatchSyscalls: return catch_syscalls(r);
@@ -195,30 +224,129 @@ private:
         return "";
     }
 
-    std::string target_xml_part(uint64_t off, uint64_t len) {
-        const std::string xml = gdb::target_xml();
-        if (off >= xml.size())
+    // Bytes [off, off+len) of a qXfer object: "m" and them, or "l" and the last ones.
+    static std::string part(const std::string& object, uint64_t off, uint64_t len) {
+        if (off >= object.size())
             return "l";
-        const std::string part = xml.substr(off, std::min<uint64_t>(len, gdb::kMaxPacket / 2));
-        return (off + part.size() >= xml.size() ? "l" : "m") + part;
+        const std::string p = object.substr(off, std::min<uint64_t>(len, gdb::kMaxPacket / 2));
+        return (off + p.size() >= object.size() ? "l" : "m") + p;
     }
 
-    // ---- Threads, registers, memory ----
+    // ---- Processes and threads ----
 
-    std::vector<uint64_t> threads() { return timeline_.threads(); }
+    // The processes and their threads now (after every move), the selected
+    // thread's process first: gdb gives the first it hears of inferior 1,
+    // whose program is the file named on gdb's command line, if one is.
+    // Once the run has ended there are none: its threads ran their last.
+    void refresh() {
+        procs_ = timeline_.ended() ? std::vector<ProcessInfo>{} : timeline_.processes();
+        const auto selected = std::find_if(procs_.begin(), procs_.end(), [&](const ProcessInfo& p) {
+            return std::find(p.threads.begin(), p.threads.end(), thread_) != p.threads.end();
+        });
+        if (selected != procs_.end())
+            std::rotate(procs_.begin(), selected, selected + 1);
+    }
 
-    bool alive(uint64_t t) {
-        const std::vector<uint64_t> all = threads();
-        return std::find(all.begin(), all.end(), t) != all.end();
+    // Notes that gdb has now heard of thread t's process.
+    void shown(uint64_t t) {
+        const ProcessInfo* p = process_of(t);
+        if (p && std::find(known_.begin(), known_.end(), p->id) == known_.end())
+            known_.push_back(p->id);
+    }
+
+    std::vector<uint64_t> threads() const {
+        std::vector<uint64_t> all;
+        for (const ProcessInfo& p : procs_)
+            all.insert(all.end(), p.threads.begin(), p.threads.end());
+        return all;
+    }
+
+    const ProcessInfo* process(uint64_t id) const {
+        for (const ProcessInfo& p : procs_)
+            if (p.id == id)
+                return &p;
+        return nullptr;
+    }
+
+    const ProcessInfo* process_of(uint64_t t) const {
+        for (const ProcessInfo& p : procs_)
+            if (std::find(p.threads.begin(), p.threads.end(), t) != p.threads.end())
+                return &p;
+        return nullptr;
+    }
+
+    bool alive(uint64_t t) const { return process_of(t) != nullptr; }
+
+    // A thread as gdb names it: "pPROCESS.THREAD" with the multiprocess extensions.
+    std::string tid(uint64_t t) const {
+        const ProcessInfo* p = multiprocess_ ? process_of(t) : nullptr;
+        return p ? fmt::format("p{:x}.{:x}", p->id, t) : fmt::format("{:x}", t);
+    }
+
+    // The thread a request names: its own, or for "pP.-1"/"pP.0" the first of
+    // process P; kAnyThread for "any" or "all".
+    uint64_t pick(const Request& r) const {
+        if (r.thread != gdb::kAnyThread && r.thread != gdb::kAllThreads)
+            return r.thread;
+        if (r.process == gdb::kAnyThread || r.process == gdb::kAllThreads)
+            return gdb::kAnyThread;
+        const ProcessInfo* p = process(r.process);
+        return p ? p->threads.front() : ~0ull;  // (~0: no such process, never alive)
     }
 
     uint64_t first_thread() {
         const uint64_t focus = timeline_.focus();
-        if (focus)
+        if (focus && alive(focus))
             return focus;
         const std::vector<uint64_t> t = threads();
         return t.empty() ? 1 : t.front();
     }
+
+    // The process a breakpoint gdb inserts now belongs to: gdb selects a
+    // thread of it first (Hg). Without the multiprocess extensions, every process.
+    uint64_t breakpoint_process() const {
+        const ProcessInfo* p = multiprocess_ ? process_of(thread_) : nullptr;
+        return p ? p->id : 0;
+    }
+
+    std::string exec_file(const Request& r) {
+        const ProcessInfo* p = r.process == gdb::kAnyThread ? process_of(thread_) : process(r.process);
+        if (!p)
+            return std::string(gdb::kErrNoThread);
+        const std::string path = programs_.path(p->name);
+        if (path.empty())
+            return std::string(gdb::kErrArguments);
+        return part(path, r.addr, r.length);
+    }
+
+    // qXfer:threads: every thread, named after its process's program.
+    std::string threads_xml() {
+        refresh();
+        std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
+        for (const ProcessInfo& p : procs_)
+            for (uint64_t t : p.threads) {
+                xml += fmt::format("<thread id=\"{}\" name=\"{}\"/>\n", tid(t),
+                                   p.name.empty() ? "?" : xml_text(p.name));
+                shown(t);
+            }
+        return xml + "</threads>\n";
+    }
+
+    static std::string xml_text(const std::string& s) {
+        std::string out;
+        for (char c : s) {
+            switch (c) {
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '&': out += "&amp;"; break;
+            case '"': out += "&quot;"; break;
+            default: out += c;
+            }
+        }
+        return out;
+    }
+
+    // ---- Registers, memory ----
 
     // The `g` reply for thread t; empty if it does not exist.
     std::string register_hex(uint64_t t) {
@@ -250,22 +378,6 @@ private:
     }
 
     // ---- Breakpoints and catchpoints ----
-
-    // The program's bytes at `va` (up to 32), to tell its code from other programs'.
-    std::vector<uint8_t> program_bytes(uint64_t va) {
-        if (!have_program_)
-            return {};
-        const std::vector<uint8_t>& f = timeline_.options().program_elf;
-        for (size_t i = 0; i < program_.segment_count; ++i) {
-            const kernel::elf::Segment& s = program_.segments[i];
-            if (va < s.vaddr || va >= s.vaddr + s.filesz)
-                continue;
-            const uint64_t at = s.offset + (va - s.vaddr);
-            const uint64_t n = std::min<uint64_t>(32, s.vaddr + s.filesz - va);
-            return std::vector<uint8_t>(f.begin() + static_cast<long>(at), f.begin() + static_cast<long>(at + n));
-        }
-        return {};
-    }
 
     std::string catch_syscalls(const Request& r) {
         switch (r.catch_mode) {
@@ -321,11 +433,12 @@ private:
             bool reached = false;
             if (!timeline_.goto_event(cmd.number, &reached))
                 return "the simulator worker died";
+            refresh();
             const uint64_t t = timeline_.focus();
             if (t && alive(t))
                 thread_ = t;
             at_breakpoint_ = false;
-            stop_reply_ = fmt::format("T05thread:{:x};", thread_);
+            stop_reply_ = fmt::format("T05thread:{};", tid(thread_));
             return (reached ? "" : fmt::format("the run ends before event #{}\n", cmd.number)) +
                    timeline_.capture("where") +
                    "(gdb: `maint flush register-cache`, then `frame`, to see the new position)\n";
@@ -380,12 +493,16 @@ private:
 
     std::string stopped(uint64_t t, const std::string& why) {
         thread_ = t;
-        stop_reply_ = fmt::format("T05{}thread:{:x};", why, t);
+        shown(t);
+        stop_reply_ = fmt::format("T05{}thread:{};", why, tid(t));
         return stop_reply_;
     }
 
+    // The run is over: gdb hears it as the exit of the first process (init).
     std::string exited(int code) {
         stop_reply_ = fmt::format("W{:02x}", code & 0xff);
+        if (multiprocess_ && !known_.empty())
+            stop_reply_ += fmt::format(";process:{:x}", known_.front());
         return stop_reply_;
     }
 
@@ -395,6 +512,7 @@ private:
         at_breakpoint_ = s && s->kind == Stop::Kind::kBreakpoint;
         if (!s)
             return exited(121);
+        refresh();
         const uint64_t t = s->thread ? s->thread : fallback;
         switch (s->kind) {
         case Stop::Kind::kStep: return stopped(t, "");
@@ -403,8 +521,10 @@ private:
         case Stop::Kind::kSyscallReturn: return stopped(t, fmt::format("syscall_return:{:x};", s->syscall));
         case Stop::Kind::kInterrupt:
             thread_ = t;
-            stop_reply_ = fmt::format("T02thread:{:x};", thread_);  // SIGINT, as gdb expects
+            shown(thread_);
+            stop_reply_ = fmt::format("T02thread:{};", tid(thread_));  // SIGINT, as gdb expects
             return stop_reply_;
+        case Stop::Kind::kProcess: return stopped(t, "library:;");  // gdb adds the inferior and resumes
         case Stop::Kind::kExited: return exited(s->exit_code);
         case Stop::Kind::kStartOfRun: return stopped(t, "replaylog:begin;");
         case Stop::Kind::kEvent: return stopped(t, "");  // (gdb sets no event breakpoints)
@@ -425,11 +545,11 @@ private:
     std::string resume_continue() {
         sync_settings();
         if (interrupt_pending()) {  // Ctrl-C came right behind the packet: stop before running
-            stop_reply_ = fmt::format("T02thread:{:x};", thread_);
+            stop_reply_ = fmt::format("T02thread:{};", tid(thread_));
             return stop_reply_;
         }
         // gdb's Ctrl-C reaches the worker while it runs.
-        return stop_reply(timeline_.cont(at_breakpoint_, fd_), thread_);
+        return stop_reply(timeline_.cont(at_breakpoint_, fd_, multiprocess_ ? &known_ : nullptr), thread_);
     }
 
     std::string reverse_step(uint64_t t) {
@@ -457,20 +577,51 @@ private:
     uint64_t thread_ = 1;          // the thread gdb has selected
     std::string stop_reply_;
     bool at_breakpoint_ = false;   // the last stop was at a breakpoint (resuming passes it)
-    sim::Breakpoints bps_;
+    ProgramFiles& programs_;
+    bool multiprocess_ = false;        // gdb speaks the multiprocess extensions
+    std::vector<ProcessInfo> procs_;   // refresh()
+    std::vector<uint64_t> known_;      // every process gdb has been shown, in order
+    std::vector<uint64_t> detached_from_;  // the processes gdb has detached from (D;P)
+    CodeBreakpoints bps_;
     // gdb's watchpoints, in the order set (a stop names its index). As many
     // as x86 has debug registers for, twice over.
     static constexpr size_t kMaxWatches = 8;
     std::vector<Watch> watches_;
     SyscallCatch catches_;
     bool settings_dirty_ = false;
-    kernel::elf::Image program_{};
-    bool have_program_ = false;
 };
+
+// --program: on to the start of the first process running `name`.
+bool run_to_program(Timeline& timeline, const std::string& name) {
+    for (;;) {
+        std::vector<uint64_t> known;
+        for (const ProcessInfo& p : timeline.processes()) {
+            if (p.name == name) {
+                timeline.set_focus(p.threads.front());
+                return true;
+            }
+            known.push_back(p.id);
+        }
+        const std::optional<Stop> s = timeline.cont(false, -1, &known);
+        if (!s) {
+            fmt::print(stderr, "anvil-debug: the simulator worker died\n");
+            return false;
+        }
+        if (s->kind == Stop::Kind::kExited) {
+            fmt::print("anvil-debug: no process ran {} before the run ended (exit {}); gdb sees the end\n", name,
+                       s->exit_code);
+            return true;
+        }
+    }
+}
 
 }  // namespace
 
 int gdb_serve(Timeline& timeline, int port) {
+    ProgramFiles programs(timeline.options().config.initramfs, timeline.options().symbol_dirs,
+                          timeline.scratch_dir());
+    if (!timeline.options().program.empty() && !run_to_program(timeline, timeline.options().program))
+        return 2;
     const int listener = socket(AF_INET, SOCK_STREAM, 0);
     if (listener < 0) {
         fmt::print(stderr, "anvil-debug: cannot create a socket: {}\n", std::strerror(errno));
@@ -501,7 +652,7 @@ int gdb_serve(Timeline& timeline, int port) {
             close(listener);
             return 2;
         }
-        Stub stub(timeline, fd);
+        Stub stub(timeline, fd, programs);
         const int status = stub.serve();
         close(fd);
         if (!stub.detached_ || status != 0) {

@@ -1,6 +1,8 @@
 // Kernel state for people (kernel_view.h).
 #include "replay/debug/kernel_view.h"
 
+#include "kernel/boot/cpio.h"
+#include "kernel/boot/elf.h"
 #include "kernel/cap/cap.h"
 #include "kernel/object/cnode.h"
 #include "kernel/object/endpoint.h"
@@ -13,6 +15,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace replay::debug {
 
@@ -38,6 +41,71 @@ std::vector<uint64_t> live_threads() {
         if (o->type() == ANVIL_OBJ_TCB && static_cast<kernel::Thread*>(o)->state() != kernel::ThreadState::kExited)
             ids.push_back(o->id());
     return ids;
+}
+
+uint64_t process_of(kernel::Thread* t) { return t && t->vspace() ? t->vspace()->id() : 0; }
+
+std::vector<ProcessInfo> live_processes() {
+    std::vector<ProcessInfo> out;
+    for (kernel::KObject* o = kernel::KObject::first_live(); o; o = o->next_live()) {
+        if (o->type() != ANVIL_OBJ_TCB)
+            continue;
+        auto* t = static_cast<kernel::Thread*>(o);
+        const uint64_t pid = process_of(t);
+        if (!pid || t->state() == kernel::ThreadState::kExited || t->state() == kernel::ThreadState::kInactive)
+            continue;
+        auto it = std::find_if(out.begin(), out.end(), [&](const ProcessInfo& p) { return p.id == pid; });
+        if (it == out.end())
+            it = out.insert(std::upper_bound(out.begin(), out.end(), pid,
+                                             [](uint64_t id, const ProcessInfo& p) { return id < p.id; }),
+                            ProcessInfo{pid, "", {}});
+        it->threads.push_back(t->id());  // (the live list is in id order)
+    }
+    return out;
+}
+
+namespace {
+
+kernel::VSpace* find_vspace(uint64_t id) {
+    for (kernel::KObject* o = kernel::KObject::first_live(); o; o = o->next_live())
+        if (o->type() == ANVIL_OBJ_VSPACE && o->id() == id)
+            return static_cast<kernel::VSpace*>(o);
+    return nullptr;
+}
+
+}  // namespace
+
+uint64_t address_space_of(uint64_t process) {
+    kernel::VSpace* vs = find_vspace(process);
+    return vs ? vs->as() : 0;
+}
+
+std::string program_of(uint64_t process, const std::vector<uint8_t>& initramfs) {
+    kernel::VSpace* vs = find_vspace(process);
+    if (!vs)
+        return "";
+    kernel::cpio::Reader archive(initramfs.data(), initramfs.size());
+    kernel::cpio::Entry e;
+    std::vector<uint8_t> code;
+    while (archive.next(&e) == ANVIL_OK) {
+        kernel::elf::Image image;
+        const char* why = nullptr;
+        if (kernel::elf::parse(e.data, e.size, &image, &why) != ANVIL_OK)
+            continue;
+        bool any = false, all = true;
+        for (size_t i = 0; i < image.segment_count && all; ++i) {
+            const kernel::elf::Segment& s = image.segments[i];
+            if (!(s.perms & ANVIL_PERM_X) || s.filesz == 0)
+                continue;
+            any = true;
+            code.resize(s.filesz);
+            all = vs->copy_in(code.data(), s.vaddr, s.filesz) == ANVIL_OK &&
+                  std::memcmp(code.data(), e.data + s.offset, s.filesz) == 0;
+        }
+        if (any && all)
+            return e.name;
+    }
+    return "";
 }
 
 std::string waits_on(kernel::Thread* t) {

@@ -19,6 +19,25 @@ namespace replay::debug {
 kernel::Thread* find_thread(uint64_t id);
 // The ids of the threads that have not exited.
 std::vector<uint64_t> live_threads();
+// A process as gdb sees it: an address space (its VSpace's object id), the
+// threads that run in it, by id, and the program it runs.
+struct ProcessInfo {
+    uint64_t id = 0;
+    std::string name;
+    std::vector<uint64_t> threads;
+};
+// The processes with a started thread (resumed, not exited), by id, each
+// with those threads; the name is left to program_of.
+std::vector<ProcessInfo> live_processes();
+// The initramfs member whose code process `process` runs: the first whose
+// executable segments are all in its memory, byte for byte ("" if none is).
+// The kernel keeps no program names (spawning is userspace's), so this is
+// how the debugger tells programs apart.
+std::string program_of(uint64_t process, const std::vector<uint8_t>& initramfs);
+// The process thread `t` runs in (0: none).
+uint64_t process_of(kernel::Thread* t);
+// The address space (hal handle) of process `id`; 0 if it has none.
+uint64_t address_space_of(uint64_t process);
 // What a thread waits on, for people (" recv on endpoint 4"); "" if nothing.
 std::string waits_on(kernel::Thread* t);
 

@@ -70,7 +70,12 @@ int main(int argc, char** argv) {
                    "printed)")
         ->check(CLI::Range(0, 65535));
     app.add_option("--program", options.program,
-                   "with --gdb: the initramfs program being debugged (breakpoints fire only where its code is)");
+                   "with --gdb: run to the start of the first process that runs this initramfs program before "
+                   "gdb attaches, and show gdb that process first");
+    app.add_option("--symbols", options.symbol_dirs,
+                   "with --gdb: directories holding the unstripped programs the initramfs was packed from "
+                   "(gdb reads each process's symbols there; default: the initramfs's directory)")
+        ->check(CLI::ExistingDirectory);
     bool syscalls_xml = false;
     app.add_flag("--gdb-syscalls-xml", syscalls_xml,
                  "print Anvil's syscall table in GDB's syscall XML format and exit (for `catch syscall NAME`)");
@@ -129,7 +134,10 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "anvil-debug: {} in {} is not a program: {}\n", options.program, initramfs_path, why);
             return cli::kExitUsage;
         }
-        options.program_elf.assign(e.data, e.data + e.size);
+    }
+    if (options.symbol_dirs.empty()) {
+        const size_t slash = initramfs_path.rfind('/');
+        options.symbol_dirs.push_back(slash == std::string::npos ? "." : initramfs_path.substr(0, slash));
     }
     std::FILE* script = nullptr;
     if (!script_path.empty()) {

@@ -7,6 +7,7 @@
 #include "replay/debug/kernel_view.h"
 #include "replay/debug/session.h"
 
+#include <anvil/syscalls.h>
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <poll.h>
@@ -206,6 +207,7 @@ void Worker::complete_step(uint64_t thread, size_t records_before) {
         const Record& r = recs()[i];
         if (r.k() == trace::Kind::k_syscall) {
             in_syscall_[r.f[1]] = r.f[2];
+            resumed_ |= r.f[2] == ANVIL_SYS_tcb_resume;  // (a new process starts so)
         } else if (r.k() == trace::Kind::k_sysret || r.k() == trace::Kind::k_wake) {
             const uint64_t t = r.k() == trace::Kind::k_sysret ? r.f[1] : r.f[0];
             const auto it = in_syscall_.find(t);
@@ -216,7 +218,46 @@ void Worker::complete_step(uint64_t thread, size_t records_before) {
             }
         }
     }
+    if (machine_.address_spaces_made() != as_made_ && bps_.size() > bps_.count(0))
+        set_code_watch();  // a new process may be one a breakpoint names
     maybe_checkpoint();
+}
+
+// ---- Instruction breakpoints, by process --------------------------------------
+
+const sim::Breakpoints* Worker::slice_breakpoints(uint64_t thread) {
+    const auto every = bps_.find(0);
+    const auto own = bps_.find(process_of(find_thread(thread)));
+    if (own == bps_.end() || own->first == 0)
+        return every == bps_.end() ? nullptr : &every->second;
+    slice_bps_ = own->second;
+    if (every != bps_.end())
+        slice_bps_.insert(every->second.begin(), every->second.end());
+    return &slice_bps_;
+}
+
+void Worker::set_code_watch() {
+    as_made_ = machine_.address_spaces_made();
+    if (view_)
+        return;
+    std::map<uint64_t, sim::Breakpoints> per_as;
+    for (const auto& [process, b] : bps_)
+        if (process != 0)
+            if (const uint64_t as = address_space_of(process))
+                per_as[as] = b;
+    const auto every = bps_.find(0);
+    machine_.set_watch(every == bps_.end() ? sim::Breakpoints{} : every->second, per_as);
+}
+
+uint64_t Worker::new_process_thread() {
+    if (!watch_processes_ || !std::exchange(resumed_, false))
+        return 0;
+    for (const ProcessInfo& p : live_processes())
+        if (std::find(known_processes_.begin(), known_processes_.end(), p.id) == known_processes_.end()) {
+            known_processes_.push_back(p.id);
+            return p.threads.front();
+        }
+    return 0;
 }
 
 // ---- Checkpoints ------------------------------------------------------------
@@ -441,8 +482,9 @@ void Worker::cont(uint64_t k, bool skip) {
             return;
         }
         if (!p.ran) {
-            if (first && (!bps_.empty() || !watches_.empty())) {
-                const Probe r = probe(~0ull, bps_.empty() ? nullptr : &bps_, k + (skip ? 1 : 0), false);
+            const sim::Breakpoints* bps = slice_breakpoints(p.thread);
+            if (first && (bps || !watches_.empty())) {
+                const Probe r = probe(~0ull, bps, k + (skip ? 1 : 0), false);
                 // The first access a watch stops at by an instruction from k on
                 // (the run stops after it), unless a breakpoint comes first.
                 for (const sim::DataHit& h : r.watch_hits) {
@@ -487,6 +529,11 @@ void Worker::cont(uint64_t k, bool skip) {
         if (!returns_.empty()) {
             focus_ = returns_[0].first;
             reply(fmt::format("stopped return {} {}", returns_[0].first, returns_[0].second));
+            return;
+        }
+        if (const uint64_t t = new_process_thread()) {
+            focus_ = t;
+            reply(fmt::format("stopped process {}", t));
             return;
         }
         // The command loop's breakpoints on kernel events (gdb sets none).

@@ -13,10 +13,12 @@
 //    `threads`, `break ...`, ...): its answer goes to the terminal;
 //  - =goto S, =entry, =plan, =view K: move (forward to step S; the next slice to
 //    its kernel entry; plan it; become a view K instructions into it);
-//  - =stepi T N K, =cont K SKIP: run; reply "stopped step T", "stopped bp T",
+//  - =stepi T N K, =cont K SKIP [P,P...]: run; reply "stopped step T", "stopped bp T",
 //    "stopped entry T NR", "stopped return T NR", "stopped interrupt T",
 //    "stopped exit CODE", or (=cont) "goto S": the slice after step S hit a
-//    breakpoint, to be resolved from its start;
+//    breakpoint, to be resolved from its start; with a list of processes,
+//    =cont also stops when a process not in it appears: "stopped process T"
+//    (T its first thread);
 //  - =scan S EXCLUDE: from a checkpoint to step S, reply "scan none" or
 //    "scan STEP bp|entry|return T NR", the last stop on the way;
 //  - =probe LIMIT, =collect [LIMIT]: run the next slice in a probe, reply
@@ -26,14 +28,15 @@
 //  - =eventstep N [known]: reply "eventstep STEP", the step that wrote record
 //    N, running on to it if the run has not (no reply if the run ends first;
 //    with `known`, no reply rather than running);
-//  - =bp ADDR:HEXBYTES..., =catch off|all|NR...: the stops of =cont and =scan;
+//  - =bp PROCESS:ADDR..., =catch off|all|NR...: the stops of =cont and =scan
+//    (breakpoints of process 0 are in every process);
 //  - =watch PA:LEN:TYPE:VA... (the whole set; TYPE 2 write, 3 read, 4 access):
 //    data watchpoints, also stops of =cont ("stopped watch T I OLD NEW": watch
 //    I, the watched bytes' values before and after) and =scan ("scan STEP
 //    watch T I"); =phys T VA LEN: reply "phys PA" if the LEN bytes at VA of
 //    T's address space are mapped and physically contiguous, else "phys none";
-//  - =focus [T], =threads, =tinfo T, =regs T, =mem T VA LEN, =show: look; the
-//    replies are "focus T", "threads T...", "tinfo TEXT", "regs HEX" (the
+//  - =focus [T], =threads, =procs, =tinfo T, =regs T, =mem T VA LEN, =show: look; the
+//    replies are "focus T", "threads T...", "procs P:HEXNAME:T,T... ...", "tinfo TEXT", "regs HEX" (the
 //    hal::UserRegs, empty if no thread T), "mem HEX";
 //  - =capture LINE: a command of the command loop whose output is the reply,
 //    "captured HEX" (the GDB server's `monitor` commands);
@@ -180,7 +183,20 @@ private:
     sim::Outcome outcome_;
     bool view_ = false;                    // this process is a view, view_k_ instructions into the slice
     uint64_t view_k_ = 0;
-    sim::Breakpoints bps_;                 // the GDB server's (instructions)
+    // The GDB server's instruction breakpoints, by process (0: in every process).
+    std::map<uint64_t, sim::Breakpoints> bps_;
+    sim::Breakpoints slice_bps_;           // slice_breakpoints()'s answer
+    uint64_t as_made_ = 0;                 // address spaces made when the code watch was last set
+    // The breakpoints of thread `thread`'s process (nullptr: none).
+    const sim::Breakpoints* slice_breakpoints(uint64_t thread);
+    // Hands the breakpoints to the machine (each process's to its address space).
+    void set_code_watch();
+    // With =cont's process list: the first thread of a live process not in it (0: none).
+    std::vector<uint64_t> known_processes_;
+    bool watch_processes_ = false;
+    uint64_t new_process_thread();
+    bool resumed_ = false;                 // a step since new_process_thread() last looked resumed a thread
+    std::map<uint64_t, std::string> program_names_;  // by process: program_of()
     bool catching_ = false, catch_all_ = false;
     std::set<uint64_t> catch_;
     struct Watch {

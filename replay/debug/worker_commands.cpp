@@ -260,7 +260,14 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
     } else if (cmd == "cont") {
         uint64_t k = 0;
         int skip = 0;
-        in >> k >> skip;
+        std::string known;
+        in >> k >> skip >> known;
+        watch_processes_ = !known.empty();
+        known_processes_.clear();
+        for (char* p = known.data(); *p;) {
+            known_processes_.push_back(std::strtoull(p, &p, 16));
+            p += *p == ',';
+        }
         cont(k, skip != 0);
     } else if (cmd == "scan") {
         uint64_t hi = 0;
@@ -274,7 +281,8 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
             reply("probe none");
             return;
         }
-        const Probe r = cmd == "probe" ? probe(limit, nullptr, 0, false) : probe(limit, &bps_, 0, true);
+        const Probe r = cmd == "probe" ? probe(limit, nullptr, 0, false)
+                                       : probe(limit, slice_breakpoints(machine_.planned()->thread), 0, true);
         reply(fmt::format("probe {} {} {}", r.thread, r.executed, r.reached(limit) ? 1 : 0) +
               format_hits(r.hits, r.watch_hits));
     } else if (cmd == "find") {  // the last step at or before S whose slice ran thread T
@@ -287,16 +295,15 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
                 break;
             }
         reply(fmt::format("find {}", found));
-    } else if (cmd == "bp") {  // ADDR:HEXBYTES ... (the whole set)
+    } else if (cmd == "bp") {  // PROCESS:ADDR ... (the whole set)
         bps_.clear();
         std::string item;
         while (in >> item) {
-            const size_t colon = item.find(':');
-            bps_[std::strtoull(item.substr(0, colon).c_str(), nullptr, 16)] =
-                colon == std::string::npos ? std::vector<uint8_t>{} : from_hex(item.substr(colon + 1));
+            char* p = item.data();
+            const uint64_t process = std::strtoull(p, &p, 16);
+            bps_[process][std::strtoull(p + (*p == ':'), nullptr, 16)] = {};
         }
-        if (!view_)
-            machine_.set_watch(bps_);
+        set_code_watch();
     } else if (cmd == "watch") {  // PA:LEN:TYPE:VA ... (the whole set)
         std::vector<Watch> w;
         std::string item;
@@ -347,6 +354,17 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
         std::string text = "threads";
         for (uint64_t id : live_threads())
             text += fmt::format(" {}", id);
+        reply(text);
+    } else if (cmd == "procs") {
+        std::string text = "procs";
+        for (const ProcessInfo& p : live_processes()) {
+            std::string& name = program_names_[p.id];
+            if (name.empty())
+                name = program_of(p.id, options_.config.initramfs);
+            text += fmt::format(" {:x}:{}:", p.id, to_hex(name.data(), name.size()));
+            for (size_t i = 0; i < p.threads.size(); ++i)
+                text += fmt::format("{}{:x}", i ? "," : "", p.threads[i]);
+        }
         reply(text);
     } else if (cmd == "tinfo") {
         uint64_t id = 0;

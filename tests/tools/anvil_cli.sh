@@ -113,7 +113,7 @@ help)
     # Every command's --help and -h, and help after other arguments (even
     # wrong ones, or the command's own).
     check_each 0 help < <(
-        for cmd in run replay debug test qemu sweep trace fuzz bench build setup clean help; do
+        for cmd in run replay debug gdb test qemu sweep trace fuzz bench build setup clean help; do
             echo "$cmd --help"
             echo "$cmd -h"
         done
@@ -130,6 +130,7 @@ test -R unit/ --help
 test --debian 13 --help
 test --debian 13 --fresh -h
 debug --gdb 1234 --program tally -h
+gdb --program tally --help -- -batch
 qemu --smp 2 --help
 bench -h
 CASES
@@ -150,7 +151,7 @@ CASES
     for flag in "" help -h --help; do
         run help $flag
         [[ $code == 0 ]] || fail "tools/anvil $flag exited $code"
-        for cmd in run replay debug test qemu sweep trace fuzz bench build setup clean help; do
+        for cmd in run replay debug gdb test qemu sweep trace fuzz bench build setup clean help; do
             grep -qE "^  $cmd( |,|$)" <<<"$out" || fail "tools/anvil $flag does not list $cmd"
         done
         untouched "tools/anvil $flag"
@@ -169,6 +170,8 @@ debug --gdb port
 debug --program tally
 debug --trace no-such.atrace
 debug --initramfs no-such.cpio
+gdb --gdb 1234
+gdb --trace no-such.atrace
 qemu --smp 0
 qemu --timeout soon
 qemu --frobnicate
