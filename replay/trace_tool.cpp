@@ -935,8 +935,9 @@ int main(int argc, char** argv) {
     CLI::App app{"anvil-trace: read Anvil kernel traces (format: docs/trace-format.md).\n"
                  "Exit status: 0 success (diff: identical), 1 invalid trace content (diff: the traces differ),\n"
                  "2 bad arguments or unreadable files (diff: a trace that cannot be read whole), 3 (dump, stats,\n"
-                 "export) a trace cut short: every complete record shown, then a note. A trace is read\n"
-                 "whole: a regular, non-empty file of at most 1 GiB."};
+                 "export) a trace cut short: every complete record shown, then a note (pack: 1 a damaged trace,\n"
+                 "2 also no initramfs with its hash; nothing written then). Each command takes a pack as its trace.\n"
+                 "A trace or pack is read whole: a regular, non-empty file of at most 1 GiB."};
     app.require_subcommand(1);
 
     DumpOptions dump;
