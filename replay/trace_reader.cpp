@@ -79,7 +79,7 @@ uint64_t Record::field(const char* name, uint64_t missing) const {
 
 namespace {
 
-// Version 2: replaces the chunked file in t->bytes by the header, command line
+// Versions 2 and 3: replaces the chunked file in t->bytes by the header, command line
 // and record stream, noting where each chunk's payload was and what stops the
 // chunks early: a file that ends inside a chunk (the payload there is kept,
 // unchecked: a cut leaves bytes out, it does not change them) or damage.

@@ -35,12 +35,12 @@ struct Trace {
     trace::Header header{};
     std::string cmdline;
     // The header, the command line and the record stream as the kernel wrote
-    // them: a version 2 file's chunk headers are taken out, and a trace cut
+    // them: a chunked (version 2 or 3) file's chunk headers are taken out, and a trace cut
     // short ends at its last complete record.
     std::vector<uint8_t> bytes;
     uint64_t records_begin = 0;  // offset of the first record
     uint64_t file_size = 0;      // bytes of the file
-    // Where each chunk's payload starts, in `bytes` and in the file (version 2).
+    // Where each chunk's payload starts, in `bytes` and in the file (versions 2, 3).
     struct Chunk {
         uint64_t at = 0;
         uint64_t file_at = 0;
@@ -51,7 +51,7 @@ struct Trace {
     std::string damage;
     // Cut short: the file stops inside a chunk or a record, or has no end
     // record (a run killed, a QEMU run timed out). `bytes` holds every complete
-    // record; validate() accepts it with Summary::cut set. Version 2 only: a
+    // record; validate() accepts it with Summary::cut set. Versions 2 and 3 only: a
     // version 1 file cannot tell a cut from damage and is refused as before.
     bool cut = false;
     uint64_t cut_records = 0;  // the complete records it holds
@@ -115,7 +115,7 @@ struct Summary {
 };
 
 // Reads every record and checks the end record (present, last, record count
-// and checksum right); fills `summary` if given. A version 2 trace cut short
+// and checksum right); fills `summary` if given. A chunked trace cut short
 // is valid, with summary->cut: every record it holds decodes and every
 // complete chunk checks.
 bool validate(const Trace& t, std::string* error, Summary* summary = nullptr);
