@@ -5,6 +5,16 @@ set(ANVIL_FREESTANDING_COMMON
   -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -O2 -g
   -Wall -Wextra -Wno-unused-parameter)
 
+# No absolute path of the checkout goes into kernel.elf or a user program (in
+# __FILE__, the debug info, its compilation directories), so every checkout of
+# a commit builds the same bytes and a trace recorded in one replays in another
+# (docs/replay.md, "Traces from elsewhere"). Paths become relative to the tree
+# (userspace/demo/tally.c; the build directory is build/ wherever it is), which
+# gdb finds from the tree's top or with `directory` (tools/anvil debug --gdb
+# prints it). tests/tools/no_paths.sh checks the built files.
+set(ANVIL_PREFIX_MAP -ffile-prefix-map=${CMAKE_SOURCE_DIR}/= -ffile-prefix-map=${CMAKE_BINARY_DIR}/=build/)
+list(APPEND ANVIL_FREESTANDING_COMMON ${ANVIL_PREFIX_MAP})
+
 # The kernel: C++20, no exceptions/RTTI, no SSE (the kernel never saves FPU state
 # on entry), kernel code model for the higher half.
 set(ANVIL_KERNEL_CXX_FLAGS
@@ -23,10 +33,10 @@ function(anvil_kernel_freestanding target)
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CXX>:${ANVIL_KERNEL_CXX_FLAGS}>
     $<$<COMPILE_LANGUAGE:C>:${ANVIL_FREESTANDING_COMMON} -mgeneral-regs-only -mcmodel=kernel -nostdlib>
-    $<$<COMPILE_LANGUAGE:ASM>:-fno-pic>)
+    $<$<COMPILE_LANGUAGE:ASM>:-fno-pic ${ANVIL_PREFIX_MAP}>)
 endfunction()
 
 # Applies the userspace flags to a target.
 function(anvil_user_freestanding target)
-  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:C>:${ANVIL_USER_C_FLAGS}> $<$<COMPILE_LANGUAGE:ASM>:-fno-pic>)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:C>:${ANVIL_USER_C_FLAGS}> $<$<COMPILE_LANGUAGE:ASM>:-fno-pic ${ANVIL_PREFIX_MAP}>)
 endfunction()

@@ -1,8 +1,10 @@
 // libFuzzer harness: the host's trace reader (replay/trace_reader) on any
 // bytes, as anvil-trace and the simulator's replay use it: parse the header,
 // validate the whole stream, then walk it record by record and format each one
-// (a trace cut short reads to its last complete record).
+// (a trace cut short reads to its last complete record). A pack (replay/pack.h)
+// is unpacked first and its trace read the same way.
 #include "fuzz/check.h"
+#include "replay/pack.h"
 #include "replay/trace_reader.h"
 
 #include <cstddef>
@@ -13,11 +15,22 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     replay::Trace t;
     std::string error;
-    if (!replay::parse(std::vector<uint8_t>(data, data + size), &t, &error)) {
+    std::vector<uint8_t> bytes(data, data + size);
+    replay::Pack pack;
+    if (replay::is_pack(bytes)) {
+        if (!replay::unpack(bytes, &pack, &error)) {
+            FUZZ_CHECK(!error.empty(), "a refused pack without a reason");
+            return 0;
+        }
+        bytes = pack.trace;
+    }
+    if (!replay::parse(std::move(bytes), &t, &error)) {
         FUZZ_CHECK(!error.empty(), "a refused header without a reason");
         return 0;
     }
-    FUZZ_CHECK(t.records_begin >= sizeof(trace::Header) && t.records_begin <= t.bytes.size(),
+    if (!pack.trace.empty() && !replay::attach(std::move(pack), &t, &error))
+        FUZZ_CHECK(!error.empty(), "a refused pack member without a reason");
+    FUZZ_CHECK(t.records_begin >= trace::kHeaderSizeV2 && t.records_begin <= t.bytes.size(),
                "records begin outside the file");
     FUZZ_CHECK(!replay::describe(t).empty(), "empty header description");
     (void)replay::check_build(t, 0);

@@ -1,5 +1,7 @@
 #include "replay/trace_reader.h"
 
+#include "replay/pack.h"
+
 #include <anvil/status.h>
 #include <anvil/syscalls.h>
 #include <fmt/core.h>
@@ -77,7 +79,7 @@ uint64_t Record::field(const char* name, uint64_t missing) const {
 
 namespace {
 
-// Version 2: replaces the chunked file in t->bytes by the header, command line
+// Versions 2 and 3: replaces the chunked file in t->bytes by the header, command line
 // and record stream, noting where each chunk's payload was and what stops the
 // chunks early: a file that ends inside a chunk (the payload there is kept,
 // unchecked: a cut leaves bytes out, it does not change them) or damage.
@@ -130,28 +132,33 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
     out->bytes = std::move(bytes);
     out->file_size = out->bytes.size();
     const std::vector<uint8_t>& b = out->bytes;
-    if (b.size() < sizeof(trace::Header)) {
+    // Versions 1 and 2 have the 80-byte header; 3 adds unicorn_version.
+    const bool magic =
+        b.size() >= sizeof trace::kMagic && std::memcmp(b.data(), trace::kMagic, sizeof trace::kMagic) == 0;
+    const uint16_t version = b.size() >= 10 ? static_cast<uint16_t>(trace::get_le(b.data() + 8, 2)) : 0;
+    const uint64_t fixed = magic && version >= trace::kVersionUnchunked && version <= trace::kVersionChunked
+                               ? trace::kHeaderSizeV2
+                               : sizeof(trace::Header);
+    if (b.size() < fixed) {
         // With the magic there, it is a trace that was cut short; without it, something else.
-        const bool magic =
-            b.size() >= sizeof trace::kMagic && std::memcmp(b.data(), trace::kMagic, sizeof trace::kMagic) == 0;
-        *error = magic ? fmt::format("truncated trace: only {} bytes of the {}-byte header", b.size(),
-                                     sizeof(trace::Header))
+        *error = magic ? fmt::format("truncated trace: only {} bytes of the {}-byte header", b.size(), fixed)
                        : fmt::format("not an Anvil trace: {} bytes, shorter than the {}-byte header", b.size(),
-                                     sizeof(trace::Header));
+                                     fixed);
         return false;
     }
-    std::memcpy(&out->header, b.data(), sizeof(trace::Header));
+    std::memcpy(&out->header, b.data(), fixed);
     const trace::Header& h = out->header;
-    if (std::memcmp(h.magic, trace::kMagic, sizeof h.magic) != 0) {
+    if (!magic) {
         *error = "not an Anvil trace (bad magic)";
         return false;
     }
-    if (h.version != trace::kVersion && h.version != trace::kVersionUnchunked) {
-        *error = fmt::format("trace format version {} is not supported (this build reads versions {} and {})",
+    if (h.version != trace::kVersion && h.version != trace::kVersionChunked &&
+        h.version != trace::kVersionUnchunked) {
+        *error = fmt::format("trace format version {} is not supported (this build reads versions {} to {})",
                              h.version, trace::kVersionUnchunked, trace::kVersion);
         return false;
     }
-    if (h.header_size != sizeof(trace::Header) + h.cmdline_len || h.cmdline_len >= 4096) {
+    if (h.header_size != fixed + h.cmdline_len || h.cmdline_len >= 4096) {
         *error = fmt::format("corrupt header: header size {} does not match its command line of {} bytes",
                              h.header_size, h.cmdline_len);
         return false;
@@ -169,7 +176,7 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
         *error = fmt::format("corrupt header: {} CPUs", h.cpus);
         return false;
     }
-    out->cmdline.assign(reinterpret_cast<const char*>(b.data()) + sizeof(trace::Header), h.cmdline_len);
+    out->cmdline.assign(reinterpret_cast<const char*>(b.data()) + fixed, h.cmdline_len);
     out->records_begin = h.header_size;
     if (h.version == trace::kVersionUnchunked) {
         out->chunks.push_back({out->records_begin, out->records_begin});
@@ -309,7 +316,15 @@ bool load(const std::string& path, Trace* out, std::string* error) {
         *error = fmt::format("cannot read {}: {}", path, *error);
         return false;
     }
-    if (!parse(std::move(bytes), out, error)) {
+    Pack pack;
+    if (is_pack(bytes)) {
+        if (!unpack(bytes, &pack, error)) {
+            *error = path + ": " + *error;
+            return false;
+        }
+        bytes = std::move(pack.trace);
+    }
+    if (!parse(std::move(bytes), out, error) || (!pack.initramfs.empty() && !attach(std::move(pack), out, error))) {
         *error = path + ": " + *error;
         return false;
     }
@@ -470,6 +485,12 @@ std::string format(const Record& r) {
     return line;
 }
 
+std::string unicorn_version_text(uint64_t version) {
+    const uint64_t extra = version & 0xff;
+    std::string text = fmt::format("{}.{}.{}", version >> 24, (version >> 16) & 0xff, (version >> 8) & 0xff);
+    return extra == 0xff ? text : fmt::format("{}-rc{}", text, extra);
+}
+
 std::string describe(const Trace& t) {
     const trace::Header& h = t.header;
     std::string s = fmt::format("backend {}, {} cpu(s), build {:016x}, initramfs {} bytes (hash {:016x})",
@@ -477,6 +498,8 @@ std::string describe(const Trace& t) {
     if (h.backend == static_cast<uint32_t>(trace::Backend::kSim))
         s += fmt::format(", seed {}, quantum {}, slice {}, memory {} MiB", h.seed, h.quantum, h.slice_max,
                          h.memory_bytes >> 20);
+    if (h.unicorn_version)
+        s += fmt::format(", Unicorn {}", unicorn_version_text(h.unicorn_version));
     s += fmt::format(", cmdline \"{}\"", printable(t.cmdline));
     if (h.version != trace::kVersion)
         s += fmt::format(", format version {}", h.version);

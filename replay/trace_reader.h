@@ -35,12 +35,12 @@ struct Trace {
     trace::Header header{};
     std::string cmdline;
     // The header, the command line and the record stream as the kernel wrote
-    // them: a version 2 file's chunk headers are taken out, and a trace cut
+    // them: a chunked (version 2 or 3) file's chunk headers are taken out, and a trace cut
     // short ends at its last complete record.
     std::vector<uint8_t> bytes;
     uint64_t records_begin = 0;  // offset of the first record
     uint64_t file_size = 0;      // bytes of the file
-    // Where each chunk's payload starts, in `bytes` and in the file (version 2).
+    // Where each chunk's payload starts, in `bytes` and in the file (versions 2, 3).
     struct Chunk {
         uint64_t at = 0;
         uint64_t file_at = 0;
@@ -51,11 +51,16 @@ struct Trace {
     std::string damage;
     // Cut short: the file stops inside a chunk or a record, or has no end
     // record (a run killed, a QEMU run timed out). `bytes` holds every complete
-    // record; validate() accepts it with Summary::cut set. Version 2 only: a
+    // record; validate() accepts it with Summary::cut set. Versions 2 and 3 only: a
     // version 1 file cannot tell a cut from damage and is refused as before.
     bool cut = false;
     uint64_t cut_records = 0;  // the complete records it holds
     uint64_t cut_at = 0;       // the file offset where the last of them ends
+    // Read from a pack (replay/pack.h): the initramfs it holds and, for a QEMU
+    // trace, the kernel ELF; empty for a plain trace file. Offsets (above and
+    // in messages) are then offsets in the pack's trace, the original file.
+    std::vector<uint8_t> packed_initramfs;
+    std::vector<uint8_t> packed_kernel;
 
     // The file offset of stream offset `at`.
     uint64_t file_offset(uint64_t at) const;
@@ -89,7 +94,9 @@ std::string size_text(uint64_t bytes);
 std::string find_initramfs(const std::vector<std::string>& dirs, uint64_t hash, uint64_t max_bytes);
 
 // Reads `path` (at most kMaxTraceBytes) and checks its header (magic,
-// version, sizes). The build id is not checked here: see check_build.
+// version, sizes). The build id is not checked here: see check_build. A pack
+// (replay/pack.h) is read as the trace it holds, its other members checked
+// against the trace and kept in packed_initramfs and packed_kernel.
 bool load(const std::string& path, Trace* out, std::string* error);
 // The same for bytes already in memory.
 bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error);
@@ -108,7 +115,7 @@ struct Summary {
 };
 
 // Reads every record and checks the end record (present, last, record count
-// and checksum right); fills `summary` if given. A version 2 trace cut short
+// and checksum right); fills `summary` if given. A chunked trace cut short
 // is valid, with summary->cut: every record it holds decodes and every
 // complete chunk checks.
 bool validate(const Trace& t, std::string* error, Summary* summary = nullptr);
@@ -118,6 +125,10 @@ std::string check_build(const Trace& t, uint64_t build_id);
 
 // "sim" or "qemu".
 const char* backend_name(uint32_t backend);
+
+// A Unicorn version as uc_version() packs it (the header's unicorn_version),
+// as text: "2.0.1", or "2.1.0-rc3" for a release candidate (extra < 255).
+std::string unicorn_version_text(uint64_t version);
 
 // One line for a record: "#12 sched cpu=1 from=7 to=9", syscalls by name with
 // named arguments, statuses by name.

@@ -1,15 +1,18 @@
 // anvil-trace: Anvil traces on the host (format: kernel/trace/events.h,
 // docs/trace-format.md). dump prints every record, stats counts them, diff finds
 // the first semantic difference between two runs, export writes a
-// Chrome/Perfetto timeline. Exit status: 0 success (diff: identical), 1 invalid
+// Chrome/Perfetto timeline, pack bundles a trace with its initramfs (replay/
+// pack.h). Each reads a pack as the trace it holds. Exit status: 0 success (diff: identical), 1 invalid
 // trace content (diff: the traces differ), 2 bad arguments or unreadable files
 // (diff: a trace that cannot be read whole, as nothing can be said of the rest),
 // 3 (dump, stats, export) a trace cut short, every record it holds shown.
 #include "replay/cli.h"
+#include "replay/pack.h"
 #include "replay/trace_reader.h"
 
 #include <anvil/status.h>
 #include <anvil/syscalls.h>
+#include <anvil_build_id.h>
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -18,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -99,15 +103,10 @@ int cut_note(const std::string& path, const replay::Trace& t) {
     return kExitCut;
 }
 
-// Reads and checks the header of `path`. Exit status on failure: 2 if the file
-// cannot be read or is not a trace at all, 1 if it is a trace with a bad header.
-std::optional<int> open_trace(const std::string& path, replay::Trace* t) {
-    std::vector<uint8_t> bytes;
+// Checks the header of the trace `bytes` read from `path`. Exit status on
+// failure: 2 if it is not a trace at all, 1 if it is a trace with a bad header.
+std::optional<int> parse_trace(const std::string& path, std::vector<uint8_t> bytes, replay::Trace* t) {
     std::string error;
-    if (!replay::read_file(path, replay::kMaxTraceBytes, &bytes, &error)) {
-        error_line(fmt::format("cannot read {}: {}", path, error));
-        return kExitUsage;
-    }
     if (bytes.size() < sizeof trace::kMagic || std::memcmp(bytes.data(), trace::kMagic, sizeof trace::kMagic) != 0) {
         error_line(fmt::format("{} is not an Anvil trace (it does not start with the trace magic \"ANVLTRC\")", path));
         return kExitUsage;
@@ -117,6 +116,27 @@ std::optional<int> open_trace(const std::string& path, replay::Trace* t) {
         return kExitInvalid;
     }
     return std::nullopt;
+}
+
+// Reads and checks the header of `path`, a trace or a pack (the trace it
+// holds). Exit status on failure: 2 if the file cannot be read or is not a
+// trace at all (or a malformed pack), 1 if it is a trace with a bad header.
+std::optional<int> open_trace(const std::string& path, replay::Trace* t) {
+    std::vector<uint8_t> bytes;
+    std::string error;
+    if (!replay::read_file(path, replay::kMaxTraceBytes, &bytes, &error)) {
+        error_line(fmt::format("cannot read {}: {}", path, error));
+        return kExitUsage;
+    }
+    if (replay::is_pack(bytes)) {
+        replay::Pack pack;
+        if (!replay::unpack(bytes, &pack, &error)) {
+            error_line(fmt::format("{}: {}", path, error));
+            return kExitUsage;
+        }
+        bytes = std::move(pack.trace);
+    }
+    return parse_trace(path, std::move(bytes), t);
 }
 
 // diff's status for a trace that cannot be read: a bad header or a record that
@@ -792,14 +812,132 @@ int cmd_export(const std::string& path, bool chrome, const std::string& out_path
     return 0;
 }
 
+// ------------------------------------------------------------------ pack
+
+struct PackOptions {
+    std::string trace, out, initramfs, kernel;
+    std::vector<std::string> initramfs_search;
+};
+
+// The largest kernel ELF a pack takes (this build's is about 1 MiB).
+constexpr uint64_t kMaxKernelBytes = 64ull << 20;
+
+// Writes `bytes` to `path` whole or not at all (a temporary file renamed).
+bool write_whole(const std::string& path, const std::vector<uint8_t>& bytes, std::string* error) {
+    const std::string tmp = path + ".partial";
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    bool ok = f && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    ok = f && std::fclose(f) == 0 && ok;
+    if (ok && std::rename(tmp.c_str(), path.c_str()) == 0)
+        return true;
+    *error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
+    std::remove(tmp.c_str());
+    return false;
+}
+
+// The trace's initramfs for a pack: --initramfs, or the one with its hash
+// among the --initramfs-search directories. Exit status on failure.
+std::optional<int> read_pack_initramfs(const PackOptions& o, const replay::Trace& t, std::vector<uint8_t>* out) {
+    const uint64_t bound = t.header.memory_bytes / 2;  // what anvil-sim would load
+    const std::string path = !o.initramfs.empty()
+                                 ? o.initramfs
+                                 : replay::find_initramfs(o.initramfs_search, t.header.initramfs_hash, bound);
+    if (path.empty()) {
+        error_line(fmt::format("{}: no initramfs with the trace's hash {:016x} ({} bytes) found; give it with "
+                               "--initramfs (or pack the trace in a build of the commit that recorded it)",
+                               o.trace, t.header.initramfs_hash, t.header.initramfs_size));
+        return kExitUsage;
+    }
+    std::string error;
+    if (!replay::read_file(path, bound, out, &error, "(half the trace's memory)")) {
+        error_line(fmt::format("cannot read the initramfs {}: {}", path, error));
+        return kExitUsage;
+    }
+    if (trace::fnv1a(trace::kFnvOffset, out->data(), out->size()) != t.header.initramfs_hash) {
+        error_line(fmt::format("{} is not the initramfs {} was recorded with (hash {:016x})", path, o.trace,
+                               t.header.initramfs_hash));
+        return kExitUsage;
+    }
+    return std::nullopt;
+}
+
+// A QEMU trace's kernel for a pack: --kernel, which must be this build's and
+// the trace recorded by this build. Exit status on failure.
+std::optional<int> read_pack_kernel(const PackOptions& o, const replay::Trace& t, std::vector<uint8_t>* out) {
+    if (o.kernel.empty()) {
+        error_line(fmt::format("{} is a QEMU trace: give --kernel, the kernel ELF that ran (tools/anvil trace pack "
+                               "gives this build's)",
+                               o.trace));
+        return kExitUsage;
+    }
+    if (t.header.build_id != ANVIL_BUILD_ID) {
+        error_line(fmt::format("{} was recorded by kernel build {:016x}, and {} is this build's ({:016x}), not the "
+                               "kernel that ran: pack it in a checkout of the commit that recorded it",
+                               o.trace, t.header.build_id, o.kernel, uint64_t(ANVIL_BUILD_ID)));
+        return kExitUsage;
+    }
+    std::string error;
+    if (!replay::read_file(o.kernel, kMaxKernelBytes, out, &error)) {
+        error_line(fmt::format("cannot read the kernel {}: {}", o.kernel, error));
+        return kExitUsage;
+    }
+    if (out->size() < 4 || std::memcmp(out->data(), "\x7f" "ELF", 4) != 0) {
+        error_line(fmt::format("{} is not an ELF file (give the kernel.elf of this build)", o.kernel));
+        return kExitUsage;
+    }
+    return std::nullopt;
+}
+
+int cmd_pack(const PackOptions& o) {
+    replay::Pack pack;
+    std::string error;
+    if (!replay::read_file(o.trace, replay::kMaxTraceBytes, &pack.trace, &error)) {
+        error_line(fmt::format("cannot read {}: {}", o.trace, error));
+        return kExitUsage;
+    }
+    if (replay::is_pack(pack.trace)) {
+        error_line(fmt::format("{} is a pack already (tools/anvil replay and debug take it as it is)", o.trace));
+        return kExitUsage;
+    }
+    replay::Trace t;
+    if (auto code = parse_trace(o.trace, pack.trace, &t))
+        return *code;
+    if (!replay::validate(t, &error)) {
+        error_line(fmt::format("cannot pack {}: {}", o.trace, error));
+        return kExitInvalid;
+    }
+    std::error_code ec;
+    if (std::filesystem::equivalent(o.trace, o.out, ec)) {
+        error_line(fmt::format("{}: the pack would overwrite its own trace; name another output file", o.out));
+        return kExitUsage;
+    }
+    if (auto code = read_pack_initramfs(o, t, &pack.initramfs))
+        return *code;
+    if (!is_sim(t)) {
+        if (auto code = read_pack_kernel(o, t, &pack.kernel))
+            return *code;
+    }
+    if (!write_whole(o.out, replay::write_pack(pack), &error)) {
+        error_line(error);
+        return kExitUsage;
+    }
+    // (the debugger takes simulator traces only)
+    fmt::print("{}: packed into {} with its initramfs ({}){} (replay: tools/anvil replay {}{})\n", o.trace, o.out,
+               replay::size_text(pack.initramfs.size()),
+               pack.kernel.empty() ? "" : fmt::format(" and kernel ELF ({})", replay::size_text(pack.kernel.size())),
+               o.out, is_sim(t) ? fmt::format("; debug: tools/anvil debug --trace {}", o.out) : "");
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"anvil-trace: read Anvil kernel traces (format: docs/trace-format.md).\n"
                  "Exit status: 0 success (diff: identical), 1 invalid trace content (diff: the traces differ),\n"
                  "2 bad arguments or unreadable files (diff: a trace that cannot be read whole), 3 (dump, stats,\n"
-                 "export) a trace cut short: every complete record shown, then a note. A trace is read\n"
-                 "whole: a regular, non-empty file of at most 1 GiB."};
+                 "export) a trace cut short: every complete record shown, then a note (pack: 1 a damaged trace,\n"
+                 "2 also no initramfs with its hash; nothing written then). Each command takes a pack as its trace.\n"
+                 "A trace or pack is read whole: a regular, non-empty file of at most 1 GiB."};
     app.require_subcommand(1);
 
     DumpOptions dump;
@@ -830,10 +968,23 @@ int main(int argc, char** argv) {
     export_cmd->add_flag("--chrome", export_chrome, "Chrome/Perfetto trace-event JSON (ui.perfetto.dev)");
     export_cmd->add_option("-o,--output", export_out, "output file")->required();
 
-    const std::set<std::string> commands = {"dump", "stats", "diff", "export"};
+    PackOptions pack;
+    CLI::App* pack_cmd = app.add_subcommand(
+        "pack", "bundle a trace with its initramfs (and a QEMU trace with its kernel ELF) into one file that "
+                "anvil-sim --replay, anvil-debug --trace and this tool read as the trace");
+    pack_cmd->add_option("trace", pack.trace, "trace file")->required();
+    pack_cmd->add_option("out", pack.out, "the pack to write")->required();
+    pack_cmd->add_option("--initramfs", pack.initramfs, "the trace's initramfs (default: found by hash)");
+    pack_cmd->add_option("--initramfs-search", pack.initramfs_search,
+                         "directories whose *.cpio files are searched for the trace's initramfs");
+    pack_cmd->add_option("--kernel", pack.kernel,
+                         "this build's kernel ELF, packed with a QEMU trace of this build (not with simulator "
+                         "traces)");
+
+    const std::set<std::string> commands = {"dump", "stats", "diff", "export", "pack"};
     if (argc > 1 && argv[1][0] != '-' && !commands.count(argv[1])) {
-        error_line(fmt::format("unknown command \"{}\" (commands: dump, stats, diff, export; see anvil-trace --help)",
-                               argv[1]));
+        error_line(fmt::format(
+            "unknown command \"{}\" (commands: dump, stats, diff, export, pack; see anvil-trace --help)", argv[1]));
         return kExitUsage;
     }
     if (const std::optional<int> code = cli::parse(app, argc, argv, "anvil-trace"))
@@ -848,5 +999,7 @@ int main(int argc, char** argv) {
         return cmd_diff(diff_a, diff_b);
     if (export_cmd->parsed())
         return cmd_export(export_path, export_chrome, export_out);
+    if (pack_cmd->parsed())
+        return cmd_pack(pack);
     return kExitUsage;
 }

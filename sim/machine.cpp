@@ -3,6 +3,7 @@
 #include "kernel/check/invariants.h"
 #include "kernel/trace/trace.h"
 #include "sim/trace_sink.h"
+#include "sim/unicorn_compat.h"
 
 #include <fmt/core.h>
 #include <hal/kernel_entry.h>
@@ -211,6 +212,7 @@ bool Machine::prepare(hal::BootInfo* info, std::string* error) {
     info->trace.quantum = config_.quantum_blocks;
     info->trace.slice_max = config_.slice_max;
     info->trace.memory_bytes = memory_size_;
+    info->trace.unicorn_version = unicorn_version();
     return true;
 }
 
@@ -672,6 +674,17 @@ uint64_t max_initramfs_bytes(uint64_t memory_mib) {
 bool load_run_files(RunFiles* files, const replay::Trace* trace, Config* config, std::string* error) {
     const uint64_t max_initramfs = max_initramfs_bytes(config->memory_mib);
     std::string& path = files->initramfs;
+    if (path.empty() && trace && !trace->packed_initramfs.empty()) {
+        // A pack brings its own (attach() checked its hash).
+        if (trace->packed_initramfs.size() > max_initramfs) {
+            *error = fmt::format("the pack's initramfs is {}, more than the {} allowed (half the trace's memory)",
+                                 replay::size_text(trace->packed_initramfs.size()), replay::size_text(max_initramfs));
+            return false;
+        }
+        path = "the pack's initramfs";
+        config->initramfs = trace->packed_initramfs;
+        return true;
+    }
     if (path.empty() && trace)
         path = replay::find_initramfs(files->initramfs_search, trace->header.initramfs_hash, max_initramfs);
     if (path.empty()) {
@@ -710,6 +723,17 @@ bool load_run_files(RunFiles* files, const replay::Trace* trace, Config* config,
 }
 
 bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, Config* config, std::string* error) {
+    // Said before the run, not found as a divergence somewhere in it (format
+    // version 2 traces do not name their Unicorn: 0).
+    if (t.header.unicorn_version && t.header.unicorn_version != unicorn_version()) {
+        *error = fmt::format("the trace was recorded with Unicorn {} and this simulator runs Unicorn {}: basic "
+                             "blocks, and so the run's interleaving, differ between Unicorn versions, so it would "
+                             "not replay (replay it where Unicorn {} is installed; anvil-trace reads it anywhere)",
+                             replay::unicorn_version_text(t.header.unicorn_version),
+                             replay::unicorn_version_text(unicorn_version()),
+                             replay::unicorn_version_text(t.header.unicorn_version));
+        return false;
+    }
     config->seed = t.header.seed;
     config->cpus = t.header.cpus;
     config->quantum_blocks = t.header.quantum;

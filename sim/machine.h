@@ -251,8 +251,9 @@ private:
 // slice length, memory, command line and serial input; and, if the run was
 // stopped by max_slices or a signal (`summary`, from replay::validate), where,
 // and if the trace was cut short, its length, so that a replay stops where the
-// recording did. False (with `error`) if the records
-// before the first slice do not read.
+// recording did. False (with `error`) if the trace was recorded with another
+// Unicorn version than the one that runs (it could not replay), or if the
+// records before the first slice do not read.
 bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, Config* config, std::string* error);
 
 // Bounds on the files a run reads, checked before they are read (anvil-sim
@@ -281,8 +282,9 @@ struct RunFiles {
 // Reads the run's files into *config within the bounds above: the initramfs
 // (with `trace`, the one it was recorded with, by hash) and, without a trace,
 // the serial input. With a trace, *config holds its configuration already
-// (its memory size bounds the initramfs). files->initramfs becomes the path
-// read. False with `error`: one sentence naming the file and what is wrong.
+// (its memory size bounds the initramfs); a trace read from a pack brings its
+// initramfs, used unless files->initramfs names one. files->initramfs becomes
+// the path read ("the pack's initramfs"). False with `error`: one sentence naming the file and what is wrong.
 bool load_run_files(RunFiles* files, const replay::Trace* trace, Config* config, std::string* error);
 
 }  // namespace sim

@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
     app.add_option("--replay", replay_path,
                    "replay a simulator trace exactly: run with its configuration and input, compare every event, "
                    "report the first divergence (exit 120); the run options the trace sets are ignored, with a "
-                   "warning naming them");
+                   "warning naming them. A pack (anvil-trace pack) brings its initramfs; a trace recorded with "
+                   "another Unicorn version is refused (exit 2)");
     app.add_option("--initramfs-search", files.initramfs_search,
                    "with --replay and no --initramfs: look for the trace's initramfs (by hash) among the *.cpio "
                    "files of these directories");

@@ -30,6 +30,11 @@ inline constexpr int kUcTlbVirtual = UC_TLB_VIRTUAL;
 static_assert(UC_CTL_TLB_TYPE == 12 && UC_TLB_VIRTUAL == 1, "the numbers used with 2.0 headers");
 #endif
 
+// The Unicorn library that runs (not the headers'), as uc_version() packs it:
+// major << 24 | minor << 16 | patch << 8 | extra. A simulator trace records it
+// (basic-block counts, and so a seed's interleaving, differ between versions).
+inline uint32_t unicorn_version() { return uc_version(nullptr, nullptr); }
+
 // Makes a new engine see guest addresses as Unicorn 2.0.1 does: the address
 // is the mapping's, all 64 bits of it. Call right after uc_open.
 inline uc_err use_flat_addresses(uc_engine* uc) {

@@ -168,7 +168,8 @@ make_seeds() {
         cp "$t"/initramfs-*.cpio "$dir/" 2>/dev/null
         ;;
     trace)
-        need "$build/sim/anvil-sim" "$u/initramfs.cpio" "$u/initramfs-cpl3.cpio" "$u/initramfs-fault-init.cpio"
+        need "$build/sim/anvil-sim" "$build/replay/anvil-trace" "$u/initramfs.cpio" "$u/initramfs-cpl3.cpio" \
+            "$u/initramfs-fault-init.cpio"
         local sim="$build/sim/anvil-sim"
         # Recordings of short real runs: the demo on 4 and 1 vCPUs, a command
         # line, and inits that fault at once.
@@ -182,6 +183,10 @@ make_seeds() {
         for k in demo demo-1cpu cpl3 fault-init stopped; do
             [[ -s "$dir/$k.atrace" ]] || { echo "fuzz: anvil-sim recorded no $k trace for the seeds" >&2; exit 1; }
         done
+        # A pack (anvil-trace pack): the smallest trace with its initramfs.
+        "$build/replay/anvil-trace" pack "$dir/fault-init.atrace" "$dir/fault-init.apack" \
+            --initramfs "$u/initramfs-fault-init.cpio" >/dev/null ||
+            { echo "fuzz: anvil-trace could not pack a trace for the seeds" >&2; exit 1; }
         ;;
     manifest)
         # Every manifest the build packs into an initramfs.

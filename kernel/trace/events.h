@@ -14,10 +14,14 @@ namespace trace {
 
 // The file starts with this header (fixed layout, little-endian).
 constexpr char kMagic[8] = {'A', 'N', 'V', 'L', 'T', 'R', 'C', '\n'};
-// Version 2 frames the record stream in self-checking chunks (Framer below);
-// version 1 was the bare record stream, which readers still accept.
-constexpr uint16_t kVersion = 2;
+// Version 3 adds the header's unicorn_version; version 2 framed the record
+// stream in self-checking chunks (Framer below); version 1 was the bare record
+// stream. Readers still accept 1 and 2 (their header is 80 bytes, without
+// unicorn_version).
+constexpr uint16_t kVersion = 3;
+constexpr uint16_t kVersionChunked = 2;
 constexpr uint16_t kVersionUnchunked = 1;
+constexpr uint32_t kHeaderSizeV2 = 80;  // the fixed header of versions 1 and 2
 
 enum class Backend : uint32_t { kSim = 1, kQemu = 2 };
 
@@ -35,8 +39,12 @@ struct Header {
     uint64_t memory_bytes;    // RAM the kernel was given
     uint32_t cpus;
     uint32_t cmdline_len;     // bytes of command line right after this struct
+    // Simulator: the Unicorn library that ran user code, as uc_version()
+    // returns it (major << 24 | minor << 16 | patch << 8 | extra; basic-block
+    // counts, and so the interleaving, differ between versions); QEMU: 0.
+    uint64_t unicorn_version;
 };
-static_assert(sizeof(Header) == 80);
+static_assert(sizeof(Header) == 88);
 
 // Field kinds: how the dump prints them and whether they are zigzag-encoded.
 enum class Field : uint8_t {

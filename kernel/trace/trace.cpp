@@ -111,6 +111,7 @@ void trace_start(const hal::BootInfo& info, bool cmdline_says) {
     h.slice_max = info.trace.slice_max;
     h.memory_bytes = info.trace.memory_bytes;
     h.cpus = info.cpu_count;
+    h.unicorn_version = info.trace.unicorn_version;
     // The header is not part of the checksummed record stream.
     hal::trace_write(&h, sizeof h);
     hal::trace_write(info.cmdline, h.cmdline_len);

@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
     app.add_option("--cmdline", config.cmdline, "kernel command line");
     app.add_option("--serial-input", files.serial_input, "bytes for COM1's receive line")->check(CLI::ExistingFile);
     app.add_option("--trace", trace_path,
-                   "debug the run a simulator trace recorded: its configuration and input, checked record by record")
+                   "debug the run a simulator trace (or a pack of one, with its initramfs) recorded: its configuration "
+                   "and input, checked record by record")
         ->check(CLI::ExistingFile);
     app.add_option("--script", script_path,
                    "read commands from this file (or a pipe) instead of the terminal; not a device")

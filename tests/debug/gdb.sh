@@ -5,12 +5,14 @@
 set -euo pipefail
 debug=$1 initramfs=$2 elf=$3 data=$4 work=$5
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The debug info names sources relative to the tree (cmake/Freestanding.cmake).
+tree=$(cd "$here/../.." && pwd)
 command -v gdb >/dev/null || { echo "gdb is not installed (tools/anvil setup installs it)"; exit 1; }
 mkdir -p "$work"
 stub_log=$work/stub.log gdb_log=$work/gdb.log
 source "$here/stub.sh"
 start_stub "$stub_log" "$debug" --initramfs "$initramfs" --program tally
-timeout 120 gdb -batch -nx -data-directory "$data" -ex "target remote 127.0.0.1:$port" \
+timeout 120 gdb -batch -nx -data-directory "$data" -ex "directory $tree" -ex "target remote 127.0.0.1:$port" \
     -x "$here/gdb_session.gdb" "$elf" >"$gdb_log" 2>&1 || true
 kill $stub 2>/dev/null || true  # (after gdb detaches, the stub waits for the next one)
 wait $stub 2>/dev/null || true

@@ -10,6 +10,8 @@
 set -euo pipefail
 sim=$1 debug=$2 initramfs=$3 elf=$4 data=$5 work=$6
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The debug info names sources relative to the tree (cmake/Freestanding.cmake).
+tree=$(cd "$here/../.." && pwd)
 command -v gdb >/dev/null || { echo "gdb is not installed (tools/anvil setup installs it)"; exit 1; }
 rm -rf "$work"
 mkdir -p "$work"
@@ -51,12 +53,12 @@ monitor when
 GDB
 source "$here/stub.sh"
 start_stub "$stub_log" "$debug" --trace "$trace" --initramfs "$initramfs" --program race
-timeout 120 gdb -batch -nx -data-directory "$data" -ex "target remote 127.0.0.1:$port" \
+timeout 120 gdb -batch -nx -data-directory "$data" -ex "directory $tree" -ex "target remote 127.0.0.1:$port" \
     -x "$work/session.gdb" "$elf" >"$gdb_log" 2>&1 || true
 # gdb detached at the end of its script: a second gdb attaches to the same
 # run, where the first left it.
 printf 'monitor when\n' >"$work/again.gdb"
-timeout 60 gdb -batch -nx -data-directory "$data" -ex "target remote 127.0.0.1:$port" \
+timeout 60 gdb -batch -nx -data-directory "$data" -ex "directory $tree" -ex "target remote 127.0.0.1:$port" \
     -x "$work/again.gdb" "$elf" >"$work/again.log" 2>&1 || true
 kill $stub 2>/dev/null || true
 wait $stub 2>/dev/null || true

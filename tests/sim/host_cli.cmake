@@ -62,6 +62,14 @@ if(PART STREQUAL "args")
   check("anvil-trace dump --from -1" 2 COMMAND ${TRACE_TOOL} dump x.atrace --from -1
     EXPECT "anvil-trace: " "\"-1\" is not a number")
   check("anvil-trace --frobnicate" 2 COMMAND ${TRACE_TOOL} --frobnicate EXPECT "anvil-trace: ")
+  check("anvil-trace --help" 0 COMMAND ${TRACE_TOOL} --help EXPECT "pack" "Exit status")
+  check("anvil-trace pack --help" 0 COMMAND ${TRACE_TOOL} pack --help EXPECT "--initramfs-search" "--kernel")
+  check("anvil-trace pack without an output" 2 COMMAND ${TRACE_TOOL} pack x.atrace EXPECT "anvil-trace: " "out")
+  check("anvil-trace pack of a missing trace" 2 COMMAND ${TRACE_TOOL} pack ${WORK}/no-such.atrace ${WORK}/out.apack
+    EXPECT "anvil-trace: cannot read ${WORK}/no-such.atrace")
+  if(EXISTS ${WORK}/out.apack)
+    message(FATAL_ERROR "a refused pack wrote ${WORK}/out.apack")
+  endif()
 
 elseif(PART STREQUAL "files")
   find_program(MKFIFO mkfifo REQUIRED)

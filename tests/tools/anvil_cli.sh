@@ -124,6 +124,8 @@ sweep --seeds 1..3 --workload race --help
 sweep --seeds nonsense -h
 fuzz cpio --seconds 5 --help
 trace dump x.atrace --help
+trace pack sweeps/seed-7.atrace out.apack --help
+trace pack -h
 clean --sweeps --help
 clean -h --sweeps
 test -R unit/ --help
@@ -180,6 +182,10 @@ sweep --seeds 5..1
 sweep --seeds 1..3 --workload nope
 trace
 trace frobnicate x.atrace
+trace pack
+trace pack sweeps/seed-7.atrace
+trace pack --initramfs x.cpio sweeps/seed-7.atrace
+trace pack no-such.atrace out.apack
 fuzz
 fuzz nope
 fuzz cpio --seconds 0

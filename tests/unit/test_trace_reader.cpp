@@ -3,7 +3,10 @@
 // flipped, mislabelled and random bytes are refused with a message naming the
 // place and never crash. Traces are encoded here by the rules of
 // kernel/trace/events.h (LEB128 varints, zigzag for signed fields, an end
-// record with the count and FNV-1a of the record bytes, version 2's chunks).
+// record with the count and FNV-1a of the record bytes, version 2's chunks,
+// version 3's header). Packs (replay/pack.h) of a trace and its initramfs read
+// as the trace, and every malformed pack is refused naming the problem.
+#include "replay/pack.h"
 #include "replay/trace_reader.h"
 
 #include <anvil/status.h>
@@ -12,7 +15,9 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <initializer_list>
 #include <random>
 #include <string>
@@ -54,9 +59,11 @@ public:
     TraceWriter& cmdline(const std::string& s) {
         cmdline_ = s;
         header_.cmdline_len = static_cast<uint32_t>(s.size());
-        header_.header_size = static_cast<uint16_t>(sizeof(trace::Header) + s.size());
+        header_.header_size = static_cast<uint16_t>(fixed() + s.size());
         return *this;
     }
+    // The fixed header's size in this writer's version (80 bytes before version 3).
+    size_t fixed() const { return header_.version < 3 ? trace::kHeaderSizeV2 : sizeof header_; }
     trace::Header& header() { return header_; }
 
     // A record of `kind`; the field count must be the kind's.
@@ -75,10 +82,11 @@ public:
         return *this;
     }
 
-    // Version 1 (the bare record stream) or 2 (chunks); chunks of at most `n` bytes.
+    // Version 1 (the bare record stream), 2 (chunks) or 3 (chunks, the header
+    // with unicorn_version); chunks of at most `n` bytes.
     TraceWriter& version(uint16_t v) {
         header_.version = v;
-        return *this;
+        return cmdline(cmdline_);
     }
     TraceWriter& chunk(size_t n) {
         chunk_ = n;
@@ -86,8 +94,8 @@ public:
     }
 
     TraceBytes header_bytes() const {
-        TraceBytes b(sizeof header_);
-        std::memcpy(b.data(), &header_, sizeof header_);
+        TraceBytes b(fixed());
+        std::memcpy(b.data(), &header_, b.size());
         b.insert(b.end(), cmdline_.begin(), cmdline_.end());
         return b;
     }
@@ -454,15 +462,15 @@ TEST_CASE("trace reader: headers that are not this format are refused") {
         CHECK_THAT(check(TraceBytes{'E', 'L', 'F'}).error, ContainsSubstring("not an Anvil trace: 3 bytes"));
     }
     SECTION("another format version") {
-        w.header().version = 3;
-        CHECK_THAT(check(w.build()).error, ContainsSubstring("format version 3 is not supported (this build reads "
-                                                             "versions 1 and 2)"));
+        w.header().version = 4;
+        CHECK_THAT(check(w.build()).error, ContainsSubstring("format version 4 is not supported (this build reads "
+                                                             "versions 1 to 3)"));
         w.header().version = 0;
         CHECK_THAT(check(w.build()).error, ContainsSubstring("format version 0 is not supported"));
     }
     SECTION("header size that does not match the command line") {
         w.header().header_size = sizeof(trace::Header) + 3;
-        CHECK_THAT(check(w.build()).error, ContainsSubstring("corrupt header: header size 83"));
+        CHECK_THAT(check(w.build()).error, ContainsSubstring("corrupt header: header size 91"));
         w.header().header_size = 10;
         CHECK_THAT(check(w.build()).error, ContainsSubstring("corrupt header"));
     }
@@ -570,4 +578,141 @@ TEST_CASE("trace reader: 20,000 random inputs are refused or read, never a crash
     CHECK(parsed > 5000);
     CHECK(validated > 0);
     CHECK(decoded > 10000);
+}
+
+TEST_CASE("trace reader: a version 2 trace (80-byte header, no Unicorn version) still reads") {
+    TraceWriter w = sample();
+    w.version(trace::kVersionChunked);
+    const TraceBytes b = w.build(5);
+    REQUIRE(b.size() > trace::kHeaderSizeV2);
+    replay::Trace t;
+    std::string error;
+    REQUIRE(replay::parse(b, &t, &error));
+    REQUIRE(replay::validate(t, &error));
+    CHECK(t.records_begin == trace::kHeaderSizeV2 + t.cmdline.size());
+    CHECK(t.cmdline == "tests=ipc.*");
+    CHECK(t.header.unicorn_version == 0);
+    CHECK(records_of(t).size() == 17);
+    CHECK_THAT(replay::describe(t), ContainsSubstring("format version 2") && !ContainsSubstring("Unicorn"));
+}
+
+TEST_CASE("trace reader: a version 3 header names the Unicorn version that recorded it") {
+    TraceWriter w = sample();
+    w.header().unicorn_version = 0x020001ff;  // uc_version() of 2.0.1
+    replay::Trace t;
+    std::string error;
+    REQUIRE(replay::parse(w.build(), &t, &error));
+    CHECK(t.header.unicorn_version == 0x020001ff);
+    CHECK(t.records_begin == sizeof(trace::Header) + t.cmdline.size());
+    CHECK_THAT(replay::describe(t), ContainsSubstring(", Unicorn 2.0.1"));
+    CHECK(replay::unicorn_version_text(0x02010403) == "2.1.4-rc3");
+}
+
+namespace {
+
+// A simulator trace whose header names `initramfs`, packed with it.
+replay::Pack sample_pack(const TraceBytes& initramfs, bool qemu = false) {
+    TraceWriter w = sample();
+    w.header().initramfs_hash = trace::fnv1a(trace::kFnvOffset, initramfs.data(), initramfs.size());
+    w.header().initramfs_size = initramfs.size();
+    if (qemu)
+        w.header().backend = static_cast<uint32_t>(trace::Backend::kQemu);
+    replay::Pack p;
+    p.trace = w.build(3);
+    p.initramfs = initramfs;
+    if (qemu)
+        p.kernel = {0x7f, 'E', 'L', 'F', 2, 1, 1};
+    return p;
+}
+
+// What reading `bytes` as a pack gives: the error of unpack, or of attach.
+std::string pack_error(const TraceBytes& bytes) {
+    replay::Pack p;
+    std::string error;
+    if (!replay::unpack(bytes, &p, &error))
+        return error;
+    replay::Trace t;
+    REQUIRE(replay::parse(p.trace, &t, &error));
+    return replay::attach(std::move(p), &t, &error) ? "" : error;
+}
+
+}  // namespace
+
+TEST_CASE("trace pack: load reads a pack as its trace, with the initramfs (and a QEMU trace's kernel)") {
+    const TraceBytes initramfs(3000, 0x5a);
+    for (const bool qemu : {false, true}) {
+        INFO((qemu ? "QEMU" : "simulator") << " trace");
+        const replay::Pack p = sample_pack(initramfs, qemu);
+        const TraceBytes file = replay::write_pack(p);
+        CHECK(replay::is_pack(file));
+        const std::string path =
+            (std::filesystem::temp_directory_path() / fmt::format("anvil-pack-test-{}.apack", qemu)).string();
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        REQUIRE(f);
+        REQUIRE(std::fwrite(file.data(), 1, file.size(), f) == file.size());
+        std::fclose(f);
+        replay::Trace packed, plain;
+        std::string error;
+        const bool loaded = replay::load(path, &packed, &error);
+        std::remove(path.c_str());
+        REQUIRE(loaded);
+        REQUIRE(replay::parse(p.trace, &plain, &error));
+        CHECK(packed.bytes == plain.bytes);
+        CHECK(packed.packed_initramfs == initramfs);
+        CHECK(packed.packed_kernel == p.kernel);
+        replay::Summary summary;
+        REQUIRE(replay::validate(packed, &error, &summary));
+        CHECK(summary.records == 16);
+        CHECK(summary.end_code == 3);
+    }
+}
+
+TEST_CASE("trace pack: malformed packs are refused, naming the problem") {
+    const TraceBytes initramfs(100, 0x33);
+    const TraceBytes good = replay::write_pack(sample_pack(initramfs));
+    REQUIRE(pack_error(good).empty());
+    // The first member header starts at kPackHeaderSize; its size field at +4.
+    const size_t member = replay::kPackHeaderSize;
+    const size_t trace_size = sample_pack(initramfs).trace.size();
+    const size_t second = member + replay::kPackMemberHeaderSize + trace_size;
+    auto with = [&](size_t at, std::initializer_list<uint8_t> bytes) {
+        TraceBytes b = good;
+        std::copy(bytes.begin(), bytes.end(), b.begin() + static_cast<long>(at));
+        return b;
+    };
+    CHECK_THAT(pack_error(with(0, {'X'})), ContainsSubstring("not an Anvil trace pack (bad magic)"));
+    CHECK_THAT(pack_error(TraceBytes(good.begin(), good.begin() + 10)), ContainsSubstring("truncated pack: only 10 bytes"));
+    CHECK_THAT(pack_error(with(8, {2, 0})), ContainsSubstring("pack format version 2 is not supported"));
+    CHECK_THAT(pack_error(with(10, {1, 0})), ContainsSubstring("corrupt pack: 1 members"));
+    CHECK_THAT(pack_error(with(10, {3, 0})), ContainsSubstring("truncated pack: member 3 of 3 at byte"));
+    CHECK_THAT(pack_error(with(member, {9})), ContainsSubstring("unknown member kind 9 at byte 12"));
+    CHECK_THAT(pack_error(with(second, {1})), ContainsSubstring("a second trace at byte"));
+    CHECK_THAT(pack_error(with(second, {3})), ContainsSubstring("corrupt pack: it has no initramfs"));
+    CHECK_THAT(pack_error(with(member + 4, {0, 0, 0, 0})), ContainsSubstring("corrupt pack: the trace at byte 12 announces 0 bytes"));
+    CHECK_THAT(pack_error(with(member + 11, {1})), ContainsSubstring("truncated pack: the trace at byte 12 announces"));
+    CHECK_THAT(pack_error(with(member + replay::kPackMemberHeaderSize + 5, {0xee})),
+               ContainsSubstring("corrupt pack: the trace at byte 12") && ContainsSubstring("does not match its checksum"));
+    TraceBytes longer = good;
+    longer.push_back(0);
+    CHECK_THAT(pack_error(longer), ContainsSubstring("corrupt pack: 1 bytes after its last member"));
+    // Members that do not belong together.
+    replay::Pack other = sample_pack(initramfs);
+    other.initramfs.back() ^= 1;
+    CHECK_THAT(pack_error(replay::write_pack(other)), ContainsSubstring("the pack's initramfs") &&
+                                                           ContainsSubstring("is not the one its trace names"));
+    replay::Pack qemu = sample_pack(initramfs, true);
+    qemu.kernel.clear();
+    CHECK_THAT(pack_error(replay::write_pack(qemu)), ContainsSubstring("a QEMU trace but not the kernel ELF"));
+    replay::Pack sim = sample_pack(initramfs);
+    sim.kernel = {0x7f, 'E', 'L', 'F'};
+    CHECK_THAT(pack_error(replay::write_pack(sim)), ContainsSubstring("a simulator trace and a kernel ELF"));
+}
+
+TEST_CASE("trace pack: a pack cut at any byte is refused, never a crash") {
+    const TraceBytes good = replay::write_pack(sample_pack(TraceBytes(64, 1), true));
+    for (size_t len = 0; len < good.size(); ++len) {
+        INFO("cut to " << len << " of " << good.size() << " bytes");
+        const std::string error = pack_error(TraceBytes(good.begin(), good.begin() + static_cast<long>(len)));
+        CHECK_FALSE(error.empty());
+    }
 }

@@ -42,6 +42,7 @@ struct BootInfo {
         uint32_t backend;       // trace::Backend
         uint64_t seed, quantum, slice_max;  // simulator only; 0 on hardware
         uint64_t memory_bytes;              // the machine's RAM
+        uint64_t unicorn_version;           // simulator: uc_version() (the header's); 0 on hardware
     } trace;
 };
 
