@@ -39,7 +39,7 @@ Stop parse_stop(const std::string& r) {
     s.thread = first;
     s.syscall = std::strtoull(b.c_str(), nullptr, 10);
     if (kind == "exit") {
-        s = Stop{Stop::Kind::kExited, 0, 0, static_cast<int>(first)};
+        s = Stop::of(Stop::Kind::kExited, 0, static_cast<int>(first));
     } else if (kind == "bp") {
         s.kind = Stop::Kind::kBreakpoint;
     } else if (kind == "entry") {
@@ -368,7 +368,7 @@ std::optional<Stop> Timeline::reverse_stepi(uint64_t thread) {
         if (j == 0) {
             if (!go(cur))
                 return std::nullopt;
-            return Stop{Stop::Kind::kStartOfRun, thread, 0, 0};
+            return Stop::of(Stop::Kind::kStartOfRun, thread);
         }
         if (!go(Position{j - 1, 0, false}))
             return std::nullopt;
@@ -376,7 +376,7 @@ std::optional<Stop> Timeline::reverse_stepi(uint64_t thread) {
         if (executed > 0) {
             if (executed - 1 > 0 && !go(Position{j - 1, executed - 1, false}))
                 return std::nullopt;
-            return Stop{Stop::Kind::kStep, thread, 0, 0};
+            return Stop::of(Stop::Kind::kStep, thread);
         }
         limit = ~0ull;
         j = last_slice_of_thread(j - 1);
@@ -389,14 +389,17 @@ std::optional<Stop> Timeline::reverse_continue() {
     if (cur.insns > 0 || cur.entry) {
         if (!go(Position{cur.steps, 0, false}))
             return std::nullopt;
-        const ProbeReply p = parse_probe(ask(fmt::format("=collect {}", cur.entry ? ~0ull : cur.insns), "probe"));
+        ProbeReply p = parse_probe(ask(fmt::format("=collect {}", cur.entry ? ~0ull : cur.insns), "probe"));
+        // (a breakpoint at the current instruction is where we are, not before)
+        if (!cur.entry)
+            std::erase_if(p.hits, [&](uint64_t h) { return h >= cur.insns; });
         uint64_t at = 0;
         const sim::DataHit* w = nullptr;
         if (p.last_stop(&at, &w)) {
             if (at > 0 && !go(Position{cur.steps, at, false}))
                 return std::nullopt;
             return w ? watch_stop(p.thread, w->watch, w->new_value, w->old_value)
-                     : Stop{Stop::Kind::kBreakpoint, p.thread, 0, 0};
+                     : Stop::of(Stop::Kind::kBreakpoint, p.thread);
         }
     }
     // Earlier steps, one checkpoint interval at a time, newest first.
@@ -416,7 +419,16 @@ std::optional<Stop> Timeline::reverse_continue() {
             const uint64_t step = std::strtoull(first.c_str(), nullptr, 10);
             std::string kind;
             Stop found;
-            r >> kind >> found.thread >> found.syscall;
+            r >> kind >> found.thread;
+            if (kind == "event") {  // "event T HEXTEXT"
+                std::string hex;
+                r >> hex;
+                const std::vector<uint8_t> text = debug::from_hex(hex);
+                found = Stop::of(Stop::Kind::kEvent, found.thread);
+                found.what.assign(text.begin(), text.end());
+                return go(Position{step, 0, false}) ? std::optional(found) : std::nullopt;
+            }
+            r >> found.syscall;
             if (kind == "return") {
                 found.kind = Stop::Kind::kSyscallReturn;
                 return go(Position{step, 0, false}) ? std::optional(found) : std::nullopt;

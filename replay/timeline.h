@@ -80,6 +80,17 @@ struct Stop {
     uint64_t addr = 0;
     uint64_t old_value = 0;
     uint64_t new_value = 0;
+    // kEvent going backwards: what the command-loop breakpoint or object watch
+    // hit, for people (going forwards the worker prints it).
+    std::string what;
+
+    static Stop of(Kind kind, uint64_t thread = 0, int exit_code = 0) {
+        Stop s;
+        s.kind = kind;
+        s.thread = thread;
+        s.exit_code = exit_code;
+        return s;
+    }
 };
 
 // A data watchpoint: `len` (1..8) bytes at `va` of `thread`'s address space.
@@ -150,8 +161,10 @@ public:
     // To just before `thread`'s previous instruction: kStep, or kStartOfRun
     // (staying here) if it has run none.
     std::optional<Stop> reverse_stepi(uint64_t thread);
-    // To the last breakpoint hit, caught syscall entry or caught syscall return
-    // before the current position; kStartOfRun (at step 0) if there is none.
+    // To the last breakpoint hit (instructions, or the command loop's kernel
+    // events and object watches: kEvent, just after the step), watchpoint hit,
+    // caught syscall entry or caught syscall return before the current
+    // position; kStartOfRun (at step 0) if there is none.
     std::optional<Stop> reverse_continue();
     // To just after kernel event (trace record) `n`, forwards or backwards;
     // false if the run ends before it (staying at the end) or the worker died.

@@ -141,6 +141,14 @@ bool parse_arguments(DebugCommand& c, const std::string& name, const std::vector
                             : "usage: unwatch [N] (watchpoint N, from 1, in the order set; all without N)");
         return true;
     case Kind::kWatch:
+        if (name == "watch" && n > 0 && (a[0] == "slot" || a[0] == "endpoint" || a[0] == "thread")) {
+            std::string args;
+            for (std::string_view w : a)
+                args += std::string(w) + " ";
+            c.kind = Kind::kBreak;
+            const std::string error = parse_object_watch(args, &c.breakpoint);
+            return error.empty() || fail(error);
+        }
         c.watch_type = name == "rwatch" ? 3 : name == "awatch" ? 4 : 2;
         c.number = 8;
         if (n < 1 || n > 2 || !number(a[0], &c.addr, true) ||
@@ -183,6 +191,9 @@ std::string Breakpoint::describe() const {
     case Kind::kSyscall: return fmt::format("syscall {}{}", syscall_name(value), thread ? fmt::format(" thread {}", thread) : "");
     case Kind::kEvent: return fmt::format("event #{}", value);
     case Kind::kFault: return "fault";
+    case Kind::kSlot: return fmt::format("watch slot {} of thread {}'s cnode", value, thread);
+    case Kind::kEndpoint: return fmt::format("watch endpoint {}'s queues", value);
+    case Kind::kThread: return fmt::format("watch thread {}'s state", value);
     }
     return "?";
 }
@@ -193,7 +204,27 @@ std::string Breakpoint::line() const {
         return fmt::format("break syscall {}{}", syscall_name(value), thread ? fmt::format(" thread {}", thread) : "");
     case Kind::kEvent: return fmt::format("break event {}", value);
     case Kind::kFault: return "break fault";
+    case Kind::kSlot: return fmt::format("watch slot {} {}", thread, value);
+    case Kind::kEndpoint: return fmt::format("watch endpoint {}", value);
+    case Kind::kThread: return fmt::format("watch thread {}", value);
     }
+    return "";
+}
+
+std::string parse_object_watch(std::string_view args, Breakpoint* b) {
+    const std::vector<std::string_view> a = words_of(args);
+    Breakpoint r;
+    if (a.size() == 3 && a[0] == "slot" && number(a[1], &r.thread) && r.thread != 0 && number(a[2], &r.value)) {
+        r.kind = Breakpoint::Kind::kSlot;
+    } else if (a.size() == 2 && a[0] == "endpoint" && number(a[1], &r.value) && r.value != 0) {
+        r.kind = Breakpoint::Kind::kEndpoint;
+    } else if (a.size() == 2 && a[0] == "thread" && number(a[1], &r.value) && r.value != 0) {
+        r.kind = Breakpoint::Kind::kThread;
+    } else {
+        return "usage: watch slot T S (slot S of thread T's cnode) | watch endpoint E (its queues) | "
+               "watch thread T (its state)";
+    }
+    *b = r;
     return "";
 }
 

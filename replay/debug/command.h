@@ -10,12 +10,22 @@
 
 namespace replay::debug {
 
-// A breakpoint on kernel events (the command loop's `break`).
+// A breakpoint on kernel events (the command loop's `break`), or a watch on
+// a kernel object (`watch slot|endpoint|thread ...`), which stops after each
+// step that changes what it watches. Both are listed by `break`.
 struct Breakpoint {
-    enum class Kind { kSyscall, kEvent, kFault };
+    enum class Kind {
+        kSyscall,   // break syscall NAME [thread T]
+        kEvent,     // break event N
+        kFault,     // break fault
+        kSlot,      // watch slot T S: slot S of the CNode of thread T's process
+        kEndpoint,  // watch endpoint E: endpoint (object id) E's queues
+        kThread,    // watch thread T: thread T's state (and what it waits on)
+    };
     Kind kind = Kind::kFault;
-    uint64_t value = 0;   // syscall number or event index
-    uint64_t thread = 0;  // kSyscall: only this thread (0: any)
+    uint64_t value = 0;   // syscall number, event index, slot, endpoint id or thread id
+    uint64_t thread = 0;  // kSyscall: only this thread (0: any); kSlot: whose CNode
+    bool watches_object() const { return kind >= Kind::kSlot; }
 
     // For people: "syscall ipc_call thread 3".
     std::string describe() const;
@@ -27,6 +37,9 @@ struct Breakpoint {
 // Parses the arguments of `break` ("syscall ipc_call thread 3", "event 400",
 // "fault"); returns an empty string on success, else what is wrong.
 std::string parse_break(std::string_view args, Breakpoint* b);
+// Parses the arguments of a kernel-object `watch` ("slot 7 4", "endpoint 12",
+// "thread 9"); the same.
+std::string parse_object_watch(std::string_view args, Breakpoint* b);
 
 // One command line, decoded.
 struct DebugCommand {
@@ -57,6 +70,7 @@ struct DebugCommand {
         kBreakList,     // break (no arguments)
         kDelete,        // delete [N]: number (0: all)
         kWatch,         // watch|rwatch|awatch ADDR [LEN]: addr, number (1..8, default 8), watch_type
+                        // (watch slot|endpoint|thread ...: kBreak, an object watch)
         kUnwatch,       // unwatch [N]: number (0: all)
         kReverseContinue,
         kGotoEvent,     // goto event N: number

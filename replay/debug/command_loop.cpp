@@ -115,7 +115,7 @@ private:
         }
         if (word == "reverse-stepi" || word == "rsi")
             return reverse_stepi();
-        if (word == "break" || word == "delete") {
+        if (word == "break" || word == "delete" || cmd.kind == DebugCommand::Kind::kBreak) {
             breakpoint_command(cmd);
             return true;
         }
@@ -225,8 +225,15 @@ private:
             std::fflush(stdout);  // before the worker's lines
             return timeline_.set_focus(stop->thread) && timeline_.show();
         }
+        case Stop::Kind::kEvent:
+            if (backwards) {
+                fmt::print("breakpoint: {} (going back: just after that step)\n", stop->what);
+                std::fflush(stdout);
+                return timeline_.set_focus(stop->thread) && timeline_.execute("where");
+            }
+            return timeline_.execute("where");
         case Stop::Kind::kStartOfRun:
-            fmt::print("no watchpoint hit before this point: back at the start of the run\n");
+            fmt::print("no breakpoint or watchpoint hit before this point: back at the start of the run\n");
             std::fflush(stdout);
             return timeline_.execute("where");
         case Stop::Kind::kExited:
@@ -240,9 +247,9 @@ private:
     bool continue_to_stop() { return show_stop(timeline_.cont(false, -1), false); }
 
     bool reverse_continue() {
-        if (watches_.empty()) {
-            fmt::print("reverse-continue goes back to the previous watchpoint hit: set one with `watch ADDR [LEN]` "
-                       "(for a kernel event: goto event N)\n");
+        if (watches_.empty() && breaks_.empty()) {
+            fmt::print("reverse-continue goes back to the previous breakpoint or watchpoint hit: set one with "
+                       "`break ...` or `watch ...` (or go to a kernel event: goto event N)\n");
             return true;
         }
         return show_stop(timeline_.reverse_continue(), true);
@@ -316,7 +323,10 @@ private:
             "  watch ADDR [LEN]      stop where a write changes LEN (1..8, default 8) bytes at ADDR of the\n"
             "                        focus thread's memory (in every process mapping it); rwatch: reads;\n"
             "                        awatch: any access;  unwatch [N]: delete one or all\n"
-            "  reverse-continue | rc back to just before the previous watchpoint hit\n"
+            "  watch slot T S | watch endpoint E | watch thread T\n"
+            "                        stop after each step that changes slot S of thread T's cnode,\n"
+            "                        endpoint E's queues, or thread T's state (listed by `break`)\n"
+            "  reverse-continue | rc back to the previous breakpoint or watchpoint hit\n"
             "  break syscall NAME|NUMBER [thread T] | break event N | break fault\n"
             "  break                 list breakpoints;  delete [N]: delete one or all\n"
             "Looking (at the focus thread: the last syscall's or fault's, the stepped one, or `thread T`):\n"

@@ -498,11 +498,12 @@ private:
         return stop_reply_;
     }
 
-    // The run is over: gdb hears it as the exit of the first process (init).
+    // The run is over: gdb hears it as the exit of init (the first process
+    // made, so the lowest id), whose exit code it is.
     std::string exited(int code) {
         stop_reply_ = fmt::format("W{:02x}", code & 0xff);
         if (multiprocess_ && !known_.empty())
-            stop_reply_ += fmt::format(";process:{:x}", known_.front());
+            stop_reply_ += fmt::format(";process:{:x}", *std::min_element(known_.begin(), known_.end()));
         return stop_reply_;
     }
 
@@ -513,7 +514,9 @@ private:
         if (!s)
             return exited(121);
         refresh();
-        const uint64_t t = s->thread ? s->thread : fallback;
+        uint64_t t = s->thread ? s->thread : fallback;
+        if (!alive(t) && s->kind != Stop::Kind::kExited)
+            t = first_thread();  // (going back to before the thread was)
         switch (s->kind) {
         case Stop::Kind::kStep: return stopped(t, "");
         case Stop::Kind::kBreakpoint: return stopped(t, "swbreak:;");

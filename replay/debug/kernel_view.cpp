@@ -151,18 +151,26 @@ void print_runqueues() {
     }
 }
 
+namespace {
+
+std::string queue_text(kernel::Endpoint* e) {
+    std::string s, r;
+    for (kernel::Thread* t = e->senders().front(); t; t = e->senders().next(t))
+        s += fmt::format("{}{}", s.empty() ? "" : " ", t->id());
+    for (kernel::Thread* t = e->receivers().front(); t; t = e->receivers().next(t))
+        r += fmt::format("{}{}", r.empty() ? "" : " ", t->id());
+    return fmt::format("senders [{}] receivers [{}]", s, r);
+}
+
+}  // namespace
+
 void print_endpoints() {
     bool any = false;
     for (kernel::KObject* o = kernel::KObject::first_live(); o; o = o->next_live()) {
         if (o->type() == ANVIL_OBJ_ENDPOINT) {
             auto* e = static_cast<kernel::Endpoint*>(o);
-            std::string s, r;
-            for (kernel::Thread* t = e->senders().front(); t; t = e->senders().next(t))
-                s += fmt::format(" {}", t->id());
-            for (kernel::Thread* t = e->receivers().front(); t; t = e->receivers().next(t))
-                r += fmt::format(" {}", t->id());
-            if (!s.empty() || !r.empty()) {
-                fmt::print("endpoint {}: senders [{}] receivers [{}]\n", e->id(), s, r);
+            if (e->senders().front() || e->receivers().front()) {
+                fmt::print("endpoint {}: {}\n", e->id(), queue_text(e));
                 any = true;
             }
         } else if (o->type() == ANVIL_OBJ_NOTIFICATION) {
@@ -178,6 +186,34 @@ void print_endpoints() {
     }
     if (!any)
         fmt::print("no thread waits on an endpoint or notification, and no notification has bits\n");
+}
+
+
+std::string object_state(const Breakpoint& b) {
+    switch (b.kind) {
+    case Breakpoint::Kind::kSlot: {
+        kernel::Thread* t = find_thread(b.thread);
+        if (!t || !t->cnode())
+            return fmt::format("no thread {}", b.thread);
+        if (b.value == 0 || b.value >= t->cnode()->size())
+            return fmt::format("no slot {} (the cnode has {})", b.value, t->cnode()->size());
+        const kernel::Cap* c = t->cnode()->slot(static_cast<uint32_t>(b.value));
+        if (c->empty())
+            return "empty";
+        return fmt::format("{} cap (rights {:#x}, badge {:#x}) to object {}", kernel::object_type_name(c->object->type()),
+                           c->rights, c->badge, c->object->id());
+    }
+    case Breakpoint::Kind::kEndpoint:
+        for (kernel::KObject* o = kernel::KObject::first_live(); o; o = o->next_live())
+            if (o->type() == ANVIL_OBJ_ENDPOINT && o->id() == b.value)
+                return queue_text(static_cast<kernel::Endpoint*>(o));
+        return fmt::format("no endpoint {}", b.value);
+    case Breakpoint::Kind::kThread: {
+        kernel::Thread* t = find_thread(b.value);
+        return t ? kernel::thread_state_name(t->state()) + waits_on(t) : fmt::format("no thread {}", b.value);
+    }
+    default: return "";
+    }
 }
 
 void print_caps(kernel::Thread* t) {

@@ -5,6 +5,8 @@
 // need (live threads, user memory).
 #pragma once
 
+#include "replay/debug/command.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,6 +42,11 @@ uint64_t process_of(kernel::Thread* t);
 uint64_t address_space_of(uint64_t process);
 // What a thread waits on, for people (" recv on endpoint 4"); "" if nothing.
 std::string waits_on(kernel::Thread* t);
+
+// What an object watch (`watch slot|endpoint|thread`) watches, as it is now,
+// for people: "endpoint cap (rights 0x7, badge 0x0) to object 12", "senders
+// [5] receivers []", "blocked recv on endpoint 4"; "" for other breakpoints.
+std::string object_state(const Breakpoint& b);
 
 // `threads`: every thread's state, CPU, priority, affinity and wait.
 void print_threads();

@@ -4,6 +4,7 @@
 
 #include "kernel/object/thread.h"
 #include "kernel/trace/trace.h"
+#include "replay/debug/hex.h"
 #include "replay/debug/kernel_view.h"
 #include "replay/debug/session.h"
 
@@ -466,6 +467,7 @@ bool Worker::caught_entry(uint64_t* nr) {
 void Worker::cont(uint64_t k, bool skip) {
     bool first = true;
     returns_.clear();
+    snapshot_objects();
     for (;;) {
         if (!plan()) {
             reply(fmt::format("stopped exit {}", exit_code()));
@@ -550,12 +552,24 @@ void Worker::cont(uint64_t k, bool skip) {
 // or caught return on the way (a return at step `hi` itself only if !exclude_hi).
 void Worker::scan(uint64_t hi, bool exclude_hi) {
     std::string last = "none";
+    snapshot_objects();
+    // The command loop's breakpoints and object watches that step `step` hit:
+    // "STEP event T HEXTEXT" (what it hit, for people).
+    auto event = [&](uint64_t step, size_t before) {
+        if (breaks_.empty())
+            return;
+        const std::string hit = breakpoint_hit(before);
+        if (!hit.empty() && !(exclude_hi && step == hi))
+            last = fmt::format("{} event {} {}", step, focus_thread(), to_hex(hit.data(), hit.size()));
+    };
     while (steps_ < hi && plan()) {
         returns_.clear();
         const Machine::Slice p = *machine_.planned();
         const uint64_t step = steps_ + 1;
+        const size_t before = recs().size();
         if (p.ran) {  // (a worker at a checkpoint is never at an entry)
             finish();
+            event(step, before);
             continue;
         }
         if (!run_user())
@@ -571,6 +585,7 @@ void Worker::scan(uint64_t hi, bool exclude_hi) {
             last = fmt::format("{} entry {} {}", step, p.thread, nr);
         else if (hit || watched)
             last = fmt::format("{} {} {} 0", step, watched ? "watch" : "bp", p.thread);
+        event(step, before);
     }
     reply("scan " + last);
 }

@@ -172,7 +172,10 @@ private:
     sim::Machine machine_;
     std::FILE* in_ = nullptr;
     std::FILE* out_ = nullptr;
-    std::vector<Breakpoint> breaks_;       // the command loop's (kernel events)
+    std::vector<Breakpoint> breaks_;       // the command loop's (kernel events, object watches)
+    std::vector<std::string> object_states_;  // per breaks_ entry: object_state() when last looked
+    // Takes every object watch's state as it is here (a run compares with it).
+    void snapshot_objects();
     std::vector<uint64_t> record_steps_;   // steps that wrote records, in order
     std::vector<uint64_t> record_step_;    // per record: the step that wrote it
     std::vector<uint64_t> slice_thread_;   // per step (from 1): the thread its slice ran, 0 for none

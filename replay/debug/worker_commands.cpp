@@ -96,12 +96,18 @@ void Worker::command(const DebugCommand& cmd) {
         break;
     }
     case Kind::kThread: focus(cmd.thread); break;
-    case Kind::kBreak: breaks_.push_back(cmd.breakpoint); break;
+    case Kind::kBreak:
+        breaks_.push_back(cmd.breakpoint);
+        object_states_.push_back(object_state(cmd.breakpoint));
+        break;
     case Kind::kDelete:  // the debugger process has checked N
-        if (cmd.number == 0)
+        if (cmd.number == 0) {
             breaks_.clear();
-        else if (cmd.number <= breaks_.size())
+            object_states_.clear();
+        } else if (cmd.number <= breaks_.size()) {
             breaks_.erase(breaks_.begin() + static_cast<long>(cmd.number - 1));
+            object_states_.erase(object_states_.begin() + static_cast<long>(cmd.number - 1));
+        }
         break;
     default: break;  // the debugger process's own (stepi, prev, help, ...)
     }
@@ -114,6 +120,7 @@ void Worker::run(bool next) {
         return;
     }
     const size_t first = recs().size();
+    snapshot_objects();
     for (;;) {
         const size_t before = recs().size();
         const bool more = step_once();
@@ -152,7 +159,26 @@ std::string Worker::end_text() const {
 }
 
 // The first breakpoint the records from `from` on satisfy, described; "" if none.
+void Worker::snapshot_objects() {
+    for (size_t i = 0; i < breaks_.size(); ++i)
+        object_states_[i] = object_state(breaks_[i]);
+}
+
 std::string Worker::breakpoint_hit(size_t from) {
+    // Object watches: what the step changed (every state is taken anew; the
+    // first change is the one told).
+    std::string changed;
+    for (size_t i = 0; i < breaks_.size(); ++i) {
+        if (!breaks_[i].watches_object())
+            continue;
+        std::string now = object_state(breaks_[i]);
+        if (now != object_states_[i] && changed.empty())
+            changed = fmt::format("{}: {} -> {} (at event #{})", breaks_[i].describe(), object_states_[i], now,
+                                  recs().empty() ? 0 : recs().back().index);
+        object_states_[i] = std::move(now);
+    }
+    if (!changed.empty())
+        return changed;
     for (size_t i = from; i < recs().size(); ++i) {
         const Record& r = recs()[i];
         for (const Breakpoint& b : breaks_) {

@@ -59,7 +59,7 @@ if ((!failed)); then
 fi
 grep -q "^the run ends before event #999999$" "$work/session.log" || fail "goto past the end does not say so"
 grep -qE "^at event #[0-9] \(step [01]," "$work/session.log" || fail "goto event 0 after the run ended did not go back"
-grep -q "^no watchpoint hit before this point\|^reverse-continue goes back to the previous watchpoint hit" "$work/session.log" ||
+grep -q "^no breakpoint or watchpoint hit before this point\|^reverse-continue goes back to the previous breakpoint or watchpoint hit" "$work/session.log" ||
     fail "reverse-continue without watchpoints says nothing useful"
 if ((failed)); then
     cat "$work/session.log"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The walkthroughs of the race workload show real output: docs/replaying-a-bug.md
-# (all of it but its QEMU section) and docs/debugging.md's section "From a
-# failing seed to the bug". This runs every command they show on this build and
+# (all of it but its QEMU section) and docs/debugging.md's sections "From a
+# failing seed to the bug" and "Source-level debugging with gdb" (its gdb
+# session, `(gdb) COMMAND` lines, is the script of `tools/anvil gdb` in batch
+# mode; gdb's own output is compared, the run's console is not). This runs every command they show on this build and
 # checks that each doc shows exactly what the command prints now, so a change
 # that moves the race (a seed that no longer fails, another number of lost
 # updates, another stop of the debugger) fails here until the doc is updated.
@@ -99,6 +101,9 @@ extract() {
              [[ $(cat "$prefix-$n.cmd") == build/sim/anvil-debug* ]]; then
             printf '%s\n' "$line" >> "$prefix-$n.out"
             printf '%s\n' "${line#(anvil) }" >> "$prefix-$n.dbg"
+        elif [[ $line == '(gdb) '* ]] && ((n > 0)) && [[ $(cat "$prefix-$n.cmd") == 'tools/anvil gdb '* ]]; then
+            # gdb in batch mode does not echo its commands: they are the script only.
+            printf '%s\n' "${line#(gdb) }" >> "$prefix-$n.gdb"
         elif ((n > 0)); then
             printf '%s\n' "$line" >> "$prefix-$n.out"
         fi
@@ -140,7 +145,7 @@ matches() {
     fi
 }
 
-ran_sweep=0 ran_replay=0 ran_race=0 ran_debug=0 lost=""
+ran_sweep=0 ran_replay=0 ran_race=0 ran_debug=0 ran_gdb=0 lost=""
 
 # check DOC FIRST-HEADING NAME: runs and compares every transcript of DOC.
 check() {
@@ -185,6 +190,14 @@ check() {
                 run=("$sim" "${run[@]}")
                 [[ $cmd == *initramfs-race.cpio* ]] && ran_race=1
             fi ;;
+        'tools/anvil gdb '*)
+            # The command itself (it builds nothing here: the build is this
+            # one), in batch mode with the doc's (gdb) lines as its script;
+            # the run's console apart, as it goes to the terminal beside gdb's.
+            [[ -e $base.gdb ]] || { fail "$doc: \`$cmd\` has no (gdb) session"; continue; }
+            [[ $build == "$src/build" ]] || { echo "not checked: \`$cmd\` (tools/anvil uses $src/build, this build is $build)"; continue; }
+            run=("$src/tools/anvil" gdb "${args[@]:2}" --console "$base.console" -- -batch -nx -x "$base.gdb")
+            ran_gdb=1 ;;
         *)
             fail "$doc: this test does not know how to run \`$cmd\` (tests/sim/walkthrough.sh)"
             continue ;;
@@ -204,6 +217,11 @@ check() {
             # The replay commands it names, as from the top of the tree.
             sed -E 's#(seed [0-9]+ exited [0-9]+[^:]*: ).*(sweeps/[^ ]*seed-[0-9]+\.atrace).*#\1tools/anvil replay \2#' \
                 "$base.term" > "$base.real"
+        fi
+        # gdb names the tree's files by their paths and the stub by its port:
+        # as from the top of the tree, and PORT.
+        if [[ $cmd == 'tools/anvil gdb '* ]]; then
+            sed -i -E -e "s#$src/##g" -e 's#127\.0\.0\.1:[0-9]+#127.0.0.1:PORT#g' "$base.real"
         fi
         # Files the doc has in /tmp are in WORK-DIR/tmp.
         if [[ -s $base.real ]]; then
@@ -231,11 +249,13 @@ check() {
 
 check docs/replaying-a-bug.md "" replaying
 check docs/debugging.md "## From a failing seed to the bug" debugging
+check docs/debugging.md "## Source-level debugging with gdb" gdb
 
 ((ran_sweep)) || fail "docs/replaying-a-bug.md shows no race sweep"
 ((ran_replay)) || fail "docs/replaying-a-bug.md shows no replay"
 ((ran_race)) || fail "docs/debugging.md shows no run of the race initramfs"
 ((ran_debug)) || fail "docs/debugging.md shows no debugger session"
+((ran_gdb)) || [[ $build != "$src/build" ]] || fail "docs/debugging.md shows no gdb session"
 
 # The prose's counts of lost updates are the run's.
 if [[ -z $lost ]]; then

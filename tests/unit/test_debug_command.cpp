@@ -81,6 +81,25 @@ TEST_CASE("debug commands: breakpoints by syscall name or number, event and faul
     CHECK(parse("break fault").breakpoint.kind == Breakpoint::Kind::kFault);
 }
 
+TEST_CASE("debug commands: watches on kernel objects are breakpoints: slot, endpoint, thread") {
+    DebugCommand w = parse("watch slot 7 11");
+    REQUIRE(w.kind == Kind::kBreak);
+    CHECK(w.breakpoint.kind == Breakpoint::Kind::kSlot);
+    CHECK(w.breakpoint.thread == 7);
+    CHECK(w.breakpoint.value == 11);
+    CHECK(w.breakpoint.watches_object());
+    CHECK(w.breakpoint.describe() == "watch slot 11 of thread 7's cnode");
+    w = parse("watch endpoint 13");
+    CHECK(w.breakpoint.kind == Breakpoint::Kind::kEndpoint);
+    CHECK(w.breakpoint.value == 13);
+    w = parse("watch thread 18");
+    CHECK(w.breakpoint.kind == Breakpoint::Kind::kThread);
+    CHECK(w.line() == "watch thread 18");
+    CHECK_FALSE(parse("break event 4").breakpoint.watches_object());
+    // An address is still a memory watchpoint.
+    CHECK(parse("watch 10").kind == Kind::kWatch);
+}
+
 TEST_CASE("debug commands: bad arguments are refused with a usage line, unknown words named") {
     for (const char* line :
          {"delete foo", "delete 0", "delete 1 2", "events 0", "events x", "events -1", "caps x", "caps 0",
@@ -90,7 +109,9 @@ TEST_CASE("debug commands: bad arguments are refused with a usage line, unknown 
           "break syscall ipc_call thread", "break syscall ipc_call thread 0", "break syscall ipc_call core 1",
           "break event", "break event -1", "break event 5x", "break fault now", "break nothing", "watch",
           "watch zz", "watch 10 0", "watch 10 9", "watch 10 4 4", "rwatch", "unwatch 0", "unwatch x", "rc 1",
-          "goto", "goto 5", "goto event", "goto event x", "goto step 5"}) {
+          "goto", "goto 5", "goto event", "goto event x", "goto step 5", "watch slot", "watch slot 7",
+          "watch slot 0 3", "watch slot 7 x", "watch endpoint", "watch endpoint 0", "watch thread 3 4",
+          "rwatch slot 7 1"}) {
         INFO(line);
         const DebugCommand c = parse(line);
         CHECK(c.kind == Kind::kBad);
@@ -108,7 +129,8 @@ TEST_CASE("debug commands: the canonical line of each command parses back to it"
                              "thread 5", "break", "break syscall 0", "break syscall ipc_call thread 2",
                              "break event 0x10", "break fault", "delete", "delete 3", "stepi", "stepi  5 ",
                              "rsi", "prev", "help", "quit", "watch 10", "rwatch 0x10 2", "awatch 10 8",
-                             "unwatch", "unwatch 1", "rc", "goto event 7"}) {
+                             "unwatch", "unwatch 1", "rc", "goto event 7", "watch slot 7 0x10", "watch endpoint 13",
+                             "watch thread 18"}) {
         INFO(line);
         const DebugCommand c = parse(line);
         REQUIRE(c.error.empty());

@@ -192,6 +192,45 @@ TEST_CASE("gdb requests: arguments are decoded") {
     CHECK(parse("vKill;1").kind == Kind::kKill);
 }
 
+TEST_CASE("gdb requests: multiprocess thread ids, exec-file and threads objects, detach of one process") {
+    Request r = parse("Hgp1f.2a");
+    CHECK(r.kind == Kind::kSetThread);
+    CHECK(r.process == 0x1f);
+    CHECK(r.thread == 0x2a);
+    r = parse("Hgp1f.0");
+    CHECK(r.process == 0x1f);
+    CHECK(r.thread == replay::debug::gdb::kAnyThread);
+    r = parse("Hcp-1.-1");
+    CHECK(r.process == replay::debug::gdb::kAllThreads);
+    CHECK(r.thread == replay::debug::gdb::kAllThreads);
+    CHECK(parse("Tp3.7").thread == 7);
+    CHECK(parse("qThreadExtraInfo,p3.7").thread == 7);
+    r = parse("vCont;s:p3.7;c:p-1.-1");
+    CHECK(r.kind == Kind::kStep);
+    CHECK(r.thread == 7);
+    CHECK(r.named == std::vector<uint64_t>{7});
+    r = parse("vCont;c:p3.-1");
+    CHECK(r.kind == Kind::kContinue);
+    CHECK(r.named.empty());
+    r = parse("qXfer:exec-file:read:f:0,fff");
+    CHECK(r.kind == Kind::kReadExecFile);
+    CHECK(r.process == 0xf);
+    CHECK(r.length == 0xfff);
+    CHECK(parse("qXfer:exec-file:read::10,20").process == replay::debug::gdb::kAnyThread);
+    r = parse("qXfer:threads:read::0,1000");
+    CHECK(r.kind == Kind::kReadThreads);
+    CHECK(r.length == 0x1000);
+    CHECK(parse("qXfer:libraries:read::0,10").kind == Kind::kUnsupported);
+    CHECK(parse("D;1f").process == 0x1f);
+    CHECK(parse("D").process == replay::debug::gdb::kAnyThread);
+    CHECK(parse("qSupported:multiprocess+;swbreak+").text == "multiprocess+;swbreak+");
+    for (const char* p : {"Hgp", "Hgp.1", "Hgpzz.1", "Hgp1.zz", "qXfer:exec-file:read:zz:0,1",
+                          "qXfer:exec-file:read:1", "qXfer:threads:read::", "D;", "D;zz"}) {
+        INFO(p);
+        CHECK(parse(p).kind == Kind::kBad);
+    }
+}
+
 TEST_CASE("gdb requests: the first step action of vCont decides, with every thread named listed") {
     Request r = parse("vCont;c");
     CHECK(r.kind == Kind::kContinue);
