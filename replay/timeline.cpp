@@ -490,19 +490,22 @@ void Timeline::apply_settings(std::vector<std::string> lines) {
 }
 
 bool Timeline::set_watches(const std::vector<Watch>& watches, std::string* why) {
-    std::string line = "=watch";  // PA:LEN:TYPE:VA ...
+    std::string line = "=watch";  // PA:LEN:TYPE:VA:PROCESS ...
     std::vector<std::string> pas;
     for (const Watch& w : watches) {
         const auto kept = std::find(watches_.begin(), watches_.end(), w);
-        const std::string pa = kept != watches_.end()
-                                   ? watch_pas_[static_cast<size_t>(kept - watches_.begin())]
-                                   : ask(fmt::format("=phys {} {:x} {}", w.thread, w.va, w.len), "phys");
-        if (pa.empty() || pa == "none") {
+        // "PA PROCESS": the memory, and the process of the thread it was set in
+        const std::string where = kept != watches_.end()
+                                      ? watch_pas_[static_cast<size_t>(kept - watches_.begin())]
+                                      : ask(fmt::format("=phys {} {:x} {}", w.thread, w.va, w.len), "phys");
+        if (where.empty() || where == "none") {
             *why = fmt::format("{} bytes at 0x{:x} of thread {} are not mapped here", w.len, w.va, w.thread);
             return false;
         }
-        pas.push_back(pa);
-        line += fmt::format(" {}:{}:{}:{:x}", pa, w.len, static_cast<int>(w.type), w.va);
+        pas.push_back(where);
+        const size_t space = where.find(' ');
+        line += fmt::format(" {}:{}:{}:{:x}:{}", where.substr(0, space), w.len, static_cast<int>(w.type), w.va,
+                            w.own_process && space != std::string::npos ? where.substr(space + 1) : "0");
     }
     watches_ = watches;
     watch_pas_ = std::move(pas);

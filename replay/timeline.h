@@ -95,13 +95,17 @@ struct Stop {
 
 // A data watchpoint: `len` (1..8) bytes at `va` of `thread`'s address space.
 // It watches the memory there, so a page shared with other processes is
-// watched in each of them, whatever address they map it at.
+// watched in each of them, whatever address they map it at (unless
+// own_process).
 struct Watch {
     enum class Type { kWrite = 2, kRead = 3, kAccess = 4 };  // gdb's Z2, Z3, Z4
     Type type = Type::kWrite;
     uint64_t thread = 0;
     uint64_t va = 0;
     uint32_t len = 0;
+    // Only accesses by threads of `thread`'s process stop (gdb's watchpoints
+    // belong to an inferior); else any process's, the memory being shared.
+    bool own_process = false;
     // watch: a write that changes the bytes; rwatch: a read; awatch: either.
     bool operator==(const Watch&) const = default;
 };
@@ -236,7 +240,7 @@ private:
     std::vector<std::string> settings_;
     std::string watch_setting_;    // "=watch ...", as settings_
     std::vector<Watch> watches_;   // set_watches()
-    std::vector<std::string> watch_pas_;  // the physical address of each (hex)
+    std::vector<std::string> watch_pas_;  // each one's memory and process: "PA PROCESS" (hex)
     bool send_settings();
     Stop watch_stop(uint64_t thread, size_t watch, uint64_t old_value, uint64_t new_value) const;
 };

@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
         measure("prev (back one kernel event)", 50,
                 [&] { return t.go(replay::Position{t.prev_stop(), 0, false}); });
         std::string why;
-        if (!t.set_watches({replay::Watch{replay::Watch::Type::kWrite, 33, 0x200000000000, 8}}, &why)) {
+        if (!t.set_watches({replay::Watch{replay::Watch::Type::kWrite, 33, 0x200000000000, 8, false}}, &why)) {
             fmt::print(stderr, "anvil-bench-debug: cannot watch the race's counter: {}\n", why);
             return 1;
         }

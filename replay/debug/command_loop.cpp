@@ -175,7 +175,8 @@ private:
             return true;
         }
         std::vector<Watch> next = watches_;
-        next.push_back(Watch{static_cast<Watch::Type>(cmd.watch_type), t, cmd.addr, static_cast<uint32_t>(cmd.number)});
+        next.push_back(Watch{static_cast<Watch::Type>(cmd.watch_type), t, cmd.addr, static_cast<uint32_t>(cmd.number),
+                             false});
         std::string why;
         if (!timeline_.set_watches(next, &why)) {
             fmt::print("cannot watch: {}\n", why);

@@ -21,18 +21,15 @@
 // gdb::parse_request (gdb_connection.h), the registers and target description
 // gdb_target.h, the run the Timeline; this file is the server, which answers
 // each typed request.
-#include "kernel/boot/elf.h"
 #include "replay/debug/command.h"
 #include "replay/debug/front_end.h"
 #include "replay/debug/gdb_connection.h"
+#include "replay/debug/gdb_server.h"
 #include "replay/debug/gdb_target.h"
 #include "replay/debug/hex.h"
 #include "replay/debug/programs.h"
 
-#include <arpa/inet.h>
 #include <fmt/core.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -205,10 +202,12 @@ private:
         case Kind::kThreadListFirst: {
             refresh();
             std::string out;
-            for (uint64_t t : threads()) {
-                out += fmt::format("{}{}", out.empty() ? "m" : ",", tid(t));
-                shown(t);
-            }
+            for (const ProcessInfo& p : procs_)
+                for (uint64_t t : p.threads)
+                    if (listed(p)) {
+                        out += fmt::format("{}{}", out.empty() ? "m" : ",", tid(t));
+                        shown(t);
+                    }
             return out.empty() ? "l" : out;
         }
         case Kind::kThreadListNext: return "l";
@@ -245,6 +244,15 @@ private:
         });
         if (selected != procs_.end())
             std::rotate(procs_.begin(), selected, selected + 1);
+    }
+
+    // Which processes the thread lists name: at attach every one; after the
+    // first move only those gdb has heard of. A process that gdb found in a
+    // list after a stop would be taken for a new attach (gdb prints where it
+    // is and drops the stop being reported), so new processes reach gdb as
+    // the thread of a stop: a continue meets each one first (kProcess).
+    bool listed(const ProcessInfo& p) const {
+        return !moved_ || std::find(known_.begin(), known_.end(), p.id) != known_.end();
     }
 
     // Notes that gdb has now heard of thread t's process.
@@ -325,6 +333,8 @@ private:
         std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
         for (const ProcessInfo& p : procs_)
             for (uint64_t t : p.threads) {
+                if (!listed(p))
+                    continue;
                 xml += fmt::format("<thread id=\"{}\" name=\"{}\"/>\n", tid(t),
                                    p.name.empty() ? "?" : xml_text(p.name));
                 shown(t);
@@ -431,6 +441,7 @@ private:
         }
         case K::kGotoEvent: {
             bool reached = false;
+            moved_ = true;
             if (!timeline_.goto_event(cmd.number, &reached))
                 return "the simulator worker died";
             refresh();
@@ -460,8 +471,9 @@ private:
         if (watches_.size() >= kMaxWatches)
             return std::string(gdb::kErrArguments);
         std::vector<Watch> next = watches_;
+        // (gdb's watchpoint belongs to the inferior it was set in)
         next.push_back(Watch{static_cast<Watch::Type>(r.watch_type), thread_, r.addr,
-                             static_cast<uint32_t>(r.length)});
+                             static_cast<uint32_t>(r.length), multiprocess_});
         std::string why;
         if (!timeline_.set_watches(next, &why))
             return std::string(gdb::kErrArguments);
@@ -472,7 +484,8 @@ private:
     std::string remove_watch(const Request& r) {
         std::vector<Watch> next;
         for (const Watch& w : watches_)
-            if (!(w.va == r.addr && w.len == r.length && static_cast<int>(w.type) == r.watch_type))
+            if (!(w.va == r.addr && w.len == r.length && static_cast<int>(w.type) == r.watch_type &&
+                  (!multiprocess_ || process_of(w.thread) == process_of(thread_))))
                 next.push_back(w);
         std::string why;
         if (next.size() != watches_.size() && !timeline_.set_watches(next, &why))
@@ -542,11 +555,13 @@ private:
 
     std::string resume_step(uint64_t t) {
         sync_settings();
+        moved_ = true;
         return stop_reply(timeline_.stepi(t, 1), t);
     }
 
     std::string resume_continue() {
         sync_settings();
+        moved_ = true;
         if (interrupt_pending()) {  // Ctrl-C came right behind the packet: stop before running
             stop_reply_ = fmt::format("T02thread:{};", tid(thread_));
             return stop_reply_;
@@ -557,11 +572,13 @@ private:
 
     std::string reverse_step(uint64_t t) {
         sync_settings();
+        moved_ = true;
         return stop_reply(timeline_.reverse_stepi(t), t);
     }
 
     std::string reverse_continue() {
         sync_settings();
+        moved_ = true;
         return stop_reply(timeline_.reverse_continue(), thread_);
     }
 
@@ -583,6 +600,7 @@ private:
     ProgramFiles& programs_;
     bool multiprocess_ = false;        // gdb speaks the multiprocess extensions
     std::vector<ProcessInfo> procs_;   // refresh()
+    bool moved_ = false;               // the run has moved since gdb attached (listed())
     std::vector<uint64_t> known_;      // every process gdb has been shown, in order
     std::vector<uint64_t> detached_from_;  // the processes gdb has detached from (D;P)
     CodeBreakpoints bps_;
@@ -594,83 +612,13 @@ private:
     bool settings_dirty_ = false;
 };
 
-// --program: on to the start of the first process running `name`.
-bool run_to_program(Timeline& timeline, const std::string& name) {
-    for (;;) {
-        std::vector<uint64_t> known;
-        for (const ProcessInfo& p : timeline.processes()) {
-            if (p.name == name) {
-                timeline.set_focus(p.threads.front());
-                return true;
-            }
-            known.push_back(p.id);
-        }
-        const std::optional<Stop> s = timeline.cont(false, -1, &known);
-        if (!s) {
-            fmt::print(stderr, "anvil-debug: the simulator worker died\n");
-            return false;
-        }
-        if (s->kind == Stop::Kind::kExited) {
-            fmt::print("anvil-debug: no process ran {} before the run ended (exit {}); gdb sees the end\n", name,
-                       s->exit_code);
-            return true;
-        }
-    }
-}
-
 }  // namespace
 
-int gdb_serve(Timeline& timeline, int port) {
-    ProgramFiles programs(timeline.options().config.initramfs, timeline.options().symbol_dirs,
-                          timeline.scratch_dir());
-    if (!timeline.options().program.empty() && !run_to_program(timeline, timeline.options().program))
-        return 2;
-    const int listener = socket(AF_INET, SOCK_STREAM, 0);
-    if (listener < 0) {
-        fmt::print(stderr, "anvil-debug: cannot create a socket: {}\n", std::strerror(errno));
-        return 2;
-    }
-    const int one = 1;
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  // loopback only
-    if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listener, 1) != 0) {
-        fmt::print(stderr, "anvil-debug: cannot listen on 127.0.0.1:{}: {}\n", port, std::strerror(errno));
-        close(listener);
-        return 2;
-    }
-    socklen_t len = sizeof addr;
-    getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-    fmt::print("anvil-debug: GDB stub listening on 127.0.0.1:{}\n", ntohs(addr.sin_port));
-    std::fflush(stdout);
-    // One gdb at a time. `detach` leaves the run where it is, its recording
-    // untouched, for the next gdb to attach; `kill` or a dropped connection
-    // ends the session.
-    for (;;) {
-        const int fd = accept(listener, nullptr, nullptr);
-        if (fd < 0) {
-            fmt::print(stderr, "anvil-debug: accept: {}\n", std::strerror(errno));
-            close(listener);
-            return 2;
-        }
-        Stub stub(timeline, fd, programs);
-        const int status = stub.serve();
-        close(fd);
-        if (!stub.detached_ || status != 0) {
-            close(listener);
-            fmt::print("anvil-debug: gdb disconnected\n");
-            return status;
-        }
-        // The next gdb brings its own breakpoints and watchpoints.
-        std::string why;
-        timeline.set_code_stops({}, {});
-        timeline.set_watches({}, &why);
-        fmt::print("anvil-debug: gdb detached; the run stays where it is: attach again on 127.0.0.1:{} "
-                   "(Ctrl-C ends anvil-debug)\n", ntohs(addr.sin_port));
-        std::fflush(stdout);
-    }
+bool serve_gdb_connection(Timeline& timeline, int fd, ProgramFiles& programs, bool* detached) {
+    Stub stub(timeline, fd, programs);
+    const int status = stub.serve();
+    *detached = stub.detached_;
+    return status == 0;
 }
 
 }  // namespace replay::debug

@@ -224,43 +224,6 @@ void Worker::complete_step(uint64_t thread, size_t records_before) {
     maybe_checkpoint();
 }
 
-// ---- Instruction breakpoints, by process --------------------------------------
-
-const sim::Breakpoints* Worker::slice_breakpoints(uint64_t thread) {
-    const auto every = bps_.find(0);
-    const auto own = bps_.find(process_of(find_thread(thread)));
-    if (own == bps_.end() || own->first == 0)
-        return every == bps_.end() ? nullptr : &every->second;
-    slice_bps_ = own->second;
-    if (every != bps_.end())
-        slice_bps_.insert(every->second.begin(), every->second.end());
-    return &slice_bps_;
-}
-
-void Worker::set_code_watch() {
-    as_made_ = machine_.address_spaces_made();
-    if (view_)
-        return;
-    std::map<uint64_t, sim::Breakpoints> per_as;
-    for (const auto& [process, b] : bps_)
-        if (process != 0)
-            if (const uint64_t as = address_space_of(process))
-                per_as[as] = b;
-    const auto every = bps_.find(0);
-    machine_.set_watch(every == bps_.end() ? sim::Breakpoints{} : every->second, per_as);
-}
-
-uint64_t Worker::new_process_thread() {
-    if (!watch_processes_ || !std::exchange(resumed_, false))
-        return 0;
-    for (const ProcessInfo& p : live_processes())
-        if (std::find(known_processes_.begin(), known_processes_.end(), p.id) == known_processes_.end()) {
-            known_processes_.push_back(p.id);
-            return p.threads.front();
-        }
-    return 0;
-}
-
 // ---- Checkpoints ------------------------------------------------------------
 
 void Worker::maybe_checkpoint() {
@@ -468,6 +431,7 @@ void Worker::cont(uint64_t k, bool skip) {
     bool first = true;
     returns_.clear();
     snapshot_objects();
+    resumed_ = true;  // (a process the caller does not know may be running already)
     for (;;) {
         if (!plan()) {
             reply(fmt::format("stopped exit {}", exit_code()));
@@ -588,34 +552,6 @@ void Worker::scan(uint64_t hi, bool exclude_hi) {
         event(step, before);
     }
     reply("scan " + last);
-}
-
-// ---- Data watchpoints ---------------------------------------------------------
-
-bool Worker::stops_at(const sim::DataHit& h) const {
-    if (h.watch >= watches_.size())
-        return false;
-    switch (watches_[h.watch].type) {
-    case 2: return h.write && h.old_value != h.new_value;
-    case 3: return !h.write;
-    default: return true;
-    }
-}
-
-bool Worker::take_watch_stop() {
-    bool stop = false;
-    for (const sim::DataHit& h : machine_.take_data_hits())
-        stop |= stops_at(h);
-    return stop;
-}
-
-void Worker::set_watches(std::vector<Watch> w) {
-    watches_ = std::move(w);
-    std::vector<sim::DataWatch> data;
-    for (const Watch& x : watches_)
-        data.push_back(sim::DataWatch{static_cast<const uint8_t*>(machine_.phys_to_virt(x.pa)), x.len,
-                                      x.type != 2, x.type != 3});
-    machine_.set_data_watches(std::move(data));
 }
 
 // ---- What the run has passed ------------------------------------------------

@@ -3,7 +3,7 @@
 // undebugged run would and forks a checkpoint every kCheckpointEvery steps;
 // probes and views, copies forked at a slice's start, run the slice with an
 // instruction hook (the worker itself never does). worker.cpp moves, forks and
-// probes; worker_commands.cpp answers the commands.
+// probes; worker_commands.cpp answers the commands and keeps the settings.
 //
 // The protocol (the other end is replay/timeline.cpp, which alone reads the
 // replies). The debugger process writes one command a line to w<ID>.cmd; the
@@ -30,7 +30,8 @@
 //    with `known`, no reply rather than running);
 //  - =bp PROCESS:ADDR..., =catch off|all|NR...: the stops of =cont and =scan
 //    (breakpoints of process 0 are in every process);
-//  - =watch PA:LEN:TYPE:VA... (the whole set; TYPE 2 write, 3 read, 4 access):
+//  - =watch PA:LEN:TYPE:VA:PROCESS... (the whole set; TYPE 2 write, 3 read, 4 access;
+//    PROCESS 0: an access by any process stops):
 //    data watchpoints, also stops of =cont ("stopped watch T I OLD NEW": watch
 //    I, the watched bytes' values before and after) and =scan ("scan STEP
 //    watch T I"); =phys T VA LEN: reply "phys PA" if the LEN bytes at VA of
@@ -207,6 +208,7 @@ private:
         uint32_t len = 0;
         int type = 2;  // 2 write, 3 read, 4 access (gdb's Z2, Z3, Z4)
         uint64_t va = 0;
+        uint64_t process = 0;  // only accesses by this process's threads (0: any)
     };
     std::vector<Watch> watches_;
     void set_watches(std::vector<Watch> w);

@@ -1,6 +1,7 @@
 // The worker's commands (worker.h describes the protocol): the command loop's
 // commands, which print their answers to the terminal, and the debugger
-// process's requests ("=..."), answered with "R ..." lines.
+// process's requests ("=..."), answered with "R ..." lines; and the settings
+// they make: instruction breakpoints by process, data watchpoints.
 #include "replay/debug/worker.h"
 
 #include "kernel/object/thread.h"
@@ -330,7 +331,7 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
             bps_[process][std::strtoull(p + (*p == ':'), nullptr, 16)] = {};
         }
         set_code_watch();
-    } else if (cmd == "watch") {  // PA:LEN:TYPE:VA ... (the whole set)
+    } else if (cmd == "watch") {  // PA:LEN:TYPE:VA:PROCESS ... (the whole set)
         std::vector<Watch> w;
         std::string item;
         while (in >> item) {
@@ -340,6 +341,7 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
             x.len = static_cast<uint32_t>(std::strtoul(p + 1, &p, 10));
             x.type = static_cast<int>(std::strtol(p + 1, &p, 10));
             x.va = std::strtoull(p + 1, &p, 16);
+            x.process = *p == ':' ? std::strtoull(p + 1, &p, 16) : 0;
             w.push_back(x);
         }
         set_watches(std::move(w));
@@ -358,7 +360,7 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
         const bool ok = t && t->vspace() && len > 0 && len <= 8 &&
                         machine_.user_phys(t->vspace()->as(), va, &pa) &&
                         machine_.user_phys(t->vspace()->as(), va + len - 1, &last) && last == pa + len - 1;
-        reply(ok ? fmt::format("phys {:x}", pa) : std::string("phys none"));
+        reply(ok ? fmt::format("phys {:x} {:x}", pa, process_of(t)) : std::string("phys none"));
     } else if (cmd == "catch") {  // off | all | NR...
         std::string what;
         in >> what;
@@ -411,6 +413,75 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
     } else if (cmd == "show") {
         show();
     }
+}
+
+// ---- Instruction breakpoints, by process --------------------------------------
+
+const sim::Breakpoints* Worker::slice_breakpoints(uint64_t thread) {
+    const auto every = bps_.find(0);
+    const auto own = bps_.find(process_of(find_thread(thread)));
+    if (own == bps_.end() || own->first == 0)
+        return every == bps_.end() ? nullptr : &every->second;
+    slice_bps_ = own->second;
+    if (every != bps_.end())
+        slice_bps_.insert(every->second.begin(), every->second.end());
+    return &slice_bps_;
+}
+
+void Worker::set_code_watch() {
+    as_made_ = machine_.address_spaces_made();
+    if (view_)
+        return;
+    std::map<uint64_t, sim::Breakpoints> per_as;
+    for (const auto& [process, b] : bps_)
+        if (process != 0)
+            if (const uint64_t as = address_space_of(process))
+                per_as[as] = b;
+    const auto every = bps_.find(0);
+    machine_.set_watch(every == bps_.end() ? sim::Breakpoints{} : every->second, per_as);
+}
+
+uint64_t Worker::new_process_thread() {
+    if (!watch_processes_ || !std::exchange(resumed_, false))
+        return 0;
+    for (const ProcessInfo& p : live_processes())
+        if (std::find(known_processes_.begin(), known_processes_.end(), p.id) == known_processes_.end()) {
+            known_processes_.push_back(p.id);
+            return p.threads.front();
+        }
+    return 0;
+}
+
+// ---- Data watchpoints ---------------------------------------------------------
+
+bool Worker::stops_at(const sim::DataHit& h) const {
+    if (h.watch >= watches_.size())
+        return false;
+    // (a watch of one process: the access was made by the slice's thread)
+    const Machine::Slice* p = machine_.planned();
+    if (watches_[h.watch].process && (!p || process_of(find_thread(p->thread)) != watches_[h.watch].process))
+        return false;
+    switch (watches_[h.watch].type) {
+    case 2: return h.write && h.old_value != h.new_value;
+    case 3: return !h.write;
+    default: return true;
+    }
+}
+
+bool Worker::take_watch_stop() {
+    bool stop = false;
+    for (const sim::DataHit& h : machine_.take_data_hits())
+        stop |= stops_at(h);
+    return stop;
+}
+
+void Worker::set_watches(std::vector<Watch> w) {
+    watches_ = std::move(w);
+    std::vector<sim::DataWatch> data;
+    for (const Watch& x : watches_)
+        data.push_back(sim::DataWatch{static_cast<const uint8_t*>(machine_.phys_to_virt(x.pa)), x.len,
+                                      x.type != 2, x.type != 3});
+    machine_.set_data_watches(std::move(data));
 }
 
 }  // namespace replay::debug

@@ -3,9 +3,10 @@
 # demo, userspace/demo/race.c, seed 2): `watch -l` on the shared counter stops
 # after each write with gdb's Old/New values, forwards; `reverse-continue`
 # stops before the write it goes back over, with the values the other way
-# round; a write from the other process (the same page, mapped by both) stops
-# too; rwatch stops at a read. Then the monitor commands: when, threads,
-# caps, an unknown one, goto event.
+# round; a watchpoint belongs to the inferior it was set in (the other race
+# process writes the same page, and does not stop it); rwatch stops at a
+# read. Then the monitor commands: when, threads, caps, an unknown one, goto
+# event.
 #   tests/debug/gdb_watch.sh ANVIL_SIM ANVIL_DEBUG RACE_INITRAMFS RACE_ELF GDB_DATA_DIR WORK_DIR
 set -euo pipefail
 sim=$1 debug=$2 initramfs=$3 elf=$4 data=$5 work=$6
@@ -39,9 +40,16 @@ rwatch -l g_shared->counter
 continue
 printf "CHECK a read stops %d\n", g_shared->counter
 delete
-watch -l g_shared->counter if $_thread != 2
+printf "CHECK watch set in inferior %d\n", $_inferior
+watch -l g_shared->counter
 continue
-printf "CHECK another thread wrote %d in thread %d\n", g_shared->counter, $_thread
+printf "CHECK watch stop in inferior %d\n", $_inferior
+continue
+printf "CHECK watch stop in inferior %d\n", $_inferior
+continue
+printf "CHECK watch stop in inferior %d\n", $_inferior
+continue
+printf "CHECK watch stop in inferior %d\n", $_inferior
 delete
 monitor when
 monitor threads
@@ -74,7 +82,14 @@ expect 'CHECK back before the third write 2\n' "memory before the third write"
 expect 'CHECK back before the second write 1\n' "a second reverse-continue: before the second write"
 expect 'Old value = 1\nNew value = 2\n[^\n]*\n[^\n]*\nCHECK forwards again 2\n' "continue forwards again from there"
 expect 'Hardware read watchpoint [0-9]+: -location g_shared->counter\n\nValue = ' "rwatch stops at a read"
-expect 'CHECK another thread wrote [0-9]+ in thread (?!2\n)[0-9]+\n' "a write by the other process stops too"
+set_in=$(sed -n 's/^CHECK watch set in inferior \([0-9]*\)$/\1/p' "$gdb_log")
+mapfile -t stops_in < <(sed -n 's/^CHECK watch stop in inferior \([0-9]*\)$/\1/p' "$gdb_log")
+if [[ -n $set_in && ${#stops_in[@]} -eq 4 && $(printf '%s\n' "${stops_in[@]}" | sort -u) == "$set_in" ]]; then
+    echo "ok: a watchpoint stops only in the inferior it was set in (gdb's watchpoints are per inferior)"
+else
+    echo "FAILED: watch set in inferior '$set_in' stopped in: ${stops_in[*]}"
+    failed=1
+fi
 expect '\nat event #[0-9]+ \(step [0-9]+, [0-9]+ instructions into a slice of thread [0-9]+' "monitor when: the position inside a slice"
 expect '\nthread state +cpu prio affinity +waiting\n' "monitor threads: the kernel's thread table"
 expect '\ncnode [0-9]+ of thread [0-9]+ \([0-9]+ slots, [0-9]+ used\)\n slot type' "monitor caps: the selected thread's CNode"

@@ -145,6 +145,19 @@ matches() {
     fi
 }
 
+# A path as a command in the doc names it, here: the doc's /tmp is
+# WORK-DIR/tmp, its build/userspace this build's (a tree or build that lives
+# under /tmp stays as it is).
+doc_path() {
+    if [[ $1 == /tmp/* ]]; then
+        echo "$work/tmp/${1#/tmp/}"
+    elif [[ $1 == build/userspace/* ]]; then
+        echo "$build/userspace/${1#build/userspace/}"
+    else
+        echo "$1"
+    fi
+}
+
 ran_sweep=0 ran_replay=0 ran_race=0 ran_debug=0 ran_gdb=0 lost=""
 
 # check DOC FIRST-HEADING NAME: runs and compares every transcript of DOC.
@@ -173,15 +186,7 @@ check() {
             run=("$trace_tool" "${args[@]:2}") ;;
         'build/sim/anvil-sim '* | 'build/sim/anvil-debug '*)
             local a
-            for a in "${args[@]:1}"; do
-                # The doc's own paths only: a tree or build that lives under /tmp stays as it is.
-                if [[ $a == /tmp/* ]]; then
-                    a=$work/tmp/${a#/tmp/}
-                elif [[ $a == build/userspace/* ]]; then
-                    a=$build/userspace/${a#build/userspace/}
-                fi
-                run+=("$a")
-            done
+            for a in "${args[@]:1}"; do run+=("$(doc_path "$a")"); done
             if [[ $cmd == build/sim/anvil-debug* ]]; then
                 [[ -e $base.dbg ]] || { fail "$doc: \`$cmd\` has no (anvil) session"; continue; }
                 run=("$dbg" "${run[@]}" --script "$base.dbg")
@@ -196,7 +201,10 @@ check() {
             # the run's console apart, as it goes to the terminal beside gdb's.
             [[ -e $base.gdb ]] || { fail "$doc: \`$cmd\` has no (gdb) session"; continue; }
             [[ $build == "$src/build" ]] || { echo "not checked: \`$cmd\` (tools/anvil uses $src/build, this build is $build)"; continue; }
-            run=("$src/tools/anvil" gdb "${args[@]:2}" --console "$base.console" -- -batch -nx -x "$base.gdb")
+            local a
+            run=("$src/tools/anvil" gdb)
+            for a in "${args[@]:2}"; do run+=("$(doc_path "$a")"); done
+            run+=(--console "$base.console" -- -batch -nx -x "$base.gdb")
             ran_gdb=1 ;;
         *)
             fail "$doc: this test does not know how to run \`$cmd\` (tests/sim/walkthrough.sh)"
@@ -220,8 +228,9 @@ check() {
         fi
         # gdb names the tree's files by their paths and the stub by its port:
         # as from the top of the tree, and PORT.
+        # (and a build tools/anvil found to do first is not the command's output)
         if [[ $cmd == 'tools/anvil gdb '* ]]; then
-            sed -i -E -e "s#$src/##g" -e 's#127\.0\.0\.1:[0-9]+#127.0.0.1:PORT#g' "$base.real"
+            sed -i -E -e "s#$src/##g" -e 's#127\.0\.0\.1:[0-9]+#127.0.0.1:PORT#g' -e '/^anvil: building /d' "$base.real"
         fi
         # Files the doc has in /tmp are in WORK-DIR/tmp.
         if [[ -s $base.real ]]; then
