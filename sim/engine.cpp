@@ -580,6 +580,45 @@ void Engine::on_watch(uc_struct* uc, uint64_t addr, uint32_t, void* self) {
         e->watch_hit_ = true;
 }
 
+void Engine::set_rip_stop(uint64_t rip, std::function<bool(const hal::UserRegs&)> match) {
+    clear_rip_stop();
+    uc_hook hook;
+    if (uc_hook_add(uc_, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&Engine::on_rip_stop), this, rip, rip) !=
+        UC_ERR_OK)
+        return;
+    rip_stop_ = rip;
+    rip_stop_match_ = std::move(match);
+    rip_stop_hook_ = hook;
+    // A new code hook reaches only blocks translated after it.
+    uc_ctl_remove_cache(uc_, rip, rip + 1);
+}
+
+void Engine::clear_rip_stop() {
+    if (!rip_stop_hook_)
+        return;
+    uc_hook_del(uc_, rip_stop_hook_);
+    uc_ctl_remove_cache(uc_, rip_stop_, rip_stop_ + 1);
+    rip_stop_hook_ = 0;
+    rip_stop_ = 0;
+    rip_stop_match_ = nullptr;
+}
+
+void Engine::on_rip_stop(uc_struct* uc, uint64_t addr, uint32_t, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    if (e->stop_pending_ || e->at_stop_pad_ || addr != e->rip_stop_ || !e->rip_stop_match_)
+        return;
+    hal::UserRegs now{};
+    e->save(now, kAllRegs);
+    now.rip = addr;
+    if (!e->rip_stop_match_(now))
+        return;
+    // Before the instruction: nothing of it has run, rip is at it.
+    e->stop_pending_ = true;
+    e->refresh_fast_limit();
+    e->stop_.kind = StopKind::kDebug;
+    uc_emu_stop(uc);
+}
+
 void Engine::set_data_watches(const std::vector<DataWatch>* watches, std::vector<DataHit>* hits) {
     const bool on = watches && !watches->empty() && hits;
     data_watches_ = on ? watches : nullptr;

@@ -15,8 +15,11 @@ namespace trace {
 // The file starts with this header (fixed layout, little-endian).
 constexpr char kMagic[8] = {'A', 'N', 'V', 'L', 'T', 'R', 'C', '\n'};
 // Version 2 frames the record stream in self-checking chunks (Framer below);
-// version 1 was the bare record stream, which readers still accept.
-constexpr uint16_t kVersion = 2;
+// version 1 was the bare record stream, which readers still accept. Version 3
+// added the user_at and fault_at kinds; a version 2 stream is a version 3 one
+// without them.
+constexpr uint16_t kVersion = 3;
+constexpr uint16_t kVersionNoUserAt = 2;
 constexpr uint16_t kVersionUnchunked = 1;
 
 enum class Backend : uint32_t { kSim = 1, kQemu = 2 };
@@ -84,7 +87,13 @@ enum class Field : uint8_t {
     X(13, slice, F(kCpu, cpu) F(kThread, thread) F(kU, blocks) F(kU, why))                                   \
     /* The run ended: machine exit code, records before this one, and FNV-1a 64 of                           \
        every record byte before this one. Always the last record. */                                          \
-    X(14, end, F(kS, code) F(kU, records) F(kHex, checksum))
+    X(14, end, F(kS, code) F(kU, records) F(kHex, checksum))                                                 \
+    /* Backends without slices (QEMU): the timer or device interrupt recorded next found `thread`              \
+       running user code on `cpu` at `rip`, its registers hashing to `regs` (kernel::user_regs_hash). */       \
+    X(15, user_at, F(kCpu, cpu) F(kThread, thread) F(kHex, rip) F(kHex, regs))                              \
+    /* Backends without slices (QEMU): the fault recorded next, as the CPU reported it: its vector,          \
+       error code and the rip it left (CPUs and emulators differ in these; docs/x86_64.md). */                \
+    X(16, fault_at, F(kCpu, cpu) F(kThread, thread) F(kU, vector) F(kHex, error) F(kHex, rip))
 
 constexpr unsigned kMaxFields = 10;
 
