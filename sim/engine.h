@@ -169,6 +169,16 @@ public:
     void set_rip_stop(uint64_t rip, std::function<bool(const hal::UserRegs&)> match);
     void clear_rip_stop();
 
+    // Undoing a run: while `log` is non-null, every user store first appends
+    // the bytes it overwrites, so that undo_writes() can put them back.
+    struct OldByte {
+        uint8_t* host;
+        uint8_t value;
+    };
+    void set_write_log(std::vector<OldByte>* log);
+    // Puts the bytes of `log` back, newest first.
+    static void undo_writes(const std::vector<OldByte>& log);
+
     // Reads user memory as the thread sees it (false if not all mapped).
     bool read(uint64_t va, void* out, size_t len);
     // The host bytes behind user address `va` (null if unmapped).
@@ -199,6 +209,7 @@ private:
     static void on_debug_insn(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
     static void on_watch(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
     static void on_rip_stop(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    static void on_logged_write(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     static void on_data_access(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     bool breakpoint_matches(const Breakpoints& b, uint64_t addr);
 
@@ -275,6 +286,8 @@ private:
     uint64_t rip_stop_ = 0;  // set_rip_stop(): the address, its predicate and hook (0: none)
     std::function<bool(const hal::UserRegs&)> rip_stop_match_;
     size_t rip_stop_hook_ = 0;
+    std::vector<OldByte>* write_log_ = nullptr;  // set_write_log() and its hook
+    size_t write_log_hook_ = 0;
 };
 
 }  // namespace sim

@@ -31,6 +31,11 @@ namespace {
 constexpr uint64_t kFollowBudget = uint64_t(1) << 30;
 constexpr uint64_t kFollowSlice = uint64_t(1) << 16;
 constexpr uint64_t kPositionBudget = uint64_t(1) << 26;
+// With several CPUs, how often a thread's run to its next syscall is undone
+// and made again after the others ran on, and the most bytes it may store
+// (each logged to undo it).
+constexpr unsigned kRetries = 32;
+constexpr size_t kMaxLoggedBytes = size_t(1) << 22;
 // Records shown before a divergence.
 constexpr size_t kContext = 10;
 // Results the kernel made that the trace has not (yet), or the other way
@@ -131,6 +136,7 @@ private:
     bool position(const replay::Record& r);
     bool entry(const replay::Record& r);
     bool compare_results(bool at_end);
+    bool others_run_on(uint32_t cpu, uint64_t thread);
 
     // ---- Reporting ----
     bool diverge(const replay::Record& at, const std::string& got);
@@ -290,9 +296,20 @@ bool Follower::entry(const replay::Record& r) {
     // If the thread spins (waiting on memory another thread writes), the
     // others run in between, each up to its own next entry, where it waits
     // (parked) until the trace reaches that entry.
+    //
+    // With several CPUs, the thread's run is also made undoable (its
+    // registers before it and every byte it stores): if it does not come to
+    // the syscall the trace has, the threads of the other CPUs run on a
+    // slice, and the thread runs again from where it was. On the QEMU CPUs
+    // they ran at the same time; a thread that waits for another's progress
+    // through shared memory (limit 2 in docs/replay.md) then sees it.
     const uint64_t thread = r.f[1];
     Stop stop;
     uint32_t cpu = 0;
+    std::vector<Engine::OldByte> writes;
+    hal::UserRegs before{};
+    bool undoable = false;
+    unsigned attempt = 0;
     for (uint64_t spent = 0;;) {
         const int c = cpu_of(thread);
         if (c < 0)
@@ -303,10 +320,35 @@ bool Follower::entry(const replay::Record& r) {
             parked_.erase(p);
             break;
         }
-        uint64_t ran = 0;
-        if (!run_slice(cpu, &stop, &ran))
+        Engine* e = m_.engine(resumes_[cpu].as);
+        if (!e)
             return diverge(r, fmt::format("{} has no address space", thread_text(thread)));
+        if (spent == 0 && m_.config_.cpus > 1 && attempt < kRetries) {
+            m_.user_regs_sync(resumes_[cpu].regs);
+            before = *resumes_[cpu].regs;
+            writes.clear();
+            undoable = true;
+        }
+        uint64_t ran = 0;
+        e->set_write_log(undoable ? &writes : nullptr);
+        run_slice(cpu, &stop, &ran);
+        e->set_write_log(nullptr);
+        undoable = undoable && writes.size() <= kMaxLoggedBytes;
         spent += ran;
+        if (stop.kind == StopKind::kSyscall && undoable && r.k() == trace::Kind::k_syscall) {
+            const hal::UserRegs& at = *resumes_[cpu].regs;
+            const uint64_t args[7] = {at.rdi, at.rsi, at.rdx, at.r10, at.r8, at.r9, at.r12};
+            const bool as_recorded = at.rax == r.f[2] && std::equal(args, args + 7, r.f + 3);
+            if (!as_recorded && others_run_on(cpu, thread)) {
+                Engine::undo_writes(writes);
+                m_.user_regs_sync(resumes_[cpu].regs);
+                *resumes_[cpu].regs = before;
+                ++attempt;
+                spent = 0;
+                undoable = false;
+                continue;
+            }
+        }
         if (stop.kind != StopKind::kBudget)
             break;
         if (spent >= kFollowBudget)
@@ -377,6 +419,27 @@ bool Follower::entry(const replay::Record& r) {
     ++m_.stats_.kernel_entries;
     last_entry_[thread] = r.index;
     return true;
+}
+
+// Runs what the simulated CPUs other than `cpu` run (not `thread`, not a
+// parked thread) for a follow slice each, parking each that reaches a
+// kernel entry; false if there was none to run.
+bool Follower::others_run_on(uint32_t cpu, uint64_t thread) {
+    ask();
+    bool any = false;
+    for (uint32_t other = 0; other < m_.config_.cpus; ++other) {
+        const uint64_t id = resumes_[other].thread_id;
+        if (other == cpu || !ready_[other] || id == thread || parked_.count(id))
+            continue;
+        Stop s;
+        uint64_t ran = 0;
+        if (!run_slice(other, &s, &ran))
+            continue;
+        any = true;
+        if (s.kind == StopKind::kSyscall || s.kind == StopKind::kFault)
+            parked_[id] = s;
+    }
+    return any;
 }
 
 // Pairs the kernel's results with the trace's, in order. What the trace has

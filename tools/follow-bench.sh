@@ -102,8 +102,8 @@ for smp in "${smp_list[@]}"; do
     line="smp $smp: $followed followed, $diverged diverged"
     [[ $total -gt 0 ]] && line+=" ($pct %; QEMU $((qemu_s / runs)) s, follow $((follow_s / total)) s a run)"
     echo "$line"
-    summary+=("$line")
+    summary+=("smp $smp: $followed followed, $diverged diverged")
 done
 rm -f "$iso"
-echo "follow-bench: $(IFS=';'; echo "${summary[*]}" | sed 's/;/; /g')"
+echo "follow-bench: $(IFS=,; echo "${summary[*]}" | sed 's/,/, /g')"
 exit $failed
