@@ -53,7 +53,7 @@ iso="$out/suite.iso"
     { echo "follow-bench: could not build an ISO with the command line 'tests=$tests trace'" >&2; exit 1; }
 
 echo "follow-bench: $runs QEMU run(s) of the suite ('$tests') per CPU count ($smps), each followed in the simulator"
-summary=()
+closing=""
 failed=0
 IFS=, read -r -a smp_list <<<"$smps"
 for smp in "${smp_list[@]}"; do
@@ -102,8 +102,8 @@ for smp in "${smp_list[@]}"; do
     line="smp $smp: $followed followed, $diverged diverged"
     [[ $total -gt 0 ]] && line+=" ($pct %; QEMU $((qemu_s / runs)) s, follow $((follow_s / total)) s a run)"
     echo "$line"
-    summary+=("smp $smp: $followed followed, $diverged diverged")
+    closing+="${closing:+; }smp $smp: $followed followed, $diverged diverged"
 done
 rm -f "$iso"
-echo "follow-bench: $(IFS=,; echo "${summary[*]}" | sed 's/,/, /g')"
+echo "follow-bench: $closing"
 exit $failed
