@@ -152,8 +152,7 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
         *error = "not an Anvil trace (bad magic)";
         return false;
     }
-    if (h.version != trace::kVersion && h.version != trace::kVersionChunked &&
-        h.version != trace::kVersionUnchunked) {
+    if (h.version < trace::kVersionUnchunked || h.version > trace::kVersion) {
         *error = fmt::format("trace format version {} is not supported (this build reads versions {} to {})",
                              h.version, trace::kVersionUnchunked, trace::kVersion);
         return false;
@@ -341,7 +340,11 @@ Decoded decode(const Trace& t, uint64_t* pos, Record* r, std::string* error) {
     r->offset = start;
     r->kind = b[(*pos)++];
     const trace::KindInfo info = trace::kind_info(r->kind);
-    if (!info.name) {
+    // user_at and fault_at came with version 4: in an older trace it is no kind at all.
+    const bool too_new = (r->kind == static_cast<uint8_t>(trace::Kind::k_user_at) ||
+                          r->kind == static_cast<uint8_t>(trace::Kind::k_fault_at)) &&
+                         t.header.version <= trace::kVersionNoUserAt;
+    if (!info.name || too_new) {
         *error = fmt::format("corrupt trace: unknown record kind {} at byte {}", r->kind, t.file_offset(start));
         return Decoded::kCorrupt;
     }

@@ -580,6 +580,76 @@ void Engine::on_watch(uc_struct* uc, uint64_t addr, uint32_t, void* self) {
         e->watch_hit_ = true;
 }
 
+void Engine::set_rip_stop(uint64_t rip, std::function<bool(const hal::UserRegs&)> match) {
+    clear_rip_stop();
+    uc_hook hook;
+    if (uc_hook_add(uc_, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&Engine::on_rip_stop), this, rip, rip) !=
+        UC_ERR_OK)
+        return;
+    rip_stop_ = rip;
+    rip_stop_match_ = std::move(match);
+    rip_stop_hook_ = hook;
+    // A new code hook reaches only blocks translated after it.
+    uc_ctl_remove_cache(uc_, rip, rip + 1);
+}
+
+void Engine::clear_rip_stop() {
+    if (!rip_stop_hook_)
+        return;
+    uc_hook_del(uc_, rip_stop_hook_);
+    uc_ctl_remove_cache(uc_, rip_stop_, rip_stop_ + 1);
+    rip_stop_hook_ = 0;
+    rip_stop_ = 0;
+    rip_stop_match_ = nullptr;
+}
+
+void Engine::on_rip_stop(uc_struct* uc, uint64_t addr, uint32_t, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    if (e->stop_pending_ || e->at_stop_pad_ || addr != e->rip_stop_ || !e->rip_stop_match_)
+        return;
+    hal::UserRegs now{};
+    e->save(now, kAllRegs);
+    now.rip = addr;
+    if (!e->rip_stop_match_(now))
+        return;
+    // Before the instruction: nothing of it has run, rip is at it.
+    e->stop_pending_ = true;
+    e->refresh_fast_limit();
+    e->stop_.kind = StopKind::kDebug;
+    uc_emu_stop(uc);
+}
+
+void Engine::set_write_log(std::vector<OldByte>* log) {
+    write_log_ = log;
+    if (log && !write_log_hook_) {
+        // As set_data_watches: the exact-rip hook already sends every access
+        // through Unicorn's helpers, so no block needs translating again.
+        uc_hook hook;
+        if (uc_hook_add(uc_, &hook, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&Engine::on_logged_write), this, 0,
+                        kPlatformVa - 1) == UC_ERR_OK)
+            write_log_hook_ = hook;
+    } else if (!log && write_log_hook_) {
+        uc_hook_del(uc_, write_log_hook_);
+        write_log_hook_ = 0;
+    }
+}
+
+void Engine::on_logged_write(uc_struct*, int, uint64_t addr, int size, int64_t, void* self) {
+    auto* e = static_cast<Engine*>(self);
+    if (!e->write_log_ || e->at_stop_pad_ || size <= 0)
+        return;
+    // Unicorn calls the hook before the store: memory still holds the old
+    // bytes. Byte by byte, since a store may straddle two mappings.
+    for (int i = 0; i < size; ++i)
+        if (uint8_t* p = e->host_of(addr + static_cast<uint64_t>(i)))
+            e->write_log_->push_back(OldByte{p, *p});
+}
+
+void Engine::undo_writes(const std::vector<OldByte>& log) {
+    for (auto it = log.rbegin(); it != log.rend(); ++it)
+        *it->host = it->value;
+}
+
 void Engine::set_data_watches(const std::vector<DataWatch>* watches, std::vector<DataHit>* hits) {
     const bool on = watches && !watches->empty() && hits;
     data_watches_ = on ? watches : nullptr;

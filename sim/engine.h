@@ -10,6 +10,7 @@
 #include <hal/kernel_entry.h>
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -161,6 +162,23 @@ public:
     // Both lists are the caller's and outlive the engine's use of them.
     void set_data_watches(const std::vector<DataWatch>* watches, std::vector<DataHit>* hits);
 
+    // Following a QEMU trace: run() stops (StopKind::kDebug) before the
+    // instruction at `rip` the first time `match` accepts the thread's whole
+    // register file there; a hook on that one address, so code elsewhere
+    // costs nothing. clear_rip_stop() removes it.
+    void set_rip_stop(uint64_t rip, std::function<bool(const hal::UserRegs&)> match);
+    void clear_rip_stop();
+
+    // Undoing a run: while `log` is non-null, every user store first appends
+    // the bytes it overwrites, so that undo_writes() can put them back.
+    struct OldByte {
+        uint8_t* host;
+        uint8_t value;
+    };
+    void set_write_log(std::vector<OldByte>* log);
+    // Puts the bytes of `log` back, newest first.
+    static void undo_writes(const std::vector<OldByte>& log);
+
     // Reads user memory as the thread sees it (false if not all mapped).
     bool read(uint64_t va, void* out, size_t len);
     // The host bytes behind user address `va` (null if unmapped).
@@ -190,6 +208,8 @@ private:
     static void on_out(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self);
     static void on_debug_insn(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
     static void on_watch(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    static void on_rip_stop(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+    static void on_logged_write(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     static void on_data_access(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     bool breakpoint_matches(const Breakpoints& b, uint64_t addr);
 
@@ -263,6 +283,11 @@ private:
     const std::vector<DataWatch>* data_watches_ = nullptr;  // set_data_watches()
     std::vector<DataHit>* data_hits_ = nullptr;
     size_t data_hook_ = 0;  // its uc_hook (0: none)
+    uint64_t rip_stop_ = 0;  // set_rip_stop(): the address, its predicate and hook (0: none)
+    std::function<bool(const hal::UserRegs&)> rip_stop_match_;
+    size_t rip_stop_hook_ = 0;
+    std::vector<OldByte>* write_log_ = nullptr;  // set_write_log() and its hook
+    size_t write_log_hook_ = 0;
 };
 
 }  // namespace sim

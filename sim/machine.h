@@ -151,10 +151,12 @@ public:
     // Console echo to stdout (the debugger turns it off while re-executing).
     void set_echo(bool on) { config_.echo_console = on; }
 
-    // Schedule-following replay of a QEMU trace: boots like run(), then makes
-    // the kernel entries happen in the trace's order (each syscall or fault by
-    // the thread the trace names, timer ticks and IRQs where it has them) and
-    // checks each syscall's number and arguments. *entries_followed counts them.
+    // Schedule-following replay of a QEMU trace (sim/follow.cpp): boots like
+    // run(), then makes the kernel entries happen in the trace's order (each
+    // syscall or fault by the thread the trace names, timer ticks and IRQs
+    // where it has them, at the user instruction they interrupted), feeds
+    // COM1 the input the trace has read, and checks each syscall's number and
+    // arguments and every result. *entries_followed counts the entries.
     Outcome follow(const replay::Trace& t, uint64_t* entries_followed);
 
     // Makes this machine the one the HAL acts on and describes it for the kernel
@@ -204,6 +206,7 @@ public:
     static Machine* active();
 
 private:
+    friend class Follower;
     Engine* engine(uint64_t as);
     void digest(uint64_t value);
     // Prepares the machine and boots the kernel; false (with *out) if it cannot.

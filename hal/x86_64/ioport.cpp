@@ -1,6 +1,11 @@
 #include "hal/x86_64/ioport.h"
 
+#include <hal/kernel_entry.h>
+
+#include "hal/x86_64/arch.h"
 #include "hal/x86_64/io_bitmap.h"
+#include "hal/x86_64/paging.h"
+#include "hal/x86_64/serial.h"
 
 namespace x86 {
 namespace {
@@ -14,6 +19,24 @@ struct IoSpace {
     IoPortSet ports;
 };
 IoSpace g_io_spaces[kMaxIoSpaces];
+
+// COM1's data port, trapped while recording (io_emulate_recorded).
+constexpr uint16_t kRecordedPort = 0x3f8;
+constexpr uint8_t kInAlDx = 0xec;
+constexpr uint8_t kOutDxAl = 0xee;
+
+// Keeps the recorded port closed in `bitmap` while the kernel records.
+void close_recorded(uint8_t* bitmap) {
+    if (recording()) io_bitmap_fill(bitmap, kRecordedPort, kRecordedPort + 1, false);
+}
+
+bool granted(const IoSpace* s, uint32_t port) {
+    if (s == nullptr) return false;
+    for (size_t i = 0; i < s->ports.count; ++i) {
+        if (port >= s->ports.ranges[i].base && port < s->ports.ranges[i].end) return true;
+    }
+    return false;
+}
 
 // The slot of `as`; with kNoAs, a free slot. Null if there is none.
 IoSpace* find_space(hal::AsHandle as) {
@@ -33,7 +56,24 @@ void io_activate(PerCpu* pc, hal::AsHandle as) {
     const IoSpace* to = find_space(as);
     if (from != nullptr) io_bitmap_apply(pc->tss.io_bitmap, from->ports, false);
     if (to != nullptr) io_bitmap_apply(pc->tss.io_bitmap, to->ports, true);
+    close_recorded(pc->tss.io_bitmap);
     pc->io_as = as;
+}
+
+bool io_emulate_recorded(PerCpu* pc, hal::UserRegs* regs) {
+    if (!recording() || (regs->rdx & 0xffff) != kRecordedPort || !granted(find_space(pc->io_as), kRecordedPort))
+        return false;
+    uint8_t insn = 0;
+    if (!user_byte(pc->io_as, regs->rip, &insn) || (insn != kInAlDx && insn != kOutDxAl)) return false;
+    if (insn == kInAlDx) {
+        const uint8_t v = inb(kRecordedPort);
+        regs->rax = (regs->rax & ~0xffull) | v;
+        kernel::on_input(&v, 1);
+    } else {
+        outb(kRecordedPort, static_cast<uint8_t>(regs->rax));
+    }
+    regs->rip += 1;
+    return true;
 }
 
 void io_forget(hal::AsHandle as) {
@@ -63,7 +103,10 @@ bool hal::as_allow_ioports(AsHandle as, uint16_t base, uint32_t count) {
     // CPUs running `as` now get the ports at once: clearing bits under a running
     // thread is harmless, and it may be waiting for them.
     for (PerCpu& pc : g_percpu) {
-        if (pc.io_as == as) io_bitmap_fill(pc.tss.io_bitmap, base, base + count, true);
+        if (pc.io_as == as) {
+            io_bitmap_fill(pc.tss.io_bitmap, base, base + count, true);
+            close_recorded(pc.tss.io_bitmap);
+        }
     }
     return true;
 }

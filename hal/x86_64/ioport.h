@@ -16,4 +16,12 @@ void io_activate(PerCpu* pc, hal::AsHandle as);
 // CPU's bitmap and forgets the space, whose handle may be reused.
 void io_forget(hal::AsHandle as);
 
+// While the kernel records, COM1's data port (RBR/THR) stays out of every
+// bitmap, so a user-mode driver's `in al, dx` / `out dx, al` on it raises #GP.
+// This does the access for a space granted the port (BKL held, `regs` the
+// thread's saved registers), hands every byte read to the kernel for the
+// trace (kernel::on_input) and steps rip past the instruction. False if the
+// #GP was anything else: then it is the thread's fault.
+bool io_emulate_recorded(PerCpu* pc, hal::UserRegs* regs);
+
 }  // namespace x86

@@ -65,6 +65,16 @@ PageTableTree user_tree(hal::AsHandle as) { return PageTableTree(as, kKernelEnv)
 
 }  // namespace
 
+bool user_byte(hal::AsHandle as, uint64_t va, uint8_t* out) {
+    if (as == hal::kNoAs || va >= kUserTop) return false;
+    uint64_t size = 0;
+    const uint64_t pte = user_tree(as).lookup(va, &size);
+    if (!(pte & kPtePresent) || !(pte & kPteUser) || size == 0) return false;
+    const hal::paddr_t pa = (pte & kPteAddrMask & ~(size - 1)) + (va & (size - 1));
+    *out = *static_cast<const uint8_t*>(direct_phys_to_virt(nullptr, pa));
+    return true;
+}
+
 void paging_init(uint64_t ram_top, RangeList& free) {
     const PageTableEnv boot_env{identity_phys_to_virt, boot_alloc, boot_free, &free};
     const hal::paddr_t root = boot_alloc(&free);

@@ -23,4 +23,8 @@ hal::paddr_t kernel_pml4();
 // Boot CPU only, before the kernel starts; the window is 2 MiB.
 void* map_mmio(hal::paddr_t pa, uint64_t size);
 
+// The byte at user address `va` of space `as`, read through the direct map
+// (the kernel never dereferences user addresses: SMAP); false if unmapped.
+bool user_byte(hal::AsHandle as, uint64_t va, uint8_t* out);
+
 }  // namespace x86

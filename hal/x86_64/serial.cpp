@@ -88,6 +88,8 @@ void hal::console_write(const char* s, size_t len) { x86::serial_write(s, len); 
 
 // The kernel only writes a trace when asked to (command line "trace"), so COM2 is
 // programmed on first use. tools/anvil qemu --record sends COM2 to a file.
+bool x86::recording() { return x86::g_com2_ready; }
+
 void hal::trace_write(const void* data, size_t len) {
     if (!x86::g_com2_ready) {
         x86::program(x86::kCom2);

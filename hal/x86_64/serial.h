@@ -16,4 +16,7 @@ void print(const char* s);
 void print_hex(uint64_t v, int digits = 16);  // fixed width (at most 16), no prefix
 void print_dec(uint64_t v);
 
+// True once the kernel has started recording (its first hal::trace_write).
+bool recording();
+
 }  // namespace x86

@@ -309,7 +309,9 @@ extern "C" [[noreturn]] void x86_trap(TrapFrame* frame) {
     if (f.vector == X86_VEC_SYSCALL) {
         if (!stopped) kernel::on_syscall(cpu);
     } else if (f.vector < 32) {
-        if (!stopped) kernel::on_fault(cpu, decode_fault(f));
+        // COM1's data port while recording: done here, and the thread goes on.
+        const bool emulated = !stopped && f.vector == kVecGeneralProtection && io_emulate_recorded(pc, pc->user_regs);
+        if (!stopped && !emulated) kernel::on_fault(cpu, decode_fault(f));
     } else if (is_entry_interrupt(f.vector)) {
         handle_interrupt(cpu, f.vector);
     } else {

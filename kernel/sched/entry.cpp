@@ -75,6 +75,7 @@ void on_fault(uint32_t cpu, const FaultInfo& fault) {
             fault_access_name(fault.access), static_cast<unsigned long long>(fault.addr),
             static_cast<unsigned long long>(t->entry_regs().rip), static_cast<unsigned long long>(fault.vector),
             static_cast<unsigned long long>(fault.error));
+    trace_fault_at(cpu, t->id(), fault.vector, fault.error, t->entry_regs().rip);
     trace_event(trace::Kind::k_fault, cpu, t->id(), static_cast<uint32_t>(fault.kind),
                 static_cast<uint32_t>(fault.access), fault.addr);
     scheduler().deschedule(t, ThreadState::kFaulted);
@@ -92,7 +93,16 @@ void on_fault(uint32_t cpu, const FaultInfo& fault) {
     }
 }
 
+namespace {
+// Where an interrupt found the CPU's thread, if it was running user code.
+void note_interrupted(uint32_t cpu) {
+    if (Thread* t = scheduler().current(cpu))
+        trace_interrupted(cpu, t->id(), t->entry_regs());
+}
+}  // namespace
+
 void on_timer(uint32_t cpu) {
+    note_interrupted(cpu);
     trace_event(trace::Kind::k_timer, cpu);
     Thread* t = scheduler().current(cpu);
     // Round-robin inside a priority: an equal-priority waiter gets the CPU.
@@ -101,11 +111,14 @@ void on_timer(uint32_t cpu) {
 }
 
 void on_irq(uint32_t cpu, uint32_t irq) {
+    note_interrupted(cpu);
     trace_event(trace::Kind::k_irq, cpu, irq);
     Irq::deliver(irq);
 }
 
 void on_idle(uint32_t cpu) {}
+
+void on_input(const uint8_t* bytes, uint64_t len) { trace_input(bytes, len); }
 
 bool next_to_run(uint32_t cpu, Resume* out) {
     for (;;) {

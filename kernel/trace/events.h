@@ -14,11 +14,13 @@ namespace trace {
 
 // The file starts with this header (fixed layout, little-endian).
 constexpr char kMagic[8] = {'A', 'N', 'V', 'L', 'T', 'R', 'C', '\n'};
-// Version 3 adds the header's unicorn_version; version 2 framed the record
-// stream in self-checking chunks (Framer below); version 1 was the bare record
-// stream. Readers still accept 1 and 2 (their header is 80 bytes, without
-// unicorn_version).
-constexpr uint16_t kVersion = 3;
+// Version 4 adds the user_at and fault_at kinds (QEMU traces only: a version
+// 3 stream is a version 4 one without them); version 3 added the header's
+// unicorn_version; version 2 framed the record stream in self-checking chunks
+// (Framer below); version 1 was the bare record stream. Readers still accept
+// 1 to 3 (the header of 1 and 2 is 80 bytes, without unicorn_version).
+constexpr uint16_t kVersion = 4;
+constexpr uint16_t kVersionNoUserAt = 3;
 constexpr uint16_t kVersionChunked = 2;
 constexpr uint16_t kVersionUnchunked = 1;
 constexpr uint32_t kHeaderSizeV2 = 80;  // the fixed header of versions 1 and 2
@@ -92,7 +94,13 @@ enum class Field : uint8_t {
     X(13, slice, F(kCpu, cpu) F(kThread, thread) F(kU, blocks) F(kU, why))                                   \
     /* The run ended: machine exit code, records before this one, and FNV-1a 64 of                           \
        every record byte before this one. Always the last record. */                                          \
-    X(14, end, F(kS, code) F(kU, records) F(kHex, checksum))
+    X(14, end, F(kS, code) F(kU, records) F(kHex, checksum))                                                 \
+    /* Backends without slices (QEMU): the timer or device interrupt recorded next found `thread`              \
+       running user code on `cpu` at `rip`, its registers hashing to `regs` (kernel::user_regs_hash). */       \
+    X(15, user_at, F(kCpu, cpu) F(kThread, thread) F(kHex, rip) F(kHex, regs))                              \
+    /* Backends without slices (QEMU): the fault recorded next, as the CPU reported it: its vector,          \
+       error code and the rip it left (CPUs and emulators differ in these; docs/x86_64.md). */                \
+    X(16, fault_at, F(kCpu, cpu) F(kThread, thread) F(kU, vector) F(kHex, error) F(kHex, rip))
 
 constexpr unsigned kMaxFields = 10;
 

@@ -30,6 +30,9 @@ struct Recorder {
     uint64_t ticks = 0;  // timer records since the last flush
     bool finished = false;
     bool flush_each = false;
+    // Write user_at records: the backend has no block-counted timer (quantum
+    // 0, QEMU), so nothing else in the trace says where interrupts landed.
+    bool user_positions = false;
 };
 Recorder g_rec;
 
@@ -115,6 +118,7 @@ void trace_start(const hal::BootInfo& info, bool cmdline_says) {
     // The header is not part of the checksummed record stream.
     hal::trace_write(&h, sizeof h);
     hal::trace_write(info.cmdline, h.cmdline_len);
+    g_rec.user_positions = h.quantum == 0;
     g_trace_on = true;
 }
 
@@ -138,6 +142,18 @@ void trace_running(uint32_t cpu, uint64_t thread) {
     const uint64_t from = g_rec.running[cpu];
     g_rec.running[cpu] = thread;
     trace_event(trace::Kind::k_sched, cpu, from, thread);
+}
+
+void trace_interrupted(uint32_t cpu, uint64_t thread, const hal::UserRegs& regs) {
+    if (!g_trace_on || !g_rec.user_positions)
+        return;
+    trace_event(trace::Kind::k_user_at, cpu, thread, regs.rip, user_regs_hash(regs));
+}
+
+void trace_fault_at(uint32_t cpu, uint64_t thread, uint64_t vector, uint64_t error, uint64_t rip) {
+    if (!g_trace_on || !g_rec.user_positions)
+        return;
+    trace_event(trace::Kind::k_fault_at, cpu, thread, vector, error, rip);
 }
 
 void trace_input(const uint8_t* bytes, uint64_t len) {

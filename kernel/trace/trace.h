@@ -34,6 +34,19 @@ constexpr uint64_t trace_zigzag(int64_t v) {
 
 // `cpu` now runs `thread` (0: idle): a sched record if that changed.
 void trace_running(uint32_t cpu, uint64_t thread);
+// The hash of a user register file a user_at record carries: FNV-1a 64 over
+// rip, rsp, the user-changeable rflags bits and the sixteen general registers
+// (not fs_base). The simulator computes the same to find that point again.
+inline uint64_t user_regs_hash(const hal::UserRegs& r) {
+    const uint64_t v[] = {r.rip, r.rsp, r.rflags & hal::kUserRflagsMask, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi,
+                          r.rbp, r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+    return trace::fnv1a(trace::kFnvOffset, v, sizeof v);
+}
+// An interrupt on `cpu` found `thread` in user code with registers `regs`: a
+// user_at record, if this backend's trace has no slices to say where (QEMU).
+void trace_interrupted(uint32_t cpu, uint64_t thread, const hal::UserRegs& regs);
+// The same for a fault: what the CPU reported (a fault_at record).
+void trace_fault_at(uint32_t cpu, uint64_t thread, uint64_t vector, uint64_t error, uint64_t rip);
 // External input for COM1, recorded so a replay can feed the same bytes.
 void trace_input(const uint8_t* bytes, uint64_t len);
 // Writes the end record (exit code, count, checksum) and flushes. Idempotent.

@@ -8,7 +8,7 @@
 # help      every command's --help and -h (and after other arguments): exit 0,
 #           the command's help on stdout, nothing started, the tree unchanged;
 #           the same for the scripts it runs (sweep.sh, fuzz.sh, qemu-run.sh,
-#           bench.sh)
+#           bench.sh, follow-bench.sh)
 # bad-args  bad arguments to each command: exit 2 and one `anvil:` (or
 #           `sweep:`/`fuzz:`) line, nothing started, the tree unchanged; the
 #           scripts exit 2 for bad arguments too
@@ -105,7 +105,7 @@ script_case() {
 # The help of the command named first.
 expect_help() { grep -qE "^  ${args[0]}( |$)" <<<"$out" || fail "tools/anvil $1 printed no help for ${args[0]}: $out$err"; }
 # A message from tools/anvil (or the sweep or fuzz script it checks arguments with).
-expect_message() { grep -qE "^(anvil|sweep|fuzz): " <<<"$err" || fail "tools/anvil $1 gave no anvil: message: $err"; }
+expect_message() { grep -qE "^(anvil|sweep|fuzz|follow-bench): " <<<"$err" || fail "tools/anvil $1 gave no anvil: message: $err"; }
 
 case $mode in
 help)
@@ -135,6 +135,8 @@ debug --gdb 1234 --program tally -h
 gdb --program tally --help -- -batch
 qemu --smp 2 --help
 bench -h
+bench follow --help
+bench follow --runs 3 --smp 1,2 -h
 CASES
     )
     run help help run
@@ -142,7 +144,7 @@ CASES
     untouched "tools/anvil help run"
     pass
     # The scripts tools/anvil runs answer --help themselves, with their exit statuses.
-    for script in sweep.sh fuzz.sh qemu-run.sh bench.sh debian-check.sh; do
+    for script in sweep.sh fuzz.sh qemu-run.sh bench.sh follow-bench.sh debian-check.sh; do
         for flag in --help -h; do
             script_case 0 "$script" "$flag"
             grep -q "exit" <<<"$out" || fail "tools/$script $flag printed no help: $out$err"
@@ -190,6 +192,10 @@ fuzz
 fuzz nope
 fuzz cpio --seconds 0
 bench now
+bench follow --runs 0
+bench follow --smp four
+bench follow --timeout
+bench follow --frobnicate
 build everything
 setup please
 clean --all
@@ -207,6 +213,9 @@ CASES
     script_case 2 qemu-run.sh no-such.iso --smp many
     script_case 2 bench.sh
     script_case 2 bench.sh no-such-build-dir
+    script_case 2 follow-bench.sh
+    script_case 2 follow-bench.sh --build
+    script_case 2 follow-bench.sh --runs many
     ANVIL_PRESET=weird "${anvil[@]}" run >"$work/preset.out" 2>"$work/preset.err"
     code=$?
     [[ $code == 2 ]] || fail "ANVIL_PRESET=weird tools/anvil run exited $code, not 2"

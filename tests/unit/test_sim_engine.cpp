@@ -226,3 +226,33 @@ TEST_CASE("sim engine: a mapping that would pass the region limit is refused who
     CHECK(e.read(kVa + (offsets.size() - 1) * P, &b, 1));
     CHECK(b == 0x5a);
 }
+
+TEST_CASE("sim engine: a write log undoes every byte a run stored, and nothing else") {
+    Threads t(join({
+        mov(0x48, 0xc0, 0x55667788),  // 0x00 mov rax, 0x55667788
+        {0x50},                       // 0x07 push rax
+        {0x50},                       // 0x08 push rax
+        kSyscall,                     // 0x09
+        {0x50},                       // 0x0b push rax
+        kSyscall,                     // 0x0c
+    }));
+    const uint64_t top = kStack + hal::kPageSize;
+    uint8_t before[24];
+    REQUIRE(t.engine().read(top - sizeof before, before, sizeof before));
+    hal::UserRegs r = Threads::at(0);
+    std::vector<sim::Engine::OldByte> log;
+    t.engine().set_write_log(&log);
+    REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
+    t.engine().set_write_log(nullptr);
+    CHECK(log.size() == 16);  // two 8-byte pushes, byte by byte
+    uint64_t pushed = 0;
+    REQUIRE(t.engine().read(top - 8, &pushed, sizeof pushed));
+    CHECK(pushed == 0x55667788);
+    sim::Engine::undo_writes(log);
+    uint8_t after[24];
+    REQUIRE(t.engine().read(top - sizeof after, after, sizeof after));
+    CHECK(std::memcmp(before, after, sizeof before) == 0);
+    // Without the log, stores are not noted.
+    REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
+    CHECK(log.size() == 16);
+}

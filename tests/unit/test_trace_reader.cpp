@@ -421,6 +421,26 @@ TEST_CASE("trace reader: the end record must be last and count every record") {
     CHECK(check(v1.build()).valid);             // version 1 is still read
 }
 
+TEST_CASE("trace reader: user_at and fault_at are version 3 kinds") {
+    TraceWriter w;
+    w.rec(trace::Kind::k_user_at, {1, 32, 0x401000, 0x1234abcd});
+    w.rec(trace::Kind::k_fault_at, {1, 32, 13, 0x12, 0x401002});
+    const Outcome v3 = check(w.build());
+    REQUIRE(v3.valid);
+    replay::Trace t;
+    std::string error;
+    REQUIRE(replay::parse(w.build(), &t, &error));
+    const std::vector<replay::Record> records = records_of(t);
+    REQUIRE(records.size() >= 2);
+    CHECK(records[0].field("rip") == 0x401000);
+    CHECK(records[0].field("regs") == 0x1234abcd);
+    CHECK(records[1].field("error") == 0x12);
+    CHECK(replay::format(records[1]) == "#1 fault_at cpu=1 thread=32 vector=13 error=0x12 rip=0x401002");
+    // A version 3 trace has no such kinds: the byte is an unknown kind there.
+    w.version(trace::kVersionNoUserAt);
+    CHECK_THAT(check(w.build()).error, ContainsSubstring("unknown record kind 15 at byte"));
+}
+
 TEST_CASE("trace reader: malformed records name the problem and the byte") {
     TraceWriter w;
     TraceBytes b = {200};  // no such kind
@@ -462,9 +482,10 @@ TEST_CASE("trace reader: headers that are not this format are refused") {
         CHECK_THAT(check(TraceBytes{'E', 'L', 'F'}).error, ContainsSubstring("not an Anvil trace: 3 bytes"));
     }
     SECTION("another format version") {
-        w.header().version = 4;
-        CHECK_THAT(check(w.build()).error, ContainsSubstring("format version 4 is not supported (this build reads "
-                                                             "versions 1 to 3)"));
+        w.header().version = trace::kVersion + 1;
+        CHECK_THAT(check(w.build()).error,
+                   ContainsSubstring(fmt::format("format version {} is not supported (this build reads versions 1 to {})",
+                                                 trace::kVersion + 1, trace::kVersion)));
         w.header().version = 0;
         CHECK_THAT(check(w.build()).error, ContainsSubstring("format version 0 is not supported"));
     }

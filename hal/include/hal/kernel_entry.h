@@ -59,6 +59,10 @@ void on_irq(uint32_t cpu, uint32_t irq);
 // `cpu` has nothing to run and was woken (IPI, or the simulator polling).
 void on_idle(uint32_t cpu);
 
+// A user-mode driver read `len` bytes from COM1's receive line (x86_64 while
+// recording, hal/x86_64/ioport.cpp): recorded, so a replay reads the same.
+void on_input(const uint8_t* bytes, uint64_t len);
+
 // What `cpu` runs now. Returns false when the CPU should idle.
 bool next_to_run(uint32_t cpu, Resume* out);
 

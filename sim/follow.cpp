@@ -1,0 +1,593 @@
+// Schedule-following replay of a QEMU trace (Machine::follow; docs/replay.md,
+// "Schedule-following replay"). The simulator boots the same kernel and
+// initramfs with its own timer and interleaving off and makes the trace's
+// kernel entries happen in the trace's order: each syscall or fault by the
+// thread the trace names, each timer tick or device interrupt where the trace
+// has it, the user thread it interrupted first brought to the instruction and
+// registers the trace recorded (user_at), COM1's input bytes as the trace has
+// them read. The kernel's results (sysret, wake, ipc, exit records) are
+// compared with the trace's as they come.
+#include "sim/machine.h"
+
+#include "kernel/object/thread.h"
+#include "kernel/object/vspace.h"
+#include "kernel/trace/trace.h"
+#include "sim/trace_sink.h"
+
+#include <anvil/syscalls.h>
+#include <fmt/core.h>
+#include <hal/kernel_entry.h>
+
+#include <algorithm>
+#include <deque>
+
+namespace sim {
+
+namespace {
+
+// Longest a followed thread may run before its next kernel entry, how long it
+// runs before the other threads get a turn, and how long a thread may run to
+// reach the point where an interrupt found it (basic blocks).
+constexpr uint64_t kFollowBudget = uint64_t(1) << 30;
+constexpr uint64_t kFollowSlice = uint64_t(1) << 16;
+constexpr uint64_t kPositionBudget = uint64_t(1) << 26;
+// With several CPUs, how often a thread's run to its next syscall is undone
+// and made again after the others ran on, and the most bytes it may store
+// (each logged to undo it).
+constexpr unsigned kRetries = 32;
+constexpr size_t kMaxLoggedBytes = size_t(1) << 22;
+// Records shown before a divergence.
+constexpr size_t kContext = 10;
+// Results the kernel made that the trace has not (yet), or the other way
+// round, before that counts as a divergence.
+constexpr size_t kMaxUnpaired = 64;
+
+bool is_result(trace::Kind k) {
+    return k == trace::Kind::k_sysret || k == trace::Kind::k_wake || k == trace::Kind::k_ipc ||
+           k == trace::Kind::k_exit;
+}
+
+// Two result records say the same, but for the CPU (the simulator places
+// threads on its CPUs itself).
+bool same_result(const replay::Record& a, const replay::Record& b) {
+    if (a.kind != b.kind || a.count != b.count)
+        return false;
+    const unsigned from = a.k() == trace::Kind::k_sysret ? 1 : 0;  // sysret's cpu field
+    for (unsigned i = from; i < a.count; ++i)
+        if (a.f[i] != b.f[i])
+            return false;
+    return true;
+}
+
+// "thread 32 (process: vspace 3, init)": its process, as the kernel knows it
+// now: the address space's object id, and the name the kernel gave it (only
+// init has one; the others are named by init's manifest, in user space).
+std::string thread_text(uint64_t id) {
+    for (kernel::KObject* o = kernel::KObject::first_live(); o; o = o->next_live()) {
+        if (o->type() != ANVIL_OBJ_TCB || o->id() != id)
+            continue;
+        const auto* t = static_cast<kernel::Thread*>(o);
+        const uint64_t vs = t->vspace() ? t->vspace()->id() : 0;
+        return t->name()[0] ? fmt::format("thread {} (process: vspace {}, {})", id, vs, t->name())
+                            : fmt::format("thread {} (process: vspace {})", id, vs);
+    }
+    return fmt::format("thread {} (gone)", id);
+}
+
+// Decodes the records the simulated kernel writes while it follows, keeping
+// its results for comparison with the trace's.
+class ResultSink final : public TraceSink {
+public:
+    void write(const void* data, size_t len) override {
+        const auto* p = static_cast<const uint8_t*>(data);
+        // The header and command line come first, in their own writes.
+        while (len && skip_ != 0) {
+            if (seen_ < sizeof(trace::Header))
+                head_[seen_] = *p;
+            ++seen_, ++p, --len;
+            if (seen_ == sizeof(trace::Header))
+                skip_ = trace::get_le(head_ + 10, 2) - sizeof(trace::Header);  // Header::header_size
+            else if (seen_ > sizeof(trace::Header))
+                --skip_;
+        }
+        stream_.header.version = trace::kVersion;
+        stream_.bytes.insert(stream_.bytes.end(), p, p + len);
+        replay::Record r;
+        std::string error;
+        while (pos_ < stream_.bytes.size() && replay::next(stream_, &pos_, &r, &error)) {
+            if (is_result(r.k()))
+                results.push_back(r);
+            if (r.k() == trace::Kind::k_fault)
+                faults.push_back(r.f[1]);
+        }
+    }
+    std::deque<replay::Record> results;
+    // The threads of the faults the kernel recorded and the follower has not
+    // accounted for: those it raised itself, picking a thread whose registers
+    // cannot be resumed (kernel::next_to_run), as on hardware.
+    std::deque<uint64_t> faults;
+
+private:
+    uint8_t head_[sizeof(trace::Header)] = {};
+    uint64_t seen_ = 0;
+    uint64_t skip_ = ~0ull;
+    replay::Trace stream_;
+    uint64_t pos_ = 0;
+};
+
+}  // namespace
+
+class Follower {
+public:
+    Follower(Machine& m, const replay::Trace& t)
+        : m_(m), t_(t), qemu_running_(t.header.cpus, 0), busy_until_(t.header.cpus, 0),
+          resumes_(m.config_.cpus), ready_(m.config_.cpus) {}
+
+    Outcome run(uint64_t* entries_followed);
+
+private:
+    // ---- The simulated machine ----
+    void ask();
+    int cpu_of(uint64_t thread);
+    bool run_slice(uint32_t cpu, Stop* stop, uint64_t* ran);
+    int cpu_running(uint64_t thread);
+
+    // ---- Following ----
+    bool position(const replay::Record& r);
+    bool entry(const replay::Record& r);
+    bool compare_results(bool at_end);
+    bool others_run_on(uint32_t cpu, uint64_t thread);
+
+    // ---- Reporting ----
+    bool diverge(const replay::Record& at, const std::string& got);
+    std::string limit_text(const replay::Record& at) const;
+
+    Machine& m_;
+    const replay::Trace& t_;
+    Outcome out_;
+    // What each QEMU CPU runs (sched records), and the last record at which
+    // each ran a user thread.
+    std::vector<uint64_t> qemu_running_;
+    std::vector<uint64_t> busy_until_;
+    std::vector<kernel::Resume> resumes_;
+    std::vector<bool> ready_;
+    // Threads that ran up to their next kernel entry before the trace reached it.
+    std::map<uint64_t, Stop> parked_;
+    // Each thread's last kernel entry (record index), for the report.
+    std::map<uint64_t, uint64_t> last_entry_;
+    // The trace's results not yet paired with the kernel's, and the kernel's.
+    std::deque<replay::Record> expected_;
+    ResultSink sink_;
+    // The records just read (the report shows them).
+    std::deque<replay::Record> recent_;
+    // The interrupted thread of the last user_at record (until its interrupt).
+    uint64_t interrupted_ = 0;
+    // The last fault_at record (until its fault).
+    replay::Record fault_at_;
+    bool have_fault_at_ = false;
+    // Interrupt positions the follower could not reach: how many, the last.
+    uint64_t missed_ = 0;
+    std::string last_miss_;
+    uint64_t followed_ = 0;
+    uint64_t index_ = 0;
+};
+
+void Follower::ask() {
+    for (uint32_t cpu = 0; cpu < m_.config_.cpus; ++cpu) {
+        m_.current_cpu_ = cpu;
+        ready_[cpu] = kernel::next_to_run(cpu, &resumes_[cpu]);
+    }
+}
+
+int Follower::cpu_running(uint64_t thread) {
+    for (uint32_t cpu = 0; cpu < m_.config_.cpus; ++cpu)
+        if (ready_[cpu] && resumes_[cpu].thread_id == thread)
+            return static_cast<int>(cpu);
+    return -1;
+}
+
+// The vCPU running `thread`, making it run there if it is merely runnable
+// (timer ticks rotate the run queues, as the preemption the QEMU run had).
+int Follower::cpu_of(uint64_t thread) {
+    for (int round = 0; round < 64; ++round) {
+        ask();
+        if (const int cpu = cpu_running(thread); cpu >= 0)
+            return cpu;
+        for (uint32_t cpu = 0; cpu < m_.config_.cpus; ++cpu) {
+            m_.current_cpu_ = cpu;
+            kernel::on_timer(cpu);
+        }
+    }
+    return -1;
+}
+
+bool Follower::run_slice(uint32_t cpu, Stop* stop, uint64_t* ran) {
+    m_.current_cpu_ = cpu;
+    Engine* e = m_.engine(resumes_[cpu].as);
+    if (!e)
+        return false;
+    const uint64_t before = e->blocks();
+    *stop = e->run(*resumes_[cpu].regs, kFollowSlice);
+    *ran = e->blocks() - before;
+    m_.clock_ += *ran;
+    ++m_.stats_.slices;
+    return true;
+}
+
+// A user_at record: run the thread it names to the instruction and registers
+// where the QEMU interrupt found it, so the interrupt lands at the same point
+// of its code. Not reaching it is no divergence by itself (the syscalls that
+// follow decide), but it is noted: the report names it as the limit that applies.
+bool Follower::position(const replay::Record& r) {
+    const uint64_t thread = r.f[1], rip = r.f[2], hash = r.f[3];
+    interrupted_ = thread;
+    auto miss = [&](const std::string& why) {
+        ++missed_;
+        last_miss_ = fmt::format("record #{}: {} {}", r.index, thread_text(thread), why);
+        return true;
+    };
+    if (parked_.count(thread))
+        return miss("had already run on to its next kernel entry");
+    const int c = cpu_of(thread);
+    if (c < 0)
+        return miss("was not runnable");
+    const auto cpu = static_cast<uint32_t>(c);
+    Engine* e = m_.engine(resumes_[cpu].as);
+    if (!e)
+        return miss("has no address space");
+    e->set_rip_stop(rip, [hash](const hal::UserRegs& regs) { return kernel::user_regs_hash(regs) == hash; });
+    uint64_t spent = 0;
+    Stop stop;
+    for (;;) {
+        uint64_t ran = 0;
+        run_slice(cpu, &stop, &ran);
+        spent += ran;
+        if (stop.kind != StopKind::kBudget || spent >= kPositionBudget)
+            break;
+    }
+    e->clear_rip_stop();
+    switch (stop.kind) {
+    case StopKind::kDebug:
+        return true;  // there
+    case StopKind::kSyscall:
+    case StopKind::kFault:
+        parked_[thread] = stop;
+        return miss(fmt::format("reached its next kernel entry first (rip 0x{:x} with those registers never came)", rip));
+    case StopKind::kBudget:
+        return miss(fmt::format("ran {} blocks without reaching rip 0x{:x} with those registers", spent, rip));
+    case StopKind::kError:
+        return diverge(r, fmt::format("{}: {}", thread_text(thread), stop.error));
+    }
+    return true;
+}
+
+// A kernel entry: a timer tick or device interrupt, delivered; a syscall or
+// fault, made by running the thread the trace names up to its next entry.
+bool Follower::entry(const replay::Record& r) {
+    if (r.k() == trace::Kind::k_irq || r.k() == trace::Kind::k_timer) {
+        // Where the QEMU CPU's thread runs here (the user_at record named it,
+        // or the CPU's last sched record did).
+        const uint64_t thread =
+            interrupted_ ? interrupted_ : (r.f[0] < qemu_running_.size() ? qemu_running_[r.f[0]] : 0);
+        interrupted_ = 0;
+        ask();
+        const int cpu = thread ? cpu_running(thread) : -1;
+        if (r.k() == trace::Kind::k_irq) {
+            const auto on = static_cast<uint32_t>(cpu >= 0 ? cpu : 0);
+            m_.current_cpu_ = on;
+            kernel::on_irq(on, static_cast<uint32_t>(r.f[1]));
+        } else if (cpu >= 0) {
+            m_.current_cpu_ = static_cast<uint32_t>(cpu);
+            kernel::on_timer(static_cast<uint32_t>(cpu));
+        }
+        ++m_.stats_.kernel_entries;
+        return true;
+    }
+    if (r.k() == trace::Kind::k_fault) {
+        ask();  // (picking the thread may be what raises it)
+        auto& made = sink_.faults;
+        if (auto it = std::find(made.begin(), made.end(), r.f[1]); it != made.end()) {
+            made.erase(it);  // the kernel raised it here too, when it picked the thread
+            have_fault_at_ = false;
+            last_entry_[r.f[1]] = r.index;
+            return true;
+        }
+    }
+    // If the thread spins (waiting on memory another thread writes), the
+    // others run in between, each up to its own next entry, where it waits
+    // (parked) until the trace reaches that entry.
+    //
+    // With several CPUs, the thread's run is also made undoable (its
+    // registers before it and every byte it stores): if it does not come to
+    // the syscall the trace has, the threads of the other CPUs run on a
+    // slice, and the thread runs again from where it was. On the QEMU CPUs
+    // they ran at the same time; a thread that waits for another's progress
+    // through shared memory (limit 2 in docs/replay.md) then sees it.
+    const uint64_t thread = r.f[1];
+    Stop stop;
+    uint32_t cpu = 0;
+    std::vector<Engine::OldByte> writes;
+    hal::UserRegs before{};
+    bool undoable = false;
+    unsigned attempt = 0;
+    for (uint64_t spent = 0;;) {
+        const int c = cpu_of(thread);
+        if (c < 0)
+            return diverge(r, fmt::format("{} is not runnable here", thread_text(thread)));
+        cpu = static_cast<uint32_t>(c);
+        if (auto p = parked_.find(thread); p != parked_.end()) {
+            stop = p->second;
+            parked_.erase(p);
+            break;
+        }
+        Engine* e = m_.engine(resumes_[cpu].as);
+        if (!e)
+            return diverge(r, fmt::format("{} has no address space", thread_text(thread)));
+        if (spent == 0 && m_.config_.cpus > 1 && attempt < kRetries) {
+            m_.user_regs_sync(resumes_[cpu].regs);
+            before = *resumes_[cpu].regs;
+            writes.clear();
+            undoable = true;
+        }
+        uint64_t ran = 0;
+        e->set_write_log(undoable ? &writes : nullptr);
+        run_slice(cpu, &stop, &ran);
+        e->set_write_log(nullptr);
+        undoable = undoable && writes.size() <= kMaxLoggedBytes;
+        spent += ran;
+        if (stop.kind == StopKind::kSyscall && undoable && r.k() == trace::Kind::k_syscall) {
+            const hal::UserRegs& at = *resumes_[cpu].regs;
+            const uint64_t args[7] = {at.rdi, at.rsi, at.rdx, at.r10, at.r8, at.r9, at.r12};
+            const bool as_recorded = at.rax == r.f[2] && std::equal(args, args + 7, r.f + 3);
+            if (!as_recorded && others_run_on(cpu, thread)) {
+                Engine::undo_writes(writes);
+                m_.user_regs_sync(resumes_[cpu].regs);
+                *resumes_[cpu].regs = before;
+                ++attempt;
+                spent = 0;
+                undoable = false;
+                continue;
+            }
+        }
+        if (stop.kind != StopKind::kBudget)
+            break;
+        if (spent >= kFollowBudget)
+            return diverge(r, fmt::format("{} ran {} blocks without a kernel entry (the other threads are parked at "
+                                          "their next kernel entries or blocked)",
+                                          thread_text(thread), spent));
+        ask();
+        for (uint32_t other = 0; other < m_.config_.cpus; ++other) {
+            if (other == cpu || !ready_[other] || parked_.count(resumes_[other].thread_id))
+                continue;
+            Stop s2;
+            uint64_t ran2 = 0;
+            if (run_slice(other, &s2, &ran2) && (s2.kind == StopKind::kSyscall || s2.kind == StopKind::kFault))
+                parked_[resumes_[other].thread_id] = s2;
+            else if (s2.kind == StopKind::kError)
+                return diverge(r, fmt::format("{}: {}", thread_text(resumes_[other].thread_id), s2.error));
+        }
+    }
+    m_.current_cpu_ = cpu;
+    const hal::UserRegs& regs = *resumes_[cpu].regs;
+    switch (stop.kind) {
+    case StopKind::kSyscall: {
+        replay::Record made;
+        made.kind = static_cast<uint8_t>(trace::Kind::k_syscall);
+        made.count = 10;
+        made.index = r.index;
+        const uint64_t f[10] = {r.f[0], thread, regs.rax, regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9,
+                                regs.r12};
+        std::copy(f, f + 10, made.f);
+        if (r.k() != trace::Kind::k_syscall)
+            return diverge(r, fmt::format("{} made a syscall: {}", thread_text(thread), replay::format(made)));
+        // Pointers and values must match too, or the thread is computing
+        // something else (a data race the schedule alone cannot fix).
+        if (!std::equal(f + 2, f + 10, r.f + 2))
+            return diverge(r, fmt::format("{} made {}", thread_text(thread), replay::format(made)));
+        ++m_.stats_.syscalls;
+        kernel::on_syscall(cpu);
+        break;
+    }
+    case StopKind::kFault: {
+        if (r.k() != trace::Kind::k_fault)
+            return diverge(r, fmt::format("{} faulted (kind {}, address 0x{:x}, rip 0x{:x})", thread_text(thread),
+                                          static_cast<uint32_t>(stop.fault.kind), stop.fault.addr, regs.rip));
+        // The fault as QEMU's CPU reported it: emulators differ in some
+        // (docs/x86_64.md), and what the kernel reports must be the same.
+        kernel::FaultInfo fault = stop.fault;
+        fault.kind = static_cast<kernel::FaultKind>(r.f[2]);
+        fault.access = static_cast<kernel::FaultAccess>(r.f[3]);
+        fault.addr = r.f[4];
+        if (have_fault_at_ && fault_at_.f[1] == thread) {
+            fault.vector = fault_at_.f[2];
+            fault.error = fault_at_.f[3];
+            resumes_[cpu].regs->rip = fault_at_.f[4];
+        }
+        have_fault_at_ = false;
+        kernel::on_fault(cpu, fault);
+        if (!sink_.faults.empty() && sink_.faults.back() == thread)
+            sink_.faults.pop_back();  // the follower's own
+        break;
+    }
+    case StopKind::kBudget:  // (the loop above only ends at an entry or an error)
+    case StopKind::kDebug:
+    case StopKind::kError:
+        out_.kind = Outcome::Kind::kEmulatorError;
+        out_.message = fmt::format("{}: {}", thread_text(thread), stop.error);
+        return false;
+    }
+    ++m_.stats_.kernel_entries;
+    last_entry_[thread] = r.index;
+    return true;
+}
+
+// Runs what the simulated CPUs other than `cpu` run (not `thread`, not a
+// parked thread) for a follow slice each, parking each that reaches a
+// kernel entry; false if there was none to run.
+bool Follower::others_run_on(uint32_t cpu, uint64_t thread) {
+    ask();
+    bool any = false;
+    for (uint32_t other = 0; other < m_.config_.cpus; ++other) {
+        const uint64_t id = resumes_[other].thread_id;
+        if (other == cpu || !ready_[other] || id == thread || parked_.count(id))
+            continue;
+        Stop s;
+        uint64_t ran = 0;
+        if (!run_slice(other, &s, &ran))
+            continue;
+        any = true;
+        if (s.kind == StopKind::kSyscall || s.kind == StopKind::kFault)
+            parked_[id] = s;
+    }
+    return any;
+}
+
+// Pairs the kernel's results with the trace's, in order. What the trace has
+// and the kernel has not made yet (or the other way round) waits, within a bound.
+bool Follower::compare_results(bool at_end) {
+    std::deque<replay::Record>& got = sink_.results;
+    while (!expected_.empty() && !got.empty()) {
+        const replay::Record& want = expected_.front();
+        replay::Record made = got.front();
+        made.index = want.index;
+        if (!same_result(want, made))
+            return diverge(want, fmt::format("the kernel's result was: {}", replay::format(made)));
+        expected_.pop_front();
+        got.pop_front();
+    }
+    if (!expected_.empty() && (at_end || expected_.size() > kMaxUnpaired))
+        return diverge(expected_.front(), "the kernel made no such result");
+    if (!got.empty() && (at_end || got.size() > kMaxUnpaired)) {
+        replay::Record made = got.front();
+        made.index = index_;
+        return diverge(recent_.back(), fmt::format("the kernel made a result the trace does not have: {}",
+                                                   replay::format(made)));
+    }
+    return true;
+}
+
+// Which documented limit (docs/replay.md, "What cannot be followed") explains
+// a divergence at `at`, as far as the follower can tell.
+std::string Follower::limit_text(const replay::Record& at) const {
+    if (t_.header.version <= trace::kVersionNoUserAt)
+        return fmt::format("limit 1 (interrupt positions): a version {} trace does not say where interrupts found "
+                           "user code; record it again with this build",
+                           t_.header.version);
+    const uint64_t thread = at.field("thread", at.field("receiver", 0));
+    const auto last = last_entry_.find(thread);
+    const uint64_t since = last == last_entry_.end() ? 0 : last->second;
+    const uint64_t qcpu = at.field("cpu", ~0ull);
+    for (uint32_t c = 0; c < busy_until_.size(); ++c) {
+        if (c != qcpu && busy_until_[c] > since && t_.header.cpus > 1)
+            return fmt::format("limit 2 (SMP memory races): since this thread's last kernel entry (#{}) QEMU CPU {} "
+                               "also ran user code (until #{}); how far each got between kernel entries is not "
+                               "recorded, so threads that wait on each other through shared memory may see other "
+                               "values here",
+                               since, c, busy_until_[c]);
+    }
+    if (missed_)
+        return fmt::format("limit 1 (interrupt positions): {} interrupt position(s) were not reached, the last at {}",
+                           missed_, last_miss_);
+    return "none of the documented limits applies: the kernel or the simulator acted differently here (a bug to "
+           "report with this trace)";
+}
+
+bool Follower::diverge(const replay::Record& at, const std::string& got) {
+    out_.kind = Outcome::Kind::kDiverged;
+    std::string s = fmt::format("schedule-following replay diverged at record #{} (byte {} of the trace)\n", at.index,
+                                t_.file_offset(at.offset));
+    s += fmt::format("  expected: {}\n", replay::format(at));
+    s += fmt::format("  got:      {}\n", got);
+    s += fmt::format("  the {} records before it:\n", recent_.size() > 1 ? recent_.size() - 1 : 0);
+    for (const replay::Record& r : recent_)
+        if (r.index < at.index)
+            s += fmt::format("    {}\n", replay::format(r));
+    s += fmt::format("  {}", limit_text(at));
+    out_.message = s;
+    return false;
+}
+
+Outcome Follower::run(uint64_t* entries_followed) {
+    // The kernel's own records, one at a time, for their results.
+    m_.set_trace_sink(&sink_);
+    kernel::trace_set_flush_each(true);
+    if (!m_.boot_kernel(&out_))
+        return out_;
+    uint64_t pos = t_.records_begin;
+    std::string error;
+    replay::Record r;
+    bool ok = true;
+    while (ok && !m_.halted_ && replay::next(t_, &pos, &r, &error)) {
+        r.index = index_++;
+        recent_.push_back(r);
+        if (recent_.size() > kContext + 1)
+            recent_.pop_front();
+        for (uint32_t c = 0; c < qemu_running_.size(); ++c)
+            if (qemu_running_[c])
+                busy_until_[c] = r.index;
+        switch (r.k()) {
+        case trace::Kind::k_sched:
+            if (r.f[0] < qemu_running_.size())
+                qemu_running_[r.f[0]] = r.f[2];
+            break;
+        case trace::Kind::k_input:
+            m_.com1_.add_input(r.input);
+            break;
+        case trace::Kind::k_user_at:
+            ok = position(r);
+            break;
+        case trace::Kind::k_fault_at:
+            fault_at_ = r;
+            have_fault_at_ = true;
+            break;
+        case trace::Kind::k_syscall:
+        case trace::Kind::k_fault:
+        case trace::Kind::k_timer:
+        case trace::Kind::k_irq:
+            ok = compare_results(false) && entry(r);
+            if (ok)
+                ++followed_;
+            break;
+        case trace::Kind::k_end:
+            ok = compare_results(true);
+            break;
+        default:
+            if (is_result(r.k()))
+                expected_.push_back(r);
+            break;
+        }
+        if (r.k() == trace::Kind::k_end)
+            break;
+    }
+    // The machine halted: the results of its last entry still pair up.
+    if (ok && m_.halted_)
+        ok = compare_results(false);
+    *entries_followed = followed_;
+    m_.set_trace_sink(nullptr);
+    if (!ok)
+        return out_;
+    if (!error.empty()) {
+        out_.kind = Outcome::Kind::kEmulatorError;
+        out_.message = error;
+        return out_;
+    }
+    out_.kind = Outcome::Kind::kHalted;
+    out_.exit_code = m_.halt_code_;
+    if (!m_.halted_ && t_.cut) {
+        out_.kind = Outcome::Kind::kTraceEnd;
+        out_.message = fmt::format("the trace ends here: it was {}; followed {} kernel entries in its order, to its "
+                                   "last complete record",
+                                   t_.cut_text(), followed_);
+    } else if (!m_.halted_) {
+        out_.kind = Outcome::Kind::kDiverged;
+        out_.message = "the trace ended but the simulated machine did not halt";
+    }
+    return out_;
+}
+
+Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
+    Follower f(*this, t);
+    return f.run(entries_followed);
+}
+
+}  // namespace sim
