@@ -14,6 +14,15 @@ kernel=$1 initramfs=$2 sim=$3 trace_tool=$4 input=$5 dir=$6 smp=$7 pattern=$8
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# QEMU 10 departs from the SDM in the fault table (wbinvd at CPL 3 and `into`
+# do not fault; docs/x86_64.md); the simulator answers as the SDM does, so a
+# QEMU 10 run of cpu.fault_table is one the simulator cannot follow there.
+qemu_major=$(qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p')
+if [[ ${qemu_major:-0} -ge 10 && $pattern == *"cpu.*"* ]]; then
+    pattern=${pattern//cpu.\*/cpu.flags_*,cpu.selectors}
+    echo "QEMU $qemu_major departs from the SDM in cpu.fault_table (docs/x86_64.md): following $pattern"
+fi
+
 rm -rf "$dir"
 mkdir -p "$dir"
 iso="$dir/follow.iso"

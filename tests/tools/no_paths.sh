@@ -14,10 +14,14 @@ failed=0 checked=0 programs=0 archives=0
 
 is_elf() { [[ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" == '177ELF' ]]; }
 
+# The directory as a path of its own: not a tail of another path or word
+# (a tree at /anvil must not match "libanvil/include/anvil/...").
+holds() { grep -qaP "(^|[^A-Za-z0-9._/-])\Q$1\E(/|[^A-Za-z0-9._-]|\$)" "$2"; }
+
 check() {
     local file=$1 dir
     for dir in "$src" "$build"; do
-        if grep -qaF "$dir" "$file"; then
+        if holds "$dir" "$file"; then
             echo "FAILED: $file holds the path $dir ($(grep -caF "$dir" "$file") lines; strings -a $file | grep $dir)"
             failed=1
         fi
