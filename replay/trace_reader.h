@@ -66,6 +66,9 @@ struct Trace {
     uint64_t file_offset(uint64_t at) const;
     // "cut short after 812 records (at byte 9,316 of 9,400)".
     std::string cut_text() const;
+    // Recorded by the kernel on QEMU: followed in the simulator, not replayed
+    // (docs/replay.md, "Schedule-following replay").
+    bool from_qemu() const { return header.backend == static_cast<uint32_t>(trace::Backend::kQemu); }
 };
 
 // anvil-sim --replay's exit status when the trace was cut short and every one

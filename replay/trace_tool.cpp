@@ -838,7 +838,10 @@ bool write_whole(const std::string& path, const std::vector<uint8_t>& bytes, std
 // The trace's initramfs for a pack: --initramfs, or the one with its hash
 // among the --initramfs-search directories. Exit status on failure.
 std::optional<int> read_pack_initramfs(const PackOptions& o, const replay::Trace& t, std::vector<uint8_t>* out) {
-    const uint64_t bound = t.header.memory_bytes / 2;  // what anvil-sim would load
+    // What anvil-sim would load; a QEMU trace names no memory size, only its
+    // initramfs's (the one file that matches it has that size).
+    const bool qemu = t.from_qemu();
+    const uint64_t bound = qemu ? t.header.initramfs_size : t.header.memory_bytes / 2;
     const std::string path = !o.initramfs.empty()
                                  ? o.initramfs
                                  : replay::find_initramfs(o.initramfs_search, t.header.initramfs_hash, bound);
@@ -849,7 +852,7 @@ std::optional<int> read_pack_initramfs(const PackOptions& o, const replay::Trace
         return kExitUsage;
     }
     std::string error;
-    if (!replay::read_file(path, bound, out, &error, "(half the trace's memory)")) {
+    if (!replay::read_file(path, bound, out, &error, qemu ? "(the trace's initramfs size)" : "(half the trace's memory)")) {
         error_line(fmt::format("cannot read the initramfs {}: {}", path, error));
         return kExitUsage;
     }
@@ -921,11 +924,11 @@ int cmd_pack(const PackOptions& o) {
         error_line(error);
         return kExitUsage;
     }
-    // (the debugger takes simulator traces only)
-    fmt::print("{}: packed into {} with its initramfs ({}){} (replay: tools/anvil replay {}{})\n", o.trace, o.out,
-               replay::size_text(pack.initramfs.size()),
+    fmt::print("{}: packed into {} with its initramfs ({}){} (replay: tools/anvil replay {}; debug: tools/anvil debug "
+               "--trace {})\n",
+               o.trace, o.out, replay::size_text(pack.initramfs.size()),
                pack.kernel.empty() ? "" : fmt::format(" and kernel ELF ({})", replay::size_text(pack.kernel.size())),
-               o.out, is_sim(t) ? fmt::format("; debug: tools/anvil debug --trace {}", o.out) : "");
+               o.out, o.out);
     return 0;
 }
 

@@ -42,6 +42,11 @@ constexpr size_t kContext = 10;
 // round, before that counts as a divergence.
 constexpr size_t kMaxUnpaired = 64;
 
+bool is_entry(trace::Kind k) {
+    return k == trace::Kind::k_syscall || k == trace::Kind::k_fault || k == trace::Kind::k_timer ||
+           k == trace::Kind::k_irq;
+}
+
 bool is_result(trace::Kind k) {
     return k == trace::Kind::k_sysret || k == trace::Kind::k_wake || k == trace::Kind::k_ipc ||
            k == trace::Kind::k_exit;
@@ -75,10 +80,14 @@ std::string thread_text(uint64_t id) {
 }
 
 // Decodes the records the simulated kernel writes while it follows, keeping
-// its results for comparison with the trace's.
+// its results for comparison with the trace's, and hands every byte on to the
+// sink that was there before (the debugger's, which lists the run's events).
 class ResultSink final : public TraceSink {
 public:
+    explicit ResultSink(TraceSink* next) : next_(next) {}
     void write(const void* data, size_t len) override {
+        if (next_)
+            next_->write(data, len);
         const auto* p = static_cast<const uint8_t*>(data);
         // The header and command line come first, in their own writes.
         while (len && skip_ != 0) {
@@ -107,6 +116,8 @@ public:
     // cannot be resumed (kernel::next_to_run), as on hardware.
     std::deque<uint64_t> faults;
 
+    TraceSink* const next_;
+
 private:
     uint8_t head_[sizeof(trace::Header)] = {};
     uint64_t seen_ = 0;
@@ -117,13 +128,26 @@ private:
 
 }  // namespace
 
+// Walks the trace one kernel entry at a time. Each step() reads records up to
+// the next kernel entry: a timer tick or device interrupt is delivered there
+// and then (nothing is planned); a syscall or fault is reached by running the
+// thread the trace names up to its next kernel entry, which step() leaves
+// planned and run (Machine::Slice::ran) for finish() to make.
 class Follower {
 public:
     Follower(Machine& m, const replay::Trace& t)
         : m_(m), t_(t), qemu_running_(t.header.cpus, 0), busy_until_(t.header.cpus, 0),
-          resumes_(m.config_.cpus), ready_(m.config_.cpus) {}
+          resumes_(m.config_.cpus), ready_(m.config_.cpus), sink_(m.trace_sink_) {}
 
-    Outcome run(uint64_t* entries_followed);
+    // Boots the machine; false (with *out) if it cannot.
+    bool start(Outcome* out);
+    // One kernel entry of the trace, as above; false when the following is
+    // over (the end record, the machine halted, the trace cut short, or a
+    // divergence), with *out saying how.
+    bool step(Machine::Slice* plan, Stop* stop, Outcome* out);
+    // Makes the kernel entry step() planned.
+    void finish();
+    uint64_t entries_followed() const { return followed_; }
 
 private:
     // ---- The simulated machine ----
@@ -137,6 +161,8 @@ private:
     bool entry(const replay::Record& r);
     bool compare_results(bool at_end);
     bool others_run_on(uint32_t cpu, uint64_t thread);
+    bool record(const replay::Record& r);
+    void conclude(bool ok, const std::string& read_error);
 
     // ---- Reporting ----
     bool diverge(const replay::Record& at, const std::string& got);
@@ -145,6 +171,8 @@ private:
     Machine& m_;
     const replay::Trace& t_;
     Outcome out_;
+    bool over_ = false;
+    uint64_t pos_ = 0;  // the next record's byte in the trace
     // What each QEMU CPU runs (sched records), and the last record at which
     // each ran a user thread.
     std::vector<uint64_t> qemu_running_;
@@ -165,6 +193,11 @@ private:
     // The last fault_at record (until its fault).
     replay::Record fault_at_;
     bool have_fault_at_ = false;
+    // The syscall or fault entry() ran up to, for finish() to make.
+    bool planned_ = false;
+    replay::Record entry_;
+    uint32_t entry_cpu_ = 0;
+    Stop entry_stop_;
     // Interrupt positions the follower could not reach: how many, the last.
     uint64_t missed_ = 0;
     std::string last_miss_;
@@ -384,17 +417,40 @@ bool Follower::entry(const replay::Record& r) {
         // something else (a data race the schedule alone cannot fix).
         if (!std::equal(f + 2, f + 10, r.f + 2))
             return diverge(r, fmt::format("{} made {}", thread_text(thread), replay::format(made)));
-        ++m_.stats_.syscalls;
-        kernel::on_syscall(cpu);
         break;
     }
-    case StopKind::kFault: {
+    case StopKind::kFault:
         if (r.k() != trace::Kind::k_fault)
             return diverge(r, fmt::format("{} faulted (kind {}, address 0x{:x}, rip 0x{:x})", thread_text(thread),
                                           static_cast<uint32_t>(stop.fault.kind), stop.fault.addr, regs.rip));
+        break;
+    case StopKind::kBudget:  // (the loop above only ends at an entry or an error)
+    case StopKind::kDebug:
+    case StopKind::kError:
+        out_.kind = Outcome::Kind::kEmulatorError;
+        out_.message = fmt::format("{}: {}", thread_text(thread), stop.error);
+        return false;
+    }
+    planned_ = true;
+    entry_ = r;
+    entry_cpu_ = cpu;
+    entry_stop_ = stop;
+    return true;
+}
+
+// Makes the syscall or fault entry() ran the thread up to.
+void Follower::finish() {
+    const replay::Record& r = entry_;
+    const uint32_t cpu = entry_cpu_;
+    const uint64_t thread = r.f[1];
+    m_.current_cpu_ = cpu;
+    if (entry_stop_.kind == StopKind::kSyscall) {
+        ++m_.stats_.syscalls;
+        kernel::on_syscall(cpu);
+    } else {
         // The fault as QEMU's CPU reported it: emulators differ in some
         // (docs/x86_64.md), and what the kernel reports must be the same.
-        kernel::FaultInfo fault = stop.fault;
+        kernel::FaultInfo fault = entry_stop_.fault;
         fault.kind = static_cast<kernel::FaultKind>(r.f[2]);
         fault.access = static_cast<kernel::FaultAccess>(r.f[3]);
         fault.addr = r.f[4];
@@ -407,18 +463,9 @@ bool Follower::entry(const replay::Record& r) {
         kernel::on_fault(cpu, fault);
         if (!sink_.faults.empty() && sink_.faults.back() == thread)
             sink_.faults.pop_back();  // the follower's own
-        break;
-    }
-    case StopKind::kBudget:  // (the loop above only ends at an entry or an error)
-    case StopKind::kDebug:
-    case StopKind::kError:
-        out_.kind = Outcome::Kind::kEmulatorError;
-        out_.message = fmt::format("{}: {}", thread_text(thread), stop.error);
-        return false;
     }
     ++m_.stats_.kernel_entries;
     last_entry_[thread] = r.index;
-    return true;
 }
 
 // Runs what the simulated CPUs other than `cpu` run (not `thread`, not a
@@ -507,69 +554,101 @@ bool Follower::diverge(const replay::Record& at, const std::string& got) {
     return false;
 }
 
-Outcome Follower::run(uint64_t* entries_followed) {
+bool Follower::start(Outcome* out) {
     // The kernel's own records, one at a time, for their results.
     m_.set_trace_sink(&sink_);
     kernel::trace_set_flush_each(true);
-    if (!m_.boot_kernel(&out_))
-        return out_;
-    uint64_t pos = t_.records_begin;
-    std::string error;
-    replay::Record r;
-    bool ok = true;
-    while (ok && !m_.halted_ && replay::next(t_, &pos, &r, &error)) {
-        r.index = index_++;
-        recent_.push_back(r);
-        if (recent_.size() > kContext + 1)
-            recent_.pop_front();
-        for (uint32_t c = 0; c < qemu_running_.size(); ++c)
-            if (qemu_running_[c])
-                busy_until_[c] = r.index;
-        switch (r.k()) {
-        case trace::Kind::k_sched:
-            if (r.f[0] < qemu_running_.size())
-                qemu_running_[r.f[0]] = r.f[2];
-            break;
-        case trace::Kind::k_input:
-            m_.com1_.add_input(r.input);
-            break;
-        case trace::Kind::k_user_at:
-            ok = position(r);
-            break;
-        case trace::Kind::k_fault_at:
-            fault_at_ = r;
-            have_fault_at_ = true;
-            break;
-        case trace::Kind::k_syscall:
-        case trace::Kind::k_fault:
-        case trace::Kind::k_timer:
-        case trace::Kind::k_irq:
-            ok = compare_results(false) && entry(r);
-            if (ok)
-                ++followed_;
-            break;
-        case trace::Kind::k_end:
-            ok = compare_results(true);
-            break;
-        default:
-            if (is_result(r.k()))
-                expected_.push_back(r);
+    pos_ = t_.records_begin;
+    if (!m_.boot_kernel(out)) {
+        over_ = true;
+        return false;
+    }
+    return true;
+}
+
+bool Follower::step(Machine::Slice* plan, Stop* stop, Outcome* out) {
+    planned_ = false;
+    while (!over_) {
+        // The machine halted: the results of its last entry still pair up.
+        if (m_.halted_) {
+            conclude(compare_results(false), "");
             break;
         }
-        if (r.k() == trace::Kind::k_end)
+        replay::Record r;
+        std::string error;
+        if (!replay::next(t_, &pos_, &r, &error)) {
+            conclude(true, error);
             break;
+        }
+        r.index = index_++;
+        if (!record(r)) {
+            conclude(false, "");
+            break;
+        }
+        if (r.k() == trace::Kind::k_end) {
+            conclude(true, "");
+            break;
+        }
+        if (!is_entry(r.k()))
+            continue;
+        ++followed_;
+        if (planned_) {
+            *plan = Machine::Slice{true, true, entry_cpu_, r.f[1], resumes_[entry_cpu_].as, 0};
+            *stop = entry_stop_;
+        }
+        return true;
     }
-    // The machine halted: the results of its last entry still pair up.
-    if (ok && m_.halted_)
-        ok = compare_results(false);
-    *entries_followed = followed_;
-    m_.set_trace_sink(nullptr);
+    *out = out_;
+    return false;
+}
+
+// Takes in one record of the trace; false on a divergence.
+bool Follower::record(const replay::Record& r) {
+    recent_.push_back(r);
+    if (recent_.size() > kContext + 1)
+        recent_.pop_front();
+    for (uint32_t c = 0; c < qemu_running_.size(); ++c)
+        if (qemu_running_[c])
+            busy_until_[c] = r.index;
+    switch (r.k()) {
+    case trace::Kind::k_sched:
+        if (r.f[0] < qemu_running_.size())
+            qemu_running_[r.f[0]] = r.f[2];
+        return true;
+    case trace::Kind::k_input:
+        m_.com1_.add_input(r.input);
+        return true;
+    case trace::Kind::k_user_at:
+        return position(r);
+    case trace::Kind::k_fault_at:
+        fault_at_ = r;
+        have_fault_at_ = true;
+        return true;
+    case trace::Kind::k_syscall:
+    case trace::Kind::k_fault:
+    case trace::Kind::k_timer:
+    case trace::Kind::k_irq:
+        return compare_results(false) && entry(r);
+    case trace::Kind::k_end:
+        return compare_results(true);
+    default:
+        if (is_result(r.k()))
+            expected_.push_back(r);
+        return true;
+    }
+}
+
+// The following is over: says how in out_ (unless a divergence said so
+// already: !ok), and gives the machine its own trace sink back.
+void Follower::conclude(bool ok, const std::string& read_error) {
+    over_ = true;
+    m_.set_trace_sink(sink_.next_);
     if (!ok)
-        return out_;
-    if (!error.empty()) {
+        return;
+    if (!read_error.empty()) {
         out_.kind = Outcome::Kind::kEmulatorError;
-        out_.message = error;
-        return out_;
+        out_.message = read_error;
+        return;
     }
     out_.kind = Outcome::Kind::kHalted;
     out_.exit_code = m_.halt_code_;
@@ -582,12 +661,30 @@ Outcome Follower::run(uint64_t* entries_followed) {
         out_.kind = Outcome::Kind::kDiverged;
         out_.message = "the trace ended but the simulated machine did not halt";
     }
-    return out_;
 }
 
+void Machine::FollowerDelete::operator()(Follower* f) const { delete f; }
+
+bool Machine::start_follow(const replay::Trace& t, Outcome* out) {
+    follower_.reset(new Follower(*this, t));
+    return follower_->start(out);
+}
+
+bool Machine::follow_step(Outcome* out) {
+    plan_ = Slice{};
+    return follower_->step(&plan_, &slice_stop_, out);
+}
+
+void Machine::follow_finish() { follower_->finish(); }
+
 Outcome Machine::follow(const replay::Trace& t, uint64_t* entries_followed) {
-    Follower f(*this, t);
-    return f.run(entries_followed);
+    Outcome out;
+    if (start_follow(t, &out)) {
+        while (step(&out)) {
+        }
+    }
+    *entries_followed = follower_->entries_followed();
+    return out;
 }
 
 }  // namespace sim

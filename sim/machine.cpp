@@ -272,10 +272,12 @@ bool Machine::step(Outcome* out) {
         return false;
     if (!planned())
         return true;  // interrupts were delivered instead
-    return run_slice(out, nullptr) && finish_slice(out);
+    return (plan_.ran || run_slice(out, nullptr)) && finish_slice(out);
 }
 
 bool Machine::plan_slice(Outcome* result) {
+    if (follower_)
+        return follow_step(result);
     Outcome& out = *result;
     std::vector<uint32_t>& ready = ready_;
     std::vector<kernel::Resume>& resumes = resumes_;
@@ -386,6 +388,11 @@ bool Machine::finish_slice(Outcome* out) {
     const Stop stop = slice_stop_;
     plan_ = Slice{};
     current_cpu_ = cpu;
+    if (follower_) {
+        follow_finish();
+        last_cpu_ = cpu;
+        return true;
+    }
     switch (stop.kind) {
     case StopKind::kSyscall:
         ++stats_.syscalls;
@@ -532,6 +539,14 @@ bool load_run_files(RunFiles* files, const replay::Trace* trace, Config* config,
 }
 
 bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, Config* config, std::string* error) {
+    if (t.from_qemu()) {
+        // Schedule-following: the same CPUs and command line (init hands it to
+        // the services, so even the word "trace" matters); the interleaving
+        // comes from the trace itself, and so does the input (its records).
+        config->cpus = t.header.cpus;
+        config->cmdline = t.cmdline;
+        return true;
+    }
     // Said before the run, not found as a divergence somewhere in it (format
     // version 2 traces do not name their Unicorn: 0).
     if (t.header.unicorn_version && t.header.unicorn_version != unicorn_version()) {

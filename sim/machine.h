@@ -91,6 +91,8 @@ struct Outcome {
     }
 };
 
+class Follower;  // sim/follow.cpp
+
 class Machine : public IoBus {
 public:
     explicit Machine(Config config);
@@ -158,6 +160,13 @@ public:
     // COM1 the input the trace has read, and checks each syscall's number and
     // arguments and every result. *entries_followed counts the entries.
     Outcome follow(const replay::Trace& t, uint64_t* entries_followed);
+    // follow() in steps, for the debugger: start_follow() boots (instead of
+    // start()); then each plan_slice() follows the trace to its next kernel
+    // entry: an interrupt is delivered (nothing planned), a syscall or fault
+    // is planned with its user code already run (Slice::ran), up to the
+    // entry, for finish_slice() to make. `t` must outlive the machine.
+    bool start_follow(const replay::Trace& t, Outcome* out);
+    bool following() const { return follower_ != nullptr; }
 
     // Makes this machine the one the HAL acts on and describes it for the kernel
     // (loading the initramfs into the top of memory). run() does this itself;
@@ -207,6 +216,12 @@ public:
 
 private:
     friend class Follower;
+    struct FollowerDelete {
+        void operator()(Follower* f) const;
+    };
+    std::unique_ptr<Follower, FollowerDelete> follower_;  // start_follow()
+    bool follow_step(Outcome* out);  // plan_slice() and finish_slice() while following
+    void follow_finish();
     Engine* engine(uint64_t as);
     void digest(uint64_t value);
     // Prepares the machine and boots the kernel; false (with *out) if it cannot.
@@ -256,7 +271,8 @@ private:
 // and if the trace was cut short, its length, so that a replay stops where the
 // recording did. False (with `error`) if the trace was recorded with another
 // Unicorn version than the one that runs (it could not replay), or if the
-// records before the first slice do not read.
+// records before the first slice do not read. For a QEMU trace (followed,
+// not replayed): its CPUs and command line only.
 bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, Config* config, std::string* error);
 
 // Bounds on the files a run reads, checked before they are read (anvil-sim

@@ -40,20 +40,6 @@ void catch_stop_signals() {
         sigaction(s, &sa, nullptr);
 }
 
-// The configuration to replay trace `t` with (validated: `summary`).
-bool replay_config(const replay::Trace& t, const replay::Summary& summary, sim::Config* config,
-                       std::string* error) {
-    if (t.header.backend == static_cast<uint32_t>(trace::Backend::kQemu)) {
-        // Schedule-following: the same CPUs and command line (init hands it to
-        // the services, so even the word "trace" matters); the interleaving
-        // comes from the trace itself.
-        config->cpus = t.header.cpus;
-        config->cmdline = t.cmdline;
-        return true;
-    }
-    return sim::config_from_trace(t, summary, config, error);
-}
-
 int main(int argc, char** argv) {
     CLI::App app{"anvil-sim: run the Anvil kernel in the deterministic simulator.\n"
                  "Exit status: the code init exited with (0-127), 125 if init faulted, 126 on a kernel panic,\n"
@@ -143,13 +129,13 @@ int main(int argc, char** argv) {
             return cli::kExitUsage;
         }
         const uint64_t perturb = config.perturb_slice;
-        if (!replay_config(expected, summary, &config, &error)) {
+        if (!sim::config_from_trace(expected, summary, &config, &error)) {
             fmt::print(stderr, "anvil-sim: cannot replay: {}\n", error);
             return cli::kExitUsage;
         }
         config.perturb_slice = perturb;
         // A QEMU trace is followed on the memory asked for; all else comes from the trace.
-        const bool qemu = expected.header.backend == static_cast<uint32_t>(trace::Backend::kQemu);
+        const bool qemu = expected.from_qemu();
         const std::string ignored =
             qemu ? cli::given(app, {"--seed", "--cpus", "--quantum", "--slice", "--max-slices", "--cmdline",
                                     "--serial-input"})
@@ -169,7 +155,7 @@ int main(int argc, char** argv) {
     sim::Machine machine(config);
     if (!replay_path.empty() && expected.cut)
         fmt::print(stderr, "anvil-sim: {} was {}: replaying what it holds\n", replay_path, expected.cut_text());
-    if (!replay_path.empty() && expected.header.backend == static_cast<uint32_t>(trace::Backend::kQemu)) {
+    if (!replay_path.empty() && expected.from_qemu()) {
         uint64_t followed = 0;
         const sim::Outcome out = machine.follow(expected, &followed);
         if (out.kind == sim::Outcome::Kind::kHalted) {

@@ -105,6 +105,14 @@ private:
         }
         if (word == "prev" || word == "p")
             return prev();
+        const bool by_instruction = word == "stepi" || word == "si" || word == "reverse-stepi" || word == "rsi" ||
+                                    cmd.kind == DebugCommand::Kind::kWatch;
+        if (by_instruction && following()) {
+            fmt::print("{} needs the run instruction by instruction; a QEMU trace is followed from kernel entry to "
+                       "kernel entry (docs/debugging.md, \"QEMU traces\")\n",
+                       word);
+            return true;
+        }
         if (word == "stepi" || word == "si") {
             const NumberArg n = number_arg(in, "a number of instructions (1 or more)");
             if (!n.error.empty() || (n.given && n.value == 0)) {
@@ -135,6 +143,10 @@ private:
             return false;
         return timeline_.execute(cmd.line());
     }
+
+    // Debugging a QEMU trace: the machine follows it (sim/follow.cpp), which
+    // runs each thread's user code up to its next kernel entry in one piece.
+    bool following() const { return options_.trace && options_.trace->from_qemu(); }
 
     bool stepi(uint64_t n) {
         const uint64_t t = timeline_.focus();

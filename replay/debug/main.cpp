@@ -60,8 +60,9 @@ int main(int argc, char** argv) {
     app.add_option("--cmdline", config.cmdline, "kernel command line");
     app.add_option("--serial-input", files.serial_input, "bytes for COM1's receive line")->check(CLI::ExistingFile);
     app.add_option("--trace", trace_path,
-                   "debug the run a simulator trace (or a pack of one, with its initramfs) recorded: its configuration "
-                   "and input, checked record by record")
+                   "debug the run a trace (or a pack of one, with its initramfs) recorded: a simulator trace with its "
+                   "configuration and input, checked record by record; a QEMU trace followed kernel entry by kernel "
+                   "entry (no stepi, reverse-stepi or memory watchpoints, no --gdb)")
         ->check(CLI::ExistingFile);
     app.add_option("--script", script_path,
                    "read commands from this file (or a pipe) instead of the terminal; not a device")
@@ -99,14 +100,24 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "anvil-debug: {}: {}\n", trace_path, why);
             return cli::kExitUsage;
         }
-        if (trace.header.backend != static_cast<uint32_t>(trace::Backend::kSim)) {
-            fmt::print(stderr, "anvil-debug: {} is a QEMU trace; the debugger takes simulator traces\n", trace_path);
+        if (trace.from_qemu() && options.gdb_port >= 0) {
+            fmt::print(stderr,
+                       "anvil-debug: {} is a QEMU trace: its run is followed from kernel entry to kernel entry, "
+                       "without the instruction stepping gdb needs; debug it without --gdb (docs/debugging.md, "
+                       "\"QEMU traces\")\n",
+                       trace_path);
             return cli::kExitUsage;
         }
         if (!sim::config_from_trace(trace, summary, &config, &error)) {
             fmt::print(stderr, "anvil-debug: {}: {}\n", trace_path, error);
             return cli::kExitUsage;
         }
+        if (trace.from_qemu())
+            fmt::print(stderr,
+                       "anvil-debug: {} is a QEMU trace: the simulator follows it (docs/replay.md), one kernel "
+                       "entry a step, with every event and object to look at; stepi, reverse-stepi and memory "
+                       "watchpoints are not available\n",
+                       trace_path);
         options.trace = &trace;
         const std::string ignored =
             cli::given(app, {"--seed", "--cpus", "--quantum", "--slice", "--cmdline", "--serial-input"});

@@ -75,7 +75,9 @@ bool Worker::start(bool quiet, std::string* error) {
     machine_.set_echo(!quiet);
     kernel::trace_set_flush_each(true);
     Outcome out;
-    if (!machine_.start(&out)) {
+    const bool started = options_.trace && options_.trace->from_qemu() ? machine_.start_follow(*options_.trace, &out)
+                                                                      : machine_.start(&out);
+    if (!started) {
         *error = out.message;
         return false;
     }
@@ -296,6 +298,8 @@ void Worker::checkpoint_main() {
 Worker::Probe Worker::probe(uint64_t limit, const sim::Breakpoints* bps, uint64_t break_from, bool collect) {
     Probe r;
     r.thread = machine_.planned()->thread;
+    if (machine_.planned()->ran)
+        return r;  // (following a QEMU trace: planned at its entry, no instruction left to run)
     int fds[2];
     if (pipe(fds) != 0)
         return r;
@@ -429,6 +433,8 @@ bool Worker::caught_entry(uint64_t* nr) {
 // syscall entry or return, or the end of the run.
 void Worker::cont(uint64_t k, bool skip) {
     bool first = true;
+    // At a caught entry already (stopped there): not caught again.
+    const bool at_entry = machine_.planned() && machine_.planned()->ran;
     returns_.clear();
     snapshot_objects();
     resumed_ = true;  // (a process the caller does not know may be running already)
@@ -488,6 +494,13 @@ void Worker::cont(uint64_t k, bool skip) {
                 return;
             }
         }
+        // Following a QEMU trace, plan() runs each slice to its entry.
+        uint64_t nr = 0;
+        if (p.ran && !(first && at_entry) && caught_entry(&nr)) {
+            focus_ = p.thread;
+            reply(fmt::format("stopped entry {} {}", p.thread, nr));
+            return;
+        }
         first = false;
         const size_t before = recs().size();
         if (!finish())
@@ -531,12 +544,9 @@ void Worker::scan(uint64_t hi, bool exclude_hi) {
         const Machine::Slice p = *machine_.planned();
         const uint64_t step = steps_ + 1;
         const size_t before = recs().size();
-        if (p.ran) {  // (a worker at a checkpoint is never at an entry)
-            finish();
-            event(step, before);
-            continue;
-        }
-        if (!run_user())
+        // (A worker at a checkpoint is never at an entry; following a QEMU
+        // trace, plan() runs each slice to its entry.)
+        if (!p.ran && !run_user())
             break;
         const bool hit = machine_.take_watch_hit();
         const bool watched = take_watch_stop();

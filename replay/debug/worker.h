@@ -95,7 +95,7 @@ private:
 
 class Worker {
 public:
-    explicit Worker(const DebugOptions& o) : options_(o), sink_(o.trace), machine_(o.config) {}
+    explicit Worker(const DebugOptions& o) : options_(o), sink_(o.trace && !o.trace->from_qemu() ? o.trace : nullptr), machine_(o.config) {}
 
     // Boots; quietly if a fast_forward is to follow (the boot log was shown once).
     bool start(bool quiet, std::string* error);

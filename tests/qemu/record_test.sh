@@ -5,13 +5,14 @@
 # anvil-trace's dump if that tool is built, and a schedule-following replay of
 # it in the simulator. With TESTS_INITRAMFS (and ANVIL_TRACE), then a hung run
 # stopped by the timeout: it keeps its trace, which the simulator follows to
-# its last event.
+# its last event; with ANVIL_DEBUG too, the debugger follows it there and
+# shows the hang.
 #
-# usage: record_test.sh KERNEL_ELF INITRAMFS SIM DIR [ANVIL_TRACE [TESTS_INITRAMFS]]
+# usage: record_test.sh KERNEL_ELF INITRAMFS SIM DIR [ANVIL_TRACE [TESTS_INITRAMFS [ANVIL_DEBUG]]]
 set -uo pipefail
 
-[[ $# -ge 4 ]] || { echo "usage: $0 KERNEL_ELF INITRAMFS SIM DIR [ANVIL_TRACE [TESTS_INITRAMFS]]" >&2; exit 2; }
-kernel=$1 initramfs=$2 sim=$3 dir=$4 trace_tool=${5:-} tests_initramfs=${6:-}
+[[ $# -ge 4 ]] || { echo "usage: $0 KERNEL_ELF INITRAMFS SIM DIR [ANVIL_TRACE [TESTS_INITRAMFS [ANVIL_DEBUG]]]" >&2; exit 2; }
+kernel=$1 initramfs=$2 sim=$3 dir=$4 trace_tool=${5:-} tests_initramfs=${6:-} debugger=${7:-}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -98,5 +99,44 @@ if [[ -n $tests_initramfs && -n $trace_tool && -x $trace_tool ]]; then
         fail "following the timed-out trace did not reach its last complete record"
     grep -q 'anvil userspace tests matching "io.read_line"' "$dir/replay-console.log" ||
         fail "the followed run did not reach the test that waits for input"
+    followed=$(sed -n 's/.*followed \([0-9]*\) kernel entries.*/\1/p' <<<"$out")
+
+    # The debugger follows the same trace, one kernel entry a step, to the
+    # same last record, and shows the hang there: the test thread waits for
+    # the IO server's reply, the IO server for COM1's interrupt. Going back two
+    # ipc_calls and forward one stop where going back one did.
+    if [[ -n $debugger ]]; then
+        printf '%s\n' continue threads 'break syscall ipc_call' reverse-continue reverse-continue continue stepi \
+            'watch 0x1000' >"$dir/hang.dbg"
+        "$debugger" --trace "$trace" --initramfs "$tests_initramfs" --script "$dir/hang.dbg" >"$dir/debug.log" 2>&1 ||
+            fail "anvil-debug on the timed-out trace exited $?: $(tail -n 5 "$dir/debug.log")"
+        sed -n '/^(anvil) continue/,$p' "$dir/debug.log" | grep -v '^test \|^  (' | head -n 40
+        grep -q "^the run has ended (the trace ends here: it was cut short after $records records .*; followed $followed kernel entries in its order, to its last complete record)" "$dir/debug.log" ||
+            fail "the debugger did not follow the timed-out trace to its last complete record ($followed entries)"
+        caller=$(sed -n 's/^ *\([0-9]*\) blocked .* waits for a reply from thread \([0-9]*\)$/\1 \2/p' "$dir/debug.log")
+        read -r test_thread server <<<"$caller"
+        [[ -n $server ]] || fail "no thread waits for a reply at the end of the timed-out trace"
+        grep -Eq "^ *$server blocked .* notify_wait on notification [0-9]+$" "$dir/debug.log" ||
+            fail "thread $server (the one thread $test_thread waits for) does not wait for its interrupt"
+        mapfile -t at < <(sed -n 's/^at event #\([0-9]*\) (step \([0-9]*\),.*/\1 \2/p' "$dir/debug.log")
+        [[ ${#at[@]} -eq 4 ]] || fail "the debugger showed ${#at[@]} positions, not 4"
+        [[ ${at[0]} == *" $followed" ]] || fail "the end of the followed run is at '${at[0]}', not step $followed"
+        [[ ${at[1]} == "${at[3]}" && ${at[2]%% *} -lt ${at[1]%% *} ]] ||
+            fail "reverse-continue twice and continue to an ipc_call stopped at '${at[1]}', '${at[2]}', '${at[3]}'"
+        [[ $(grep -c 'needs the run instruction by instruction; a QEMU trace is followed' "$dir/debug.log") == 2 ]] ||
+            fail "stepi and watch were not refused on a QEMU trace"
+        "$debugger" --trace "$trace" --initramfs "$tests_initramfs" --gdb 0 >/dev/null 2>&1
+        status=$?
+        [[ $status -eq 2 ]] || fail "anvil-debug --gdb on a QEMU trace exited $status, not 2"
+        echo "the debugger followed the timed-out trace to step $followed; thread $test_thread waits for thread $server, which waits for its interrupt"
+
+        # Packed with its initramfs and kernel, it travels: the pack alone debugs to the same end.
+        "$trace_tool" pack "$trace" "$dir/hang.apack" --initramfs "$tests_initramfs" --kernel "$kernel" ||
+            fail "anvil-trace pack refused the timed-out QEMU trace"
+        printf 'continue\n' | "$debugger" --trace "$dir/hang.apack" --script /dev/stdin >"$dir/debug-pack.log" 2>&1 ||
+            fail "anvil-debug on the pack exited $?"
+        grep -q "^at event #${at[0]%% *} (step $followed," "$dir/debug-pack.log" ||
+            fail "the pack did not debug to event #${at[0]%% *}, step $followed: $(tail -n 2 "$dir/debug-pack.log")"
+    fi
 fi
 echo "PASS"
