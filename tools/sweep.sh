@@ -4,10 +4,15 @@
 # status != 0) so it can be replayed exactly. tools/anvil sweep builds first
 # and then runs this; tests/sim/sweep.cmake runs it on a build directory.
 #
-# usage: tools/sweep.sh --seeds A..B [--jobs J] [--workload tests|demo|race|fuzz|exhaust]
+# usage: tools/sweep.sh --seeds A..B [--shard I/N] [--jobs J] [--workload tests|demo|race|fuzz|exhaust]
 #                       [--tests PATTERN] [--ops N] [--cpus N] [--max-slices N] [--out DIR]
 #                       [--build DIR] [-- ANVIL-SIM-OPTIONS...]
+#        tools/sweep.sh merge --out DIR SHARD-DIR...
 # --seeds A..B  every seed from A to B (or one seed N)
+# --shard I/N   run only shard I (0..N-1) of N: the seeds A+I, A+I+N, ... of the
+#               range, so that N sweeps, on as many machines, run it all once;
+#               `merge` then makes one report of them (docs/replay.md, "Sweeps
+#               across machines")
 # --jobs J      simulator processes at a time (default: nproc)
 # --workload    tests: the userspace test suite (initramfs-tests.cpio, with the
 #               serial input its IO tests read); demo: the default workload
@@ -35,25 +40,204 @@
 # --check-args  only check the arguments (tools/anvil does this before building)
 # -h, --help    this text
 # Anything after -- goes to every anvil-sim run (e.g. --slice 200).
-# exit: 0 if every seed passed, 1 if any failed, 2 for bad arguments or a
-# missing build.
+# Every sweep writes a summary beside the traces it keeps: DIR/sweep.summary,
+# or DIR/shard-I-of-N.summary for a shard (the workload, the seed range, the
+# initramfs's SHA-256, the simulator options and each seed's exit status).
+# merge reads the shard summaries in the SHARD-DIRs (all N shards of one
+# sweep, each once), copies their kept traces and logs into --out DIR (never
+# over a different file of the same name), writes DIR/sweep.summary as the
+# unsharded sweep would have, and prints the unsharded sweep's report.
+# exit: 0 if every seed passed, 1 if any failed, 2 for bad arguments, a
+# missing build, or shard summaries that do not make one sweep.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 usage_error() {
     echo "sweep: $*" >&2
-    echo "usage: tools/anvil sweep --seeds A..B [--jobs J] [--workload tests|demo|race|fuzz|exhaust] [--tests PATTERN] [--ops N] [--cpus N] [--max-slices N] [--out DIR] [-- SIM-OPTIONS]" >&2
+    echo "usage: tools/anvil sweep --seeds A..B [--shard I/N] [--jobs J] [--workload tests|demo|race|fuzz|exhaust] [--tests PATTERN] [--ops N] [--cpus N] [--max-slices N] [--out DIR] [-- SIM-OPTIONS]" >&2
+    echo "       tools/anvil sweep merge --out DIR SHARD-DIR..." >&2
     exit 2
 }
 
 is_number() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+# Paths as typed from the current directory where that is shorter.
+show() {
+    local p=$1
+    [[ $p == /* ]] || p="$PWD/$p"
+    [[ $p == "$PWD/"* ]] && p=${p#"$PWD/"}
+    echo "$p"
+}
+
+# The report of a sweep from its summary (see above) and the directory of its
+# kept traces: the fuzz totals, then every seed passed or which failed, each
+# with the command that replays it. Its status: 0 if every seed passed, else 1.
+report() {
+    local summary=$1 dir=$2 workload="" seeds="" shard="" key
+    local -a failed=() statuses=()
+    local total=0 calls=0 pairs=0 counted=0 max_slices="" one=""
+    while read -r key a b c; do
+        case $key in
+        workload) workload=$a ;;
+        seeds) seeds=$a ;;
+        shard) shard=$a ;;
+        max-slices) max_slices=$a ;;
+        seed) ((total++)); one=$a; [[ $b == 0 ]] || { failed+=("$a"); statuses+=("$b"); } ;;
+        fuzz) ((calls += b, counted++)); ((c > pairs)) && pairs=$c ;;
+        esac
+    done <"$summary"
+    local range="seeds $seeds"
+    [[ $shard == 0/1 ]] || range+=", shard $shard: $total seeds"
+    [[ $workload == fuzz ]] &&
+        echo "sweep: fuzz: $calls syscalls in $counted of $total runs, up to $pairs distinct (nr, status) pairs in one run"
+    if ((${#failed[@]} == 0)); then
+        if ((total == 1)); then
+            echo "sweep: seed $one passed ($workload workload)"
+        else
+            echo "sweep: all $total seeds passed ($workload workload, $range)"
+        fi
+        return 0
+    fi
+    echo "sweep: ${#failed[@]} of $total seeds failed ($workload workload, $range); traces in $(show "$dir")/"
+    local i why
+    for i in "${!failed[@]}"; do
+        why=""
+        [[ ${statuses[i]} == 124 ]] &&
+            why=" (stopped at --max-slices $max_slices: a livelock or a thread that never blocks?)"
+        echo "  seed ${failed[i]} exited ${statuses[i]}$why: $(replay_line "$dir/seed-${failed[i]}.atrace")"
+    done
+    return 1
+}
+
+# tools/anvil replay finds the trace's initramfs in its own build directory;
+# for a sweep of another build directory, the equivalent anvil-sim line.
+replay_line() {
+    local trace=$1 prefix=""
+    local build_abs
+    build_abs=$(cd "$build" 2>/dev/null && pwd -P)
+    if "$ROOT/tools/anvil" help 2>/dev/null | grep -qE '^  replay( |$)'; then
+        if [[ $build_abs == "$(cd "$ROOT/build" 2>/dev/null && pwd -P)" ]]; then
+            prefix="$(show "$ROOT/tools/anvil") replay"
+        elif [[ $build_abs == "$(cd "$ROOT/build-asan" 2>/dev/null && pwd -P)" ]]; then
+            prefix="ANVIL_PRESET=asan $(show "$ROOT/tools/anvil") replay"
+        fi
+    fi
+    if [[ -n $prefix ]]; then
+        echo "$prefix $(show "$trace")"
+    else
+        echo "$(show "$build/sim/anvil-sim") --replay $(show "$trace") --initramfs $(show "$build/userspace/$initramfs_name")"
+    fi
+}
+
+# sweep merge --out DIR SHARD-DIR...: see the usage above.
+merge_main() {
+    local out="" dirs=()
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --out) [[ $# -ge 2 ]] || usage_error "merge: --out needs a directory"; out=$2; shift 2 ;;
+        --build) [[ $# -ge 2 ]] || usage_error "--build needs a directory"; build=$2; shift 2 ;;
+        --check-args) check_only=1; shift ;;
+        -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -*) usage_error "merge: unknown option '$1'" ;;
+        *) dirs+=("$1"); shift ;;
+        esac
+    done
+    [[ -n $out ]] || usage_error "merge needs --out DIR, where the merged report and traces go"
+    ((${#dirs[@]} > 0)) || usage_error "merge needs the directories of the shards' sweeps"
+    [[ $check_only == 1 ]] && exit 0
+    local d f summaries=()
+    for d in "${dirs[@]}"; do
+        [[ -d $d ]] || { echo "sweep: merge: $d is not a directory" >&2; exit 2; }
+        for f in "$d"/shard-*-of-*.summary; do
+            [[ -f $f ]] && summaries+=("$f")
+        done
+    done
+    ((${#summaries[@]} > 0)) || { echo "sweep: merge: no shard summaries (shard-I-of-N.summary) in ${dirs[*]}" >&2; exit 2; }
+    # Every shard of one sweep, each once: the same header but for the shard
+    # line, shards 0..N-1, and the seeds of the range each once.
+    local head first_head="" n="" seen=() lines=() key a b c
+    for f in "${summaries[@]}"; do
+        [[ $(head -n 1 "$f") == "anvil sweep summary 1" ]] || { echo "sweep: merge: $f is not a sweep summary" >&2; exit 2; }
+        head=$(grep -v '^shard \|^seed \|^fuzz ' "$f")
+        if [[ -z $first_head ]]; then
+            first_head=$head
+        elif [[ $head != "$first_head" ]]; then
+            echo "sweep: merge: $f is from another sweep than ${summaries[0]} (workload, seeds, initramfs or options differ):" >&2
+            diff <(echo "$first_head") <(echo "$head") | sed 's/^/  /' >&2
+            exit 2
+        fi
+        read -r key a < <(grep '^shard ' "$f")
+        local i=${a%/*} count=${a#*/}
+        [[ -z $n || $n == "$count" ]] || { echo "sweep: merge: $f is shard $a, the others are of $n shards" >&2; exit 2; }
+        n=$count
+        [[ -z ${seen[i]:-} ]] || { echo "sweep: merge: shard $a is there twice (${seen[i]} and $f)" >&2; exit 2; }
+        seen[i]=$f
+    done
+    for ((i = 0; i < n; i++)); do
+        [[ -n ${seen[i]:-} ]] || { echo "sweep: merge: shard $i/$n is missing (give the directory of every shard)" >&2; exit 2; }
+    done
+    local range first last
+    range=$(sed -n 's/^seeds //p' "${summaries[0]}")
+    first=${range%..*} last=${range#*..}
+    workload=$(sed -n 's/^workload //p' "${summaries[0]}")
+    initramfs_name=$(sed -n 's/^initramfs-file //p' "${summaries[0]}")
+    # The seeds, in order, each from its shard; its kept trace and log copied.
+    local -A status=() fuzz=() from=()
+    for f in "${summaries[@]}"; do
+        while read -r key a b c; do
+            case $key in
+            seed)
+                [[ -z ${status[$a]:-} ]] || { echo "sweep: merge: seed $a is in two shards" >&2; exit 2; }
+                status[$a]=$b from[$a]=$(dirname "$f") ;;
+            fuzz) fuzz[$a]="$b $c" ;;
+            esac
+        done <"$f"
+    done
+    # Every file checked before any is copied: a refused merge changes nothing.
+    local seed src dst copies=()
+    for ((seed = first; seed <= last; seed++)); do
+        [[ -n ${status[$seed]:-} ]] || { echo "sweep: merge: no shard ran seed $seed" >&2; exit 2; }
+        [[ ${status[$seed]} == 0 ]] && continue
+        for f in "seed-$seed.atrace" "seed-$seed.log"; do
+            src="${from[$seed]}/$f" dst="$out/$f"
+            [[ -f $src ]] || { echo "sweep: merge: $src is missing (seed $seed failed in that shard)" >&2; exit 2; }
+            [[ -d $out && $(cd "${from[$seed]}" && pwd -P) == "$(cd "$out" && pwd -P)" ]] && continue
+            if [[ -e $dst ]] && ! cmp -s "$src" "$dst"; then
+                echo "sweep: merge: $dst exists and differs from $src; not overwritten (merge into another --out)" >&2
+                exit 2
+            fi
+            copies+=("$src")
+        done
+    done
+    mkdir -p "$out" || { echo "sweep: merge: cannot create $out" >&2; exit 2; }
+    for src in "${copies[@]}"; do
+        cp "$src" "$out/" || exit 2
+    done
+    {
+        echo "$first_head"
+        echo "shard 0/1"
+        for ((seed = first; seed <= last; seed++)); do
+            echo "seed $seed ${status[$seed]}"
+            [[ -n ${fuzz[$seed]:-} ]] && echo "fuzz $seed ${fuzz[$seed]}"
+        done
+    } >"$out/sweep.summary"
+    echo "sweep: merged $n shards of seeds $range into $(show "$out")/"
+    report "$out/sweep.summary" "$out"
+    exit $?
+}
+
+seeds="" jobs="" workload=tests tests="" have_tests=0 ops="" cpus="" max_slices=10000000 out="" build="$ROOT/build" check_only=0
+shard=""
+sim_extra=()
+[[ ${1:-} == merge ]] && { shift; merge_main "$@"; }
 
 seeds="" jobs="" workload=tests tests="" have_tests=0 ops="" cpus="" max_slices=10000000 out="" build="$ROOT/build" check_only=0
 sim_extra=()
 while [[ $# -gt 0 ]]; do
     case $1 in
     --seeds) [[ $# -ge 2 ]] || usage_error "--seeds needs a range A..B"; seeds=$2; shift 2 ;;
+    --shard) [[ $# -ge 2 ]] || usage_error "--shard needs I/N (shard I of N, from 0)"; shard=$2; shift 2 ;;
     --jobs) [[ $# -ge 2 ]] || usage_error "--jobs needs a number"; jobs=$2; shift 2 ;;
     --workload) [[ $# -ge 2 ]] || usage_error "--workload needs tests, demo, race, fuzz or exhaust"; workload=$2; shift 2 ;;
     --tests) [[ $# -ge 2 ]] || usage_error "--tests needs a pattern"; tests=$2; have_tests=1; shift 2 ;;
@@ -81,6 +265,12 @@ else
     usage_error "--seeds must be A..B (or one seed N), numbers of at most 18 digits (got '$seeds')"
 fi
 ((first <= last)) || usage_error "--seeds $seeds is empty: the first seed must not be above the last"
+shard_i=0 shards=1
+if [[ -n $shard ]]; then
+    [[ $shard =~ ^([0-9]{1,6})/([0-9]{1,6})$ ]] || usage_error "--shard must be I/N, shard I of N counted from 0 (got '$shard')"
+    shard_i=$((10#${BASH_REMATCH[1]})) shards=$((10#${BASH_REMATCH[2]}))
+    ((shards >= 1 && shard_i < shards)) || usage_error "--shard $shard: I must be below N (shards 0/$shards to $((shards > 0 ? shards - 1 : 0))/$shards)"
+fi
 if [[ -z $jobs ]]; then
     jobs=$(nproc 2>/dev/null || echo 2)
 fi
@@ -184,7 +374,7 @@ run_seed() {
     return "$status"
 }
 
-total=$((last - first + 1))
+total=$(((last - first - shard_i) / shards + 1))
 done_count=0
 failing=0
 tty=0
@@ -208,7 +398,7 @@ reap() {
 
 [[ $tty == 1 ]] && progress
 running=0
-for ((seed = first; seed <= last; seed++)); do
+for ((seed = first + shard_i; seed <= last; seed += shards)); do
     # A trace from an earlier sweep of this seed must not outlive this run.
     rm -f "$out/seed-$seed.atrace" "$out/seed-$seed.log"
     if ((running >= jobs)); then
@@ -224,64 +414,37 @@ while ((running > 0)); do
 done
 [[ $tty == 1 ]] && echo
 
-# Paths as typed from the current directory where that is shorter.
-show() {
-    local p=$1
-    [[ $p == /* ]] || p="$PWD/$p"
-    [[ $p == "$PWD/"* ]] && p=${p#"$PWD/"}
-    echo "$p"
-}
-
-# tools/anvil replay finds the trace's initramfs in its own build directory;
-# for a sweep of another build directory, the equivalent anvil-sim line.
-replay_prefix=""
-build_abs=$(cd "$build" && pwd -P)
-if "$ROOT/tools/anvil" help 2>/dev/null | grep -qE '^  replay( |$)'; then
-    if [[ $build_abs == "$(cd "$ROOT/build" 2>/dev/null && pwd -P)" ]]; then
-        replay_prefix="$(show "$ROOT/tools/anvil") replay"
-    elif [[ $build_abs == "$(cd "$ROOT/build-asan" 2>/dev/null && pwd -P)" ]]; then
-        replay_prefix="ANVIL_PRESET=asan $(show "$ROOT/tools/anvil") replay"
-    fi
+# The summary (see the usage above), then the report made from it.
+if ((shards == 1)); then
+    summary="$out/sweep.summary"
+else
+    summary="$out/shard-$shard_i-of-$shards.summary"
 fi
-replay_line() {
-    local trace=$1
-    if [[ -n $replay_prefix ]]; then
-        echo "$replay_prefix $(show "$trace")"
-    else
-        echo "$(show "$sim") --replay $(show "$trace") --initramfs $(show "$initramfs")"
-    fi
-}
-
-# The fuzz workload: syscalls made in all runs, and the most distinct
-# (nr, status) pairs one run saw.
-if [[ $workload == fuzz ]]; then
-    calls=0 pairs=0 counted=0
-    for ((seed = first; seed <= last; seed++)); do
+options=()
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+    --initramfs | --serial-input) ((i++)) ;;  # (paths: the hash names the initramfs)
+    *) options+=("${args[i]}") ;;
+    esac
+done
+{
+    echo "anvil sweep summary 1"
+    echo "workload $workload"
+    echo "seeds $first..$last"
+    echo "initramfs-file $initramfs_name"
+    echo "initramfs $(sha256sum <"$initramfs" | cut -d' ' -f1)"
+    echo "max-slices $((10#$max_slices))"
+    echo "options ${options[*]}"
+    echo "shard $shard_i/$shards"
+    for ((seed = first + shard_i; seed <= last; seed += shards)); do
+        status="?"
+        [[ -f $work/seed-$seed.status ]] && read -r status <"$work/seed-$seed.status"
+        echo "seed $seed $status"
         line=""
         [[ -f $work/seed-$seed.fuzz ]] && read -r line <"$work/seed-$seed.fuzz"
-        if [[ $line =~ ^fuzz:\ ([0-9]+)\ syscalls,\ ([0-9]+)\ distinct ]]; then
-            ((calls += BASH_REMATCH[1], counted++))
-            ((BASH_REMATCH[2] > pairs)) && pairs=${BASH_REMATCH[2]}
-        fi
+        [[ $line =~ ^fuzz:\ ([0-9]+)\ syscalls,\ ([0-9]+)\ distinct ]] &&
+            echo "fuzz $seed ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
     done
-    echo "sweep: fuzz: $calls syscalls in $counted of $total runs, up to $pairs distinct (nr, status) pairs in one run"
-fi
-
-if ((failing == 0)); then
-    if ((total == 1)); then
-        echo "sweep: seed $first passed ($workload workload)"
-    else
-        echo "sweep: all $total seeds passed ($workload workload, seeds $first..$last)"
-    fi
-    exit 0
-fi
-echo "sweep: $failing of $total seeds failed ($workload workload, seeds $first..$last); traces in $(show "$out")/"
-for ((seed = first; seed <= last; seed++)); do
-    status="?"
-    [[ -f $work/seed-$seed.status ]] && read -r status <"$work/seed-$seed.status"
-    [[ $status == 0 ]] && continue
-    why=""
-    [[ $status == 124 ]] && why=" (stopped at --max-slices $((10#$max_slices)): a livelock or a thread that never blocks?)"
-    echo "  seed $seed exited $status$why: $(replay_line "$out/seed-$seed.atrace")"
-done
-exit 1
+} >"$summary"
+report "$summary" "$out"
+exit $?
