@@ -15,17 +15,18 @@ set(ANVIL_FREESTANDING_COMMON
 set(ANVIL_PREFIX_MAP -ffile-prefix-map=${CMAKE_SOURCE_DIR}/= -ffile-prefix-map=${CMAKE_BINARY_DIR}/=build/)
 list(APPEND ANVIL_FREESTANDING_COMMON ${ANVIL_PREFIX_MAP})
 
-# The kernel: C++20, no exceptions/RTTI, no SSE (the kernel never saves FPU state
-# on entry), kernel code model for the higher half.
+# The kernel: C++20, no exceptions/RTTI, general registers only (the x87/SSE/AVX
+# registers hold the user thread's state, which the HAL saves and loads around
+# user mode: the kernel never touches them), kernel code model for the higher half.
 set(ANVIL_KERNEL_CXX_FLAGS
   ${ANVIL_FREESTANDING_COMMON}
   -mgeneral-regs-only -mcmodel=kernel -fno-exceptions -fno-rtti
   -fno-threadsafe-statics -fno-use-cxa-atexit -nostdlib)
 
 # Userspace C: freestanding, static, non-PIE ELF64.
-# User threads have no FPU/SSE state yet (the HAL saves general registers only).
-# assert() stays on in every build type (-UNDEBUG).
-set(ANVIL_USER_C_FLAGS ${ANVIL_FREESTANDING_COMMON} -mgeneral-regs-only -nostdlib -fno-builtin -std=gnu11 -UNDEBUG)
+# Doubles and SSE as the x86-64 baseline has them: every user thread has its own
+# x87/SSE/AVX state (hal::ExtState). assert() stays on in every build type (-UNDEBUG).
+set(ANVIL_USER_C_FLAGS ${ANVIL_FREESTANDING_COMMON} -nostdlib -fno-builtin -std=gnu11 -UNDEBUG)
 set(ANVIL_USER_LINK_FLAGS -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=0x1000)
 
 # Applies the freestanding kernel flags to a target (sources compiled for kernel.elf).

@@ -23,17 +23,8 @@ constexpr uint64_t kPfWrite = 1u << 1;
 constexpr uint64_t kPfUser = 1u << 2;
 constexpr uint64_t kPfFetch = 1u << 4;
 
-kernel::FaultKind kind_for_vector(uint32_t vector) {
-    switch (vector) {
-    case 0: return kernel::FaultKind::kDivide;
-    case kVecInvalidOpcode: return kernel::FaultKind::kInvalidOpcode;
-    case kVecGeneralProtection: return kernel::FaultKind::kGeneralProtection;
-    default: return kernel::FaultKind::kOther;
-    }
-}
-
 kernel::FaultInfo exception(uint32_t vector, uint64_t error) {
-    return kernel::FaultInfo{kind_for_vector(vector), kernel::FaultAccess::kNone, 0, vector, error};
+    return kernel::FaultInfo{kernel::fault_kind_of_vector(vector), kernel::FaultAccess::kNone, 0, vector, error};
 }
 
 // The instruction bytes at `va` (up to 15), past legacy and REX prefixes.

@@ -161,13 +161,23 @@ Engine::Engine(uint64_t* clock, IoBus* io) : platform_page_(nullptr, free_page),
     if (err == UC_ERR_OK)
         err = uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
     // CR4.TSD: user-mode rdtsc faults, and the simulator answers with virtual
-    // time (the host's TSC would make runs differ).
+    // time (the host's TSC would make runs differ). CR4.OSFXSR and OSXMMEXCPT,
+    // as the x86_64 kernel sets them: fxsave holds MXCSR and the xmm
+    // registers, and an unmasked SSE exception is #XM.
     uint64_t cr4 = 0;
     if (err == UC_ERR_OK)
         err = uc_reg_read(uc, UC_X86_REG_CR4, &cr4);
-    cr4 |= 1u << 2;
+    cr4 |= 1u << 2 | 1u << 9 | 1u << 10;
     if (err == UC_ERR_OK)
         err = uc_reg_write(uc, UC_X86_REG_CR4, &cr4);
+    // CR0 as the x86_64 kernel sets it for user code: MP and NE (an unmasked
+    // x87 exception is #MF), not EM (x87 instructions run).
+    uint64_t cr0 = 0;
+    if (err == UC_ERR_OK)
+        err = uc_reg_read(uc, UC_X86_REG_CR0, &cr0);
+    cr0 = (cr0 & ~uint64_t{1u << 2}) | 1u << 1 | 1u << 5;
+    if (err == UC_ERR_OK)
+        err = uc_reg_write(uc, UC_X86_REG_CR0, &cr0);
     // Exits from a list, and the list empty: no address ends emulation (only
     // the hooks do). With a plain `until` address instead, Unicorn invalidates
     // the translation at that address after every uc_emu_start, a TLB refill
@@ -385,6 +395,118 @@ void Engine::sync_regs() {
     stale_mask_ = 0;
 }
 
+// ---- x87/SSE state (hal::ExtState, in the XSAVE standard format) ----------------
+//
+// Unicorn emulates x87 and SSE, not AVX (its CPUID says so), so the engine
+// keeps those two components and ymm's upper halves stay 0 (XSTATE_BV 3).
+
+namespace {
+
+
+template <typename T>
+T get(const hal::ExtState& e, size_t at) {
+    T v;
+    std::memcpy(&v, e.bytes + at, sizeof v);
+    return v;
+}
+template <typename T>
+void put(hal::ExtState& e, size_t at, T v) {
+    std::memcpy(e.bytes + at, &v, sizeof v);
+}
+
+// FXSAVE's layout of the legacy region (Intel SDM vol. 1, table 10-2).
+constexpr size_t kFsw = 2, kFtw = 4, kFop = 6, kFip = 8, kFdp = 16, kMxcsrMask = 28;
+constexpr uint64_t kXstateX87Sse = 3;
+
+}  // namespace
+
+// The x87/SSE registers as Unicorn names them, in one batch: the status word
+// first (its TOP field places st0..7 on the register stack when written).
+struct Engine::ExtRegs {
+    uint16_t fsw = 0, fcw = 0, ftag = 0, fop = 0;
+    uint64_t fip = 0, fdp = 0;
+    uint32_t mxcsr = 0;
+    uint8_t st[kStRegs][10] = {};
+    uint8_t xmm[kXmmRegs][16] = {};
+    static constexpr int kCount = 7 + kStRegs + kXmmRegs;
+    int ids[kCount];
+    void* ptrs[kCount];
+    ExtRegs() {
+        const int scalar_ids[7] = {UC_X86_REG_FPSW, UC_X86_REG_FPCW, UC_X86_REG_FPTAG, UC_X86_REG_FOP,
+                                   UC_X86_REG_FIP,  UC_X86_REG_FDP,  UC_X86_REG_MXCSR};
+        void* const scalars[7] = {&fsw, &fcw, &ftag, &fop, &fip, &fdp, &mxcsr};
+        for (int i = 0; i < 7; ++i)
+            ids[i] = scalar_ids[i], ptrs[i] = scalars[i];
+        for (int i = 0; i < kStRegs; ++i)
+            ids[7 + i] = UC_X86_REG_ST0 + i, ptrs[7 + i] = st[i];
+        for (int i = 0; i < kXmmRegs; ++i)
+            ids[7 + kStRegs + i] = UC_X86_REG_XMM0 + i, ptrs[7 + kStRegs + i] = xmm[i];
+    }
+};
+
+void Engine::save_ext(hal::ExtState& ext) {
+    ExtRegs r;
+    uc_reg_read_batch(uc_, r.ids, r.ptrs, ExtRegs::kCount);
+    std::memset(ext.bytes, 0, sizeof ext.bytes);
+    put(ext, hal::kExtFcw, r.fcw);
+    put(ext, kFsw, r.fsw);
+    // The abridged tag word: bit i set when physical register i is not empty (tag 3).
+    uint8_t abridged = 0;
+    for (int i = 0; i < kStRegs; ++i)
+        abridged |= ((r.ftag >> (2 * i)) & 3) != 3 ? uint8_t(1u << i) : 0;
+    put(ext, kFtw, abridged);
+    put(ext, kFop, r.fop);
+    put(ext, kFip, r.fip);
+    put(ext, kFdp, r.fdp);
+    put(ext, hal::kExtMxcsr, r.mxcsr);
+    put(ext, kMxcsrMask, uint32_t{0xffff});
+    for (int i = 0; i < kStRegs; ++i)
+        std::memcpy(ext.bytes + hal::kExtSt0 + 16 * i, r.st[i], 10);
+    for (int i = 0; i < kXmmRegs; ++i)
+        std::memcpy(ext.bytes + hal::kExtXmm0 + 16 * i, r.xmm[i], 16);
+    put(ext, hal::kExtXstateBv, kXstateX87Sse);
+}
+
+void Engine::load_ext(const hal::ExtState& ext) {
+    // A component XSTATE_BV leaves out is in its initial state (as XRSTOR
+    // makes it); MXCSR comes from the block either way.
+    const uint64_t held = get<uint64_t>(ext, hal::kExtXstateBv);
+    hal::ExtState init;
+    hal::ext_state_init(init);
+    const hal::ExtState& x87 = held & 1 ? ext : init;
+    const hal::ExtState& sse = held & 2 ? ext : init;
+    ExtRegs r;
+    r.fcw = get<uint16_t>(x87, hal::kExtFcw);
+    r.fsw = get<uint16_t>(x87, kFsw);
+    r.fop = get<uint16_t>(x87, kFop);
+    r.fip = get<uint64_t>(x87, kFip);
+    r.fdp = get<uint64_t>(x87, kFdp);
+    r.mxcsr = get<uint32_t>(ext, hal::kExtMxcsr);
+    const uint8_t abridged = get<uint8_t>(x87, kFtw);
+    for (int i = 0; i < kStRegs; ++i)
+        r.ftag |= uint16_t((abridged >> i) & 1 ? 0 : 3) << (2 * i);
+    for (int i = 0; i < kStRegs; ++i)
+        std::memcpy(r.st[i], x87.bytes + hal::kExtSt0 + 16 * i, 10);
+    for (int i = 0; i < kXmmRegs; ++i)
+        std::memcpy(r.xmm[i], sse.bytes + hal::kExtXmm0 + 16 * i, 16);
+    uc_reg_write_batch(uc_, r.ids, r.ptrs, ExtRegs::kCount);
+}
+
+void Engine::use_ext(hal::ExtState* ext) {
+    if (ext == ext_owner_)
+        return;
+    if (ext_owner_)
+        save_ext(*ext_owner_);
+    if (ext)
+        load_ext(*ext);
+    ext_owner_ = ext;
+}
+
+void Engine::sync_ext(hal::ExtState& ext) {
+    if (ext_owner_ == &ext)
+        save_ext(ext);
+}
+
 Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
     if (partial_ != &regs)
         sync_regs();  // another thread of this address space stopped here last
@@ -466,7 +588,12 @@ Stop Engine::run(hal::UserRegs& regs, uint64_t block_budget) {
         const bool resume = resume_after_emulation_;
         resume_after_emulation_ = false;
         exception_taken_ = false;
+        // (The pristine state's x87/SSE registers are not the thread's.)
+        if (ext_owner_)
+            save_ext(*ext_owner_);
         uc_context_restore(uc_, pristine_);
+        if (ext_owner_)
+            load_ext(*ext_owner_);
         held_mask_ = 0;
         in_user_mode_ = false;
         if (!resume || stop_pending_ || (err != UC_ERR_OK && err != UC_ERR_INSN_INVALID))

@@ -144,6 +144,19 @@ public:
             sync_regs();
     }
 
+    // The x87/SSE state of the thread the next run()s run (hal::ExtState):
+    // loaded into the engine if it holds another thread's, which is saved
+    // into that thread's block first. Threads of one address space share an
+    // engine; each keeps its own state so.
+    void use_ext(hal::ExtState* ext);
+    // Saves the engine's x87/SSE registers into `ext` if they are its thread's.
+    void sync_ext(hal::ExtState& ext);
+    // `ext` changed or is going: the engine no longer holds its state.
+    void forget_ext(hal::ExtState& ext) {
+        if (ext_owner_ == &ext)
+            ext_owner_ = nullptr;
+    }
+
     // Basic blocks this engine has executed.
     uint64_t blocks() const { return blocks_; }
 
@@ -246,6 +259,11 @@ private:
     hal::UserRegs held_{};     // the registers the engine holds now: those of held_mask_
     uint32_t held_mask_ = 0;   // bit i: held_ has kRegIds[i]'s value
     hal::UserRegs* partial_ = nullptr;  // a register file run() saved only partly
+    hal::ExtState* ext_owner_ = nullptr;  // whose x87/SSE state the engine holds (use_ext)
+    static constexpr int kStRegs = 8, kXmmRegs = 16;
+    struct ExtRegs;
+    void save_ext(hal::ExtState& ext);
+    void load_ext(const hal::ExtState& ext);
     uint32_t stale_mask_ = 0;  // its registers the engine has not read back yet
     uint64_t* clock_;
     uint64_t blocks_ = 0;

@@ -240,6 +240,7 @@ bool Follower::run_slice(uint32_t cpu, Stop* stop, uint64_t* ran) {
     if (!e)
         return false;
     const uint64_t before = e->blocks();
+    e->use_ext(resumes_[cpu].ext);
     *stop = e->run(*resumes_[cpu].regs, kFollowSlice);
     *ran = e->blocks() - before;
     m_.clock_ += *ran;
@@ -341,6 +342,7 @@ bool Follower::entry(const replay::Record& r) {
     uint32_t cpu = 0;
     std::vector<Engine::OldByte> writes;
     hal::UserRegs before{};
+    hal::ExtState ext_before;
     bool undoable = false;
     unsigned attempt = 0;
     for (uint64_t spent = 0;;) {
@@ -359,6 +361,8 @@ bool Follower::entry(const replay::Record& r) {
         if (spent == 0 && m_.config_.cpus > 1 && attempt < kRetries) {
             m_.user_regs_sync(resumes_[cpu].regs);
             before = *resumes_[cpu].regs;
+            e->sync_ext(*resumes_[cpu].ext);
+            ext_before = *resumes_[cpu].ext;
             writes.clear();
             undoable = true;
         }
@@ -376,6 +380,8 @@ bool Follower::entry(const replay::Record& r) {
                 Engine::undo_writes(writes);
                 m_.user_regs_sync(resumes_[cpu].regs);
                 *resumes_[cpu].regs = before;
+                *resumes_[cpu].ext = ext_before;
+                e->forget_ext(*resumes_[cpu].ext);
                 ++attempt;
                 spent = 0;
                 undoable = false;

@@ -136,6 +136,12 @@ void Machine::user_regs_sync(hal::UserRegs* regs) {
         e->sync_regs(regs);
 }
 
+void Machine::ext_state(hal::ExtState* ext, bool forget) {
+    // At most one engine holds it: the one its thread last ran in.
+    for (auto& [as, e] : engines_)
+        forget ? e->forget_ext(*ext) : e->sync_ext(*ext);
+}
+
 uint8_t Machine::port_read(uint16_t port) {
     if (port >= Uart16550::kCom1Base && port < Uart16550::kCom1Base + Uart16550::kPortCount)
         return com1_.read(port - Uart16550::kCom1Base);
@@ -362,6 +368,7 @@ bool Machine::run_slice(Outcome* out, DebugControl* debug) {
     const kernel::Resume r = resumes_[cpu];
     Engine* e = engine(r.as);
     current_cpu_ = cpu;
+    e->use_ext(r.ext);
     const uint64_t before = e->blocks();
     slice_stop_ = e->run(*r.regs, plan_.budget, debug);
     if (slice_stop_.kind == StopKind::kDebug)

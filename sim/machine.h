@@ -192,6 +192,8 @@ public:
     void as_unmap(uint64_t as, uint64_t va, size_t count);
     bool as_allow_ioports(uint64_t as, uint32_t base, uint32_t count);
     void user_regs_sync(hal::UserRegs* regs);
+    // hal::ext_state_sync (forget: hal::ext_state_forget).
+    void ext_state(hal::ExtState* ext, bool forget);
     bool irq_enable(uint32_t irq);
     void trace_write(const void* data, size_t len);
 

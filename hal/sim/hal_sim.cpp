@@ -45,6 +45,16 @@ void user_regs_sync(UserRegs& regs) {
     if (sim::Machine* m = sim::Machine::active())
         m->user_regs_sync(&regs);
 }
+void ext_state_sync(ExtState& ext) {
+    if (sim::Machine* m = sim::Machine::active())
+        m->ext_state(&ext, false);
+}
+void ext_state_forget(ExtState& ext) {
+    if (sim::Machine* m = sim::Machine::active())
+        m->ext_state(&ext, true);
+}
+// The engine keeps x87 and SSE (XSTATE_BV 3); Unicorn's fxsave reports MXCSR_MASK 0xffff.
+bool ext_state_valid(const ExtState& ext) { return ext_state_loadable(ext, 3, 0xffff); }
 bool irq_enable(uint32_t irq) { return machine().irq_enable(irq); }
 void irq_disable(uint32_t irq) { machine().irq_disable(irq); }
 

@@ -62,6 +62,7 @@ void enable_features() {
     if (leaf7_b & (1u << 20)) cr4 |= kCr4Smap;
     if (leaf7_c & (1u << 2)) cr4 |= kCr4Umip;
     write_cr4(cr4);
+    ext_enable();
 }
 
 void load_gdt_and_tss(PerCpu& pc) {

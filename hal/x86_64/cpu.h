@@ -69,6 +69,10 @@ struct PerCpu {
     // The user space this CPU entered last, whose I/O grants tss.io_bitmap has open
     // (kNoAs: none). Changed under the BKL only (ioport.cpp).
     hal::AsHandle io_as;
+    // The x87/SSE/AVX state of the thread running here (Resume::ext), and whose
+    // state this CPU's registers hold (null: none known). ext_state.cpp.
+    hal::ExtState* user_ext;
+    hal::ExtState* ext_live;
     uint64_t gdt[kGdtEntries];
     Tss tss;
 };
@@ -99,5 +103,14 @@ inline PerCpu* this_cpu() {
 void idt_init();
 // Sets up CPU `id`: control registers, GDT, TSS, IDT, GS base, syscall MSRs.
 void cpu_init(uint32_t id);
+
+// User threads' x87/SSE/AVX state (ext_state.cpp): XSAVE and the components
+// in XCR0 on this CPU (cpu_init), and a thread's state saved into or loaded
+// from its hal::ExtState.
+void ext_enable();
+void ext_save(hal::ExtState* ext);
+// Loads `ext` on the CPU `pc` (the caller's, under the BKL); no other CPU's
+// registers count as holding it any more.
+void ext_take(PerCpu* pc, hal::ExtState* ext);
 
 }  // namespace x86

@@ -14,9 +14,7 @@ namespace x86 {
 namespace {
 
 enum : uint64_t {
-    kVecDivide = 0,
     kVecNmi = 2,
-    kVecInvalidOpcode = 6,
     kVecDoubleFault = 8,
     kVecGeneralProtection = 13,
     kVecPageFault = 14,
@@ -134,27 +132,14 @@ size_t append_hex(char* buf, size_t cap, size_t pos, uint64_t v) {
 
 kernel::FaultInfo decode_fault(const TrapFrame& f) {
     // The stubs push 0 for vectors without an error code.
-    kernel::FaultInfo info{kernel::FaultKind::kOther, kernel::FaultAccess::kNone, 0, f.vector, f.error};
-    switch (f.vector) {
-    case kVecPageFault:
+    kernel::FaultInfo info{kernel::fault_kind_of_vector(f.vector), kernel::FaultAccess::kNone, 0, f.vector, f.error};
+    if (f.vector == kVecPageFault) {
         info.kind = (f.error & kPfPresent) ? kernel::FaultKind::kPageProtection
                                            : kernel::FaultKind::kPageNotPresent;
         info.access = (f.error & kPfFetch)   ? kernel::FaultAccess::kExec
                       : (f.error & kPfWrite) ? kernel::FaultAccess::kWrite
                                              : kernel::FaultAccess::kRead;
         info.addr = read_cr2();
-        break;
-    case kVecGeneralProtection:
-        info.kind = kernel::FaultKind::kGeneralProtection;
-        break;
-    case kVecInvalidOpcode:
-        info.kind = kernel::FaultKind::kInvalidOpcode;
-        break;
-    case kVecDivide:
-        info.kind = kernel::FaultKind::kDivide;
-        break;
-    default:
-        break;
     }
     return info;
 }
@@ -233,6 +218,9 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
             }
             io_activate(pc, r.as);
             wrmsr(kMsrFsBase, regs.fs_base);
+            pc->user_ext = r.ext;
+            if (pc->ext_live != r.ext)
+                ext_take(pc, r.ext);
             bkl_release();
             x86_enter_user(&pc->resume_regs, pc->kernel_stack_top);
         }
@@ -296,6 +284,9 @@ extern "C" [[noreturn]] void x86_trap(TrapFrame* frame) {
     }
 
     if (pc->user_regs == nullptr) kernel_exception(f);
+    // The thread's x87/SSE/AVX registers, before another CPU can pick it.
+    ext_save(pc->user_ext);
+    pc->ext_live = pc->user_ext;
     // While waiting for the BKL, a cpu_wake stop may save this entry's registers
     // (smp.cpp): then the thread was taken off this CPU or is to be re-picked,
     // and the entry is undone instead of reaching the kernel (a syscall is

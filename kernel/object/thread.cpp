@@ -23,9 +23,18 @@ const char* thread_state_name(ThreadState s) {
 }
 
 Result<Thread*> Thread::create() {
-    Thread* t = make<Thread>();
-    if (!t)
+    // kalloc's blocks are aligned to their size (kheap.cpp): 1 KiB.
+    static_assert(sizeof(hal::ExtState) == 1024);
+    auto* ext = static_cast<hal::ExtState*>(kalloc(sizeof(hal::ExtState)));
+    if (!ext)
         return Result<Thread*>::error(ANVIL_ERR_NO_MEMORY);
+    Thread* t = make<Thread>();
+    if (!t) {
+        kfree(ext, sizeof(hal::ExtState));
+        return Result<Thread*>::error(ANVIL_ERR_NO_MEMORY);
+    }
+    hal::ext_state_init(*ext);
+    t->ext_ = ext;
     t->regs_.rflags = hal::kUserRflags;
     return t;
 }
@@ -33,8 +42,11 @@ Result<Thread*> Thread::create() {
 void Thread::bind(CNode* cnode, VSpace* vspace) {
     // The registers an address space's backend still holds must reach the
     // file before the thread leaves it (or is destroyed).
-    if (vspace != vspace_)
+    if (vspace != vspace_) {
         hal::user_regs_sync(regs_);
+        hal::ext_state_sync(*ext_);
+        hal::ext_state_forget(*ext_);
+    }
     if (cnode)
         cnode->retain();
     if (vspace)
@@ -72,6 +84,8 @@ void Thread::destroy() {
         scheduler().deschedule(this, ThreadState::kExited);
     set_fault_endpoint(nullptr, 0);
     bind(nullptr, nullptr);
+    hal::ext_state_forget(*ext_);
+    kfree(ext_, sizeof(hal::ExtState));
     unmake(this);
 }
 

@@ -69,6 +69,14 @@ public:
     // syscall registers (rax, rdi, rsi, rdx, r8, r9, r10, r12) are sure to be
     // current; the syscall, IPC and scheduling paths use only those.
     hal::UserRegs& entry_regs() { return regs_; }
+    // The x87/SSE/AVX state, made current first (hal::ext_state_sync); after
+    // writing it, call hal::ext_state_forget so the backend reloads it.
+    hal::ExtState& ext() {
+        hal::ext_state_sync(*ext_);
+        return *ext_;
+    }
+    // As the backend last handed it back (for the backend's own loading).
+    hal::ExtState& entry_ext() { return *ext_; }
     ThreadState state() const { return state_; }
     void set_state(ThreadState s) { state_ = s; }
 
@@ -112,6 +120,7 @@ private:
     void destroy() override;
 
     hal::UserRegs regs_{};
+    hal::ExtState* ext_ = nullptr;  // its own block: 64-byte aligned, as XSAVE needs
     ThreadState state_ = ThreadState::kInactive;
     CNode* cnode_ = nullptr;
     VSpace* vspace_ = nullptr;

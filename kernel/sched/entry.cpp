@@ -23,6 +23,8 @@ const char* fault_kind_name(FaultKind k) {
     case FaultKind::kGeneralProtection: return "general protection fault";
     case FaultKind::kInvalidOpcode: return "invalid opcode";
     case FaultKind::kDivide: return "divide error";
+    case FaultKind::kX87: return "x87 floating-point error";
+    case FaultKind::kSimd: return "SIMD floating-point exception";
     case FaultKind::kOther: return "exception";
     }
     return "fault";
@@ -46,6 +48,8 @@ uint32_t fault_report_kind(FaultKind k) {
     case FaultKind::kGeneralProtection: return ANVIL_FAULT_KIND_GP;
     case FaultKind::kInvalidOpcode: return ANVIL_FAULT_KIND_UD;
     case FaultKind::kDivide: return ANVIL_FAULT_KIND_DE;
+    case FaultKind::kX87: return ANVIL_FAULT_KIND_MF;
+    case FaultKind::kSimd: return ANVIL_FAULT_KIND_XM;
     case FaultKind::kOther: return ANVIL_FAULT_KIND_OTHER;
     }
     return ANVIL_FAULT_KIND_OTHER;
@@ -138,6 +142,7 @@ bool next_to_run(uint32_t cpu, Resume* out) {
         }
         r.rflags = (r.rflags & hal::kUserRflagsMask) | hal::kUserRflags;
         out->regs = &r;
+        out->ext = &t->entry_ext();
         out->as = t->vspace()->as();
         out->thread_id = t->id();
         return true;

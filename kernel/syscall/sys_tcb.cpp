@@ -88,6 +88,34 @@ Status sys_tcb_get_regs(Thread& self, SyscallArgs& a) {
     return self.vspace()->copy_out(a.arg[1], &out, sizeof out);
 }
 
+// Another thread's x87/SSE/AVX registers (anvil_ext_state_t: the first
+// ANVIL_EXT_STATE_SIZE bytes of hal::ExtState), as for tcb_get_regs and
+// tcb_set_regs: READ or WRITE on the TCB, the thread stopped.
+static_assert(ANVIL_EXT_STATE_SIZE <= sizeof(hal::ExtState));
+static_assert(ANVIL_EXT_MXCSR == hal::kExtMxcsr && ANVIL_EXT_XSTATE_BV == hal::kExtXstateBv);
+
+Status sys_tcb_get_ext_state(Thread& self, SyscallArgs& a) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_READ));
+    if (!is_stopped(tcb->state()))
+        return ANVIL_ERR_BAD_STATE;
+    return self.vspace()->copy_out(a.arg[1], tcb->ext().bytes, ANVIL_EXT_STATE_SIZE);
+}
+
+Status sys_tcb_set_ext_state(Thread& self, SyscallArgs& a) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_WRITE));
+    hal::ExtState in;
+    hal::ext_state_init(in);
+    TRY(self.vspace()->copy_in(in.bytes, a.arg[1], ANVIL_EXT_STATE_SIZE));
+    if (!is_stopped(tcb->state()) || tcb->state() == ThreadState::kExited)
+        return ANVIL_ERR_BAD_STATE;
+    if (!hal::ext_state_valid(in))
+        return ANVIL_ERR_INVALID_ARG;
+    hal::ExtState& ext = tcb->ext();
+    ext = in;
+    hal::ext_state_forget(ext);  // (its thread resumes from the block)
+    return ANVIL_OK;
+}
+
 Status sys_tcb_resume(Thread& self, SyscallArgs& a) {
     TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
     switch (tcb->state()) {

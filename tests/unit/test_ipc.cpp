@@ -1683,6 +1683,28 @@ TEST_CASE("fault endpoint: thread_exit sends an EXIT message with the fault cap'
     CHECK(run_next(1) == "idle");
 }
 
+TEST_CASE("fault endpoint: x87 and SIMD floating-point exceptions are faults of their own kinds (MF, XM)") {
+    // Kinds from vectors as both backends decode them (kernel::fault_kind_of_vector).
+    const uint64_t vector = GENERATE(16, 19);
+    const uint32_t kind = vector == 16 ? ANVIL_FAULT_KIND_MF : ANVIL_FAULT_KIND_XM;
+    CHECK(kernel::fault_kind_of_vector(vector) == (vector == 16 ? kernel::FaultKind::kX87 : kernel::FaultKind::kSimd));
+    SmpGuard smp(kCpus);
+    TestProcess p(255);
+    Pair x = make_ep_pair(p);
+    const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xf3).out0;
+    Worker t = spawn(p, x.cs, "t", 1, fcap);
+    Worker m = spawn(p, x.ss, "monitor", 2);
+    x.ss.put(kA, recv_buf());
+    run(p, t);
+    t->regs().rip = 0x402000;
+    kernel::on_fault(1, kernel::FaultInfo{kernel::fault_kind_of_vector(vector), kernel::FaultAccess::kNone, 0,
+                                          vector, 0});
+    CHECK(t.state() == ThreadState::kFaulted);
+    REQUIRE(recv(p, m, kEp, kA) == kOk);
+    check_fault_msg(x.ss.msg(kA), t, kind, 0, 0, 0x402000, 0);
+    CHECK(fault_of(x.ss.msg(kA)).vector == vector);
+}
+
 TEST_CASE("fault endpoint: a page fault sends a PAGE message with access and address") {
     const bool receiver_first = GENERATE(true, false);
     INFO((receiver_first ? "receiver first" : "fault first"));

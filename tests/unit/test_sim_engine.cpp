@@ -37,6 +37,7 @@ public:
     }
 
     sim::Engine& engine() { return engine_; }
+    const uint8_t* stack() const { return stack_.get(); }
 
 private:
     struct Free {
@@ -255,4 +256,55 @@ TEST_CASE("sim engine: a write log undoes every byte a run stored, and nothing e
     // Without the log, stores are not noted.
     REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
     CHECK(log.size() == 16);
+}
+
+// Each thread's x87/SSE state (hal::ExtState) as the engine saves it is what
+// the CPU's own fxsave64 writes, and threads sharing an engine keep their own.
+TEST_CASE("sim engine: a thread's x87/SSE state is saved as fxsave64 writes it, and threads of one engine keep their own") {
+    // fld1; fldpi; ldmxcsr 0x7f80 (round toward zero); xmm3 = 0x1234567;
+    // xmm12 = 0x89abcdef; fxsave64 [rdi]; syscall, then (at 0x3c):
+    // rax = xmm3; rbx = mxcsr; syscall.
+    const std::vector<uint8_t> code = {
+        0xd9, 0xe8, 0xd9, 0xeb, 0xb8, 0x80, 0x7f, 0x00, 0x00, 0x89, 0x87, 0x00, 0x08, 0x00, 0x00, 0x0f,
+        0xae, 0x97, 0x00, 0x08, 0x00, 0x00, 0x48, 0xc7, 0xc0, 0x67, 0x45, 0x23, 0x01, 0x66, 0x48, 0x0f,
+        0x6e, 0xd8, 0x48, 0xbb, 0xef, 0xcd, 0xab, 0x89, 0x00, 0x00, 0x00, 0x00, 0x66, 0x4c, 0x0f, 0x6e,
+        0xe3, 0x48, 0x0f, 0xae, 0x07, 0xb8, 0x07, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x66, 0x48, 0x0f, 0x7e,
+        0xd8, 0x0f, 0xae, 0x9f, 0x00, 0x08, 0x00, 0x00, 0x8b, 0x9f, 0x00, 0x08, 0x00, 0x00, 0x0f, 0x05};
+    constexpr uint64_t kSecond = 0x3c;
+    Threads t(code);
+    hal::ExtState a, b;
+    hal::ext_state_init(a);
+    hal::ext_state_init(b);
+
+    hal::UserRegs ra = Threads::at(0);
+    ra.rdi = kStack;
+    t.engine().use_ext(&a);
+    REQUIRE(t.engine().run(ra, 0).kind == sim::StopKind::kSyscall);
+    REQUIRE(ra.rip == kCode + kSecond);
+    t.engine().sync_ext(a);
+    const uint8_t* fx = t.stack();
+    CHECK(std::memcmp(a.bytes, fx, 5) == 0);                          // FCW, FSW, abridged FTW
+    CHECK(std::memcmp(a.bytes + 24, fx + 24, 4) == 0);                // MXCSR
+    for (int i = 0; i < 8; ++i)
+        CHECK(std::memcmp(a.bytes + 32 + 16 * i, fx + 32 + 16 * i, 10) == 0);  // st0..7
+    CHECK(std::memcmp(a.bytes + 160, fx + 160, 16 * 16) == 0);        // xmm0..15
+    CHECK(a.bytes[4] == 0xc0);                                        // two registers in use
+    uint32_t mxcsr = 0;
+    std::memcpy(&mxcsr, a.bytes + hal::kExtMxcsr, 4);
+    CHECK(mxcsr == 0x7f80);
+
+    // Another thread of the engine starts from the default state...
+    hal::UserRegs rb = Threads::at(kSecond);
+    rb.rdi = kStack;
+    t.engine().use_ext(&b);
+    REQUIRE(t.engine().run(rb, 0).kind == sim::StopKind::kSyscall);
+    t.engine().sync_regs();
+    CHECK(rb.rax == 0);
+    CHECK(rb.rbx == 0x1f80);
+    // ... and the first finds its own again.
+    t.engine().use_ext(&a);
+    REQUIRE(t.engine().run(ra, 0).kind == sim::StopKind::kSyscall);
+    t.engine().sync_regs();
+    CHECK(ra.rax == 0x1234567);
+    CHECK(ra.rbx == 0x7f80);
 }

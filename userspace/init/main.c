@@ -58,6 +58,8 @@ static const char *kind_name(uint32_t kind)
     case ANVIL_FAULT_KIND_GP: return "general protection fault";
     case ANVIL_FAULT_KIND_UD: return "invalid opcode";
     case ANVIL_FAULT_KIND_DE: return "divide error";
+    case ANVIL_FAULT_KIND_MF: return "x87 floating-point error";
+    case ANVIL_FAULT_KIND_XM: return "SIMD floating-point exception";
     default: return "exception";
     }
 }

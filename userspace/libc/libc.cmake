@@ -9,6 +9,7 @@ set(ANVIL_LIBC_SOURCES
   ${ANVIL_LIBC_DIR}/malloc.c
   ${ANVIL_LIBC_DIR}/stdlib.c
   ${ANVIL_LIBC_DIR}/stdio.c
+  ${ANVIL_LIBC_DIR}/float.c
   ${ANVIL_LIBC_DIR}/assert.c)
 
 add_library(anvil_libc_host STATIC ${ANVIL_LIBC_SOURCES})

@@ -83,6 +83,21 @@ unsigned long LIBC(strtoul)(const char *s, char **end, int base);
 long long LIBC(strtoll)(const char *s, char **end, int base);
 unsigned long long LIBC(strtoull)(const char *s, char **end, int base);
 int LIBC(atoi)(const char *s);
+double LIBC(strtod)(const char *s, char **end);
+double LIBC(atof)(const char *s);
+
+/* float.c: the exact decimal expansion of a finite double's magnitude, for
+ * printf: value = 0.d[0]d[1]...d[n-1] * 10^point, without trailing zeros
+ * (n == 0: zero). libc_decimal_round keeps `keep` significant digits (none
+ * if keep <= 0, which may round up to one digit more), rounding half to even. */
+#define LIBC_DECIMAL_DIGITS 770
+struct libc_decimal {
+    char d[LIBC_DECIMAL_DIGITS];
+    int n;
+    int point;
+};
+void libc_decimal_of(double v, struct libc_decimal *out);
+void libc_decimal_round(struct libc_decimal *x, int keep);
 long LIBC(atol)(const char *s);
 __attribute__((noreturn)) void LIBC(abort)(void);
 __attribute__((noreturn)) void LIBC(exit)(int code);

@@ -1,7 +1,7 @@
-/* stdio.h: printf and friends (integers, strings, chars, pointers; no floating
- * point: the bootstrap libc is built with -mgeneral-regs-only).
- * Conversions: d i u o x X p s c %; flags - 0 + space #; width and precision
- * (numbers or *); length modifiers hh h l ll z j t.
+/* stdio.h: printf and friends.
+ * Conversions: d i u o x X p s c f F e E g G %; flags - 0 + space #; width and
+ * precision (numbers or *); length modifiers hh h l ll z j t. Doubles are
+ * printed from their exact decimal expansion (float.c), rounded half to even.
  * printf/puts/putchar write to one output sink (anvil_stdio_set_sink), which is
  * anvil_debug_write until the IO server takes over. */
 #include "libc_impl.h"
@@ -107,6 +107,106 @@ static void format_int(struct out *o, unsigned long long v, int neg, unsigned ba
     put_n(o, '0', zeros);
     while (nd)
         put(o, digits[--nd]);
+    if (flags & F_MINUS)
+        put_n(o, ' ', pad);
+}
+
+/* Pads the text `body` (after its sign, `prefix`) to the width as the flags say. */
+static void put_padded(struct out *o, const char *prefix, const char *body, size_t n, int flags, int width,
+                       int zero_pad)
+{
+    const size_t plen = LIBC(strlen)(prefix);
+    const size_t len = plen + n;
+    size_t pad = width > 0 && (size_t)width > len ? (size_t)width - len : 0;
+    if (!(flags & F_MINUS) && !zero_pad)
+        put_n(o, ' ', pad);
+    put_s(o, prefix, plen);
+    if (!(flags & F_MINUS) && zero_pad)
+        put_n(o, '0', pad);
+    put_s(o, body, n);
+    if (flags & F_MINUS)
+        put_n(o, ' ', pad);
+}
+
+/* The digit of x at decimal place `place` (0: units, 1: tenths, -1: tens). */
+static char digit_at(const struct libc_decimal *x, int place)
+{
+    const int i = x->point - 1 + place;
+    return i >= 0 && i < x->n ? x->d[i] : '0';
+}
+
+/* %f %F %e %E %g %G of v. */
+static void format_double(struct out *o, double v, char conv, int flags, int width, int prec)
+{
+    uint64_t u;
+    LIBC(memcpy)(&u, &v, sizeof u);
+    const int upper = conv == 'F' || conv == 'E' || conv == 'G';
+    const char *prefix = u >> 63 ? "-" : (flags & F_PLUS) ? "+" : (flags & F_SPACE) ? " " : "";
+    if (((u >> 52) & 0x7ff) == 0x7ff) {
+        const char *word = (u & ((1ull << 52) - 1)) ? (upper ? "NAN" : "nan") : (upper ? "INF" : "inf");
+        put_padded(o, prefix, word, 3, flags, width, 0);
+        return;
+    }
+    if (prec < 0)
+        prec = 6;
+    struct libc_decimal x; /* (with libc_decimal_of's own: about 2.1 KiB of stack) */
+    libc_decimal_of(v, &x);
+    char kind = conv | 0x20; /* f, e or g */
+    int strip = 0;          /* %g without #: no trailing zeros */
+    if (kind == 'g') {
+        const int p = prec == 0 ? 1 : prec;
+        struct libc_decimal r = x;
+        libc_decimal_round(&r, p);
+        const int exp = r.n ? r.point - 1 : 0;
+        if (exp < p && exp >= -4) {
+            kind = 'f';
+            prec = p - 1 - exp;
+        } else {
+            kind = 'e';
+            prec = p - 1;
+        }
+        strip = !(flags & F_HASH);
+    }
+    int exp = 0;
+    if (kind == 'e') {
+        libc_decimal_round(&x, prec + 1);
+        exp = x.n ? x.point - 1 : 0;
+        x.point = x.n ? 1 : 0; /* d.ddd: the digits from the first, at units */
+    } else {
+        libc_decimal_round(&x, x.point + prec);
+    }
+    /* Integer digits, point, fraction, exponent: measured, then written. */
+    const int int_digits = kind == 'e' || x.point <= 0 || x.n == 0 ? 1 : x.point;
+    int frac = prec;
+    if (strip)
+        while (frac > 0 && digit_at(&x, frac) == '0')
+            frac--;
+    const int point = frac > 0 || (flags & F_HASH);
+    const unsigned a = (unsigned)(exp < 0 ? -exp : exp);
+    const size_t exp_len = kind == 'e' ? (a >= 100 ? 5 : 4) : 0;
+    const size_t plen = LIBC(strlen)(prefix);
+    const size_t len = plen + (size_t)int_digits + (size_t)point + (size_t)frac + exp_len;
+    const size_t pad = width > 0 && (size_t)width > len ? (size_t)width - len : 0;
+    const int zero_pad = (flags & F_ZERO) && !(flags & F_MINUS);
+    if (!(flags & F_MINUS) && !zero_pad)
+        put_n(o, ' ', pad);
+    put_s(o, prefix, plen);
+    if (zero_pad)
+        put_n(o, '0', pad);
+    for (int i = int_digits - 1; i >= 0; i--)
+        put(o, digit_at(&x, -i));
+    if (point)
+        put(o, '.');
+    for (int i = 1; i <= frac; i++)
+        put(o, digit_at(&x, i));
+    if (kind == 'e') {
+        put(o, upper ? 'E' : 'e');
+        put(o, exp < 0 ? '-' : '+');
+        if (a >= 100)
+            put(o, (char)('0' + a / 100));
+        put(o, (char)('0' + a / 10 % 10));
+        put(o, (char)('0' + a % 10));
+    }
     if (flags & F_MINUS)
         put_n(o, ' ', pad);
 }
@@ -232,6 +332,14 @@ static void format(struct out *o, const char *fmt, va_list ap)
                 put_n(o, ' ', pad);
             break;
         }
+        case 'f':
+        case 'F':
+        case 'e':
+        case 'E':
+        case 'g':
+        case 'G':
+            format_double(o, va_arg(ap, double), c, flags, width, prec);
+            break;
         case '%':
             put(o, '%');
             break;

@@ -114,6 +114,13 @@ int test_sched_affinity_holds(void);
 int test_sched_exit_and_fault_stop_cleanly(void);
 int test_abi_rdtsc(void);
 
+/* fpu_tests.c */
+int test_fpu_threads_keep_their_state(void);
+int test_fpu_new_thread_starts_clean(void);
+int test_fpu_exceptions_are_faults(void);
+int test_fpu_printf_and_strtod(void);
+int test_fpu_ext_state_call(void);
+
 /* cpu_tests.c */
 int test_cpu_fault_table(void);
 int test_cpu_flags_syscall(void);

@@ -99,6 +99,53 @@ constexpr bool is_canonical(uint64_t va) {
 // x86_64 saves every register on entry: a no-op.
 void user_regs_sync(UserRegs& regs);
 
+// A user thread's extended state: its x87, SSE and AVX registers, in the XSAVE
+// standard (non-compacted) format of the Intel SDM, vol. 1, 13.4 on both
+// backends: the legacy region at 0 (FXSAVE's layout: FCW at 0, FSW at 2,
+// abridged FTW at 4, MXCSR at 24, st0..7 at 32, xmm0..15 at 160), the XSAVE
+// header at 512 (XSTATE_BV, the components held, at 512), and the upper halves
+// of ymm0..15 at 576. The kernel only keeps it, one per thread; the kernel
+// itself never uses these registers (it is built general-registers-only).
+constexpr size_t kExtStateSize = 1024;  // 832 used: legacy 512, header 64, AVX 256
+struct alignas(64) ExtState {
+    uint8_t bytes[kExtStateSize];
+};
+// Offsets in ExtState::bytes.
+constexpr size_t kExtFcw = 0, kExtMxcsr = 24, kExtSt0 = 32, kExtXmm0 = 160, kExtXstateBv = 512, kExtYmmHi0 = 576;
+// The architectural default a new thread starts from: FCW 0x37f (every x87
+// exception masked, double extended precision, round to nearest), MXCSR
+// 0x1f80 (every SSE exception masked, round to nearest), every register 0.
+inline void ext_state_init(ExtState& ext) {
+    for (uint8_t& b : ext.bytes)
+        b = 0;
+    ext.bytes[kExtFcw] = 0x7f, ext.bytes[kExtFcw + 1] = 0x03;
+    ext.bytes[kExtMxcsr] = 0x80, ext.bytes[kExtMxcsr + 1] = 0x1f;
+}
+// Makes `ext` current in memory. A backend may keep a thread's extended state
+// in the CPU or the emulator until asked, as for user_regs_sync.
+void ext_state_sync(ExtState& ext);
+// The kernel wrote `ext` (its thread resumes from what it holds now), or is
+// about to free it: the backend drops any copy it keeps of it.
+void ext_state_forget(ExtState& ext);
+// True if this backend can load `ext`: MXCSR has no bit the CPU refuses,
+// XSTATE_BV names only components it keeps, the rest of the XSAVE header is 0
+// (a CPU raises #GP on loading anything else).
+bool ext_state_valid(const ExtState& ext);
+// The checks every backend makes, with the components it keeps (XCR0's bits)
+// and the MXCSR bits its CPU accepts.
+inline bool ext_state_loadable(const ExtState& ext, uint64_t components, uint32_t mxcsr_mask) {
+    uint64_t xstate_bv = 0;
+    uint32_t mxcsr = 0;
+    for (int i = 7; i >= 0; --i)
+        xstate_bv = xstate_bv << 8 | ext.bytes[kExtXstateBv + i];
+    for (int i = 3; i >= 0; --i)
+        mxcsr = mxcsr << 8 | ext.bytes[kExtMxcsr + i];
+    for (size_t i = kExtXstateBv + 8; i < kExtYmmHi0; ++i)
+        if (ext.bytes[i] != 0)
+            return false;  // XCOMP_BV and the reserved bytes of the header
+    return (xstate_bv & ~components) == 0 && (mxcsr & ~mxcsr_mask) == 0;
+}
+
 // ---- Address spaces ------------------------------------------------------------
 
 // A backend handle to one user address space (x86_64: a PML4 frame; sim: an engine).

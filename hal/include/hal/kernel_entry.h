@@ -12,6 +12,7 @@ namespace kernel {
 // What a CPU should run when a kernel entry finishes.
 struct Resume {
     hal::UserRegs* regs;  // the thread's register file (backend loads it); null = idle
+    hal::ExtState* ext;   // its x87/SSE/AVX state (backend loads it when it differs)
     hal::AsHandle as;     // the address space to activate
     uint64_t thread_id;   // for the backend's logs and traces
 };
@@ -24,7 +25,22 @@ enum class FaultKind : uint32_t {
     kInvalidOpcode = 4,
     kDivide = 5,
     kOther = 6,
+    kX87 = 7,   // #MF: an unmasked x87 floating-point exception
+    kSimd = 8,  // #XM: an unmasked SSE/AVX floating-point exception
 };
+
+// The kind of a user exception by its vector (page faults, 14, decode further:
+// kPageNotPresent or kPageProtection by the error code). Both backends use it.
+constexpr FaultKind fault_kind_of_vector(uint64_t vector) {
+    switch (vector) {
+    case 0: return FaultKind::kDivide;
+    case 6: return FaultKind::kInvalidOpcode;
+    case 13: return FaultKind::kGeneralProtection;
+    case 16: return FaultKind::kX87;
+    case 19: return FaultKind::kSimd;
+    default: return FaultKind::kOther;
+    }
+}
 
 // Access that caused a page fault.
 enum class FaultAccess : uint32_t { kRead = 1, kWrite = 2, kExec = 3, kNone = 0 };

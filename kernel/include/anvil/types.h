@@ -75,6 +75,25 @@ typedef struct anvil_regs {
     uint64_t fs_base;
 } anvil_regs_t;
 
+/* A thread's x87, SSE and AVX registers (tcb_get_ext_state, tcb_set_ext_state),
+ * in the XSAVE standard format of the Intel SDM, vol. 1, 13.4: the legacy
+ * region (FXSAVE's layout) at 0, the XSAVE header at 512 (XSTATE_BV: which of
+ * x87 1, SSE 2, AVX 4 the block holds; a component left out is in its initial
+ * state), the upper halves of ymm0..15 at 576. The simulator keeps x87 and SSE
+ * only (it emulates no AVX). */
+#define ANVIL_EXT_FCW       0u   /* uint16_t: x87 control word (0x37f at thread start) */
+#define ANVIL_EXT_FSW       2u   /* uint16_t: x87 status word */
+#define ANVIL_EXT_FTW       4u   /* uint8_t: abridged tag word (bit i: st register i in use) */
+#define ANVIL_EXT_MXCSR     24u  /* uint32_t: SSE control/status (0x1f80 at thread start) */
+#define ANVIL_EXT_ST0       32u  /* st0..st7: 10 bytes each, 16 apart */
+#define ANVIL_EXT_XMM0      160u /* xmm0..xmm15: 16 bytes each */
+#define ANVIL_EXT_XSTATE_BV 512u /* uint64_t */
+#define ANVIL_EXT_YMM_HI0   576u /* the upper 128 bits of ymm0..ymm15: 16 bytes each */
+#define ANVIL_EXT_STATE_SIZE 832u
+typedef struct anvil_ext_state {
+    uint8_t bytes[ANVIL_EXT_STATE_SIZE];
+} anvil_ext_state_t;
+
 #define ANVIL_MSG_MAX_BYTES 1024u
 #define ANVIL_MSG_MAX_CAPS  4u
 
@@ -97,6 +116,8 @@ typedef struct anvil_msg {
 #define ANVIL_FAULT_KIND_UD    4u /* invalid opcode */
 #define ANVIL_FAULT_KIND_DE    5u /* divide error */
 #define ANVIL_FAULT_KIND_OTHER 6u /* any other exception */
+#define ANVIL_FAULT_KIND_MF    7u /* x87 floating-point error (#MF): an unmasked x87 exception */
+#define ANVIL_FAULT_KIND_XM    8u /* SIMD floating-point exception (#XM): an unmasked MXCSR exception */
 typedef struct anvil_fault_msg {
     uint64_t thread_id;  /* object id of the thread's TCB */
     uint32_t kind;       /* ANVIL_FAULT_KIND_* */

@@ -21,6 +21,11 @@ long long strtoll(const char *s, char **end, int base);
 unsigned long long strtoull(const char *s, char **end, int base);
 int atoi(const char *s);
 long atol(const char *s);
+/* The nearest double (ties to even) to the decimal number, "inf", "infinity"
+ * or "nan" at s (no hexadecimal floats); ERANGE when it overflows to HUGE_VAL
+ * or underflows to 0. */
+double strtod(const char *s, char **end);
+double atof(const char *s);
 
 /* abort: prints a message and ends the thread with status 134.
  * exit: runs the atexit handlers (up to 32) in reverse order, then ends the thread. */
