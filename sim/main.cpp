@@ -18,7 +18,6 @@
 #include <cstdio>
 #include <optional>
 
-constexpr int kDivergedCode = sim::Outcome::kDivergedCode;
 int exit_status(const sim::Outcome& out) { return out.status(); }
 
 // SIGINT, SIGTERM or SIGHUP while recording: the machine stops at its next
@@ -200,7 +199,7 @@ int main(int argc, char** argv) {
         machine.set_stop_signal(&g_stop_signal);
     } else if (!replay_path.empty()) {
         replay_sink.ctx = &machine;
-        replay_sink.on_diverge = [](void* m) { static_cast<sim::Machine*>(m)->request_halt(kDivergedCode); };
+        replay_sink.on_diverge = [](void* m) { static_cast<sim::Machine*>(m)->request_halt(ANVIL_EXIT_DIVERGED); };
         machine.set_trace_sink(&replay_sink);
     }
     kernel::ipc_test_refuse_handoff(refuse_handoff);
@@ -254,17 +253,17 @@ int main(int argc, char** argv) {
     if (!replay_path.empty() && out.kind != sim::Outcome::Kind::kInvariant) {
         if (replay_sink.diverged()) {
             fmt::print(stderr, "anvil-sim: {}", replay_sink.report());
-            return kDivergedCode;
+            return ANVIL_EXIT_DIVERGED;
         }
         if (out.kind == sim::Outcome::Kind::kTraceEnd && replay_sink.complete()) {
             fmt::print(stderr, "anvil-sim: the trace ends here (cut short): {} records replayed, all matched\n",
                        expected.cut_records);
-            return replay::kExitCutShort;
+            return ANVIL_EXIT_CUT_SHORT;
         }
         if (!replay_sink.complete()) {
             fmt::print(stderr, "anvil-sim: replay ended after {} of the trace's {} bytes without a difference\n",
                        replay_sink.produced_size(), expected.bytes.size());
-            return kDivergedCode;
+            return ANVIL_EXIT_DIVERGED;
         }
         fmt::print(stderr, "anvil-sim: replay identical: every record of {} matched (the run exited {}{})\n",
                    replay_path, status,

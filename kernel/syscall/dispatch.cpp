@@ -14,14 +14,6 @@ uint64_t g_syscalls = 0;
 
 void test_leak_reference_at(uint64_t n) { g_leak_at = n; }
 
-namespace {
-const anvil_syscall_desc_t kDescs[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
-}
-
-const anvil_syscall_desc_t* syscall_desc(uint64_t number) {
-    return number < ANVIL_SYS_COUNT ? &kDescs[number] : nullptr;
-}
-
 void dispatch_syscall(Thread& self) {
     // The call may delete the caller's last TCB cap: keep it alive until its
     // result is written.

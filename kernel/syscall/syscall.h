@@ -31,7 +31,4 @@ ANVIL_SYSCALLS(ANVIL_DECLARE_HANDLER)
 // its registers (unless the thread no longer returns to user mode).
 void dispatch_syscall(Thread& self);
 
-// The static description of syscall `number` (name, argument names), or null.
-const anvil_syscall_desc_t* syscall_desc(uint64_t number);
-
 }  // namespace kernel

@@ -575,7 +575,7 @@ TEST_CASE("syscalls: calls not implemented yet return NOT_SUPPORTED and change n
         CAPTURE(name);
         uint64_t nr = ANVIL_SYS_COUNT;
         for (uint64_t i = 0; i < ANVIL_SYS_COUNT; ++i)
-            if (name == kernel::syscall_desc(i)->name)
+            if (name == anvil_syscall_desc(i)->name)
                 nr = i;
         REQUIRE(nr < ANVIL_SYS_COUNT);
         CHECK(p.sys(nr).status == kNotSupported);
