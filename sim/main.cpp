@@ -3,6 +3,7 @@
 #include "kernel/check/invariants.h"
 #include "kernel/ipc/ipc.h"
 #include "kernel/syscall/syscall.h"
+#include "hal/sim/test_hooks.h"
 #include "kernel/trace/trace.h"
 #include "replay/cli.h"
 #include "replay/trace_reader.h"
@@ -202,11 +203,10 @@ int main(int argc, char** argv) {
         replay_sink.on_diverge = [](void* m) { static_cast<sim::Machine*>(m)->request_halt(ANVIL_EXIT_DIVERGED); };
         machine.set_trace_sink(&replay_sink);
     }
-    kernel::ipc_test_refuse_handoff(refuse_handoff);
-    kernel::test_leak_reference_at(leak_at);
+    sim::set_test_hooks({.leak_after_syscall = leak_at, .refuse_handoff = refuse_handoff});
     const sim::Outcome out = machine.run();
     if (refuse_handoff) {
-        if (const uint64_t at = kernel::ipc_test_refused_at_record())
+        if (const uint64_t at = sim::refused_handoff_record())
             fmt::print(stderr, "anvil-sim: perturbation: IPC handoff #{} refused at record #{}\n", refuse_handoff, at);
         else
             fmt::print(stderr, "anvil-sim: perturbation: the run made fewer than {} IPC handoffs\n", refuse_handoff);

@@ -9,10 +9,6 @@
 
 namespace kernel {
 
-// Testing aid (the invariant checker's end-to-end test): after the `n`th syscall
-// (1-based) the caller's VSpace gets a reference nobody holds. 0: never.
-void test_leak_reference_at(uint64_t n);
-
 class Thread;
 
 // The decoded arguments of one syscall and the out values it returns.
