@@ -6,6 +6,7 @@
 
 #include "replay/number.h"
 
+#include <anvil/exit_codes.h>
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -15,7 +16,7 @@
 
 namespace cli {
 
-constexpr int kExitUsage = 2;  // bad arguments or files
+constexpr int kExitUsage = ANVIL_EXIT_USAGE;  // bad arguments or files
 
 // Parses the command line. A value means "exit with it": 0 after --help (the
 // help printed), kExitUsage after a bad argument (one line naming it).

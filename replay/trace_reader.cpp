@@ -19,18 +19,6 @@ namespace replay {
 
 namespace {
 
-const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
-
-const char* status_name(int64_t s) {
-#define ANVIL_TRACE_STATUS_CASE(name, value, desc) \
-    case value: return #name;
-    switch (s) {
-        ANVIL_STATUS_LIST(ANVIL_TRACE_STATUS_CASE)
-    default: return nullptr;
-    }
-#undef ANVIL_TRACE_STATUS_CASE
-}
-
 // How reading a varint went.
 enum class Varint { kOk, kTruncated, kTooLong };
 
@@ -456,7 +444,7 @@ std::string format(const Record& r) {
         const char* name = info.field_names[i];
         switch (info.fields[i]) {
         case trace::Field::kSyscall:
-            sys = v < ANVIL_SYS_COUNT ? &kSyscalls[v] : nullptr;
+            sys = anvil_syscall_desc(v);
             line += sys ? fmt::format(" {}", sys->name) : fmt::format(" syscall#{}", v);
             break;
         case trace::Field::kStatus:

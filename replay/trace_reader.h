@@ -6,6 +6,8 @@
 
 #include "kernel/trace/events.h"
 
+#include <anvil/status.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -71,14 +73,17 @@ struct Trace {
     bool from_qemu() const { return header.backend == static_cast<uint32_t>(trace::Backend::kQemu); }
 };
 
-// anvil-sim --replay's exit status when the trace was cut short and every one
-// of its records replayed (docs/exit-codes.md).
-constexpr int kExitCutShort = 123;
-
 // The largest trace the host tools read (a trace is read whole into memory;
 // the userspace test suite's is 4.4 MiB for 190,000 slices, so a run stopped at
 // a sweep's default 10,000,000 slices writes about 250 MB).
 constexpr uint64_t kMaxTraceBytes = 1ull << 30;
+
+// The name of a status a trace holds (any 64-bit value: a trace is not trusted),
+// or null if it is none.
+inline const char* status_name(int64_t s) {
+    return s >= ANVIL_STATUS_MIN && s <= ANVIL_OK ? anvil_status_name(static_cast<anvil_status_t>(s), nullptr)
+                                                  : nullptr;
+}
 
 // Reads the whole of the regular file `path` (appending to *bytes). Refuses,
 // with `error` saying why ("it is empty", or errno's text if it cannot be

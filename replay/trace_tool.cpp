@@ -35,22 +35,16 @@ constexpr int kExitInvalid = 1;  // the trace's content is malformed (diff: the 
 constexpr int kExitUsage = cli::kExitUsage;  // bad arguments, or a file that cannot be read or is not a trace
 constexpr int kExitCut = 3;  // the trace was cut short: everything it holds was read
 
-const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
-
 // A syscall's name, or "syscall#N" for a number this build does not know.
 std::string syscall_name(uint64_t nr) {
-    return nr < ANVIL_SYS_COUNT ? std::string(kSyscalls[nr].name) : fmt::format("syscall#{}", nr);
+    const anvil_syscall_desc_t* d = anvil_syscall_desc(nr);
+    return d ? std::string(d->name) : fmt::format("syscall#{}", nr);
 }
 
 // A status by name ("ANVIL_ERR_NOT_FOUND"), or its number.
 std::string status_text(int64_t s) {
-#define ANVIL_TOOL_STATUS_CASE(name, value, desc) \
-    case value: return #name;
-    switch (s) {
-        ANVIL_STATUS_LIST(ANVIL_TOOL_STATUS_CASE)
-    default: return fmt::format("{}", s);
-    }
-#undef ANVIL_TOOL_STATUS_CASE
+    const char* name = replay::status_name(s);
+    return name ? std::string(name) : fmt::format("{}", s);
 }
 
 const char* kind_name(uint8_t kind) {
@@ -719,10 +713,10 @@ private:
         const uint64_t nr = r.field("nr");
         finish_syscall(thread, "\"returned\":false");
         std::string args = fmt::format("\"thread\":{},\"record\":{}", thread, r.index);
-        const unsigned nin = nr < ANVIL_SYS_COUNT ? kSyscalls[nr].nin : 7;
+        const anvil_syscall_desc_t* sys = anvil_syscall_desc(nr);
+        const unsigned nin = sys ? sys->nin : ANVIL_SYSCALL_MAX_ARGS;
         for (unsigned i = 0; i < nin && 3 + i < r.count; ++i)
-            args += fmt::format(",{}:\"0x{:x}\"",
-                                json_str(nr < ANVIL_SYS_COUNT ? kSyscalls[nr].in_names[i] : fmt::format("a{}", i)),
+            args += fmt::format(",{}:\"0x{:x}\"", json_str(sys ? sys->in_names[i] : fmt::format("a{}", i)),
                                 r.f[3 + i]);
         const Point p = here(cpu_);
         Thread& th = threads_[thread];

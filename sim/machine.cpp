@@ -571,7 +571,7 @@ bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, C
     config->slice_max = t.header.slice_max;
     config->memory_mib = t.header.memory_bytes >> 20;
     config->cmdline = t.cmdline;
-    config->max_slices = summary.end_code == Outcome::kSliceLimitCode ? summary.slices : 0;
+    config->max_slices = summary.end_code == ANVIL_EXIT_SLICE_LIMIT ? summary.slices : 0;
     config->stop_signal = stop_signal_of(summary.end_code);
     config->stop_at_slice = config->stop_signal ? summary.slices : 0;
     config->trace_limit = summary.cut ? t.bytes.size() : 0;

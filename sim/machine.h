@@ -10,6 +10,8 @@
 #include "sim/prng.h"
 #include "sim/uart.h"
 
+#include <anvil/exit_codes.h>
+
 #include <csignal>
 #include <cstdint>
 #include <map>
@@ -69,25 +71,19 @@ struct Outcome {
     int exit_code = 0;    // kHalted: the code the kernel halted with; kInterrupted: 128 + signal
     std::string message;  // human-readable reason for anything but kHalted
 
-    // Exit status of a replay that diverged from its trace, and of a run whose
-    // kernel broke an invariant (docs/exit-codes.md).
-    static constexpr int kDivergedCode = 120;
-    static constexpr int kInvariantCode = 119;
-    // ... and of a run stopped by Config::max_slices.
-    static constexpr int kSliceLimitCode = 124;
-    // The simulator's exit status for this outcome (docs/exit-codes.md).
+    // The simulator's exit status for this outcome (<anvil/exit_codes.h>).
     int status() const {
         switch (kind) {
         case Kind::kHalted: return exit_code;
-        case Kind::kIdle: return 122;
-        case Kind::kSliceLimit: return kSliceLimitCode;
-        case Kind::kEmulatorError: return 121;
-        case Kind::kDiverged: return kDivergedCode;
-        case Kind::kInvariant: return kInvariantCode;
-        case Kind::kTraceEnd: return replay::kExitCutShort;
+        case Kind::kIdle: return ANVIL_EXIT_IDLE;
+        case Kind::kSliceLimit: return ANVIL_EXIT_SLICE_LIMIT;
+        case Kind::kEmulatorError: return ANVIL_EXIT_EMULATOR_ERROR;
+        case Kind::kDiverged: return ANVIL_EXIT_DIVERGED;
+        case Kind::kInvariant: return ANVIL_EXIT_INVARIANT;
+        case Kind::kTraceEnd: return ANVIL_EXIT_CUT_SHORT;
         case Kind::kInterrupted: return exit_code;
         }
-        return 121;
+        return ANVIL_EXIT_EMULATOR_ERROR;
     }
 };
 

@@ -3,6 +3,7 @@
 #include "kernel/check/invariants.h"
 #include "kernel/ipc/ipc.h"
 #include "kernel/syscall/syscall.h"
+#include "hal/sim/test_hooks.h"
 #include "kernel/trace/trace.h"
 #include "replay/cli.h"
 #include "replay/trace_reader.h"
@@ -18,7 +19,6 @@
 #include <cstdio>
 #include <optional>
 
-constexpr int kDivergedCode = sim::Outcome::kDivergedCode;
 int exit_status(const sim::Outcome& out) { return out.status(); }
 
 // SIGINT, SIGTERM or SIGHUP while recording: the machine stops at its next
@@ -186,14 +186,13 @@ int main(int argc, char** argv) {
         machine.set_stop_signal(&g_stop_signal);
     } else if (!replay_path.empty()) {
         replay_sink.ctx = &machine;
-        replay_sink.on_diverge = [](void* m) { static_cast<sim::Machine*>(m)->request_halt(kDivergedCode); };
+        replay_sink.on_diverge = [](void* m) { static_cast<sim::Machine*>(m)->request_halt(ANVIL_EXIT_DIVERGED); };
         machine.set_trace_sink(&replay_sink);
     }
-    kernel::ipc_test_refuse_handoff(refuse_handoff);
-    kernel::test_leak_reference_at(leak_at);
+    sim::set_test_hooks({.leak_after_syscall = leak_at, .refuse_handoff = refuse_handoff});
     const sim::Outcome out = machine.run();
     if (refuse_handoff) {
-        if (const uint64_t at = kernel::ipc_test_refused_at_record())
+        if (const uint64_t at = sim::refused_handoff_record())
             fmt::print(stderr, "anvil-sim: perturbation: IPC handoff #{} refused at record #{}\n", refuse_handoff, at);
         else
             fmt::print(stderr, "anvil-sim: perturbation: the run made fewer than {} IPC handoffs\n", refuse_handoff);
@@ -240,17 +239,17 @@ int main(int argc, char** argv) {
     if (!replay_path.empty() && out.kind != sim::Outcome::Kind::kInvariant) {
         if (replay_sink.diverged()) {
             fmt::print(stderr, "anvil-sim: {}", replay_sink.report());
-            return kDivergedCode;
+            return ANVIL_EXIT_DIVERGED;
         }
         if (out.kind == sim::Outcome::Kind::kTraceEnd && replay_sink.complete()) {
             fmt::print(stderr, "anvil-sim: the trace ends here (cut short): {} records replayed, all matched\n",
                        expected.cut_records);
-            return replay::kExitCutShort;
+            return ANVIL_EXIT_CUT_SHORT;
         }
         if (!replay_sink.complete()) {
             fmt::print(stderr, "anvil-sim: replay ended after {} of the trace's {} bytes without a difference\n",
                        replay_sink.produced_size(), expected.bytes.size());
-            return kDivergedCode;
+            return ANVIL_EXIT_DIVERGED;
         }
         fmt::print(stderr, "anvil-sim: replay identical: every record of {} matched (the run exited {}{})\n",
                    replay_path, status,

@@ -1,6 +1,7 @@
 // The HAL implemented on top of the simulated machine (sim/).
 #include "sim/machine.h"
 
+#include <anvil/exit_codes.h>
 #include <hal/hal.h>
 
 #include <cstdio>
@@ -26,7 +27,7 @@ void trace_write(const void* data, size_t len) { machine().trace_write(data, len
 
 void panic_halt() {
     std::fflush(stdout);
-    std::_Exit(126);
+    std::_Exit(ANVIL_EXIT_PANIC);
 }
 
 uint32_t cpu_id() { return machine().current_cpu(); }

@@ -1,6 +1,7 @@
 // The C++ side of boot: from long mode on the boot stack to kernel::boot, and
 // the machine-control half of the HAL.
 
+#include <anvil/exit_codes.h>
 #include <hal/hal.h>
 #include <hal/kernel_entry.h>
 
@@ -22,7 +23,6 @@ namespace x86 {
 namespace {
 
 constexpr uint16_t kDebugExitPort = 0xf4;  // QEMU isa-debug-exit: status (v << 1) | 1
-constexpr int kPanicExitCode = 126;
 constexpr uint64_t kLowMemoryEnd = 1ull << 20;
 constexpr uint64_t kBootIdentityEnd = 4ull << 30;  // boot.S identity-maps [0, 4 GiB)
 
@@ -243,6 +243,6 @@ void hal::machine_halt(int code) {
 }
 
 void hal::panic_halt() {
-    outl(kDebugExitPort, kPanicExitCode);
+    outl(kDebugExitPort, ANVIL_EXIT_PANIC);
     halt_forever();
 }

@@ -13,14 +13,13 @@
 #include "kernel/trace/trace.h"
 #include "kernel/vm/frame_alloc.h"
 
+#include <anvil/exit_codes.h>
 #include <hal/kernel_entry.h>
 
 namespace kernel {
 
 namespace {
 
-// Exit status the machine halts with when there is no runnable init.
-constexpr int kBootFailedCode = 127;
 constexpr uint32_t kInitPriority = 128;
 
 // True if the space-separated command line has the word `word`.
@@ -41,7 +40,7 @@ bool cmdline_has(const char* cmdline, const char* word) {
 
 void boot_failed(const char* what, const char* why) {
     kprintf("anvil: boot failed: %s: %s\n", what, why);
-    halt_machine(kBootFailedCode);
+    halt_machine(ANVIL_EXIT_BOOT_FAILED);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "kernel/sched/scheduler.h"
 #include "kernel/trace/trace.h"
 
+#include <hal/test_hooks.h>
 #include <stddef.h>
 
 namespace kernel {
@@ -22,11 +23,6 @@ constexpr uint32_t kNoCpu = ~0u;
 
 bool g_fastpath = true;
 uint64_t g_fastpath_count = 0;
-// Testing aid (replay tests): the handoff attempt to refuse (1-based; 0: none),
-// the attempts so far, and the trace record index when it was refused.
-uint64_t g_refuse_handoff = 0;
-uint64_t g_handoff_attempts = 0;
-uint64_t g_refused_at_record = 0;
 
 // The parts of a message the kernel reads before copying it.
 struct MsgHeader {
@@ -74,10 +70,8 @@ void wake(Thread* t, Status status, uint64_t out0, uint32_t direct_cpu = kNoCpu)
     t->ipc.wait = IpcWait::kNone;
     t->ipc.object = nullptr;
     trace_event(trace::Kind::k_wake, t->id(), trace_zigzag(status), status == ANVIL_OK ? out0 : 0);
-    if (direct_cpu != kNoCpu && ++g_handoff_attempts == g_refuse_handoff) {
-        g_refused_at_record = trace_records();
-        direct_cpu = kNoCpu;
-    }
+    if (direct_cpu != kNoCpu && hal::test_hook(hal::TestHook::kIpcHandoff))
+        direct_cpu = kNoCpu;  // a test's changed decision: queue it instead
     if (direct_cpu != kNoCpu && scheduler().handoff(direct_cpu, t)) {
         ++g_fastpath_count;
         return;
@@ -418,8 +412,6 @@ Status ipc_reply_recv(Thread& self, Endpoint* ep, uint64_t reply_va, uint64_t re
 }
 
 void ipc_set_fastpath(bool on) { g_fastpath = on; }
-void ipc_test_refuse_handoff(uint64_t n) { g_refuse_handoff = n; }
-uint64_t ipc_test_refused_at_record() { return g_refused_at_record; }
 bool ipc_fastpath_enabled() { return g_fastpath; }
 uint64_t ipc_fastpath_count() { return g_fastpath_count; }
 

@@ -41,11 +41,6 @@ void ipc_set_fastpath(bool on);
 bool ipc_fastpath_enabled();
 // Wake-ups the fast path has done directly so far.
 uint64_t ipc_fastpath_count();
-// Testing aid for replay: the `n`th handoff the fast path attempts (1-based) is
-// refused, one changed kernel decision; 0 turns it off. The trace record index
-// at the refusal (0 if it did not happen) is what a replay should report.
-void ipc_test_refuse_handoff(uint64_t n);
-uint64_t ipc_test_refused_at_record();
 
 // ORs `bits` into `n`, waking one waiter with them.
 void notify_signal(Notification* n, uint64_t bits);

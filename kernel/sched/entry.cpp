@@ -9,6 +9,7 @@
 #include "kernel/syscall/syscall.h"
 #include "kernel/trace/trace.h"
 
+#include <anvil/exit_codes.h>
 #include <hal/kernel_entry.h>
 #include <stdarg.h>
 
@@ -57,10 +58,6 @@ uint32_t fault_report_kind(FaultKind k) {
 
 constexpr uint64_t kVectorGeneralProtection = 13;
 
-// Exit status the machine halts with when init faults; a panic's (docs/exit-codes.md).
-constexpr int kInitFaultedCode = 125;
-constexpr int kPanicCode = 126;
-
 }  // namespace
 
 void on_syscall(uint32_t cpu) {
@@ -93,7 +90,7 @@ void on_fault(uint32_t cpu, const FaultInfo& fault) {
     ipc_report_stop(t, report);
     if (t->is_root()) {
         kprintf("anvil: init faulted; halting\n");
-        halt_machine(kInitFaultedCode);
+        halt_machine(ANVIL_EXIT_INIT_FAULTED);
     }
 }
 
@@ -156,7 +153,7 @@ void panic(const char* fmt, ...) {
     vformat(buf, sizeof buf, fmt, ap);
     va_end(ap);
     kprintf("anvil: PANIC: %s\n", buf);
-    trace_finish(kPanicCode);
+    trace_finish(ANVIL_EXIT_PANIC);
     hal::panic_halt();
 }
 

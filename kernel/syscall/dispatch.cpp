@@ -3,24 +3,9 @@
 #include "kernel/syscall/syscall.h"
 #include "kernel/trace/trace.h"
 
+#include <hal/test_hooks.h>
+
 namespace kernel {
-
-namespace {
-// Testing aid for the invariant checker: the syscall (1-based) after which the
-// caller's VSpace gets one reference too many; 0: never.
-uint64_t g_leak_at = 0;
-uint64_t g_syscalls = 0;
-}  // namespace
-
-void test_leak_reference_at(uint64_t n) { g_leak_at = n; }
-
-namespace {
-const anvil_syscall_desc_t kDescs[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
-}
-
-const anvil_syscall_desc_t* syscall_desc(uint64_t number) {
-    return number < ANVIL_SYS_COUNT ? &kDescs[number] : nullptr;
-}
 
 void dispatch_syscall(Thread& self) {
     // The call may delete the caller's last TCB cap: keep it alive until its
@@ -52,7 +37,7 @@ void dispatch_syscall(Thread& self) {
         }
         trace_event(trace::Kind::k_sysret, self.cpu(), self.id(), trace_zigzag(status), a.out[0], a.out[1]);
     }
-    if (++g_syscalls == g_leak_at && self.vspace())
+    if (hal::test_hook(hal::TestHook::kSyscallDone) && self.vspace())
         self.vspace()->retain();  // a planted bug: a reference nobody holds
     self.release();
 }

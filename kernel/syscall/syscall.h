@@ -9,10 +9,6 @@
 
 namespace kernel {
 
-// Testing aid (the invariant checker's end-to-end test): after the `n`th syscall
-// (1-based) the caller's VSpace gets a reference nobody holds. 0: never.
-void test_leak_reference_at(uint64_t n);
-
 class Thread;
 
 // The decoded arguments of one syscall and the out values it returns.
@@ -30,8 +26,5 @@ ANVIL_SYSCALLS(ANVIL_DECLARE_HANDLER)
 // Runs the syscall the current thread `self` made and writes its result into
 // its registers (unless the thread no longer returns to user mode).
 void dispatch_syscall(Thread& self);
-
-// The static description of syscall `number` (name, argument names), or null.
-const anvil_syscall_desc_t* syscall_desc(uint64_t number);
 
 }  // namespace kernel

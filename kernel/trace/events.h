@@ -1,5 +1,5 @@
 // The trace's record kinds and their fields, declared once: the kernel's
-// encoder (kernel/trace/trace.cpp) and the host's reader (replay/trace_format.*)
+// encoder (kernel/trace/trace.cpp) and the host's reader (replay/trace_reader.*)
 // both use this table. docs/trace-format.md describes the format in words.
 //
 // A record is its kind byte followed by its fields, each an unsigned LEB128

@@ -11,8 +11,6 @@ namespace replay::debug {
 
 namespace {
 
-const anvil_syscall_desc_t kSyscalls[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
-
 constexpr uint64_t kMaxMem = 4096;    // mem: bytes shown at most
 constexpr uint64_t kMaxDisas = 512;   // disas: instructions at most (of 512 bytes read)
 constexpr uint64_t kDefaultEvents = 10;
@@ -43,7 +41,7 @@ bool number(std::string_view w, uint64_t* out, bool hex = false) {
     return ec == std::errc() && end == w.data() + w.size();
 }
 
-std::string syscall_name(uint64_t nr) { return nr < ANVIL_SYS_COUNT ? kSyscalls[nr].name : "?"; }
+std::string syscall_name(uint64_t nr) { return nr < ANVIL_SYS_COUNT ? anvil_syscall_desc(nr)->name : "?"; }
 
 DebugCommand bad(std::string error) {
     DebugCommand c;
@@ -248,7 +246,7 @@ std::string parse_break(std::string_view args, Breakpoint* b) {
             return "break syscall needs a name or number";
         r.value = ANVIL_SYS_COUNT;
         for (uint64_t i = 0; i < ANVIL_SYS_COUNT; ++i)
-            if (a[1] == kSyscalls[i].name)
+            if (a[1] == anvil_syscall_desc(i)->name)
                 r.value = i;
         uint64_t nr = 0;
         if (r.value == ANVIL_SYS_COUNT) {

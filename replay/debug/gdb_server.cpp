@@ -29,6 +29,7 @@
 #include "replay/debug/hex.h"
 #include "replay/debug/programs.h"
 
+#include <anvil/exit_codes.h>
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -525,7 +526,7 @@ private:
     std::string stop_reply(const std::optional<Stop>& s, uint64_t fallback) {
         at_breakpoint_ = s && s->kind == Stop::Kind::kBreakpoint;
         if (!s)
-            return exited(121);
+            return exited(ANVIL_EXIT_EMULATOR_ERROR);
         refresh();
         uint64_t t = s->thread ? s->thread : fallback;
         if (!alive(t) && s->kind != Stop::Kind::kExited)

@@ -146,7 +146,10 @@ Bytes pattern(size_t len, uint8_t seed = 0);
 namespace Catch {
 template <>
 struct StringMaker<anvil_test::Code> {
-    static std::string convert(anvil_test::Code c) { return anvil_status_str(c.v); }
+    static std::string convert(anvil_test::Code c) {
+        const char* name = anvil_status_name(c.v, nullptr);
+        return name ? name : std::to_string(c.v);
+    }
 };
 template <>
 struct StringMaker<kernel::ThreadState> {

@@ -4,9 +4,10 @@
 // buffers, suspend/resume restarting a blocked call, notifications and fault
 // messages.
 //
-// Each test runs the scheduler with four CPUs (like test_scheduler.cpp). The
-// TestProcess's thread ("main", priority 255) stays current on CPU 0 and sets
-// things up through TestProcess::sys; the threads under test ("workers") live in
+// Each test runs in the fixture IpcTest: the scheduler with four CPUs (like
+// test_scheduler.cpp) and a Controller, whose TestProcess's thread ("main",
+// priority 255) stays current on CPU 0 and sets things up through
+// TestProcess::sys; the threads under test ("workers") live in
 // their own CNodes and VSpaces (a Space) and are pinned to CPUs 1..3, made current
 // there through next_to_run, and make their calls through kernel::on_syscall. A
 // worker that blocks leaves its CPU; when woken it is runnable on its CPU's queue
@@ -52,8 +53,6 @@ constexpr uint8_t kRecvFill = 0xee;  // bytes of a receive buffer before deliver
 kernel::Scheduler& sched() { return kernel::scheduler(); }
 
 Code code_of(uint64_t rax) { return Code{static_cast<int>(static_cast<int64_t>(rax))}; }
-
-
 
 // ---- messages ---------------------------------------------------------------------------
 
@@ -101,41 +100,6 @@ struct Space {
     bool empty(uint32_t slot) const { return cn->slot(slot)->empty(); }
 };
 
-Space make_space(TestProcess& p, uint32_t slots = 64) {
-    Space s;
-    s.cn_slot = p.new_cnode(slots);
-    s.vs_slot = p.new_vspace();
-    s.cn = p.object<kernel::CNode>(s.cn_slot);
-    s.vs = p.object<kernel::VSpace>(s.vs_slot);
-    const uint32_t buf = p.new_vmo(kUserBufSize);
-    const uint32_t ro = p.new_vmo(kPage);
-    REQUIRE(p.sys(ANVIL_SYS_vma_map, s.vs_slot, kUserBuf, buf, 0, kUserBufSize, kR | kW).status == kOk);
-    REQUIRE(p.sys(ANVIL_SYS_vma_map, s.vs_slot, kUserRoPage, ro, 0, kPage, kR).status == kOk);
-    // Held by their mappings only, so unmapping frees them.
-    REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, buf).status == kOk);
-    REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, ro).status == kOk);
-    return s;
-}
-
-// Copies the controller's cap `src` into slot `dst` of `s` (ANVIL_SLOT_ANY: lowest free).
-uint32_t give(TestProcess& p, uint32_t src, const Space& s, uint32_t dst, uint32_t mask = kAll, uint64_t badge = 0) {
-    const SysResult r = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, src, s.cn_slot, dst, mask, badge);
-    REQUIRE(r.status == kOk);
-    return dst == ANVIL_SLOT_ANY ? static_cast<uint32_t>(r.out0) : dst;
-}
-
-uint32_t new_endpoint(TestProcess& p) {
-    const SysResult r = p.sys(ANVIL_SYS_endpoint_create);
-    REQUIRE(r.status == kOk);
-    return static_cast<uint32_t>(r.out0);
-}
-
-uint32_t new_notification(TestProcess& p) {
-    const SysResult r = p.sys(ANVIL_SYS_notification_create);
-    REQUIRE(r.status == kOk);
-    return static_cast<uint32_t>(r.out0);
-}
-
 // A thread of the test, pinned to `cpu` (1..3), running in a Space.
 struct Worker {
     std::string name;
@@ -152,63 +116,11 @@ struct Worker {
     bool blocked() const { return t->state() == ThreadState::kBlocked; }
 };
 
-Worker spawn(TestProcess& p, const Space& s, const char* name, uint32_t cpu, uint64_t fault_ep = 0,
-             uint32_t priority = 50) {
-    const uint32_t slot = p.new_tcb();
-    REQUIRE(p.sys(ANVIL_SYS_tcb_configure, slot, s.cn_slot, s.vs_slot, 0, priority, cpu, fault_ep).status == kOk);
-    Thread* t = p.object<Thread>(slot);
-    t->set_name(name);
-    t->regs().rip = kRip;
-    return {name, slot, t, cpu};
-}
-
 std::string run_next(uint32_t cpu) {
     kernel::Resume r{};
     if (!kernel::next_to_run(cpu, &r))
         return "idle";
     return sched().current(cpu)->name();
-}
-
-// Makes `w` current on its CPU (resuming it if it is inactive or suspended).
-void run(TestProcess& p, const Worker& w) {
-    if (sched().current(w.cpu) == w.t)
-        return;
-    if (w.state() == ThreadState::kInactive || w.state() == ThreadState::kSuspended)
-        REQUIRE(p.sys(ANVIL_SYS_tcb_resume, w.slot).status == kOk);
-    REQUIRE(run_next(w.cpu) == w.name);
-}
-
-// `w` makes syscall `nr` on its CPU (made current first): the status it returned,
-// or kBlocked if it blocked (then its CPU runs something else, or nothing).
-Code as(TestProcess& p, const Worker& w, uint64_t nr, U64s args = {}) {
-    run(p, w);
-    hal::UserRegs& r = w->regs();
-    load_syscall(r, nr, args);
-    kernel::on_syscall(w.cpu);
-    if (w.state() == ThreadState::kBlocked) {
-        // Its CPU is free, or (fast path) handed to the partner it woke.
-        CHECK(sched().current(w.cpu) != w.t);
-        CHECK(r.rax == nr);  // no result written yet
-        return kBlocked;
-    }
-    return code_of(r.rax);
-}
-
-// The IPC calls, as `w`.
-Code send(TestProcess& p, const Worker& w, uint32_t ep, uint64_t va) { return as(p, w, ANVIL_SYS_ipc_send, {ep, va}); }
-Code try_send(TestProcess& p, const Worker& w, uint32_t ep, uint64_t va) {
-    return as(p, w, ANVIL_SYS_ipc_try_send, {ep, va});
-}
-Code recv(TestProcess& p, const Worker& w, uint32_t ep, uint64_t va) { return as(p, w, ANVIL_SYS_ipc_recv, {ep, va}); }
-Code try_recv(TestProcess& p, const Worker& w, uint32_t ep, uint64_t va) {
-    return as(p, w, ANVIL_SYS_ipc_try_recv, {ep, va});
-}
-Code call(TestProcess& p, const Worker& w, uint32_t ep, uint64_t req, uint64_t reply) {
-    return as(p, w, ANVIL_SYS_ipc_call, {ep, req, reply});
-}
-Code reply(TestProcess& p, const Worker& w, uint64_t va) { return as(p, w, ANVIL_SYS_ipc_reply, {va}); }
-Code reply_recv(TestProcess& p, const Worker& w, uint32_t ep, uint64_t reply_va, uint64_t next_va) {
-    return as(p, w, ANVIL_SYS_ipc_reply_recv, {ep, reply_va, next_va});
 }
 
 // ---- invariants ------------------------------------------------------------------------
@@ -255,14 +167,6 @@ struct Pair {
     Endpoint* e;
 };
 
-Pair make_ep_pair(TestProcess& p, uint64_t badge = 0, uint32_t client_rights = kW | kG) {
-    Pair x{make_space(p), make_space(p), new_endpoint(p), nullptr};
-    x.e = p.object<Endpoint>(x.ep);
-    give(p, x.ep, x.cs, 1, client_rights, badge);
-    give(p, x.ep, x.ss, 1, kR);
-    return x;
-}
-
 constexpr uint32_t kEp = 1;  // the endpoint's slot in a Pair's spaces
 
 // A client (CPU 1) whose call the server (CPU 2) has received: the server owes
@@ -273,39 +177,154 @@ struct PendingCall {
     Worker c, srv;
 };
 
-PendingCall pending_call(TestProcess& p) {
-    Pair x = make_ep_pair(p);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
-    x.cs.put(kA, send_msg(1));
-    x.cs.put(kB, recv_buf());
-    x.ss.put(kA, recv_buf());
-    x.ss.put(kB, send_msg(2));
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
-    return {x, c, srv};
-}
+// Client and server pinned to the same CPU, so the fast path may hand over.
+struct SameCpu {
+    Pair x;
+    Worker c, s;
+};
+
+// The controller: a TestProcess ("main", priority 255, current on CPU 0), and the
+// calls that set up spaces and workers through it and run the workers' calls.
+struct Controller {
+    TestProcess p{255};
+
+    Space make_space(uint32_t slots = 64) {
+        Space s;
+        s.cn_slot = p.new_cnode(slots);
+        s.vs_slot = p.new_vspace();
+        s.cn = p.object<kernel::CNode>(s.cn_slot);
+        s.vs = p.object<kernel::VSpace>(s.vs_slot);
+        const uint32_t buf = p.new_vmo(kUserBufSize);
+        const uint32_t ro = p.new_vmo(kPage);
+        REQUIRE(p.sys(ANVIL_SYS_vma_map, s.vs_slot, kUserBuf, buf, 0, kUserBufSize, kR | kW).status == kOk);
+        REQUIRE(p.sys(ANVIL_SYS_vma_map, s.vs_slot, kUserRoPage, ro, 0, kPage, kR).status == kOk);
+        // Held by their mappings only, so unmapping frees them.
+        REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, buf).status == kOk);
+        REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, ro).status == kOk);
+        return s;
+    }
+
+    // Copies the controller's cap `src` into slot `dst` of `s` (ANVIL_SLOT_ANY: lowest free).
+    uint32_t give(uint32_t src, const Space& s, uint32_t dst, uint32_t mask = kAll, uint64_t badge = 0) {
+        const SysResult r = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, src, s.cn_slot, dst, mask, badge);
+        REQUIRE(r.status == kOk);
+        return dst == ANVIL_SLOT_ANY ? static_cast<uint32_t>(r.out0) : dst;
+    }
+
+    uint32_t new_endpoint() {
+        const SysResult r = p.sys(ANVIL_SYS_endpoint_create);
+        REQUIRE(r.status == kOk);
+        return static_cast<uint32_t>(r.out0);
+    }
+
+    uint32_t new_notification() {
+        const SysResult r = p.sys(ANVIL_SYS_notification_create);
+        REQUIRE(r.status == kOk);
+        return static_cast<uint32_t>(r.out0);
+    }
+
+    Worker spawn(const Space& s, const char* name, uint32_t cpu, uint64_t fault_ep = 0, uint32_t priority = 50) {
+        const uint32_t slot = p.new_tcb();
+        REQUIRE(p.sys(ANVIL_SYS_tcb_configure, slot, s.cn_slot, s.vs_slot, 0, priority, cpu, fault_ep).status == kOk);
+        Thread* t = p.object<Thread>(slot);
+        t->set_name(name);
+        t->regs().rip = kRip;
+        return {name, slot, t, cpu};
+    }
+
+    // Makes `w` current on its CPU (resuming it if it is inactive or suspended).
+    void run(const Worker& w) {
+        if (sched().current(w.cpu) == w.t)
+            return;
+        if (w.state() == ThreadState::kInactive || w.state() == ThreadState::kSuspended)
+            REQUIRE(p.sys(ANVIL_SYS_tcb_resume, w.slot).status == kOk);
+        REQUIRE(run_next(w.cpu) == w.name);
+    }
+
+    // `w` makes syscall `nr` on its CPU (made current first): the status it returned,
+    // or kBlocked if it blocked (then its CPU runs something else, or nothing).
+    Code as(const Worker& w, uint64_t nr, U64s args = {}) {
+        run(w);
+        hal::UserRegs& r = w->regs();
+        load_syscall(r, nr, args);
+        kernel::on_syscall(w.cpu);
+        if (w.state() == ThreadState::kBlocked) {
+            // Its CPU is free, or (fast path) handed to the partner it woke.
+            CHECK(sched().current(w.cpu) != w.t);
+            CHECK(r.rax == nr);  // no result written yet
+            return kBlocked;
+        }
+        return code_of(r.rax);
+    }
+
+    // The IPC calls, as `w`.
+    Code send(const Worker& w, uint32_t ep, uint64_t va) { return as(w, ANVIL_SYS_ipc_send, {ep, va}); }
+    Code try_send(const Worker& w, uint32_t ep, uint64_t va) { return as(w, ANVIL_SYS_ipc_try_send, {ep, va}); }
+    Code recv(const Worker& w, uint32_t ep, uint64_t va) { return as(w, ANVIL_SYS_ipc_recv, {ep, va}); }
+    Code try_recv(const Worker& w, uint32_t ep, uint64_t va) { return as(w, ANVIL_SYS_ipc_try_recv, {ep, va}); }
+    Code call(const Worker& w, uint32_t ep, uint64_t req, uint64_t reply) {
+        return as(w, ANVIL_SYS_ipc_call, {ep, req, reply});
+    }
+    Code reply(const Worker& w, uint64_t va) { return as(w, ANVIL_SYS_ipc_reply, {va}); }
+    Code reply_recv(const Worker& w, uint32_t ep, uint64_t reply_va, uint64_t next_va) {
+        return as(w, ANVIL_SYS_ipc_reply_recv, {ep, reply_va, next_va});
+    }
+
+    Pair make_ep_pair(uint64_t badge = 0, uint32_t client_rights = kW | kG) {
+        Pair x{make_space(), make_space(), new_endpoint(), nullptr};
+        x.e = p.object<Endpoint>(x.ep);
+        give(x.ep, x.cs, 1, client_rights, badge);
+        give(x.ep, x.ss, 1, kR);
+        return x;
+    }
+
+    PendingCall pending_call() {
+        Pair x = make_ep_pair();
+        Worker c = spawn(x.cs, "client", 1);
+        Worker srv = spawn(x.ss, "server", 2);
+        x.cs.put(kA, send_msg(1));
+        x.cs.put(kB, recv_buf());
+        x.ss.put(kA, recv_buf());
+        x.ss.put(kB, send_msg(2));
+        REQUIRE(call(c, kEp, kA, kB) == kBlocked);
+        REQUIRE(recv(srv, kEp, kA) == kOk);
+        return {x, c, srv};
+    }
+
+    SameCpu same_cpu_pair() {
+        Pair x = make_ep_pair(0xfa57);
+        Worker c = spawn(x.cs, "client", 1);
+        Worker s = spawn(x.ss, "server", 1);
+        return {x, c, s};
+    }
+};
+
+// The scheduler with four CPUs, for as long as a test runs.
+struct FourCpus {
+    SmpGuard smp{kCpus};
+};
+
+// The fixture of the tests here: four CPUs, then a controller.
+struct IpcTest : FourCpus, Controller {};
 
 }  // namespace
 
 // ---- send / recv ------------------------------------------------------------------------
 
-TEST_CASE("ipc: send first, then recv: the sender waits, the receiver takes the message at once") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 0x5eed);
-    Worker s = spawn(p, x.cs, "sender", 1);
-    Worker r = spawn(p, x.ss, "receiver", 2);
+TEST_CASE_METHOD(IpcTest, "ipc: send first, then recv: the sender waits, the receiver takes the message at once") {
+    Pair x = make_ep_pair(0x5eed);
+    Worker s = spawn(x.cs, "sender", 1);
+    Worker r = spawn(x.ss, "receiver", 2);
     const Bytes data = pattern(100, 3);
     x.cs.put(kA, send_msg(0x1234, data));
     x.ss.put(kA, recv_buf());
 
-    REQUIRE(send(p, s, kEp, kA) == kBlocked);
+    REQUIRE(send(s, kEp, kA) == kBlocked);
     CHECK(s->ipc.wait == IpcWait::kSend);
     CHECK(x.e->senders().front() == s.t);
     CHECK(run_next(1) == "idle");
 
-    CHECK(recv(p, r, kEp, kA) == kOk);
+    CHECK(recv(r, kEp, kA) == kOk);
     CHECK(r.rdx() == 0x5eed);
     check_delivered(x.ss.msg(kA), 0x1234, data);
     CHECK(s.runnable());
@@ -316,22 +335,20 @@ TEST_CASE("ipc: send first, then recv: the sender waits, the receiver takes the 
     CHECK(run_next(1) == "sender");
 }
 
-TEST_CASE("ipc: recv first, then send: the receiver is woken with the message and the badge in rdx") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 0xb4d6e);
-    Worker s = spawn(p, x.cs, "sender", 1);
-    Worker r = spawn(p, x.ss, "receiver", 2);
+TEST_CASE_METHOD(IpcTest, "ipc: recv first, then send: the receiver is woken with the message and the badge in rdx") {
+    Pair x = make_ep_pair(0xb4d6e);
+    Worker s = spawn(x.cs, "sender", 1);
+    Worker r = spawn(x.ss, "receiver", 2);
     const Bytes data = pattern(17, 9);
     x.cs.put(kA, send_msg(77, data));
     x.ss.put(kA, recv_buf());
 
-    REQUIRE(recv(p, r, kEp, kA) == kBlocked);
+    REQUIRE(recv(r, kEp, kA) == kBlocked);
     CHECK(r->ipc.wait == IpcWait::kRecv);
     CHECK(x.e->receivers().front() == r.t);
     CHECK(x.ss.msg(kA).label == 0xeeeeeeeeeeeeeeeeull);  // nothing delivered yet
 
-    CHECK(send(p, s, kEp, kA) == kOk);
+    CHECK(send(s, kEp, kA) == kOk);
     CHECK(sched().current(1) == s.t);  // the sender never blocked
     CHECK(r.runnable());
     CHECK(r.rax() == kOk);
@@ -342,31 +359,29 @@ TEST_CASE("ipc: recv first, then send: the receiver is woken with the message an
     check_no_ipc(r);
 }
 
-TEST_CASE("ipc: several senders are served FIFO, each with its own badge, each woken when taken") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Space other = make_space(p);
-    give(p, x.ep, other, 1, kW, 0x222);
-    give(p, x.ep, other, 2, kW, 0x333);
-    Worker a = spawn(p, x.cs, "a", 1);
-    Worker b = spawn(p, other, "b", 2);
-    Worker c = spawn(p, other, "c", 3);
+TEST_CASE_METHOD(IpcTest, "ipc: several senders are served FIFO, each with its own badge, each woken when taken") {
+    Pair x = make_ep_pair();
+    Space other = make_space();
+    give(x.ep, other, 1, kW, 0x222);
+    give(x.ep, other, 2, kW, 0x333);
+    Worker a = spawn(x.cs, "a", 1);
+    Worker b = spawn(other, "b", 2);
+    Worker c = spawn(other, "c", 3);
     x.cs.put(kA, send_msg(1, pattern(1, 1)));
     other.put(kA, send_msg(2, pattern(2, 2)));
     other.put(kB, send_msg(3, pattern(3, 3)));
-    REQUIRE(send(p, a, kEp, kA) == kBlocked);
-    REQUIRE(send(p, b, 1, kA) == kBlocked);
-    REQUIRE(send(p, c, 2, kB) == kBlocked);
+    REQUIRE(send(a, kEp, kA) == kBlocked);
+    REQUIRE(send(b, 1, kA) == kBlocked);
+    REQUIRE(send(c, 2, kB) == kBlocked);
     CHECK(x.e->senders().size() == 3);
 
-    Worker r = spawn(p, x.ss, "r", 1);
+    Worker r = spawn(x.ss, "r", 1);
     const Worker* order[] = {&a, &b, &c};
     const uint64_t badges[] = {0, 0x222, 0x333};
     for (int i = 0; i < 3; ++i) {
         INFO("message " << i + 1);
         x.ss.put(kA, recv_buf());
-        REQUIRE(recv(p, r, kEp, kA) == kOk);
+        REQUIRE(recv(r, kEp, kA) == kOk);
         CHECK(r.rdx() == badges[i]);
         check_delivered(x.ss.msg(kA), i + 1, pattern(i + 1, i + 1));
         CHECK(order[i]->runnable());
@@ -376,31 +391,29 @@ TEST_CASE("ipc: several senders are served FIFO, each with its own badge, each w
     }
     CHECK(ep_idle(x.e));
     x.ss.put(kA, recv_buf());
-    CHECK(try_recv(p, r, kEp, kA) == kEWouldBlock);
+    CHECK(try_recv(r, kEp, kA) == kEWouldBlock);
     for (const Worker* w : order)
         check_no_ipc(*w);
 }
 
-TEST_CASE("ipc: several receivers are served FIFO") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 9);
-    Worker r1 = spawn(p, x.ss, "r1", 1);
-    Worker r2 = spawn(p, x.ss, "r2", 2);
-    Worker r3 = spawn(p, x.ss, "r3", 3);
+TEST_CASE_METHOD(IpcTest, "ipc: several receivers are served FIFO") {
+    Pair x = make_ep_pair(9);
+    Worker r1 = spawn(x.ss, "r1", 1);
+    Worker r2 = spawn(x.ss, "r2", 2);
+    Worker r3 = spawn(x.ss, "r3", 3);
     const uint64_t bufs[] = {kA, kB, kC};
     const Worker* rs[] = {&r1, &r2, &r3};
     for (int i = 0; i < 3; ++i) {
         x.ss.put(bufs[i], recv_buf());
-        REQUIRE(recv(p, *rs[i], kEp, bufs[i]) == kBlocked);
+        REQUIRE(recv(*rs[i], kEp, bufs[i]) == kBlocked);
     }
     CHECK(x.e->receivers().size() == 3);
 
-    Worker s = spawn(p, x.cs, "s", 1);  // CPU 1 is free again
+    Worker s = spawn(x.cs, "s", 1);  // CPU 1 is free again
     for (int i = 0; i < 3; ++i) {
         INFO("message " << i + 1);
         x.cs.put(kA, send_msg(100 + i, pattern(10, i)));
-        REQUIRE(send(p, s, kEp, kA) == kOk);
+        REQUIRE(send(s, kEp, kA) == kOk);
         CHECK(rs[i]->runnable());
         CHECK(rs[i]->rax() == kOk);
         CHECK(rs[i]->rdx() == 9);
@@ -409,31 +422,29 @@ TEST_CASE("ipc: several receivers are served FIFO") {
             CHECK(rs[j]->blocked());
     }
     CHECK(ep_idle(x.e));
-    CHECK(try_send(p, s, kEp, kA) == kEWouldBlock);
+    CHECK(try_send(s, kEp, kA) == kEWouldBlock);
     for (const Worker* w : rs)
         check_no_ipc(*w);
 }
 
-TEST_CASE("ipc: data is copied exactly: 0, 1 and 1024 bytes, nothing past len, in both orders") {
+TEST_CASE_METHOD(IpcTest, "ipc: data is copied exactly: 0, 1 and 1024 bytes, nothing past len, in both orders") {
     const size_t len = GENERATE(0u, 1u, 2u, 1023u, 1024u);
     const bool sender_first = GENERATE(true, false);
     INFO("len " << len << (sender_first ? ", sender first" : ", receiver first"));
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 5);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+    Pair x = make_ep_pair(5);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     const Bytes data = pattern(len, 42);
     x.cs.put(kA, send_msg(0xfeedface, data));
     x.ss.put(kB, recv_buf());
     if (sender_first) {
-        REQUIRE(send(p, s, kEp, kA) == kBlocked);
-        REQUIRE(recv(p, r, kEp, kB) == kOk);
+        REQUIRE(send(s, kEp, kA) == kBlocked);
+        REQUIRE(recv(r, kEp, kB) == kOk);
         CHECK(s.rax() == kOk);
         CHECK(r.rdx() == 5);
     } else {
-        REQUIRE(recv(p, r, kEp, kB) == kBlocked);
-        REQUIRE(send(p, s, kEp, kA) == kOk);
+        REQUIRE(recv(r, kEp, kB) == kBlocked);
+        REQUIRE(send(s, kEp, kA) == kOk);
         CHECK(r.rax() == kOk);
         CHECK(r.rdx() == 5);
     }
@@ -444,97 +455,93 @@ TEST_CASE("ipc: data is copied exactly: 0, 1 and 1024 bytes, nothing past len, i
     CHECK(ep_idle(x.e));
 }
 
-TEST_CASE("ipc: message limits: len > 1024 or ncaps > 4 is INVALID_ARG, for the sender and the receiver") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: message limits: len > 1024 or ncaps > 4 is INVALID_ARG, for the sender and the receiver") {
+    Pair x = make_ep_pair();
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     anvil_msg_t m = send_msg(1);
     m.len = ANVIL_MSG_MAX_BYTES + 1;
     x.cs.put(kA, m);
-    CHECK(send(p, s, kEp, kA) == kInvalidArg);
-    CHECK(try_send(p, s, kEp, kA) == kInvalidArg);
-    CHECK(call(p, s, kEp, kA, kB) == kInvalidArg);
+    CHECK(send(s, kEp, kA) == kInvalidArg);
+    CHECK(try_send(s, kEp, kA) == kInvalidArg);
+    CHECK(call(s, kEp, kA, kB) == kInvalidArg);
     m.len = 0;
     m.ncaps = ANVIL_MSG_MAX_CAPS + 1;
     x.cs.put(kA, m);
-    CHECK(send(p, s, kEp, kA) == kInvalidArg);
+    CHECK(send(s, kEp, kA) == kInvalidArg);
     m.len = 0xffffffffu;
     m.ncaps = 0;
     x.cs.put(kA, m);
-    CHECK(send(p, s, kEp, kA) == kInvalidArg);
+    CHECK(send(s, kEp, kA) == kInvalidArg);
 
     anvil_msg_t b = recv_buf();
     b.ncaps = ANVIL_MSG_MAX_CAPS + 1;
     x.ss.put(kA, b);
-    CHECK(recv(p, r, kEp, kA) == kInvalidArg);
-    CHECK(try_recv(p, r, kEp, kA) == kInvalidArg);
+    CHECK(recv(r, kEp, kA) == kInvalidArg);
+    CHECK(try_recv(r, kEp, kA) == kInvalidArg);
     CHECK(ep_idle(x.e));
     check_no_ipc(s);
     check_no_ipc(r);
 }
 
-TEST_CASE("ipc: rights: send needs WRITE, recv READ, caps need GRANT on the endpoint and on each cap") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+TEST_CASE_METHOD(IpcTest, "ipc: rights: send needs WRITE, recv READ, caps need GRANT on the endpoint and on each cap") {
+    Pair x = make_ep_pair();
     const uint32_t vmo = p.new_vmo(kPage);
-    const uint32_t notif = new_notification(p);
+    const uint32_t notif = new_notification();
     Space& cs = x.cs;
-    give(p, x.ep, cs, 2, kR | kG);       // no WRITE
-    give(p, x.ep, cs, 3, kW);            // no GRANT
-    give(p, vmo, cs, 4, kR | kW);        // a cap without GRANT
-    give(p, vmo, cs, 5, kR | kW | kG);   // a cap with GRANT
-    give(p, notif, cs, 6, kAll);         // not an endpoint
-    give(p, x.ep, x.ss, 2, kW | kG);     // no READ
-    Worker s = spawn(p, cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+    give(x.ep, cs, 2, kR | kG);       // no WRITE
+    give(x.ep, cs, 3, kW);            // no GRANT
+    give(vmo, cs, 4, kR | kW);        // a cap without GRANT
+    give(vmo, cs, 5, kR | kW | kG);   // a cap with GRANT
+    give(notif, cs, 6, kAll);         // not an endpoint
+    give(x.ep, x.ss, 2, kW | kG);     // no READ
+    Worker s = spawn(cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
 
     cs.put(kA, send_msg(1));
-    CHECK(send(p, s, 2, kA) == kAccessDenied);
-    CHECK(try_send(p, s, 2, kA) == kAccessDenied);
-    CHECK(call(p, s, 2, kA, kB) == kAccessDenied);
-    CHECK(send(p, s, 6, kA) == kWrongType);
-    CHECK(send(p, s, 7, kA) == kInvalidCap);   // empty slot
-    CHECK(send(p, s, 9999, kA) == kInvalidCap);
+    CHECK(send(s, 2, kA) == kAccessDenied);
+    CHECK(try_send(s, 2, kA) == kAccessDenied);
+    CHECK(call(s, 2, kA, kB) == kAccessDenied);
+    CHECK(send(s, 6, kA) == kWrongType);
+    CHECK(send(s, 7, kA) == kInvalidCap);   // empty slot
+    CHECK(send(s, 9999, kA) == kInvalidCap);
     cs.put(kA, send_msg(1, {}, {5}));
-    CHECK(send(p, s, 3, kA) == kAccessDenied);  // endpoint cap without GRANT
+    CHECK(send(s, 3, kA) == kAccessDenied);  // endpoint cap without GRANT
     cs.put(kA, send_msg(1, {}, {4}));
-    CHECK(send(p, s, kEp, kA) == kAccessDenied);  // transferred cap without GRANT
+    CHECK(send(s, kEp, kA) == kAccessDenied);  // transferred cap without GRANT
     cs.put(kA, send_msg(1, {}, {5, 4}));
-    CHECK(send(p, s, kEp, kA) == kAccessDenied);
+    CHECK(send(s, kEp, kA) == kAccessDenied);
     cs.put(kA, send_msg(1, {}, {5, 8}));
-    CHECK(send(p, s, kEp, kA) == kInvalidCap);  // empty slot named
+    CHECK(send(s, kEp, kA) == kInvalidCap);  // empty slot named
     cs.put(kA, send_msg(1, {}, {0}));
-    CHECK(send(p, s, kEp, kA) == kInvalidCap);  // slot 0
+    CHECK(send(s, kEp, kA) == kInvalidCap);  // slot 0
     cs.put(kA, send_msg(1, {}, {5000}));
-    CHECK(send(p, s, kEp, kA) == kInvalidCap);  // out of range
+    CHECK(send(s, kEp, kA) == kInvalidCap);  // out of range
 
     x.ss.put(kA, recv_buf());
-    CHECK(recv(p, r, 2, kA) == kAccessDenied);
-    CHECK(try_recv(p, r, 2, kA) == kAccessDenied);
-    CHECK(recv(p, r, 7, kA) == kInvalidCap);
+    CHECK(recv(r, 2, kA) == kAccessDenied);
+    CHECK(try_recv(r, 2, kA) == kAccessDenied);
+    CHECK(recv(r, 7, kA) == kInvalidCap);
     CHECK(ep_idle(x.e));
 
     // With the rights: a cap without caps needs no GRANT anywhere.
     cs.put(kA, send_msg(1));
-    REQUIRE(send(p, s, 3, kA) == kBlocked);
-    CHECK(recv(p, r, kEp, kA) == kOk);
+    REQUIRE(send(s, 3, kA) == kBlocked);
+    CHECK(recv(r, kEp, kA) == kOk);
     CHECK(s.rax() == kOk);
     CHECK(ep_idle(x.e));
 }
 
 // ---- call / reply / reply_recv ----------------------------------------------------------
 
-TEST_CASE("ipc: call/reply in both orders: the caller waits for the reply, which lands in its reply buffer") {
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: call/reply in both orders: the caller waits for the reply, which lands in its reply buffer") {
     const bool client_first = GENERATE(true, false);
     INFO((client_first ? "client first" : "server first"));
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 0xc11e);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
+    Pair x = make_ep_pair(0xc11e);
+    Worker c = spawn(x.cs, "client", 1);
+    Worker srv = spawn(x.ss, "server", 2);
     const Bytes req = pattern(64, 1), rep = pattern(300, 2);
     x.cs.put(kA, send_msg(10, req));
     x.cs.put(kB, recv_buf());
@@ -542,13 +549,13 @@ TEST_CASE("ipc: call/reply in both orders: the caller waits for the reply, which
     x.ss.put(kB, send_msg(20, rep));
 
     if (client_first) {
-        REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
+        REQUIRE(call(c, kEp, kA, kB) == kBlocked);
         CHECK(c->ipc.wait == IpcWait::kCall);
-        REQUIRE(recv(p, srv, kEp, kA) == kOk);
+        REQUIRE(recv(srv, kEp, kA) == kOk);
         CHECK(srv.rdx() == 0xc11e);
     } else {
-        REQUIRE(recv(p, srv, kEp, kA) == kBlocked);
-        REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
+        REQUIRE(recv(srv, kEp, kA) == kBlocked);
+        REQUIRE(call(c, kEp, kA, kB) == kBlocked);
         CHECK(srv.runnable());
         CHECK(srv.rax() == kOk);
         CHECK(srv.rdx() == 0xc11e);
@@ -563,73 +570,68 @@ TEST_CASE("ipc: call/reply in both orders: the caller waits for the reply, which
     CHECK(ep_idle(x.e));
     CHECK(x.cs.msg(kB).label == 0xeeeeeeeeeeeeeeeeull);
 
-    CHECK(reply(p, srv, kB) == kOk);
+    CHECK(reply(srv, kB) == kOk);
     CHECK(c.runnable());
     CHECK(c.rax() == kOk);
     check_delivered(x.cs.msg(kB), 20, rep);
     CHECK(x.cs.msg(kA).label == 10);  // the request is untouched
     // Nothing is owed any more.
-    CHECK(reply(p, srv, kB) == kBadState);
+    CHECK(reply(srv, kB) == kBadState);
     check_no_ipc(c);
     check_no_ipc(srv);
 }
 
-TEST_CASE("ipc: reply with nothing pending is BAD_STATE, and a bad reply message keeps the reply owed") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: reply with nothing pending is BAD_STATE, and a bad reply message keeps the reply owed") {
+    Pair x = make_ep_pair();
+    Worker c = spawn(x.cs, "client", 1);
+    Worker srv = spawn(x.ss, "server", 2);
     x.ss.put(kB, send_msg(1));
-    CHECK(reply(p, srv, kB) == kBadState);
-    CHECK(reply(p, srv, kUnmapped) == kBadState);  // checked before the message
+    CHECK(reply(srv, kB) == kBadState);
+    CHECK(reply(srv, kUnmapped) == kBadState);  // checked before the message
 
     x.cs.put(kA, send_msg(5));
     x.cs.put(kB, recv_buf());
     x.ss.put(kA, recv_buf());
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
-    CHECK(reply(p, srv, kUnmapped) == kFault);
-    CHECK(reply(p, srv, kUserBuf + kUserBufSize - 8) == kFault);
+    REQUIRE(call(c, kEp, kA, kB) == kBlocked);
+    REQUIRE(recv(srv, kEp, kA) == kOk);
+    CHECK(reply(srv, kUnmapped) == kFault);
+    CHECK(reply(srv, kUserBuf + kUserBufSize - 8) == kFault);
     anvil_msg_t big = send_msg(1);
     big.len = 2000;
     x.ss.put(kB, big);
-    CHECK(reply(p, srv, kB) == kInvalidArg);
+    CHECK(reply(srv, kB) == kInvalidArg);
     x.ss.put(kB, send_msg(1, {}, {33}));
-    CHECK(reply(p, srv, kB) == kInvalidCap);
+    CHECK(reply(srv, kB) == kInvalidCap);
     CHECK(c.blocked());
     CHECK(c->ipc.wait == IpcWait::kReply);
     x.ss.put(kB, send_msg(6, pattern(3)));
-    CHECK(reply(p, srv, kB) == kOk);
+    CHECK(reply(srv, kB) == kOk);
     CHECK(c.rax() == kOk);
     check_delivered(x.cs.msg(kB), 6, pattern(3));
     check_no_ipc(c);
     check_no_ipc(srv);
 }
 
-TEST_CASE("ipc: call needs a writable reply buffer (FAULT) and changes nothing when it fails") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker c = spawn(p, x.cs, "client", 1);
+TEST_CASE_METHOD(IpcTest, "ipc: call needs a writable reply buffer (FAULT) and changes nothing when it fails") {
+    Pair x = make_ep_pair();
+    Worker c = spawn(x.cs, "client", 1);
     x.cs.put(kA, send_msg(5));
-    CHECK(call(p, c, kEp, kA, kUserRoPage) == kFault);
-    CHECK(call(p, c, kEp, kA, kUnmapped) == kFault);
-    CHECK(call(p, c, kEp, kA, kKernelHalf) == kFault);
-    CHECK(call(p, c, kEp, kA, kUserBuf + kUserBufSize - kMsgSize + 1) == kFault);
+    CHECK(call(c, kEp, kA, kUserRoPage) == kFault);
+    CHECK(call(c, kEp, kA, kUnmapped) == kFault);
+    CHECK(call(c, kEp, kA, kKernelHalf) == kFault);
+    CHECK(call(c, kEp, kA, kUserBuf + kUserBufSize - kMsgSize + 1) == kFault);
     CHECK(ep_idle(x.e));
     check_no_ipc(c);
 }
 
-TEST_CASE("ipc: reply_recv: answers the last caller and takes the next one, FIFO, or blocks for it") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 0xaaa);
-    Space bs = make_space(p);
-    give(p, x.ep, bs, 1, kW, 0xbbb);
-    Worker a = spawn(p, x.cs, "a", 1);
-    Worker b = spawn(p, bs, "b", 3);
-    Worker srv = spawn(p, x.ss, "server", 2);
+TEST_CASE_METHOD(IpcTest, "ipc: reply_recv: answers the last caller and takes the next one, FIFO, or blocks for it") {
+    Pair x = make_ep_pair(0xaaa);
+    Space bs = make_space();
+    give(x.ep, bs, 1, kW, 0xbbb);
+    Worker a = spawn(x.cs, "a", 1);
+    Worker b = spawn(bs, "b", 3);
+    Worker srv = spawn(x.ss, "server", 2);
     x.cs.put(kA, send_msg(1, pattern(5, 1)));
     x.cs.put(kB, recv_buf());
     bs.put(kA, send_msg(2, pattern(6, 2)));
@@ -637,19 +639,19 @@ TEST_CASE("ipc: reply_recv: answers the last caller and takes the next one, FIFO
     x.ss.put(kA, recv_buf());
 
     // reply_recv with nothing owed is a plain recv.
-    REQUIRE(reply_recv(p, srv, kEp, kB, kA) == kBlocked);
-    REQUIRE(call(p, a, kEp, kA, kB) == kBlocked);
+    REQUIRE(reply_recv(srv, kEp, kB, kA) == kBlocked);
+    REQUIRE(call(a, kEp, kA, kB) == kBlocked);
     CHECK(srv.runnable());
     CHECK(srv.rax() == kOk);
     CHECK(srv.rdx() == 0xaaa);
     check_delivered(x.ss.msg(kA), 1, pattern(5, 1));
-    REQUIRE(call(p, b, 1, kA, kB) == kBlocked);  // queued
+    REQUIRE(call(b, 1, kA, kB) == kBlocked);  // queued
     CHECK(x.e->senders().front() == b.t);
 
     // Answer a, take b at once.
     x.ss.put(kB, send_msg(11, pattern(7, 11)));
     x.ss.put(kA, recv_buf());
-    REQUIRE(reply_recv(p, srv, kEp, kB, kA) == kOk);
+    REQUIRE(reply_recv(srv, kEp, kB, kA) == kOk);
     CHECK(srv.rdx() == 0xbbb);
     check_delivered(x.ss.msg(kA), 2, pattern(6, 2));
     CHECK(a.runnable());
@@ -661,92 +663,72 @@ TEST_CASE("ipc: reply_recv: answers the last caller and takes the next one, FIFO
     // Answer b, then block: a calls again and wakes the server.
     x.ss.put(kB, send_msg(12, pattern(8, 12)));
     x.ss.put(kA, recv_buf());
-    REQUIRE(reply_recv(p, srv, kEp, kB, kA) == kBlocked);
+    REQUIRE(reply_recv(srv, kEp, kB, kA) == kBlocked);
     CHECK(b.runnable());
     CHECK(b.rax() == kOk);
     check_delivered(bs.msg(kB), 12, pattern(8, 12));
     CHECK(srv->ipc.reply_to == nullptr);
     x.cs.put(kA, send_msg(3));
     x.cs.put(kB, recv_buf());
-    REQUIRE(call(p, a, kEp, kA, kB) == kBlocked);
+    REQUIRE(call(a, kEp, kA, kB) == kBlocked);
     CHECK(srv.rax() == kOk);
     CHECK(srv.rdx() == 0xaaa);
     CHECK(x.ss.msg(kA).label == 3);
     x.ss.put(kB, send_msg(13));
-    CHECK(reply(p, srv, kB) == kOk);
+    CHECK(reply(srv, kB) == kOk);
     CHECK(a.rax() == kOk);
     CHECK(ep_idle(x.e));
     for (const Worker* w : {&a, &b, &srv})
         check_no_ipc(*w);
 }
 
-TEST_CASE("ipc: reply_recv checks the endpoint first: a bad one leaves the reply owed") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    give(p, x.ep, x.ss, 2, kW);  // no READ
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
-    x.cs.put(kA, send_msg(5));
-    x.cs.put(kB, recv_buf());
-    x.ss.put(kA, recv_buf());
-    x.ss.put(kB, send_msg(6));
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
-    CHECK(reply_recv(p, srv, 2, kB, kA) == kAccessDenied);
-    CHECK(reply_recv(p, srv, 30, kB, kA) == kInvalidCap);
+TEST_CASE_METHOD(IpcTest, "ipc: reply_recv checks the endpoint first: a bad one leaves the reply owed") {
+    auto [x, c, srv] = pending_call();
+    give(x.ep, x.ss, 2, kW);  // no READ
+    CHECK(reply_recv(srv, 2, kB, kA) == kAccessDenied);
+    CHECK(reply_recv(srv, 30, kB, kA) == kInvalidCap);
     CHECK(c->ipc.wait == IpcWait::kReply);
     CHECK(srv->ipc.reply_to == c.t);
     // A bad reply message: the reply is still owed and nothing is received.
-    CHECK(reply_recv(p, srv, kEp, kUnmapped, kA) == kFault);
+    CHECK(reply_recv(srv, kEp, kUnmapped, kA) == kFault);
     CHECK(c->ipc.wait == IpcWait::kReply);
     CHECK(srv->ipc.reply_to == c.t);
     CHECK(x.e->receivers().empty());
-    CHECK(reply(p, srv, kB) == kOk);
+    CHECK(reply(srv, kB) == kOk);
     CHECK(c.rax() == kOk);
-    CHECK(x.cs.msg(kB).label == 6);
+    CHECK(x.cs.msg(kB).label == 2);
     check_no_ipc(c);
     check_no_ipc(srv);
 }
 
-TEST_CASE("ipc: reply_recv with a good reply and a bad next buffer never strands the caller") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
-    x.cs.put(kA, send_msg(5));
-    x.cs.put(kB, recv_buf());
-    x.ss.put(kA, recv_buf());
-    x.ss.put(kB, send_msg(6));
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
-    CHECK(reply_recv(p, srv, kEp, kB, kUserRoPage) == kFault);
+TEST_CASE_METHOD(IpcTest, "ipc: reply_recv with a good reply and a bad next buffer never strands the caller") {
+    auto [x, c, srv] = pending_call();
+    CHECK(reply_recv(srv, kEp, kB, kUserRoPage) == kFault);
     CHECK(x.e->receivers().empty());
     // Today the reply is delivered before the next buffer is checked (so the failed
     // call did change something); either way the caller is answered or still owed.
     if (c.runnable()) {
         CHECK(c.rax() == kOk);
-        CHECK(x.cs.msg(kB).label == 6);
+        CHECK(x.cs.msg(kB).label == 2);
         CHECK(srv->ipc.reply_to == nullptr);
     } else {
         CHECK(srv->ipc.reply_to == c.t);
-        CHECK(reply(p, srv, kB) == kOk);
+        CHECK(reply(srv, kB) == kOk);
     }
 }
 
-TEST_CASE("ipc: nested calls: a server that owes a reply calls another server, and each reply finds its caller") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 0x1);
-    const uint32_t ep2 = new_endpoint(p);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: nested calls: a server that owes a reply calls another server, and each reply finds its "
+                 "caller") {
+    Pair x = make_ep_pair(0x1);
+    const uint32_t ep2 = new_endpoint();
     Endpoint* e2 = p.object<Endpoint>(ep2);
-    give(p, ep2, x.ss, 2, kW, 0x2);  // the middle server calls the back server
-    Space bs = make_space(p);
-    give(p, ep2, bs, 1, kR);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker mid = spawn(p, x.ss, "mid", 2);
-    Worker back = spawn(p, bs, "back", 3);
+    give(ep2, x.ss, 2, kW, 0x2);  // the middle server calls the back server
+    Space bs = make_space();
+    give(ep2, bs, 1, kR);
+    Worker c = spawn(x.cs, "client", 1);
+    Worker mid = spawn(x.ss, "mid", 2);
+    Worker back = spawn(bs, "back", 3);
     x.cs.put(kA, send_msg(1));
     x.cs.put(kB, recv_buf());
     x.ss.put(kA, recv_buf());
@@ -755,19 +737,19 @@ TEST_CASE("ipc: nested calls: a server that owes a reply calls another server, a
     bs.put(kA, recv_buf());
     bs.put(kB, send_msg(3, pattern(3)));
 
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, mid, kEp, kA) == kOk);
-    REQUIRE(recv(p, back, 1, kA) == kBlocked);
-    REQUIRE(call(p, mid, 2, kC, kD) == kBlocked);
+    REQUIRE(call(c, kEp, kA, kB) == kBlocked);
+    REQUIRE(recv(mid, kEp, kA) == kOk);
+    REQUIRE(recv(back, 1, kA) == kBlocked);
+    REQUIRE(call(mid, 2, kC, kD) == kBlocked);
     CHECK(back.rdx() == 0x2);
     CHECK(mid->ipc.reply_to == c.t);  // still owed to the client
     CHECK(mid->ipc.replier == back.t);
-    REQUIRE(reply(p, back, kB) == kOk);
+    REQUIRE(reply(back, kB) == kOk);
     CHECK(mid.rax() == kOk);
     check_delivered(x.ss.msg(kD), 3, pattern(3));
     CHECK(c.blocked());
     x.ss.put(kC, send_msg(4, pattern(4)));
-    REQUIRE(reply(p, mid, kC) == kOk);
+    REQUIRE(reply(mid, kC) == kOk);
     CHECK(c.rax() == kOk);
     check_delivered(x.cs.msg(kB), 4, pattern(4));
     CHECK(ep_idle(x.e));
@@ -776,20 +758,18 @@ TEST_CASE("ipc: nested calls: a server that owes a reply calls another server, a
         check_no_ipc(*w);
 }
 
-TEST_CASE("ipc: threads of one process: a cap sent to SLOT_ANY lands in their shared CNode") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Space sp = make_space(p);
-    const uint32_t ep = new_endpoint(p);
-    give(p, ep, sp, 1, kAll);
+TEST_CASE_METHOD(IpcTest, "ipc: threads of one process: a cap sent to SLOT_ANY lands in their shared CNode") {
+    Space sp = make_space();
+    const uint32_t ep = new_endpoint();
+    give(ep, sp, 1, kAll);
     const uint32_t vmo = p.new_vmo(kPage);
-    give(p, vmo, sp, 2, kR | kG);
-    Worker a = spawn(p, sp, "a", 1);
-    Worker b = spawn(p, sp, "b", 2);
+    give(vmo, sp, 2, kR | kG);
+    Worker a = spawn(sp, "a", 1);
+    Worker b = spawn(sp, "b", 2);
     sp.put(kA, send_msg(1, pattern(8), {2}));
     sp.put(kB, recv_buf({ANVIL_SLOT_ANY}));
-    REQUIRE(recv(p, b, 1, kB) == kBlocked);
-    REQUIRE(send(p, a, 1, kA) == kOk);
+    REQUIRE(recv(b, 1, kB) == kBlocked);
+    REQUIRE(send(a, 1, kA) == kOk);
     CHECK(b.rax() == kOk);
     anvil_msg_t got = sp.msg(kB);
     CHECK(got.ncaps == 1);
@@ -803,17 +783,15 @@ TEST_CASE("ipc: threads of one process: a cap sent to SLOT_ANY lands in their sh
 
 // ---- try_* ------------------------------------------------------------------------------
 
-TEST_CASE("ipc: try_send/try_recv: WOULD_BLOCK with no peer (nothing queued), delivered with one") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 0x77);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+TEST_CASE_METHOD(IpcTest, "ipc: try_send/try_recv: WOULD_BLOCK with no peer (nothing queued), delivered with one") {
+    Pair x = make_ep_pair(0x77);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     x.cs.put(kA, send_msg(1, pattern(4)));
     x.ss.put(kA, recv_buf());
-    CHECK(try_send(p, s, kEp, kA) == kEWouldBlock);
+    CHECK(try_send(s, kEp, kA) == kEWouldBlock);
     CHECK(sched().current(1) == s.t);
-    CHECK(try_recv(p, r, kEp, kA) == kEWouldBlock);
+    CHECK(try_recv(r, kEp, kA) == kEWouldBlock);
     CHECK(sched().current(2) == r.t);
     CHECK(ep_idle(x.e));
     check_no_ipc(s);
@@ -821,8 +799,8 @@ TEST_CASE("ipc: try_send/try_recv: WOULD_BLOCK with no peer (nothing queued), de
     CHECK(x.ss.msg(kA).label == 0xeeeeeeeeeeeeeeeeull);
 
     // A waiting receiver takes a try_send.
-    REQUIRE(recv(p, r, kEp, kA) == kBlocked);
-    CHECK(try_send(p, s, kEp, kA) == kOk);
+    REQUIRE(recv(r, kEp, kA) == kBlocked);
+    CHECK(try_send(s, kEp, kA) == kOk);
     CHECK(r.rax() == kOk);
     CHECK(r.rdx() == 0x77);
     check_delivered(x.ss.msg(kA), 1, pattern(4));
@@ -830,22 +808,22 @@ TEST_CASE("ipc: try_send/try_recv: WOULD_BLOCK with no peer (nothing queued), de
     // A waiting sender is taken by try_recv.
     x.cs.put(kA, send_msg(2, pattern(5)));
     x.ss.put(kA, recv_buf());
-    REQUIRE(send(p, s, kEp, kA) == kBlocked);
-    CHECK(try_recv(p, r, kEp, kA) == kOk);
+    REQUIRE(send(s, kEp, kA) == kBlocked);
+    CHECK(try_recv(r, kEp, kA) == kOk);
     CHECK(r.rdx() == 0x77);
     CHECK(s.rax() == kOk);
     check_delivered(x.ss.msg(kA), 2, pattern(5));
 
     // A waiting caller is taken by try_recv too, and waits for its reply.
-    Worker c = spawn(p, x.cs, "c", 3);
+    Worker c = spawn(x.cs, "c", 3);
     x.cs.put(kC, send_msg(3));
     x.cs.put(kD, recv_buf());
-    REQUIRE(call(p, c, kEp, kC, kD) == kBlocked);
+    REQUIRE(call(c, kEp, kC, kD) == kBlocked);
     x.ss.put(kA, recv_buf());
-    CHECK(try_recv(p, r, kEp, kA) == kOk);
+    CHECK(try_recv(r, kEp, kA) == kOk);
     CHECK(c->ipc.wait == IpcWait::kReply);
     x.ss.put(kB, send_msg(4));
-    CHECK(reply(p, r, kB) == kOk);
+    CHECK(reply(r, kB) == kOk);
     CHECK(c.rax() == kOk);
     CHECK(ep_idle(x.e));
     for (const Worker* w : {&s, &r, &c})
@@ -854,31 +832,30 @@ TEST_CASE("ipc: try_send/try_recv: WOULD_BLOCK with no peer (nothing queued), de
 
 // ---- capability transfer ------------------------------------------------------------------
 
-TEST_CASE("ipc: cap transfer: caps land in the offered slots with the same rights and badge, as children") {
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: cap transfer: caps land in the offered slots with the same rights and badge, as children") {
     const bool sender_first = GENERATE(true, false);
     INFO((sender_first ? "sender first" : "receiver first"));
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+    Pair x = make_ep_pair();
     const uint32_t vmo = p.new_vmo(kPage);
-    const uint32_t other_ep = new_endpoint(p);
-    give(p, vmo, x.cs, 5, kR | kW | kG | kM);
-    give(p, other_ep, x.cs, 6, kW | kG, 0x4242);  // a badged endpoint cap
+    const uint32_t other_ep = new_endpoint();
+    give(vmo, x.cs, 5, kR | kW | kG | kM);
+    give(other_ep, x.cs, 6, kW | kG, 0x4242);  // a badged endpoint cap
     kernel::KObject* vmo_obj = p.cap(vmo)->object;
     kernel::KObject* ep2_obj = p.cap(other_ep)->object;
     const uint32_t vmo_refs = vmo_obj->refs();
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     x.cs.put(kA, send_msg(7, pattern(3), {5, 6}));
     x.ss.put(kA, recv_buf({10, 20}));
 
     if (sender_first) {
-        REQUIRE(send(p, s, kEp, kA) == kBlocked);
-        REQUIRE(recv(p, r, kEp, kA) == kOk);
+        REQUIRE(send(s, kEp, kA) == kBlocked);
+        REQUIRE(recv(r, kEp, kA) == kOk);
         CHECK(s.rax() == kOk);
     } else {
-        REQUIRE(recv(p, r, kEp, kA) == kBlocked);
-        REQUIRE(send(p, s, kEp, kA) == kOk);
+        REQUIRE(recv(r, kEp, kA) == kBlocked);
+        REQUIRE(send(s, kEp, kA) == kOk);
         CHECK(r.rax() == kOk);
     }
     const anvil_msg_t got = x.ss.msg(kA);
@@ -916,24 +893,22 @@ TEST_CASE("ipc: cap transfer: caps land in the offered slots with the same right
     CHECK(ep_idle(x.e));
 }
 
-TEST_CASE("ipc: cap transfer with SLOT_ANY: several caps land in distinct free slots, lowest first") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+TEST_CASE_METHOD(IpcTest, "ipc: cap transfer with SLOT_ANY: several caps land in distinct free slots, lowest first") {
+    Pair x = make_ep_pair();
     const uint32_t v1 = p.new_vmo(kPage), v2 = p.new_vmo(kPage), v3 = p.new_vmo(kPage), v4 = p.new_vmo(kPage);
-    give(p, v1, x.cs, 11, kR | kG);
-    give(p, v2, x.cs, 12, kR | kG);
-    give(p, v3, x.cs, 13, kR | kG);
-    give(p, v4, x.cs, 14, kR | kG);
+    give(v1, x.cs, 11, kR | kG);
+    give(v2, x.cs, 12, kR | kG);
+    give(v3, x.cs, 13, kR | kG);
+    give(v4, x.cs, 14, kR | kG);
     // The receiver's CNode: slot 1 (the endpoint), 2 and 4 taken; 3, 5, 6... free.
-    give(p, v1, x.ss, 2, kR);
-    give(p, v1, x.ss, 4, kR);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+    give(v1, x.ss, 2, kR);
+    give(v1, x.ss, 4, kR);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     x.cs.put(kA, send_msg(1, {}, {11, 12, 13, 14}));
     x.ss.put(kA, recv_buf({ANVIL_SLOT_ANY, ANVIL_SLOT_ANY, 9, ANVIL_SLOT_ANY}));
-    REQUIRE(recv(p, r, kEp, kA) == kBlocked);
-    REQUIRE(send(p, s, kEp, kA) == kOk);
+    REQUIRE(recv(r, kEp, kA) == kBlocked);
+    REQUIRE(send(s, kEp, kA) == kOk);
     REQUIRE(r.rax() == kOk);
     const anvil_msg_t got = x.ss.msg(kA);
     CHECK(got.ncaps == 4);
@@ -948,21 +923,19 @@ TEST_CASE("ipc: cap transfer with SLOT_ANY: several caps land in distinct free s
     CHECK(x.ss.cn->used() == 3 + 4);
 }
 
-TEST_CASE("ipc: cap transfer: fewer offered slots than sent caps transfers only the first ones") {
+TEST_CASE_METHOD(IpcTest, "ipc: cap transfer: fewer offered slots than sent caps transfers only the first ones") {
     const uint32_t offered = GENERATE(0u, 1u);
     INFO("offered " << offered);
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+    Pair x = make_ep_pair();
     const uint32_t v1 = p.new_vmo(kPage), v2 = p.new_vmo(kPage);
-    give(p, v1, x.cs, 11, kR | kG);
-    give(p, v2, x.cs, 12, kR | kG);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+    give(v1, x.cs, 11, kR | kG);
+    give(v2, x.cs, 12, kR | kG);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     x.cs.put(kA, send_msg(1, pattern(2), {11, 12}));
     x.ss.put(kA, offered ? recv_buf({ANVIL_SLOT_ANY}) : recv_buf());
-    REQUIRE(send(p, s, kEp, kA) == kBlocked);
-    REQUIRE(recv(p, r, kEp, kA) == kOk);
+    REQUIRE(send(s, kEp, kA) == kBlocked);
+    REQUIRE(recv(r, kEp, kA) == kOk);
     const anvil_msg_t got = x.ss.msg(kA);
     CHECK(got.len == 2);
     CHECK(got.ncaps == offered);
@@ -976,34 +949,33 @@ TEST_CASE("ipc: cap transfer: fewer offered slots than sent caps transfers only 
     CHECK_FALSE(x.cs.empty(12));
 }
 
-TEST_CASE("ipc: an occupied offered slot fails the receiver with SLOT_OCCUPIED, and the sender stays queued") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 3);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: an occupied offered slot fails the receiver with SLOT_OCCUPIED, and the sender stays queued") {
+    Pair x = make_ep_pair(3);
     const uint32_t vmo = p.new_vmo(kPage);
-    give(p, vmo, x.cs, 5, kR | kG);
-    give(p, vmo, x.ss, 7, kR);  // occupied in the receiver
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+    give(vmo, x.cs, 5, kR | kG);
+    give(vmo, x.ss, 7, kR);  // occupied in the receiver
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     x.cs.put(kA, send_msg(4, pattern(8), {5}));
     const anvil_msg_t bad = recv_buf({7});
 
     SECTION("sender first: recv returns SLOT_OCCUPIED, the sender keeps waiting") {
-        REQUIRE(send(p, s, kEp, kA) == kBlocked);
+        REQUIRE(send(s, kEp, kA) == kBlocked);
         x.ss.put(kA, bad);
-        CHECK(recv(p, r, kEp, kA) == kSlotOccupied);
+        CHECK(recv(r, kEp, kA) == kSlotOccupied);
         CHECK(s.blocked());
         CHECK(x.e->senders().front() == s.t);
         CHECK(same_msg(bad, x.ss.msg(kA)));  // buffer untouched
         CHECK(x.ss.cn->used() == 2);
         x.ss.put(kA, recv_buf({4096}));  // out of range: INVALID_CAP, same rule
-        CHECK(recv(p, r, kEp, kA) == kInvalidCap);
+        CHECK(recv(r, kEp, kA) == kInvalidCap);
         CHECK(s.blocked());
     }
     SECTION("receiver first: the receiver is woken with SLOT_OCCUPIED, the sender queues") {
         x.ss.put(kA, bad);
-        REQUIRE(recv(p, r, kEp, kA) == kBlocked);
-        CHECK(send(p, s, kEp, kA) == kBlocked);
+        REQUIRE(recv(r, kEp, kA) == kBlocked);
+        CHECK(send(s, kEp, kA) == kBlocked);
         CHECK(r.runnable());
         CHECK(r.rax() == kSlotOccupied);
         CHECK(same_msg(bad, x.ss.msg(kA)));
@@ -1012,7 +984,7 @@ TEST_CASE("ipc: an occupied offered slot fails the receiver with SLOT_OCCUPIED, 
     }
     // The receiver tries again with a free slot.
     x.ss.put(kA, recv_buf({8}));
-    REQUIRE(recv(p, r, kEp, kA) == kOk);
+    REQUIRE(recv(r, kEp, kA) == kOk);
     CHECK(r.rdx() == 3);
     CHECK(x.ss.msg(kA).caps[0] == 8);
     CHECK(x.ss.cap(8)->object == p.cap(vmo)->object);
@@ -1022,64 +994,60 @@ TEST_CASE("ipc: an occupied offered slot fails the receiver with SLOT_OCCUPIED, 
     check_no_ipc(r);
 }
 
-TEST_CASE("ipc: two caps offered the same free slot: SLOT_OCCUPIED for the receiver, nothing moves") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+TEST_CASE_METHOD(IpcTest, "ipc: two caps offered the same free slot: SLOT_OCCUPIED for the receiver, nothing moves") {
+    Pair x = make_ep_pair();
     const uint32_t v1 = p.new_vmo(kPage), v2 = p.new_vmo(kPage);
-    give(p, v1, x.cs, 5, kR | kG);
-    give(p, v2, x.cs, 6, kR | kG);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+    give(v1, x.cs, 5, kR | kG);
+    give(v2, x.cs, 6, kR | kG);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     x.cs.put(kA, send_msg(1, {}, {5, 6}));
-    REQUIRE(send(p, s, kEp, kA) == kBlocked);
+    REQUIRE(send(s, kEp, kA) == kBlocked);
     x.ss.put(kA, recv_buf({8, 8}));
-    CHECK(recv(p, r, kEp, kA) == kSlotOccupied);
+    CHECK(recv(r, kEp, kA) == kSlotOccupied);
     CHECK(x.ss.empty(8));
     CHECK(s.blocked());
     x.ss.put(kA, recv_buf({8, 9}));
-    CHECK(recv(p, r, kEp, kA) == kOk);
+    CHECK(recv(r, kEp, kA) == kOk);
     CHECK(s.rax() == kOk);
 }
 
-TEST_CASE("ipc: SLOT_ANY with a full receiver CNode fails the receiver (NO_MEMORY), and the sender stays queued") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Space small = make_space(p, 16);
-    give(p, x.ep, small, 1, kR);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: SLOT_ANY with a full receiver CNode fails the receiver (NO_MEMORY), and the sender stays "
+                 "queued") {
+    Pair x = make_ep_pair();
+    Space small = make_space(16);
+    give(x.ep, small, 1, kR);
     const uint32_t vmo = p.new_vmo(kPage);
     for (uint32_t i = 2; i < 16; ++i)
-        give(p, vmo, small, i, kR);
-    give(p, vmo, x.cs, 5, kR | kG);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, small, "r", 2);
+        give(vmo, small, i, kR);
+    give(vmo, x.cs, 5, kR | kG);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(small, "r", 2);
     x.cs.put(kA, send_msg(1, {}, {5}));
-    REQUIRE(send(p, s, kEp, kA) == kBlocked);
+    REQUIRE(send(s, kEp, kA) == kBlocked);
     small.put(kA, recv_buf({ANVIL_SLOT_ANY}));
-    CHECK(recv(p, r, 1, kA) == kENoMemory);
+    CHECK(recv(r, 1, kA) == kENoMemory);
     CHECK(s.blocked());
     REQUIRE(p.sys(ANVIL_SYS_cap_delete, small.cn_slot, 15).status == kOk);
-    CHECK(recv(p, r, 1, kA) == kOk);
+    CHECK(recv(r, 1, kA) == kOk);
     CHECK(small.msg(kA).caps[0] == 15);
     CHECK(s.rax() == kOk);
 }
 
-TEST_CASE("ipc: caps in a reply go to the caller's offered slots") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+TEST_CASE_METHOD(IpcTest, "ipc: caps in a reply go to the caller's offered slots") {
+    Pair x = make_ep_pair();
     const uint32_t vmo = p.new_vmo(kPage);
-    give(p, vmo, x.ss, 5, kR | kW | kG | kM);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
+    give(vmo, x.ss, 5, kR | kW | kG | kM);
+    Worker c = spawn(x.cs, "client", 1);
+    Worker srv = spawn(x.ss, "server", 2);
     x.cs.put(kA, send_msg(1));
     x.cs.put(kB, recv_buf({ANVIL_SLOT_ANY}));
     x.ss.put(kA, recv_buf());
     x.ss.put(kB, send_msg(2, pattern(9), {5}));
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
-    REQUIRE(reply(p, srv, kB) == kOk);
+    REQUIRE(call(c, kEp, kA, kB) == kBlocked);
+    REQUIRE(recv(srv, kEp, kA) == kOk);
+    REQUIRE(reply(srv, kB) == kOk);
     CHECK(c.rax() == kOk);
     const anvil_msg_t got = x.cs.msg(kB);
     CHECK(got.ncaps == 1);
@@ -1092,17 +1060,15 @@ TEST_CASE("ipc: caps in a reply go to the caller's offered slots") {
 
 // ---- badges -------------------------------------------------------------------------------
 
-TEST_CASE("ipc: badges: each minted cap's badge reaches the receiver, and an unbadged cap gives 0") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);  // client slot 1: unbadged
+TEST_CASE_METHOD(IpcTest, "ipc: badges: each minted cap's badge reaches the receiver, and an unbadged cap gives 0") {
+    Pair x = make_ep_pair();  // client slot 1: unbadged
     const uint32_t minted = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kAll, 0xabc).out0;
     REQUIRE(p.cap(minted)->badge == 0xabc);
-    give(p, minted, x.cs, 2, kW);  // keeps the badge
-    give(p, x.ep, x.cs, 3, kW, 0xffffffffffffffffull);
+    give(minted, x.cs, 2, kW);  // keeps the badge
+    give(x.ep, x.cs, 3, kW, 0xffffffffffffffffull);
     CHECK(p.sys(ANVIL_SYS_cap_copy, kSelfCNode, minted, x.cs.cn_slot, 4, kAll, 0x1).status == kInvalidArg);  // no re-mint
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     x.cs.put(kA, send_msg(1));
     const uint32_t slots[] = {1, 2, 3};
     const uint64_t badges[] = {0, 0xabc, 0xffffffffffffffffull};
@@ -1110,16 +1076,16 @@ TEST_CASE("ipc: badges: each minted cap's badge reaches the receiver, and an unb
         INFO("cap " << slots[i]);
         x.ss.put(kA, recv_buf());
         if (i % 2) {
-            REQUIRE(recv(p, r, kEp, kA) == kBlocked);
-            REQUIRE(send(p, s, slots[i], kA) == kOk);
+            REQUIRE(recv(r, kEp, kA) == kBlocked);
+            REQUIRE(send(s, slots[i], kA) == kOk);
             CHECK(r.rax() == kOk);
             CHECK(r.rdx() == badges[i]);
         } else {
-            REQUIRE(call(p, s, slots[i], kA, kB) == kBlocked);
-            REQUIRE(recv(p, r, kEp, kA) == kOk);
+            REQUIRE(call(s, slots[i], kA, kB) == kBlocked);
+            REQUIRE(recv(r, kEp, kA) == kOk);
             CHECK(r.rdx() == badges[i]);
             x.ss.put(kB, send_msg(0));
-            REQUIRE(reply(p, r, kB) == kOk);
+            REQUIRE(reply(r, kB) == kOk);
             CHECK(s.rax() == kOk);
         }
     }
@@ -1128,17 +1094,16 @@ TEST_CASE("ipc: badges: each minted cap's badge reaches the receiver, and an unb
 
 // ---- PEER_CLOSED --------------------------------------------------------------------------
 
-TEST_CASE("ipc: deleting the last endpoint cap wakes every waiting sender and caller with PEER_CLOSED") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker c = spawn(p, x.cs, "c", 2);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: deleting the last endpoint cap wakes every waiting sender and caller with PEER_CLOSED") {
+    Pair x = make_ep_pair();
+    Worker s = spawn(x.cs, "s", 1);
+    Worker c = spawn(x.cs, "c", 2);
     x.cs.put(kA, send_msg(1));
     x.cs.put(kB, send_msg(2));
     x.cs.put(kC, recv_buf());
-    REQUIRE(send(p, s, kEp, kA) == kBlocked);
-    REQUIRE(call(p, c, kEp, kB, kC) == kBlocked);
+    REQUIRE(send(s, kEp, kA) == kBlocked);
+    REQUIRE(call(c, kEp, kB, kC) == kBlocked);
     REQUIRE(p.sys(ANVIL_SYS_cap_revoke, kSelfCNode, x.ep).status == kOk);
     CHECK(s.blocked());  // p's cap still holds it
     REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ep).status == kOk);
@@ -1153,16 +1118,14 @@ TEST_CASE("ipc: deleting the last endpoint cap wakes every waiting sender and ca
     CHECK(x.ss.empty(1));
 }
 
-TEST_CASE("ipc: deleting the last endpoint cap wakes every waiting receiver with PEER_CLOSED") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker r1 = spawn(p, x.ss, "r1", 1);
-    Worker r2 = spawn(p, x.ss, "r2", 2);
+TEST_CASE_METHOD(IpcTest, "ipc: deleting the last endpoint cap wakes every waiting receiver with PEER_CLOSED") {
+    Pair x = make_ep_pair();
+    Worker r1 = spawn(x.ss, "r1", 1);
+    Worker r2 = spawn(x.ss, "r2", 2);
     x.ss.put(kA, recv_buf());
     x.ss.put(kB, recv_buf());
-    REQUIRE(recv(p, r1, kEp, kA) == kBlocked);
-    REQUIRE(recv(p, r2, kEp, kB) == kBlocked);
+    REQUIRE(recv(r1, kEp, kA) == kBlocked);
+    REQUIRE(recv(r2, kEp, kB) == kBlocked);
     // Caps go one by one; the last one destroys the endpoint.
     REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ep).status == kOk);
     REQUIRE(p.sys(ANVIL_SYS_cap_delete, x.cs.cn_slot, 1).status == kOk);
@@ -1176,65 +1139,56 @@ TEST_CASE("ipc: deleting the last endpoint cap wakes every waiting receiver with
     check_no_ipc(r2);
 }
 
-TEST_CASE("ipc: a caller already waiting for its reply is not disturbed by the endpoint going away") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    auto [x, c, srv] = pending_call(p);
+TEST_CASE_METHOD(IpcTest, "ipc: a caller already waiting for its reply is not disturbed by the endpoint going away") {
+    auto [x, c, srv] = pending_call();
     REQUIRE(p.sys(ANVIL_SYS_cap_revoke, kSelfCNode, x.ep).status == kOk);
     REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ep).status == kOk);
     CHECK(c.blocked());
-    CHECK(reply(p, srv, kB) == kOk);
+    CHECK(reply(srv, kB) == kOk);
     CHECK(c.rax() == kOk);
     CHECK(x.cs.msg(kB).label == 2);
     check_no_ipc(c);
     check_no_ipc(srv);
 }
 
-TEST_CASE("ipc: a server that abandons a call (recv again, exit, fault, destroyed) gives its caller PEER_CLOSED") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
-    x.cs.put(kA, send_msg(1));
-    x.cs.put(kB, recv_buf());
-    x.ss.put(kA, recv_buf());
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: a server that abandons a call (recv again, exit, fault, destroyed) gives its caller "
+                 "PEER_CLOSED") {
+    auto [x, c, srv] = pending_call();
     REQUIRE(c->ipc.wait == IpcWait::kReply);
 
     SECTION("recv again") {
-        CHECK(recv(p, srv, kEp, kA) == kBlocked);
+        CHECK(recv(srv, kEp, kA) == kBlocked);
         CHECK(srv->ipc.reply_to == nullptr);
         // Leave nothing waiting: a sender wakes it.
-        Worker s = spawn(p, x.cs, "s", 3);
+        Worker s = spawn(x.cs, "s", 3);
         x.cs.put(kC, send_msg(9));
-        REQUIRE(send(p, s, kEp, kC) == kOk);
+        REQUIRE(send(s, kEp, kC) == kOk);
         CHECK(srv.rax() == kOk);
     }
     SECTION("try_recv again (WOULD_BLOCK) keeps the reply owed; a blocking recv abandons it") {
-        CHECK(try_recv(p, srv, kEp, kA) == kEWouldBlock);
+        CHECK(try_recv(srv, kEp, kA) == kEWouldBlock);
         CHECK(c.blocked());
         CHECK(srv->ipc.reply_to == c.t);
-        CHECK(recv(p, srv, kEp, kA) == kBlocked);
-        Worker s = spawn(p, x.cs, "s", 3);
+        CHECK(recv(srv, kEp, kA) == kBlocked);
+        Worker s = spawn(x.cs, "s", 3);
         x.cs.put(kC, send_msg(9));
-        REQUIRE(send(p, s, kEp, kC) == kOk);
+        REQUIRE(send(s, kEp, kC) == kOk);
     }
     SECTION("reply_recv with a bad reply buffer does not abandon it") {
-        CHECK(reply_recv(p, srv, kEp, kUnmapped, kA) == kFault);
+        CHECK(reply_recv(srv, kEp, kUnmapped, kA) == kFault);
         CHECK(c.blocked());
-        CHECK(recv(p, srv, kEp, kA) == kBlocked);
-        Worker s = spawn(p, x.cs, "s", 3);
+        CHECK(recv(srv, kEp, kA) == kBlocked);
+        Worker s = spawn(x.cs, "s", 3);
         x.cs.put(kC, send_msg(9));
-        REQUIRE(send(p, s, kEp, kC) == kOk);
+        REQUIRE(send(s, kEp, kC) == kOk);
     }
     SECTION("exit") {
-        as(p, srv, ANVIL_SYS_thread_exit, {3});
+        as(srv, ANVIL_SYS_thread_exit, {3});
         CHECK(srv.state() == ThreadState::kExited);
     }
     SECTION("fault") {
-        run(p, srv);
+        run(srv);
         kernel::on_fault(srv.cpu, kernel::FaultInfo{kernel::FaultKind::kPageNotPresent, kernel::FaultAccess::kRead,
                                                     kUnmapped, 14, 4});
         CHECK(srv.state() == ThreadState::kFaulted);
@@ -1250,124 +1204,119 @@ TEST_CASE("ipc: a server that abandons a call (recv again, exit, fault, destroye
     CHECK(ep_idle(x.e));
 }
 
-TEST_CASE("ipc: a thread destroyed while it waits leaves its queue, and a caller destroyed frees its server") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker a = spawn(p, x.cs, "a", 1);
-    Worker b = spawn(p, x.cs, "b", 2);
-    Worker srv = spawn(p, x.ss, "server", 3);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: a thread destroyed while it waits leaves its queue, and a caller destroyed frees its server") {
+    Pair x = make_ep_pair();
+    Worker a = spawn(x.cs, "a", 1);
+    Worker b = spawn(x.cs, "b", 2);
+    Worker srv = spawn(x.ss, "server", 3);
     x.cs.put(kA, send_msg(1));
     x.cs.put(kB, send_msg(2));
     x.cs.put(kC, recv_buf());
     x.ss.put(kA, recv_buf());
     x.ss.put(kB, send_msg(0));
-    REQUIRE(send(p, a, kEp, kA) == kBlocked);
-    REQUIRE(call(p, b, kEp, kB, kC) == kBlocked);
+    REQUIRE(send(a, kEp, kA) == kBlocked);
+    REQUIRE(call(b, kEp, kB, kC) == kBlocked);
     REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, a.slot).status == kOk);  // a goes
     CHECK(x.e->senders().size() == 1);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
+    REQUIRE(recv(srv, kEp, kA) == kOk);
     CHECK(x.ss.msg(kA).label == 2);
     CHECK(srv->ipc.reply_to == b.t);
     REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, b.slot).status == kOk);  // the caller goes
     CHECK(srv->ipc.reply_to == nullptr);
-    CHECK(reply(p, srv, kB) == kBadState);
+    CHECK(reply(srv, kB) == kBadState);
     // A receiver destroyed while it waits.
     x.ss.put(kA, recv_buf());
-    REQUIRE(recv(p, srv, kEp, kA) == kBlocked);
+    REQUIRE(recv(srv, kEp, kA) == kBlocked);
     REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, srv.slot).status == kOk);
     CHECK(ep_idle(x.e));
 }
 
 // ---- bad buffers --------------------------------------------------------------------------
 
-TEST_CASE("ipc: an unreadable message fails the sender (FAULT) and nothing is queued") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+TEST_CASE_METHOD(IpcTest, "ipc: an unreadable message fails the sender (FAULT) and nothing is queued") {
+    Pair x = make_ep_pair();
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     const uint64_t bad[] = {kUnmapped, kKernelHalf, 0, kUserBuf + kUserBufSize - kMsgSize + 1, ~0ull - 16};
     for (uint64_t va : bad) {
         INFO("va " << std::hex << va);
-        CHECK(send(p, s, kEp, va) == kFault);
-        CHECK(try_send(p, s, kEp, va) == kFault);
-        CHECK(call(p, s, kEp, va, kB) == kFault);
+        CHECK(send(s, kEp, va) == kFault);
+        CHECK(try_send(s, kEp, va) == kFault);
+        CHECK(call(s, kEp, va, kB) == kFault);
     }
     // With a receiver waiting: the sender fails, the receiver keeps waiting.
     x.ss.put(kA, recv_buf());
-    REQUIRE(recv(p, r, kEp, kA) == kBlocked);
-    CHECK(send(p, s, kEp, kUnmapped) == kFault);
+    REQUIRE(recv(r, kEp, kA) == kBlocked);
+    CHECK(send(s, kEp, kUnmapped) == kFault);
     CHECK(r.blocked());
     CHECK(x.e->receivers().front() == r.t);
     // A message at the very end of the mapping is fine.
     const uint64_t last = kUserBuf + kUserBufSize - kMsgSize;
     x.cs.put(last, send_msg(5, pattern(1024)));
-    CHECK(send(p, s, kEp, last) == kOk);
+    CHECK(send(s, kEp, last) == kOk);
     CHECK(r.rax() == kOk);
     check_delivered(x.ss.msg(kA), 5, pattern(1024));
     check_no_ipc(s);
     check_no_ipc(r);
 }
 
-TEST_CASE("ipc: a receive buffer that is not writable is FAULT at once, nothing queued") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+TEST_CASE_METHOD(IpcTest, "ipc: a receive buffer that is not writable is FAULT at once, nothing queued") {
+    Pair x = make_ep_pair();
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     const uint64_t bad[] = {kUserRoPage, kUnmapped, kKernelHalf, kUserBuf + kUserBufSize - kMsgSize + 1};
     for (uint64_t va : bad) {
         INFO("va " << std::hex << va);
-        CHECK(recv(p, r, kEp, va) == kFault);
-        CHECK(try_recv(p, r, kEp, va) == kFault);
-        CHECK(reply_recv(p, r, kEp, 0, va) == kFault);
+        CHECK(recv(r, kEp, va) == kFault);
+        CHECK(try_recv(r, kEp, va) == kFault);
+        CHECK(reply_recv(r, kEp, 0, va) == kFault);
     }
     CHECK(ep_idle(x.e));
     // With a sender waiting: the receiver fails, the sender keeps waiting.
     x.cs.put(kA, send_msg(1));
-    REQUIRE(send(p, s, kEp, kA) == kBlocked);
-    CHECK(recv(p, r, kEp, kUserRoPage) == kFault);
+    REQUIRE(send(s, kEp, kA) == kBlocked);
+    CHECK(recv(r, kEp, kUserRoPage) == kFault);
     CHECK(s.blocked());
     x.ss.put(kA, recv_buf());
-    CHECK(recv(p, r, kEp, kA) == kOk);
+    CHECK(recv(r, kEp, kA) == kOk);
     CHECK(s.rax() == kOk);
 }
 
-TEST_CASE("ipc: a receiver whose buffer went bad while it waited fails alone, and the sender goes to the next") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 8);
-    Space rs2 = make_space(p);
-    give(p, x.ep, rs2, 1, kR);
-    Worker r1 = spawn(p, x.ss, "r1", 1);
-    Worker r2 = spawn(p, rs2, "r2", 2);
-    Worker s = spawn(p, x.cs, "s", 3);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: a receiver whose buffer went bad while it waited fails alone, and the sender goes to the "
+                 "next") {
+    Pair x = make_ep_pair(8);
+    Space rs2 = make_space();
+    give(x.ep, rs2, 1, kR);
+    Worker r1 = spawn(x.ss, "r1", 1);
+    Worker r2 = spawn(rs2, "r2", 2);
+    Worker s = spawn(x.cs, "s", 3);
     x.ss.put(kA, recv_buf());
     rs2.put(kA, recv_buf());
     x.cs.put(kA, send_msg(6, pattern(6)));
-    REQUIRE(recv(p, r1, kEp, kA) == kBlocked);
+    REQUIRE(recv(r1, kEp, kA) == kBlocked);
     REQUIRE(p.sys(ANVIL_SYS_vma_unmap, x.ss.vs_slot, kUserBuf, kUserBufSize).status == kOk);
 
     SECTION("another receiver waits: it gets the message") {
-        REQUIRE(recv(p, r2, 1, kA) == kBlocked);
-        CHECK(send(p, s, kEp, kA) == kOk);
+        REQUIRE(recv(r2, 1, kA) == kBlocked);
+        CHECK(send(s, kEp, kA) == kOk);
         CHECK(r1.rax() == kFault);
         CHECK(r2.rax() == kOk);
         CHECK(r2.rdx() == 8);
         check_delivered(rs2.msg(kA), 6, pattern(6));
     }
     SECTION("no other receiver: the sender queues until one comes") {
-        CHECK(send(p, s, kEp, kA) == kBlocked);
+        CHECK(send(s, kEp, kA) == kBlocked);
         CHECK(r1.rax() == kFault);
         CHECK(r1.runnable());
         CHECK(x.e->senders().front() == s.t);
-        CHECK(recv(p, r2, 1, kA) == kOk);
+        CHECK(recv(r2, 1, kA) == kOk);
         CHECK(s.rax() == kOk);
         check_delivered(rs2.msg(kA), 6, pattern(6));
     }
     SECTION("try_send: WOULD_BLOCK after failing the bad receiver") {
-        CHECK(try_send(p, s, kEp, kA) == kEWouldBlock);
+        CHECK(try_send(s, kEp, kA) == kEWouldBlock);
         CHECK(r1.rax() == kFault);
         CHECK(ep_idle(x.e));
     }
@@ -1376,46 +1325,45 @@ TEST_CASE("ipc: a receiver whose buffer went bad while it waited fails alone, an
         check_no_ipc(*w);
 }
 
-TEST_CASE("ipc: a sender whose message went bad while queued fails alone, and the receiver takes the next") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    Space good = make_space(p);
-    give(p, x.ep, good, 1, kW, 0x600d);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: a sender whose message went bad while queued fails alone, and the receiver takes the next") {
+    Pair x = make_ep_pair();
+    Space good = make_space();
+    give(x.ep, good, 1, kW, 0x600d);
     const uint32_t vmo = p.new_vmo(kPage);
-    give(p, vmo, x.cs, 5, kR | kG);
-    Worker bad = spawn(p, x.cs, "bad", 1);
-    Worker ok = spawn(p, good, "ok", 2);
-    Worker r = spawn(p, x.ss, "r", 3);
+    give(vmo, x.cs, 5, kR | kG);
+    Worker bad = spawn(x.cs, "bad", 1);
+    Worker ok = spawn(good, "ok", 2);
+    Worker r = spawn(x.ss, "r", 3);
     good.put(kA, send_msg(2, pattern(2)));
 
     SECTION("its buffer was unmapped") {
         x.cs.put(kA, send_msg(1));
-        REQUIRE(send(p, bad, kEp, kA) == kBlocked);
+        REQUIRE(send(bad, kEp, kA) == kBlocked);
         REQUIRE(p.sys(ANVIL_SYS_vma_unmap, x.cs.vs_slot, kUserBuf, kUserBufSize).status == kOk);
-        REQUIRE(send(p, ok, 1, kA) == kBlocked);
+        REQUIRE(send(ok, 1, kA) == kBlocked);
         x.ss.put(kA, recv_buf());
-        CHECK(recv(p, r, kEp, kA) == kOk);
+        CHECK(recv(r, kEp, kA) == kOk);
         CHECK(bad.rax() == kFault);
     }
     SECTION("its message now says len > 1024") {
         x.cs.put(kA, send_msg(1));
-        REQUIRE(send(p, bad, kEp, kA) == kBlocked);
+        REQUIRE(send(bad, kEp, kA) == kBlocked);
         anvil_msg_t m = send_msg(1);
         m.len = 5000;
         x.cs.put(kA, m);
-        REQUIRE(send(p, ok, 1, kA) == kBlocked);
+        REQUIRE(send(ok, 1, kA) == kBlocked);
         x.ss.put(kA, recv_buf());
-        CHECK(recv(p, r, kEp, kA) == kOk);
+        CHECK(recv(r, kEp, kA) == kOk);
         CHECK(bad.rax() == kInvalidArg);
     }
     SECTION("the cap it names was deleted") {
         x.cs.put(kA, send_msg(1, {}, {5}));
-        REQUIRE(send(p, bad, kEp, kA) == kBlocked);
+        REQUIRE(send(bad, kEp, kA) == kBlocked);
         REQUIRE(p.sys(ANVIL_SYS_cap_delete, x.cs.cn_slot, 5).status == kOk);
-        REQUIRE(send(p, ok, 1, kA) == kBlocked);
+        REQUIRE(send(ok, 1, kA) == kBlocked);
         x.ss.put(kA, recv_buf({ANVIL_SLOT_ANY}));
-        CHECK(recv(p, r, kEp, kA) == kOk);
+        CHECK(recv(r, kEp, kA) == kOk);
         CHECK(bad.rax() == kInvalidCap);
     }
     CHECK(bad.runnable());
@@ -1427,12 +1375,10 @@ TEST_CASE("ipc: a sender whose message went bad while queued fails alone, and th
         check_no_ipc(*w);
 }
 
-TEST_CASE("ipc: a caller whose reply buffer went bad gets FAULT, and the server's reply succeeds") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    auto [x, c, srv] = pending_call(p);
+TEST_CASE_METHOD(IpcTest, "ipc: a caller whose reply buffer went bad gets FAULT, and the server's reply succeeds") {
+    auto [x, c, srv] = pending_call();
     REQUIRE(p.sys(ANVIL_SYS_vma_unmap, x.cs.vs_slot, kUserBuf, kUserBufSize).status == kOk);
-    CHECK(reply(p, srv, kB) == kOk);
+    CHECK(reply(srv, kB) == kOk);
     CHECK(c.runnable());
     CHECK(c.rax() == kFault);
     check_no_ipc(c);
@@ -1441,12 +1387,10 @@ TEST_CASE("ipc: a caller whose reply buffer went bad gets FAULT, and the server'
 
 // ---- suspend / resume ---------------------------------------------------------------------
 
-TEST_CASE("ipc: tcb_suspend of a thread blocked in send/recv/call re-issues the call when it resumes") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 0x51);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+TEST_CASE_METHOD(IpcTest, "ipc: tcb_suspend of a thread blocked in send/recv/call re-issues the call when it resumes") {
+    Pair x = make_ep_pair(0x51);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     x.cs.put(kA, send_msg(1, pattern(12)));
     x.cs.put(kB, recv_buf());
     x.ss.put(kA, recv_buf());
@@ -1471,19 +1415,19 @@ TEST_CASE("ipc: tcb_suspend of a thread blocked in send/recv/call re-issues the 
     };
 
     SECTION("send") {
-        REQUIRE(send(p, s, kEp, kA) == kBlocked);
+        REQUIRE(send(s, kEp, kA) == kBlocked);
         suspend_and_reissue(s, ANVIL_SYS_ipc_send, IpcWait::kSend);
         CHECK(s.blocked());  // still nobody to take it
         CHECK(x.e->senders().size() == 1);
-        CHECK(recv(p, r, kEp, kA) == kOk);
+        CHECK(recv(r, kEp, kA) == kOk);
         CHECK(r.rdx() == 0x51);
         CHECK(s.rax() == kOk);
         check_delivered(x.ss.msg(kA), 1, pattern(12));
     }
     SECTION("send, with a receiver arriving while suspended") {
-        REQUIRE(send(p, s, kEp, kA) == kBlocked);
+        REQUIRE(send(s, kEp, kA) == kBlocked);
         REQUIRE(p.sys(ANVIL_SYS_tcb_suspend, s.slot).status == kOk);
-        REQUIRE(recv(p, r, kEp, kA) == kBlocked);  // the suspended sender is not taken
+        REQUIRE(recv(r, kEp, kA) == kBlocked);  // the suspended sender is not taken
         REQUIRE(p.sys(ANVIL_SYS_tcb_resume, s.slot).status == kOk);
         REQUIRE(run_next(1) == "s");
         s->regs().rip += 2;
@@ -1493,28 +1437,28 @@ TEST_CASE("ipc: tcb_suspend of a thread blocked in send/recv/call re-issues the 
         check_delivered(x.ss.msg(kA), 1, pattern(12));
     }
     SECTION("recv") {
-        REQUIRE(recv(p, r, kEp, kA) == kBlocked);
+        REQUIRE(recv(r, kEp, kA) == kBlocked);
         suspend_and_reissue(r, ANVIL_SYS_ipc_recv, IpcWait::kRecv);
         CHECK(r.blocked());
-        CHECK(send(p, s, kEp, kA) == kOk);
+        CHECK(send(s, kEp, kA) == kOk);
         CHECK(r.rax() == kOk);
         CHECK(r.rdx() == 0x51);
         check_delivered(x.ss.msg(kA), 1, pattern(12));
     }
     SECTION("call, still queued") {
-        REQUIRE(call(p, s, kEp, kA, kB) == kBlocked);
+        REQUIRE(call(s, kEp, kA, kB) == kBlocked);
         suspend_and_reissue(s, ANVIL_SYS_ipc_call, IpcWait::kCall);
         CHECK(s->ipc.wait == IpcWait::kCall);
-        CHECK(recv(p, r, kEp, kA) == kOk);
-        CHECK(reply(p, r, kB) == kOk);
+        CHECK(recv(r, kEp, kA) == kOk);
+        CHECK(reply(r, kB) == kOk);
         CHECK(s.rax() == kOk);
         check_delivered(x.cs.msg(kB), 2, pattern(13));
     }
     SECTION("reply_recv blocked in its recv") {
-        REQUIRE(reply_recv(p, r, kEp, kB, kA) == kBlocked);
+        REQUIRE(reply_recv(r, kEp, kB, kA) == kBlocked);
         suspend_and_reissue(r, ANVIL_SYS_ipc_reply_recv, IpcWait::kRecv);
         CHECK(r.blocked());
-        CHECK(send(p, s, kEp, kA) == kOk);
+        CHECK(send(s, kEp, kA) == kOk);
         CHECK(r.rax() == kOk);
     }
     CHECK(ep_idle(x.e));
@@ -1522,17 +1466,15 @@ TEST_CASE("ipc: tcb_suspend of a thread blocked in send/recv/call re-issues the 
     check_no_ipc(r);
 }
 
-TEST_CASE("ipc: tcb_suspend of a caller waiting for its reply fails the call with BAD_STATE") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    auto [x, c, srv] = pending_call(p);
+TEST_CASE_METHOD(IpcTest, "ipc: tcb_suspend of a caller waiting for its reply fails the call with BAD_STATE") {
+    auto [x, c, srv] = pending_call();
     REQUIRE(p.sys(ANVIL_SYS_tcb_suspend, c.slot).status == kOk);
     CHECK(c.state() == ThreadState::kSuspended);
     CHECK(c.rax() == kBadState);
     CHECK(c->regs().rip == kRip);
     check_no_ipc(c);
     CHECK(srv->ipc.reply_to == nullptr);
-    CHECK(reply(p, srv, kB) == kBadState);
+    CHECK(reply(srv, kB) == kBadState);
     CHECK(x.cs.msg(kB).label == 0xeeeeeeeeeeeeeeeeull);
     REQUIRE(p.sys(ANVIL_SYS_tcb_resume, c.slot).status == kOk);
     CHECK(run_next(1) == "client");
@@ -1541,32 +1483,30 @@ TEST_CASE("ipc: tcb_suspend of a caller waiting for its reply fails the call wit
 
 // ---- notifications ------------------------------------------------------------------------
 
-TEST_CASE("notify: signal ORs bits, wait takes and clears them, and bits=0 is INVALID_ARG") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Space sp = make_space(p);
-    const uint32_t n = new_notification(p);
+TEST_CASE_METHOD(IpcTest, "notify: signal ORs bits, wait takes and clears them, and bits=0 is INVALID_ARG") {
+    Space sp = make_space();
+    const uint32_t n = new_notification();
     Notification* note = p.object<Notification>(n);
-    give(p, n, sp, 1, kW);
-    give(p, n, sp, 2, kR);
-    Worker a = spawn(p, sp, "a", 1);
-    Worker b = spawn(p, sp, "b", 2);
-    CHECK(as(p, a, ANVIL_SYS_notify_signal, {1, 0}) == kInvalidArg);
-    CHECK(as(p, a, ANVIL_SYS_notify_signal, {2, 1}) == kAccessDenied);  // needs WRITE
-    CHECK(as(p, b, ANVIL_SYS_notify_wait, {1}) == kAccessDenied);       // needs READ
-    CHECK(as(p, a, ANVIL_SYS_notify_signal, {3, 1}) == kInvalidCap);
+    give(n, sp, 1, kW);
+    give(n, sp, 2, kR);
+    Worker a = spawn(sp, "a", 1);
+    Worker b = spawn(sp, "b", 2);
+    CHECK(as(a, ANVIL_SYS_notify_signal, {1, 0}) == kInvalidArg);
+    CHECK(as(a, ANVIL_SYS_notify_signal, {2, 1}) == kAccessDenied);  // needs WRITE
+    CHECK(as(b, ANVIL_SYS_notify_wait, {1}) == kAccessDenied);       // needs READ
+    CHECK(as(a, ANVIL_SYS_notify_signal, {3, 1}) == kInvalidCap);
     CHECK(note->bits == 0);
 
-    CHECK(as(p, a, ANVIL_SYS_notify_signal, {1, 0x5}) == kOk);
-    CHECK(as(p, a, ANVIL_SYS_notify_signal, {1, 0x104}) == kOk);
+    CHECK(as(a, ANVIL_SYS_notify_signal, {1, 0x5}) == kOk);
+    CHECK(as(a, ANVIL_SYS_notify_signal, {1, 0x104}) == kOk);
     CHECK(note->bits == 0x105);
-    CHECK(as(p, b, ANVIL_SYS_notify_wait, {2}) == kOk);
+    CHECK(as(b, ANVIL_SYS_notify_wait, {2}) == kOk);
     CHECK(b.rdx() == 0x105);
     CHECK(note->bits == 0);
     // Nothing pending: the waiter blocks until a signal, which hands it the bits.
-    CHECK(as(p, b, ANVIL_SYS_notify_wait, {2}) == kBlocked);
+    CHECK(as(b, ANVIL_SYS_notify_wait, {2}) == kBlocked);
     CHECK(note->waiters().front() == b.t);
-    CHECK(as(p, a, ANVIL_SYS_notify_signal, {1, 0x8000000000000000ull}) == kOk);
+    CHECK(as(a, ANVIL_SYS_notify_signal, {1, 0x8000000000000000ull}) == kOk);
     CHECK(b.runnable());
     CHECK(b.rax() == kOk);
     CHECK(b.rdx() == 0x8000000000000000ull);
@@ -1575,19 +1515,19 @@ TEST_CASE("notify: signal ORs bits, wait takes and clears them, and bits=0 is IN
     check_no_ipc(b);
 }
 
-TEST_CASE("notify: one signal wakes one waiter (FIFO), and a destroyed notification wakes waiters with PEER_CLOSED") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Space sp = make_space(p);
-    const uint32_t n = new_notification(p);
+TEST_CASE_METHOD(IpcTest,
+                 "notify: one signal wakes one waiter (FIFO), and a destroyed notification wakes waiters with "
+                 "PEER_CLOSED") {
+    Space sp = make_space();
+    const uint32_t n = new_notification();
     Notification* note = p.object<Notification>(n);
-    give(p, n, sp, 1, kR | kW);
-    Worker w1 = spawn(p, sp, "w1", 1);
-    Worker w2 = spawn(p, sp, "w2", 2);
-    Worker w3 = spawn(p, sp, "w3", 3);
-    REQUIRE(as(p, w1, ANVIL_SYS_notify_wait, {1}) == kBlocked);
-    REQUIRE(as(p, w2, ANVIL_SYS_notify_wait, {1}) == kBlocked);
-    REQUIRE(as(p, w3, ANVIL_SYS_notify_wait, {1}) == kBlocked);
+    give(n, sp, 1, kR | kW);
+    Worker w1 = spawn(sp, "w1", 1);
+    Worker w2 = spawn(sp, "w2", 2);
+    Worker w3 = spawn(sp, "w3", 3);
+    REQUIRE(as(w1, ANVIL_SYS_notify_wait, {1}) == kBlocked);
+    REQUIRE(as(w2, ANVIL_SYS_notify_wait, {1}) == kBlocked);
+    REQUIRE(as(w3, ANVIL_SYS_notify_wait, {1}) == kBlocked);
     CHECK(note->waiters().size() == 3);
     // The controller signals through its own cap.
     CHECK(p.sys(ANVIL_SYS_notify_signal, n, 0x3).status == kOk);
@@ -1652,26 +1592,24 @@ void check_fault_msg(const anvil_msg_t& m, const Worker& w, uint32_t kind, uint3
 
 }  // namespace
 
-TEST_CASE("fault endpoint: thread_exit sends an EXIT message with the fault cap's badge") {
+TEST_CASE_METHOD(IpcTest, "fault endpoint: thread_exit sends an EXIT message with the fault cap's badge") {
     const bool receiver_first = GENERATE(true, false);
     INFO((receiver_first ? "receiver first" : "exit first"));
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+    Pair x = make_ep_pair();
     const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xfa0).out0;
-    Worker t = spawn(p, x.cs, "t", 1, fcap);
-    Worker m = spawn(p, x.ss, "monitor", 2);
+    Worker t = spawn(x.cs, "t", 1, fcap);
+    Worker m = spawn(x.ss, "monitor", 2);
     x.ss.put(kA, recv_buf({ANVIL_SLOT_ANY}));
     if (receiver_first) {
-        REQUIRE(recv(p, m, kEp, kA) == kBlocked);
-        as(p, t, ANVIL_SYS_thread_exit, {static_cast<uint64_t>(-7)});
+        REQUIRE(recv(m, kEp, kA) == kBlocked);
+        as(t, ANVIL_SYS_thread_exit, {static_cast<uint64_t>(-7)});
         CHECK(m.runnable());
         CHECK(m.rax() == kOk);
     } else {
-        as(p, t, ANVIL_SYS_thread_exit, {static_cast<uint64_t>(-7)});
+        as(t, ANVIL_SYS_thread_exit, {static_cast<uint64_t>(-7)});
         CHECK(t->ipc.wait == IpcWait::kFaultMsg);
         CHECK(x.e->senders().front() == t.t);
-        REQUIRE(recv(p, m, kEp, kA) == kOk);
+        REQUIRE(recv(m, kEp, kA) == kOk);
     }
     CHECK(m.rdx() == 0xfa0);
     CHECK(t.state() == ThreadState::kExited);
@@ -1683,41 +1621,38 @@ TEST_CASE("fault endpoint: thread_exit sends an EXIT message with the fault cap'
     CHECK(run_next(1) == "idle");
 }
 
-TEST_CASE("fault endpoint: x87 and SIMD floating-point exceptions are faults of their own kinds (MF, XM)") {
+TEST_CASE_METHOD(IpcTest,
+                 "fault endpoint: x87 and SIMD floating-point exceptions are faults of their own kinds (MF, XM)") {
     // Kinds from vectors as both backends decode them (kernel::fault_kind_of_vector).
     const uint64_t vector = GENERATE(16, 19);
     const uint32_t kind = vector == 16 ? ANVIL_FAULT_KIND_MF : ANVIL_FAULT_KIND_XM;
     CHECK(kernel::fault_kind_of_vector(vector) == (vector == 16 ? kernel::FaultKind::kX87 : kernel::FaultKind::kSimd));
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+    Pair x = make_ep_pair();
     const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xf3).out0;
-    Worker t = spawn(p, x.cs, "t", 1, fcap);
-    Worker m = spawn(p, x.ss, "monitor", 2);
+    Worker t = spawn(x.cs, "t", 1, fcap);
+    Worker m = spawn(x.ss, "monitor", 2);
     x.ss.put(kA, recv_buf());
-    run(p, t);
+    run(t);
     t->regs().rip = 0x402000;
     kernel::on_fault(1, kernel::FaultInfo{kernel::fault_kind_of_vector(vector), kernel::FaultAccess::kNone, 0,
                                           vector, 0});
     CHECK(t.state() == ThreadState::kFaulted);
-    REQUIRE(recv(p, m, kEp, kA) == kOk);
+    REQUIRE(recv(m, kEp, kA) == kOk);
     check_fault_msg(x.ss.msg(kA), t, kind, 0, 0, 0x402000, 0);
     CHECK(fault_of(x.ss.msg(kA)).vector == vector);
 }
 
-TEST_CASE("fault endpoint: a page fault sends a PAGE message with access and address") {
+TEST_CASE_METHOD(IpcTest, "fault endpoint: a page fault sends a PAGE message with access and address") {
     const bool receiver_first = GENERATE(true, false);
     INFO((receiver_first ? "receiver first" : "fault first"));
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+    Pair x = make_ep_pair();
     const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xf1).out0;
-    Worker t = spawn(p, x.cs, "t", 1, fcap);
-    Worker m = spawn(p, x.ss, "monitor", 2);
+    Worker t = spawn(x.cs, "t", 1, fcap);
+    Worker m = spawn(x.ss, "monitor", 2);
     x.ss.put(kA, recv_buf());
     if (receiver_first)
-        REQUIRE(recv(p, m, kEp, kA) == kBlocked);
-    run(p, t);
+        REQUIRE(recv(m, kEp, kA) == kBlocked);
+    run(t);
     t->regs().rip = 0x402345;
     kernel::on_fault(1, kernel::FaultInfo{kernel::FaultKind::kPageProtection, kernel::FaultAccess::kWrite,
                                           kUserRoPage + 8, 14, 7});
@@ -1726,81 +1661,79 @@ TEST_CASE("fault endpoint: a page fault sends a PAGE message with access and add
     if (receiver_first)
         CHECK(m.rax() == kOk);
     else
-        REQUIRE(recv(p, m, kEp, kA) == kOk);
+        REQUIRE(recv(m, kEp, kA) == kOk);
     CHECK(m.rdx() == 0xf1);
     check_fault_msg(x.ss.msg(kA), t, ANVIL_FAULT_KIND_PAGE, 2, kUserRoPage + 8, 0x402345, 0);
     CHECK(ep_idle(x.e));
     check_no_ipc(t);
 }
 
-TEST_CASE("fault endpoint: other fault kinds, queued messages are FIFO with other senders, and none without an "
-          "endpoint") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 0x5);
+TEST_CASE_METHOD(IpcTest,
+                 "fault endpoint: other fault kinds, queued messages are FIFO with other senders, and none without "
+                 "an endpoint") {
+    Pair x = make_ep_pair(0x5);
     const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xf2).out0;
-    Worker t1 = spawn(p, x.cs, "t1", 1, fcap);
-    Worker s = spawn(p, x.cs, "s", 2);
-    Worker t2 = spawn(p, x.cs, "t2", 3, fcap);
-    Worker loner = spawn(p, x.cs, "loner", 1);  // no fault endpoint
-    run(p, t1);
+    Worker t1 = spawn(x.cs, "t1", 1, fcap);
+    Worker s = spawn(x.cs, "s", 2);
+    Worker t2 = spawn(x.cs, "t2", 3, fcap);
+    Worker loner = spawn(x.cs, "loner", 1);  // no fault endpoint
+    run(t1);
     kernel::on_fault(1, kernel::FaultInfo{kernel::FaultKind::kInvalidOpcode, kernel::FaultAccess::kNone, 0, 6, 0});
     x.cs.put(kA, send_msg(99));
-    REQUIRE(send(p, s, kEp, kA) == kBlocked);
-    run(p, t2);
+    REQUIRE(send(s, kEp, kA) == kBlocked);
+    run(t2);
     kernel::on_fault(3, kernel::FaultInfo{kernel::FaultKind::kDivide, kernel::FaultAccess::kNone, 0, 0, 0});
-    as(p, loner, ANVIL_SYS_thread_exit, {1});
+    as(loner, ANVIL_SYS_thread_exit, {1});
     CHECK(loner.state() == ThreadState::kExited);
     CHECK(x.e->senders().size() == 3);
 
-    Worker m = spawn(p, x.ss, "monitor", 2);
+    Worker m = spawn(x.ss, "monitor", 2);
     x.ss.put(kA, recv_buf());
-    REQUIRE(recv(p, m, kEp, kA) == kOk);
+    REQUIRE(recv(m, kEp, kA) == kOk);
     CHECK(m.rdx() == 0xf2);
     check_fault_msg(x.ss.msg(kA), t1, ANVIL_FAULT_KIND_UD, 0, 0, kRip, 0);
     x.ss.put(kA, recv_buf());
-    REQUIRE(recv(p, m, kEp, kA) == kOk);
+    REQUIRE(recv(m, kEp, kA) == kOk);
     CHECK(m.rdx() == 0x5);
     CHECK(x.ss.msg(kA).label == 99);
     CHECK(s.rax() == kOk);
     x.ss.put(kA, recv_buf());
-    REQUIRE(recv(p, m, kEp, kA) == kOk);
+    REQUIRE(recv(m, kEp, kA) == kOk);
     check_fault_msg(x.ss.msg(kA), t2, ANVIL_FAULT_KIND_DE, 0, 0, kRip, 0);
     CHECK(ep_idle(x.e));
     x.ss.put(kA, recv_buf());
-    CHECK(try_recv(p, m, kEp, kA) == kEWouldBlock);
+    CHECK(try_recv(m, kEp, kA) == kEWouldBlock);
     for (const Worker* w : {&t1, &s, &t2, &loner, &m})
         check_no_ipc(*w);
 }
 
-TEST_CASE("fault endpoint: a queued fault message goes away with its thread, and a bad monitor buffer fails the "
-          "monitor") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+TEST_CASE_METHOD(IpcTest,
+                 "fault endpoint: a queued fault message goes away with its thread, and a bad monitor buffer fails "
+                 "the monitor") {
+    Pair x = make_ep_pair();
     const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xf3).out0;
-    Worker t = spawn(p, x.cs, "t", 1, fcap);
-    Worker m = spawn(p, x.ss, "monitor", 2);
+    Worker t = spawn(x.cs, "t", 1, fcap);
+    Worker m = spawn(x.ss, "monitor", 2);
     SECTION("the thread is destroyed while its message waits") {
-        as(p, t, ANVIL_SYS_thread_exit, {4});
+        as(t, ANVIL_SYS_thread_exit, {4});
         REQUIRE(x.e->senders().front() == t.t);
         REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, t.slot).status == kOk);
         CHECK(ep_idle(x.e));
         x.ss.put(kA, recv_buf());
-        CHECK(try_recv(p, m, kEp, kA) == kEWouldBlock);
+        CHECK(try_recv(m, kEp, kA) == kEWouldBlock);
     }
     SECTION("the waiting monitor's buffer went bad: it fails, the message queues") {
-        Space ms2 = make_space(p);
-        give(p, x.ep, ms2, 1, kR);
+        Space ms2 = make_space();
+        give(x.ep, ms2, 1, kR);
         x.ss.put(kA, recv_buf());
-        REQUIRE(recv(p, m, kEp, kA) == kBlocked);
+        REQUIRE(recv(m, kEp, kA) == kBlocked);
         REQUIRE(p.sys(ANVIL_SYS_vma_unmap, x.ss.vs_slot, kUserBuf, kUserBufSize).status == kOk);
-        as(p, t, ANVIL_SYS_thread_exit, {4});
+        as(t, ANVIL_SYS_thread_exit, {4});
         CHECK(m.rax() == kFault);
         CHECK(x.e->senders().front() == t.t);
-        Worker m2 = spawn(p, ms2, "m2", 3);
+        Worker m2 = spawn(ms2, "m2", 3);
         ms2.put(kA, recv_buf());
-        REQUIRE(recv(p, m2, 1, kA) == kOk);
+        REQUIRE(recv(m2, 1, kA) == kOk);
         CHECK(m2.rdx() == 0xf3);
         check_fault_msg(ms2.msg(kA), t, ANVIL_FAULT_KIND_EXIT, 0, 0, kRip, 4);
     }
@@ -1810,8 +1743,7 @@ TEST_CASE("fault endpoint: a queued fault message goes away with its thread, and
 
 // ---- resources ----------------------------------------------------------------------------
 
-TEST_CASE("ipc: after a full exchange, refcounts and frames come back and no thread waits anywhere") {
-    SmpGuard smp(kCpus);
+TEST_CASE_METHOD(FourCpus, "ipc: after a full exchange, refcounts and frames come back and no thread waits anywhere") {
     // One warm-up round so the kernel heap has its slabs; the second must give
     // back every frame.
     size_t before = 0;
@@ -1819,24 +1751,25 @@ TEST_CASE("ipc: after a full exchange, refcounts and frames come back and no thr
         INFO("round " << round);
         before = kernel::frames().free_count();
         {
-            TestProcess p(255);
-            Pair x = make_ep_pair(p, 0x1);
+            Controller ctl;  // a fresh one each round: its process goes at the end of the block
+            TestProcess& p = ctl.p;
+            Pair x = ctl.make_ep_pair(0x1);
             const uint32_t vmo = p.new_vmo(4 * kPage);
             kernel::KObject* vobj = p.cap(vmo)->object;
-            give(p, vmo, x.cs, 5, kR | kW | kG | kM);
+            ctl.give(vmo, x.cs, 5, kR | kW | kG | kM);
             const uint32_t ep_refs = x.e->refs();
             const uint32_t vmo_refs = vobj->refs();
-            Worker c = spawn(p, x.cs, "client", 1);
-            Worker srv = spawn(p, x.ss, "server", 2);
+            Worker c = ctl.spawn(x.cs, "client", 1);
+            Worker srv = ctl.spawn(x.ss, "server", 2);
             x.cs.put(kA, send_msg(1, pattern(1024), {5, kEp}));
             x.cs.put(kB, recv_buf());
             x.ss.put(kA, recv_buf({ANVIL_SLOT_ANY, ANVIL_SLOT_ANY}));
-            REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-            REQUIRE(recv(p, srv, kEp, kA) == kOk);
+            REQUIRE(ctl.call(c, kEp, kA, kB) == kBlocked);
+            REQUIRE(ctl.recv(srv, kEp, kA) == kOk);
             CHECK(x.e->refs() == ep_refs + 1);
             CHECK(vobj->refs() == vmo_refs + 1);
             x.ss.put(kB, send_msg(2, pattern(1024, 1)));
-            REQUIRE(reply(p, srv, kB) == kOk);
+            REQUIRE(ctl.reply(srv, kB) == kOk);
             CHECK(c.rax() == kOk);
             // The server drops what it got.
             REQUIRE(p.sys(ANVIL_SYS_cap_delete, x.ss.cn_slot, 2).status == kOk);
@@ -1849,8 +1782,8 @@ TEST_CASE("ipc: after a full exchange, refcounts and frames come back and no thr
             // A call is outstanding when the process goes: destruction must unhook both.
             x.ss.put(kA, recv_buf());
             x.cs.put(kA, send_msg(3));
-            REQUIRE(recv(p, srv, kEp, kA) == kBlocked);
-            REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
+            REQUIRE(ctl.recv(srv, kEp, kA) == kBlocked);
+            REQUIRE(ctl.call(c, kEp, kA, kB) == kBlocked);
             REQUIRE(c->ipc.wait == IpcWait::kReply);
         }
         CHECK(scheduler_clean());
@@ -1859,24 +1792,22 @@ TEST_CASE("ipc: after a full exchange, refcounts and frames come back and no thr
     }
 }
 
-TEST_CASE("ipc: data crossing page and mapping boundaries, from a mapping at a VMO offset") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p, 1);
+TEST_CASE_METHOD(IpcTest, "ipc: data crossing page and mapping boundaries, from a mapping at a VMO offset") {
+    Pair x = make_ep_pair(1);
     // Receiver: two separate VMOs mapped back to back, the first at offset 1 page.
     const uint64_t kWin = 0x30000000;
     const uint32_t v1 = p.new_vmo(3 * kPage), v2 = p.new_vmo(kPage);
     REQUIRE(p.sys(ANVIL_SYS_vma_map, x.ss.vs_slot, kWin, v1, kPage, kPage, kR | kW).status == kOk);
     REQUIRE(p.sys(ANVIL_SYS_vma_map, x.ss.vs_slot, kWin + kPage, v2, 0, kPage, kR | kW).status == kOk);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.ss, "r", 2);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.ss, "r", 2);
     const Bytes data = pattern(1024, 77);
     const uint64_t send_va = kUserBuf + kPage - 300;  // straddles a page of the sender
     const uint64_t recv_va = kWin + kPage - 700;      // straddles the two mappings
     x.cs.put(send_va, send_msg(0x99, data));
     x.ss.put(recv_va, recv_buf());
-    REQUIRE(recv(p, r, kEp, recv_va) == kBlocked);
-    REQUIRE(send(p, s, kEp, send_va) == kOk);
+    REQUIRE(recv(r, kEp, recv_va) == kBlocked);
+    REQUIRE(send(s, kEp, send_va) == kOk);
     CHECK(r.rax() == kOk);
     check_delivered(x.ss.msg(recv_va), 0x99, data);
     // The bytes are really in the VMOs, at the mapping's offset.
@@ -1889,22 +1820,21 @@ TEST_CASE("ipc: data crossing page and mapping boundaries, from a mapping at a V
     CHECK(std::memcmp(in_v2.data(), data.data() + in_v1.size(), in_v2.size()) == 0);
 }
 
-TEST_CASE("ipc: a reply whose caps meet an occupied slot in the caller's reply buffer fails the caller only") {
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: a reply whose caps meet an occupied slot in the caller's reply buffer fails the caller only") {
+    Pair x = make_ep_pair();
     const uint32_t vmo = p.new_vmo(kPage);
-    give(p, vmo, x.ss, 5, kR | kG);
-    give(p, vmo, x.cs, 9, kR);  // occupies the slot the caller offers
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker srv = spawn(p, x.ss, "server", 2);
+    give(vmo, x.ss, 5, kR | kG);
+    give(vmo, x.cs, 9, kR);  // occupies the slot the caller offers
+    Worker c = spawn(x.cs, "client", 1);
+    Worker srv = spawn(x.ss, "server", 2);
     x.cs.put(kA, send_msg(1));
     x.cs.put(kB, recv_buf({9}));
     x.ss.put(kA, recv_buf());
     x.ss.put(kB, send_msg(2, {}, {5}));
-    REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
-    REQUIRE(recv(p, srv, kEp, kA) == kOk);
-    CHECK(reply(p, srv, kB) == kOk);
+    REQUIRE(call(c, kEp, kA, kB) == kBlocked);
+    REQUIRE(recv(srv, kEp, kA) == kOk);
+    CHECK(reply(srv, kB) == kOk);
     CHECK(c.runnable());
     CHECK(c.rax() == kSlotOccupied);
     CHECK(x.cs.cn->used() == 2);
@@ -1915,25 +1845,24 @@ TEST_CASE("ipc: a reply whose caps meet an occupied slot in the caller's reply b
 
 // The sender's message and the receiver's buffer may overlap (two threads of one
 // address space, or a shared VMO): the copy must behave like memmove.
-TEST_CASE("ipc: overlapping send and receive buffers in one address space: the receiver gets the sent bytes") {
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: overlapping send and receive buffers in one address space: the receiver gets the sent bytes") {
     const uint64_t shift = GENERATE(uint64_t{64}, uint64_t{0});
     INFO("receive buffer at send buffer + " << shift);
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
-    Pair x = make_ep_pair(p);
-    give(p, x.ep, x.cs, 2, kR);
-    Worker s = spawn(p, x.cs, "s", 1);
-    Worker r = spawn(p, x.cs, "r", 2);  // same space as the sender
+    Pair x = make_ep_pair();
+    give(x.ep, x.cs, 2, kR);
+    Worker s = spawn(x.cs, "s", 1);
+    Worker r = spawn(x.cs, "r", 2);  // same space as the sender
     const Bytes data = pattern(1024, 7);
     x.cs.put(kA, send_msg(1, data));
     anvil_msg_t head = recv_buf();
     REQUIRE(x.cs.vs->copy_out(kA + shift + 12, &head.ncaps, 4) == ANVIL_OK);  // offers no caps
-    REQUIRE(recv(p, r, 2, kA + shift) == kBlocked);
+    REQUIRE(recv(r, 2, kA + shift) == kBlocked);
     // The receiver's header overlaps the sender's data: what is sent is the data
     // as it stands in memory at the rendezvous.
     const anvil_msg_t sent = x.cs.msg(kA);
     const Bytes expected(sent.data, sent.data + 1024);
-    REQUIRE(send(p, s, kEp, kA) == kOk);
+    REQUIRE(send(s, kEp, kA) == kOk);
     CHECK(r.rax() == kOk);
     const anvil_msg_t got = x.cs.msg(kA + shift);
     CHECK(got.label == 1);
@@ -1951,19 +1880,6 @@ TEST_CASE("ipc: overlapping send and receive buffers in one address space: the r
 
 namespace {
 
-// Client and server pinned to the same CPU, so the fast path may hand over.
-struct SameCpu {
-    Pair x;
-    Worker c, s;
-};
-
-SameCpu same_cpu_pair(TestProcess& p) {
-    Pair x = make_ep_pair(p, 0xfa57);
-    Worker c = spawn(p, x.cs, "client", 1);
-    Worker s = spawn(p, x.ss, "server", 1);
-    return {x, c, s};
-}
-
 // Restores the fast-path setting the test found.
 struct FastPath {
     bool saved = kernel::ipc_fastpath_enabled();
@@ -1973,14 +1889,13 @@ struct FastPath {
 
 }  // namespace
 
-TEST_CASE("ipc fast path: call and reply_recv give the same results either way, and only placement differs") {
+TEST_CASE_METHOD(IpcTest,
+                 "ipc fast path: call and reply_recv give the same results either way, and only placement differs") {
     const bool fast = GENERATE(true, false);
     INFO("fast path " << (fast ? "on" : "off"));
     FastPath mode(fast);
-    SmpGuard smp(kCpus);
-    TestProcess p(255);
     REQUIRE(kernel::ipc_fastpath_enabled() == fast);  // nothing set up above may switch it back
-    SameCpu w = same_cpu_pair(p);
+    SameCpu w = same_cpu_pair();
     const Bytes req = pattern(kernel::kIpcFastBytes, 5), rep = pattern(3, 8);
     w.x.cs.put(kA, send_msg(0x11, req));
     w.x.cs.put(kB, recv_buf());
@@ -1988,8 +1903,8 @@ TEST_CASE("ipc fast path: call and reply_recv give the same results either way, 
     w.x.ss.put(kB, send_msg(0x22, rep));
     const uint64_t before = kernel::ipc_fastpath_count();
 
-    REQUIRE(recv(p, w.s, kEp, kA) == kBlocked);
-    REQUIRE(call(p, w.c, kEp, kA, kB) == kBlocked);
+    REQUIRE(recv(w.s, kEp, kA) == kBlocked);
+    REQUIRE(call(w.c, kEp, kA, kB) == kBlocked);
     CHECK(w.c->ipc.wait == IpcWait::kReply);
     CHECK(w.s->ipc.reply_to == w.c.t);
     CHECK(w.s.rax() == kOk);
@@ -2007,7 +1922,7 @@ TEST_CASE("ipc fast path: call and reply_recv give the same results either way, 
 
     // The server answers and waits for the next call: the client gets the CPU.
     w.x.ss.put(kA, recv_buf());
-    REQUIRE(reply_recv(p, w.s, kEp, kB, kA) == kBlocked);
+    REQUIRE(reply_recv(w.s, kEp, kB, kA) == kBlocked);
     CHECK(w.c.rax() == kOk);
     check_delivered(w.x.cs.msg(kB), 0x22, rep);
     check_no_ipc(w.c);
@@ -2021,52 +1936,51 @@ TEST_CASE("ipc fast path: call and reply_recv give the same results either way, 
     }
 }
 
-TEST_CASE("ipc fast path: long messages, caps, other CPUs and better queued threads take the slow path") {
-    SmpGuard smp(kCpus);
+TEST_CASE_METHOD(IpcTest,
+                 "ipc fast path: long messages, caps, other CPUs and better queued threads take the slow path") {
     FastPath mode(true);
-    TestProcess p(255);
     const uint64_t before = kernel::ipc_fastpath_count();
 
     SECTION("a message one byte longer than kIpcFastBytes") {
-        SameCpu w = same_cpu_pair(p);
+        SameCpu w = same_cpu_pair();
         w.x.cs.put(kA, send_msg(1, pattern(kernel::kIpcFastBytes + 1)));
         w.x.ss.put(kA, recv_buf());
-        REQUIRE(recv(p, w.s, kEp, kA) == kBlocked);
-        REQUIRE(call(p, w.c, kEp, kA, kB) == kBlocked);
+        REQUIRE(recv(w.s, kEp, kA) == kBlocked);
+        REQUIRE(call(w.c, kEp, kA, kB) == kBlocked);
         CHECK(w.s.runnable());
     }
     SECTION("a message carrying a cap") {
-        SameCpu w = same_cpu_pair(p);
+        SameCpu w = same_cpu_pair();
         const uint32_t vmo = p.new_vmo(kPage);
-        give(p, vmo, w.x.cs, 5, kR | kG);
+        give(vmo, w.x.cs, 5, kR | kG);
         w.x.cs.put(kA, send_msg(1, {}, {5}));
         w.x.ss.put(kA, recv_buf({ANVIL_SLOT_ANY}));
-        REQUIRE(recv(p, w.s, kEp, kA) == kBlocked);
-        REQUIRE(call(p, w.c, kEp, kA, kB) == kBlocked);
+        REQUIRE(recv(w.s, kEp, kA) == kBlocked);
+        REQUIRE(call(w.c, kEp, kA, kB) == kBlocked);
         CHECK(w.s.runnable());
         CHECK(w.x.ss.msg(kA).ncaps == 1);
     }
     SECTION("a server pinned to another CPU") {
-        Pair x = make_ep_pair(p);
-        Worker c = spawn(p, x.cs, "client", 1);
-        Worker s = spawn(p, x.ss, "server", 2);
+        Pair x = make_ep_pair();
+        Worker c = spawn(x.cs, "client", 1);
+        Worker s = spawn(x.ss, "server", 2);
         x.cs.put(kA, send_msg(1));
         x.ss.put(kA, recv_buf());
-        REQUIRE(recv(p, s, kEp, kA) == kBlocked);
-        REQUIRE(call(p, c, kEp, kA, kB) == kBlocked);
+        REQUIRE(recv(s, kEp, kA) == kBlocked);
+        REQUIRE(call(c, kEp, kA, kB) == kBlocked);
         CHECK(s.runnable());
         CHECK(s->cpu() == 2);
     }
     SECTION("a better thread already queued on the CPU") {
-        SameCpu w = same_cpu_pair(p);
-        Space other = make_space(p);
-        Worker vip = spawn(p, other, "vip", 1, 0, 90);
+        SameCpu w = same_cpu_pair();
+        Space other = make_space();
+        Worker vip = spawn(other, "vip", 1, 0, 90);
         w.x.cs.put(kA, send_msg(1));
         w.x.ss.put(kA, recv_buf());
-        REQUIRE(recv(p, w.s, kEp, kA) == kBlocked);
-        run(p, w.c);
+        REQUIRE(recv(w.s, kEp, kA) == kBlocked);
+        run(w.c);
         REQUIRE(p.sys(ANVIL_SYS_tcb_resume, vip.slot).status == kOk);  // queued behind the client
-        REQUIRE(call(p, w.c, kEp, kA, kB) == kBlocked);
+        REQUIRE(call(w.c, kEp, kA, kB) == kBlocked);
         CHECK(w.s.runnable());
         CHECK(run_next(1) == "vip");
     }

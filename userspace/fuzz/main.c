@@ -557,8 +557,6 @@ static uint32_t cnode_size(void)
     return 16;
 }
 
-static const anvil_syscall_desc_t k_descs[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
-
 static unsigned popcount32(uint32_t v)
 {
     unsigned n = 0;
@@ -637,7 +635,7 @@ static int report(int verbose)
            (unsigned long long)victims);
     if (verbose) {
         for (uint32_t b = 0; b < FZ_BUCKETS; b++) {
-            printf("fuzz:   %-20s", b < ANVIL_SYS_COUNT ? k_descs[b].name : "(out of range)");
+            printf("fuzz:   %-20s", b < ANVIL_SYS_COUNT ? anvil_syscall_desc(b)->name : "(out of range)");
             for (int st = 0; st < FZ_STATUSES; st++)
                 if (pairs[b] & (1u << st))
                     printf(" %s=%u", short_status(-st), counts[b][st]);

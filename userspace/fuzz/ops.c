@@ -11,8 +11,6 @@
 /* Failures a process prints in full; the rest are only counted. */
 #define FZ_PRINT_LIMIT 12u
 
-static const anvil_syscall_desc_t k_desc[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
-
 /* ---- random numbers -------------------------------------------------------------- */
 
 uint64_t fz_mix(uint64_t x)
@@ -125,7 +123,8 @@ void fz_fail(struct fz_thread *t, const char *what, uint64_t nr, const uint64_t 
     const uint64_t n = __atomic_fetch_add(&g_fz.stats->failures, 1, __ATOMIC_RELAXED);
     if (n >= FZ_PRINT_LIMIT)
         return;
-    const char *name = nr < ANVIL_SYS_COUNT ? k_desc[nr].name : "(out of range)";
+    const anvil_syscall_desc_t *desc = anvil_syscall_desc(nr);
+    const char *name = desc ? desc->name : "(out of range)";
     if (a) {
         printf("fuzz: FAIL seed %llu process %u %s %u op %llu: %s: nr %llu %s(%#llx, %#llx, %#llx, %#llx, %#llx, "
                "%#llx, %#llx) -> %lld %s\n",

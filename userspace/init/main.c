@@ -13,6 +13,7 @@
 #include <anvil/anvil.h>
 #include <anvil/cpio.h>
 #include <anvil/debug.h>
+#include <anvil/exit_codes.h>
 #include <anvil/process.h>
 #include <anvil/services.h>
 #include <stdio.h>
@@ -194,7 +195,7 @@ static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdli
         printf("init: %s stopped: %s at 0x%llx (rip 0x%llx)\n", e->name, kind_name(f->kind),
                (unsigned long long)f->address, (unsigned long long)f->rip);
     if (e->is_main) {
-        *halt_code = f->kind == ANVIL_FAULT_KIND_EXIT ? (int)f->exit_code : 125;
+        *halt_code = f->kind == ANVIL_FAULT_KIND_EXIT ? (int)f->exit_code : ANVIL_EXIT_INIT_FAULTED;
         return 1;
     }
     stop_service(index);

@@ -1,6 +1,7 @@
 /* The contract between the test suite (parent) and test-child: what the start
- * argument selects, which slots hold which caps, and the layout of the shared
- * page through which they synchronise (there is no IPC yet). */
+ * argument selects, which slots hold which caps, the layout of the shared page
+ * through which they synchronise, and the requests of CHILD_IPC_SERVER (the one
+ * mode that talks over an endpoint). */
 #ifndef ANVIL_TEST_CHILD_PROTO_H
 #define ANVIL_TEST_CHILD_PROTO_H
 

@@ -6,7 +6,8 @@
 #include <anvil/anvil.h>
 #include <anvil/debug.h>
 
-/* A test returns 0 on success; on failure it has called fail(). */
+/* A test returns 0 on success; on failure it returns what test_fail() did
+ * (CHECK does both), or TEST_SKIPPED through SKIP. */
 typedef int (*test_fn)(void);
 
 struct test_case {

@@ -1,8 +1,11 @@
 // The hardware abstraction layer: the only interface kernel/ may call below itself.
 //
 // Two backends implement it, chosen at link time: hal/x86_64 (real hardware / QEMU)
-// and hal/sim (the Unicorn-based simulator). Nothing in this header may name a
-// backend. Calls are made with the big kernel lock held unless noted.
+// and hal/sim (the Unicorn-based simulator). Every declaration is the same for
+// both, and the kernel must not depend on which one runs; where the backends
+// differ in a way a caller can see (whether machine_halt returns, which
+// registers an entry saves), the item's comment says what each does. Calls are
+// made with the big kernel lock held unless noted.
 #pragma once
 
 #include <stddef.h>

@@ -2,6 +2,8 @@
 #ifndef ANVIL_STATUS_H
 #define ANVIL_STATUS_H
 
+#include <anvil/types.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,8 +37,20 @@ enum { ANVIL_STATUS_LIST(ANVIL_STATUS_ENUM_ITEM) };
 /* The most negative status code; anything below it is not a status. */
 #define ANVIL_STATUS_MIN (-15)
 
-/* The name of a status code ("ANVIL_ERR_FAULT"), or "ANVIL_ERR_?" if unknown. */
-const char *anvil_status_str(anvil_status_t s);
+/* The name of status `s` ("ANVIL_ERR_FAULT"), or `unknown` if it is none: the
+ * one lookup of status names, which the kernel's tests, libanvil and every host
+ * tool use. */
+ANVIL_INLINE const char *anvil_status_name(anvil_status_t s, const char *unknown)
+{
+    switch (s) {
+#define ANVIL_STATUS_CASE(name, value, desc) \
+    case value:                              \
+        return #name;
+        ANVIL_STATUS_LIST(ANVIL_STATUS_CASE)
+#undef ANVIL_STATUS_CASE
+    }
+    return unknown;
+}
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,8 @@
  *
  * This X-macro drives the kernel's dispatch (kernel/syscall/dispatch.cpp), the C
  * wrappers of libanvil (userspace/libanvil/include/anvil/syscall_wrappers.h), and
- * every tool that names a syscall (trace dump, debugger). Adding a syscall is one
+ * anvil_syscall_desc below, through which every program that names a syscall
+ * finds it. Adding a syscall is one
  * line here plus its handler `kernel::sys_<name>` in kernel/syscall/.
  *
  * Calling convention (x86-64, both backends):
@@ -144,7 +145,7 @@ enum { ANVIL_SYSCALLS(ANVIL_SYS_ENUM_ITEM) ANVIL_SYS_COUNT };
 #define ANVIL_SYSCALL_NIN(...) (0 ANVIL_PP_MAP(ANVIL_PARAM_NIN, ANVIL_PP_NOTHING, __VA_ARGS__))
 #define ANVIL_SYSCALL_NOUT(...) (0 ANVIL_PP_MAP(ANVIL_PARAM_NOUT, ANVIL_PP_NOTHING, __VA_ARGS__))
 
-/* Static description of one syscall, for printers (trace dump, debugger). */
+/* Static description of one syscall, for printers (trace dump, debugger, fuzzer). */
 typedef struct anvil_syscall_desc {
     const char *name;
     unsigned nin;
@@ -153,11 +154,20 @@ typedef struct anvil_syscall_desc {
     const char *out_names[ANVIL_SYSCALL_MAX_OUTS + 1];
 } anvil_syscall_desc_t;
 
-/* Initializer of an anvil_syscall_desc_t from a table row:
- *   static const anvil_syscall_desc_t t[] = { ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT) }; */
+/* Initializer of an anvil_syscall_desc_t from a table row (anvil_syscall_desc's table). */
 #define ANVIL_SYSCALL_DESC_INIT(num, name, wrap, ...)                                    \
     {#name, ANVIL_SYSCALL_NIN(__VA_ARGS__), ANVIL_SYSCALL_NOUT(__VA_ARGS__),             \
      {ANVIL_PP_MAP(ANVIL_PARAM_INNAME, ANVIL_PP_NOTHING, __VA_ARGS__) 0},                \
      {ANVIL_PP_MAP(ANVIL_PARAM_OUTNAME, ANVIL_PP_NOTHING, __VA_ARGS__) 0}},
+
+/* The description of syscall `number` (its name, argument and out names), or null
+ * for a number this build does not have: the one table of descriptions, where
+ * the trace tools, the debugger, the GDB stub, the fuzzer and the tests look
+ * syscalls up. */
+ANVIL_INLINE const anvil_syscall_desc_t *anvil_syscall_desc(uint64_t number)
+{
+    static const anvil_syscall_desc_t descs[] = {ANVIL_SYSCALLS(ANVIL_SYSCALL_DESC_INIT)};
+    return number < ANVIL_SYS_COUNT ? &descs[number] : 0;
+}
 
 #endif /* ANVIL_SYSCALLS_H */

@@ -4,6 +4,14 @@
 
 #include <stdint.h>
 
+/* Functions defined in these headers (the name lookups): `inline` in C++, so a
+ * program holds one copy of their tables; `static inline` in C. */
+#ifdef __cplusplus
+#define ANVIL_INLINE inline
+#else
+#define ANVIL_INLINE static inline
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

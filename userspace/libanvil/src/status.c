@@ -1,13 +1,6 @@
-#include <anvil/status.h>
+#include <anvil/anvil.h>
 
 const char *anvil_status_str(anvil_status_t s)
 {
-    switch (s) {
-#define ANVIL_STATUS_CASE(name, value, desc) \
-    case name:                               \
-        return #name;
-        ANVIL_STATUS_LIST(ANVIL_STATUS_CASE)
-#undef ANVIL_STATUS_CASE
-    }
-    return "ANVIL_ERR_?";
+    return anvil_status_name(s, "ANVIL_ERR_?");
 }

@@ -12,6 +12,10 @@
 extern "C" {
 #endif
 
+/* The name of a status code ("ANVIL_ERR_FAULT"), or "ANVIL_ERR_?" if unknown
+ * (anvil_status_name's, libanvil/src/status.c). */
+const char *anvil_status_str(anvil_status_t s);
+
 /* Copies the cap at (src_cnode, src_slot) into (dst_cnode, dst_slot) with
  * rights & rights_mask and, for an unbadged endpoint/notification, a badge. */
 static inline anvil_status_t anvil_cap_copy(anvil_cap_t src_cnode, uint32_t src_slot,

@@ -1,0 +1,39 @@
+// The simulator's test hooks (hal/sim/test_hooks.h): the kernel's hook points
+// counted, and the one the plan names fired.
+#include "hal/sim/test_hooks.h"
+
+#include "kernel/trace/trace.h"
+
+#include <hal/test_hooks.h>
+
+namespace sim {
+
+namespace {
+TestHookPlan g_plan;
+uint64_t g_syscalls_done = 0;  // kSyscallDone points passed
+uint64_t g_handoffs = 0;       // kIpcHandoff points passed
+uint64_t g_refused_at_record = 0;
+}  // namespace
+
+void set_test_hooks(const TestHookPlan& plan) {
+    g_plan = plan;
+    g_syscalls_done = g_handoffs = g_refused_at_record = 0;
+}
+
+uint64_t refused_handoff_record() { return g_refused_at_record; }
+
+}  // namespace sim
+
+bool hal::test_hook(TestHook point) {
+    using namespace sim;
+    switch (point) {
+    case TestHook::kSyscallDone:
+        return ++g_syscalls_done == g_plan.leak_after_syscall;
+    case TestHook::kIpcHandoff:
+        if (++g_handoffs != g_plan.refuse_handoff)
+            return false;
+        g_refused_at_record = kernel::trace_records();
+        return true;
+    }
+    return false;
+}
