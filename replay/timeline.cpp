@@ -586,12 +586,17 @@ std::vector<debug::ProcessInfo> Timeline::processes() {
 
 std::string Timeline::thread_info(uint64_t thread) { return ask(fmt::format("=tinfo {}", thread), "tinfo"); }
 
-std::optional<hal::UserRegs> Timeline::registers(uint64_t thread) {
-    const std::vector<uint8_t> bytes = debug::from_hex(ask(fmt::format("=regs {}", thread), "regs"));
-    hal::UserRegs r;
-    if (bytes.size() != sizeof r)
+std::optional<debug::gdb::ThreadRegisters> Timeline::registers(uint64_t thread) {
+    // "GPRS-HEX EXT-HEX" (the register file, then the x87/SSE state)
+    std::istringstream in(ask(fmt::format("=regs {}", thread), "regs"));
+    std::string gprs, ext;
+    in >> gprs >> ext;
+    const std::vector<uint8_t> bytes = debug::from_hex(gprs);
+    debug::gdb::ThreadRegisters r;
+    if (bytes.size() != sizeof r.regs)
         return std::nullopt;
-    std::memcpy(&r, bytes.data(), sizeof r);
+    std::memcpy(&r.regs, bytes.data(), sizeof r.regs);
+    r.ext = debug::from_hex(ext);
     return r;
 }
 

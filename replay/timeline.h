@@ -21,6 +21,7 @@
 #pragma once
 
 #include "hal/hal.h"
+#include "replay/debug/gdb_target.h"
 #include "replay/debug/command.h"
 #include "replay/debug/kernel_view.h"
 #include "replay/trace_reader.h"
@@ -198,7 +199,7 @@ public:
     // A line about a thread for people: "blocked on cpu 1 recv on endpoint 4"; "gone".
     std::string thread_info(uint64_t thread);
     // A thread's registers; nullopt if it does not exist.
-    std::optional<hal::UserRegs> registers(uint64_t thread);
+    std::optional<debug::gdb::ThreadRegisters> registers(uint64_t thread);
     // Up to `len` bytes of a thread's address space from `va`: as many as are
     // readable (none if the first is not).
     std::vector<uint8_t> memory(uint64_t thread, uint64_t va, uint64_t len);

@@ -361,7 +361,7 @@ private:
 
     // The `g` reply for thread t; empty if it does not exist.
     std::string register_hex(uint64_t t) {
-        const std::optional<hal::UserRegs> r = timeline_.registers(t);
+        const std::optional<gdb::ThreadRegisters> r = timeline_.registers(t);
         return r ? gdb::pack_registers(*r) : "";
     }
 

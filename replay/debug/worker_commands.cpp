@@ -404,7 +404,9 @@ void Worker::machine_command(const std::string& cmd, std::istringstream& in) {
         uint64_t id = 0;
         in >> id;
         kernel::Thread* t = find_thread(id);
-        reply(t ? "regs " + to_hex(&t->regs(), sizeof(hal::UserRegs)) : "regs");
+        reply(t ? fmt::format("regs {} {}", to_hex(&t->regs(), sizeof(hal::UserRegs)),
+                              to_hex(t->ext().bytes, ANVIL_EXT_STATE_SIZE))
+                : "regs");
     } else if (cmd == "mem") {
         uint64_t id = 0, va = 0, len = 0;
         in >> id >> std::hex >> va >> len;

@@ -10,7 +10,6 @@
 set -euo pipefail
 debug=$1 initramfs=$2 data=$3 work=$4
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-tree=$(cd "$here/../.." && pwd)
 command -v gdb >/dev/null || { echo "gdb is not installed (tools/anvil setup installs it)"; exit 1; }
 rm -rf "$work"
 mkdir -p "$work"
@@ -31,10 +30,7 @@ GDB
 printf 'print $rax\n' >"$work/again.gdb"
 source "$here/stub.sh"
 start_stub "$stub_log" "$debug" --initramfs "$initramfs" --seed 2
-# The settings tools/anvil gdb gives gdb (gdb_settings in tools/anvil).
-timeout 120 gdb -batch -nx -data-directory "$data" -ex "directory $tree" -ex "set sysroot /" \
-    -ex "set breakpoint pending on" -ex "set schedule-multiple on" -ex "target remote 127.0.0.1:$port" \
-    -x "$work/session.gdb" >"$gdb_log" 2>&1 || true
+gdb_session "$data" "$work/session.gdb"
 # (the write's error ended that script; gdb detached) Another gdb finds rax as it was.
 timeout 60 gdb -batch -nx -data-directory "$data" -ex "set sysroot /" -ex "target remote 127.0.0.1:$port" \
     -x "$work/again.gdb" >"$work/again.log" 2>&1 || true

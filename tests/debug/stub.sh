@@ -20,6 +20,17 @@ start_stub() {
     exit 1
 }
 
+# gdb_session DATA_DIR SCRIPT: gdb in batch mode against the stub on $port,
+# with the settings tools/anvil gdb gives it (gdb_settings in tools/anvil),
+# its output in $gdb_log. A script that ends in an error still leaves its log.
+gdb_session() {
+    local tree
+    tree=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    timeout 120 gdb -batch -nx -data-directory "$1" -ex "directory $tree" -ex "set sysroot /" \
+        -ex "set breakpoint pending on" -ex "set schedule-multiple on" -ex "target remote 127.0.0.1:$port" \
+        -x "$2" >"$gdb_log" 2>&1 || true
+}
+
 # expect PATTERN WHAT: "ok: WHAT" if gdb's output ($gdb_log) matches PATTERN
 # (grep $expect_grep: -E by default; -Pzo to match across lines), else
 # "FAILED: WHAT" and failed=1.
