@@ -19,7 +19,9 @@
 #include <hal/kernel_entry.h>
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
+#include <unordered_map>
 
 namespace sim {
 
@@ -36,11 +38,25 @@ constexpr uint64_t kPositionBudget = uint64_t(1) << 26;
 // (each logged to undo it).
 constexpr unsigned kRetries = 32;
 constexpr size_t kMaxLoggedBytes = size_t(1) << 22;
+// How long a thread's stretch run ahead (an early candidate) may run before
+// its next kernel entry, in basic blocks; one that runs longer is not kept.
+constexpr uint64_t kEarlyBudget = kFollowSlice;
 // Records shown before a divergence.
 constexpr size_t kContext = 10;
 // Results the kernel made that the trace has not (yet), or the other way
 // round, before that counts as a divergence.
 constexpr size_t kMaxUnpaired = 64;
+
+bool same_regs(const hal::UserRegs& a, const hal::UserRegs& b) {
+    return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+// The registers a syscall entry is compared by: the number and the seven
+// argument registers, as the trace records them (f[2] to f[9]).
+bool syscall_as_recorded(const hal::UserRegs& at, const replay::Record& r) {
+    const uint64_t made[8] = {at.rax, at.rdi, at.rsi, at.rdx, at.r10, at.r8, at.r9, at.r12};
+    return r.k() == trace::Kind::k_syscall && std::equal(made, made + 8, r.f + 2);
+}
 
 bool is_result(trace::Kind k) {
     return k == trace::Kind::k_sysret || k == trace::Kind::k_wake || k == trace::Kind::k_ipc ||
@@ -130,6 +146,7 @@ private:
     void ask();
     int cpu_of(uint64_t thread);
     bool run_slice(uint32_t cpu, Stop* stop, uint64_t* ran);
+    bool run_slice(uint32_t cpu, hal::UserRegs& regs, uint64_t budget, Stop* stop, uint64_t* ran);
     int cpu_running(uint64_t thread);
 
     // ---- Following ----
@@ -137,6 +154,9 @@ private:
     bool entry(const replay::Record& r);
     bool compare_results(bool at_end);
     bool others_run_on(uint32_t cpu, uint64_t thread);
+    void run_ahead();
+    bool take_early(uint32_t cpu, uint64_t thread, const replay::Record& r, const hal::UserRegs& before,
+                    const std::vector<Engine::OldByte>& late_writes, Stop* stop);
 
     // ---- Reporting ----
     bool diverge(const replay::Record& at, const std::string& got);
@@ -153,6 +173,20 @@ private:
     std::vector<bool> ready_;
     // Threads that ran up to their next kernel entry before the trace reached it.
     std::map<uint64_t, Stop> parked_;
+    // With several CPUs, each ready thread's next stretch of user code as it
+    // ran right after its kernel exit (run ahead, then undone): the registers
+    // it started from and ended with, how it stopped, each byte it changed.
+    // At its entry the trace decides between it and the stretch run then.
+    struct Store {
+        uint8_t* host;
+        uint8_t before, after;
+    };
+    struct Candidate {
+        hal::UserRegs start{}, end{};
+        Stop stop;
+        std::vector<Store> stores;
+    };
+    std::map<uint64_t, Candidate> early_;
     // Each thread's last kernel entry (record index), for the report.
     std::map<uint64_t, uint64_t> last_entry_;
     // The trace's results not yet paired with the kernel's, and the kernel's.
@@ -202,12 +236,18 @@ int Follower::cpu_of(uint64_t thread) {
 }
 
 bool Follower::run_slice(uint32_t cpu, Stop* stop, uint64_t* ran) {
+    return run_slice(cpu, *resumes_[cpu].regs, kFollowSlice, stop, ran);
+}
+
+// Runs `regs` (the register file of the thread on `cpu`, or a copy of it)
+// in that thread's address space for at most `budget` blocks.
+bool Follower::run_slice(uint32_t cpu, hal::UserRegs& regs, uint64_t budget, Stop* stop, uint64_t* ran) {
     m_.current_cpu_ = cpu;
     Engine* e = m_.engine(resumes_[cpu].as);
     if (!e)
         return false;
     const uint64_t before = e->blocks();
-    *stop = e->run(*resumes_[cpu].regs, kFollowSlice);
+    *stop = e->run(regs, budget);
     *ran = e->blocks() - before;
     m_.clock_ += *ran;
     ++m_.stats_.slices;
@@ -335,11 +375,11 @@ bool Follower::entry(const replay::Record& r) {
         e->set_write_log(nullptr);
         undoable = undoable && writes.size() <= kMaxLoggedBytes;
         spent += ran;
-        if (stop.kind == StopKind::kSyscall && undoable && r.k() == trace::Kind::k_syscall) {
-            const hal::UserRegs& at = *resumes_[cpu].regs;
-            const uint64_t args[7] = {at.rdi, at.rsi, at.rdx, at.r10, at.r8, at.r9, at.r12};
-            const bool as_recorded = at.rax == r.f[2] && std::equal(args, args + 7, r.f + 3);
-            if (!as_recorded && others_run_on(cpu, thread)) {
+        if (stop.kind == StopKind::kSyscall && undoable && r.k() == trace::Kind::k_syscall &&
+            !syscall_as_recorded(*resumes_[cpu].regs, r)) {
+            if (take_early(cpu, thread, r, before, writes, &stop))
+                break;
+            if (others_run_on(cpu, thread)) {
                 Engine::undo_writes(writes);
                 m_.user_regs_sync(resumes_[cpu].regs);
                 *resumes_[cpu].regs = before;
@@ -382,7 +422,7 @@ bool Follower::entry(const replay::Record& r) {
             return diverge(r, fmt::format("{} made a syscall: {}", thread_text(thread), replay::format(made)));
         // Pointers and values must match too, or the thread is computing
         // something else (a data race the schedule alone cannot fix).
-        if (!std::equal(f + 2, f + 10, r.f + 2))
+        if (!syscall_as_recorded(regs, r))
             return diverge(r, fmt::format("{} made {}", thread_text(thread), replay::format(made)));
         ++m_.stats_.syscalls;
         kernel::on_syscall(cpu);
@@ -418,6 +458,83 @@ bool Follower::entry(const replay::Record& r) {
     }
     ++m_.stats_.kernel_entries;
     last_entry_[thread] = r.index;
+    early_.erase(thread);
+    return true;
+}
+
+// With several CPUs: each thread ready on a simulated CPU whose stretch of
+// user code has not been run ahead from where it is now runs it, up to its
+// next kernel entry, and the run is undone (early_). That is the earliest the
+// stretch could have started: right after the thread's kernel exit, on the
+// memory of that point. A poller that QEMU ran before another CPU's store,
+// and that the follower reaches only after it, made its syscall there.
+void Follower::run_ahead() {
+    ask();
+    for (uint32_t cpu = 0; cpu < m_.config_.cpus; ++cpu) {
+        const uint64_t thread = resumes_[cpu].thread_id;
+        if (!ready_[cpu] || parked_.count(thread))
+            continue;
+        m_.user_regs_sync(resumes_[cpu].regs);
+        const hal::UserRegs& now = *resumes_[cpu].regs;
+        if (auto it = early_.find(thread); it != early_.end() && same_regs(it->second.start, now))
+            continue;  // run ahead from here already
+        early_.erase(thread);
+        // A driver's stretch is not run ahead: device accesses cannot be undone.
+        Engine* e = m_.engine(resumes_[cpu].as);
+        if (!e || e->has_ioports())
+            continue;
+        Candidate c;
+        c.start = now;
+        c.end = now;
+        std::vector<Engine::OldByte> writes;
+        uint64_t ran = 0;
+        e->set_write_log(&writes);
+        run_slice(cpu, c.end, kEarlyBudget, &c.stop, &ran);
+        e->set_write_log(nullptr);
+        e->sync_regs(&c.end);
+        // Each byte once: what it held before the stretch and after it.
+        std::unordered_map<uint8_t*, size_t> seen;
+        for (const Engine::OldByte& w : writes)
+            if (seen.emplace(w.host, c.stores.size()).second)
+                c.stores.push_back(Store{w.host, w.value, 0});
+        for (Store& st : c.stores)
+            st.after = *st.host;
+        Engine::undo_writes(writes);
+        if (c.stop.kind == StopKind::kSyscall && writes.size() <= kMaxLoggedBytes)
+            early_[thread] = std::move(c);
+    }
+}
+
+// The stretch just run at the trace's entry `r` did not make the syscall the
+// trace has; if the one run ahead from the same registers (run_ahead) did,
+// and no byte it stored has changed since, it is what the QEMU CPU ran: the
+// stretch just run is undone and the early one's stores and registers put in
+// its place. A sound choice: both are the thread's code run on memory as it
+// was at some point between its kernel exit and this entry.
+bool Follower::take_early(uint32_t cpu, uint64_t thread, const replay::Record& r, const hal::UserRegs& before,
+                          const std::vector<Engine::OldByte>& late_writes, Stop* stop) {
+    const auto it = early_.find(thread);
+    if (it == early_.end())
+        return false;
+    const Candidate& c = it->second;
+    if (!same_regs(c.start, before) || !syscall_as_recorded(c.end, r))
+        return false;
+    // What each byte held before the stretch just run: the first value it logged.
+    std::unordered_map<uint8_t*, uint8_t> held;
+    for (const Engine::OldByte& w : late_writes)
+        held.emplace(w.host, w.value);
+    for (const Store& st : c.stores) {
+        const auto h = held.find(st.host);
+        if ((h != held.end() ? h->second : *st.host) != st.before)
+            return false;  // stored to since by another thread or the kernel
+    }
+    Engine::undo_writes(late_writes);
+    for (const Store& st : c.stores)
+        *st.host = st.after;
+    m_.user_regs_sync(resumes_[cpu].regs);
+    *resumes_[cpu].regs = c.end;
+    *stop = c.stop;
+    early_.erase(it);
     return true;
 }
 
@@ -547,6 +664,8 @@ Outcome Follower::run(uint64_t* entries_followed) {
             ok = compare_results(false) && entry(r);
             if (ok)
                 ++followed_;
+            if (ok && m_.config_.cpus > 1)
+                run_ahead();
             break;
         case trace::Kind::k_end:
             ok = compare_results(true);
