@@ -275,6 +275,14 @@ bool Follower::position(const replay::Record& r) {
     Engine* e = m_.engine(resumes_[cpu].as);
     if (!e)
         return miss("has no address space");
+    // With several CPUs a run that does not come to the position is undone:
+    // the thread stays where it was, and its run to its next entry keeps the
+    // repairs entry() makes (a parked run has none).
+    bool undoable = m_.config_.cpus > 1;
+    std::vector<Engine::OldByte> writes;
+    m_.user_regs_sync(resumes_[cpu].regs);
+    const hal::UserRegs before = *resumes_[cpu].regs;
+    e->set_write_log(undoable ? &writes : nullptr);
     e->set_rip_stop(rip, [hash](const hal::UserRegs& regs) { return kernel::user_regs_hash(regs) == hash; });
     uint64_t spent = 0;
     Stop stop;
@@ -282,16 +290,27 @@ bool Follower::position(const replay::Record& r) {
         uint64_t ran = 0;
         run_slice(cpu, &stop, &ran);
         spent += ran;
+        if (undoable && writes.size() > kMaxLoggedBytes) {
+            e->set_write_log(nullptr);
+            undoable = false;
+        }
         if (stop.kind != StopKind::kBudget || spent >= kPositionBudget)
             break;
     }
     e->clear_rip_stop();
+    e->set_write_log(nullptr);
+    if (undoable && stop.kind != StopKind::kDebug && stop.kind != StopKind::kError) {
+        Engine::undo_writes(writes);
+        m_.user_regs_sync(resumes_[cpu].regs);
+        *resumes_[cpu].regs = before;
+    }
     switch (stop.kind) {
     case StopKind::kDebug:
         return true;  // there
     case StopKind::kSyscall:
     case StopKind::kFault:
-        parked_[thread] = stop;
+        if (!undoable)
+            parked_[thread] = stop;
         return miss(fmt::format("reached its next kernel entry first (rip 0x{:x} with those registers never came)", rip));
     case StopKind::kBudget:
         return miss(fmt::format("ran {} blocks without reaching rip 0x{:x} with those registers", spent, rip));
