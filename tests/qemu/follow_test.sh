@@ -74,7 +74,7 @@ if command -v python3 >/dev/null; then
         "^  expected: #$at syscall cpu=[0-9]+ thread=[0-9]+ [a-z_]+" \
         "^  got:      thread [0-9]+ \(process: vspace [0-9]+(, [a-z]+)?\) made #$at syscall cpu=[0-9]+ thread=[0-9]+ [a-z_]+" \
         "^  the 10 records before it:$" \
-        "^  (limit [123] \((interrupt positions|SMP memory races|timing)\): |none of the documented limits applies)"; do
+        "^  (limit [123] \((interrupt positions|SMP memory races|timing)\)[:,] |none of the documented limits applies)"; do
         grep -Eq "$want" <<<"$report" || fail "the divergence report lacks /$want/: $report"
     done
     [[ $(grep -Ec '^    #[0-9]+ ' <<<"$report") -eq 10 ]] || fail "the report does not list the 10 records before: $report"
