@@ -22,6 +22,7 @@
 #include <cstring>
 #include <deque>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace sim {
 
@@ -515,9 +516,9 @@ void Follower::run_ahead() {
         e->set_write_log(nullptr);
         e->sync_regs(&c.end);
         // Each byte once: what it held before the stretch and after it.
-        std::unordered_map<uint8_t*, size_t> seen;
+        std::unordered_set<uint8_t*> seen;
         for (const Engine::OldByte& w : writes)
-            if (seen.emplace(w.host, c.stores.size()).second)
+            if (seen.insert(w.host).second)
                 c.stores.push_back(Store{w.host, w.value, 0});
         for (Store& st : c.stores)
             st.after = *st.host;
