@@ -126,6 +126,8 @@ public:
     bool allow_ioports(uint32_t base, uint32_t count);
     // True if every port of a `width`-byte access at `port` is granted.
     bool ioports_allowed(uint32_t port, uint32_t width) const;
+    // True if any port is granted: user code here may act on a device.
+    bool has_ioports() const { return ioports_ != nullptr; }
 
     // Loads `regs`, runs user code until a kernel entry or until `block_budget`
     // basic blocks have run (0 = no limit), then saves the registers into `regs`:

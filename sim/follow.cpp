@@ -19,7 +19,10 @@
 #include <hal/kernel_entry.h>
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace sim {
 
@@ -36,6 +39,9 @@ constexpr uint64_t kPositionBudget = uint64_t(1) << 26;
 // (each logged to undo it).
 constexpr unsigned kRetries = 32;
 constexpr size_t kMaxLoggedBytes = size_t(1) << 22;
+// How long a thread's stretch run ahead (an early candidate) may run before
+// its next kernel entry, in basic blocks; one that runs longer is not kept.
+constexpr uint64_t kEarlyBudget = kFollowSlice;
 // Records shown before a divergence.
 constexpr size_t kContext = 10;
 // Results the kernel made that the trace has not (yet), or the other way
@@ -45,6 +51,17 @@ constexpr size_t kMaxUnpaired = 64;
 bool is_entry(trace::Kind k) {
     return k == trace::Kind::k_syscall || k == trace::Kind::k_fault || k == trace::Kind::k_timer ||
            k == trace::Kind::k_irq;
+}
+
+bool same_regs(const hal::UserRegs& a, const hal::UserRegs& b) {
+    return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+// The registers a syscall entry is compared by: the number and the seven
+// argument registers, as the trace records them (f[2] to f[9]).
+bool syscall_as_recorded(const hal::UserRegs& at, const replay::Record& r) {
+    const uint64_t made[8] = {at.rax, at.rdi, at.rsi, at.rdx, at.r10, at.r8, at.r9, at.r12};
+    return r.k() == trace::Kind::k_syscall && std::equal(made, made + 8, r.f + 2);
 }
 
 bool is_result(trace::Kind k) {
@@ -154,6 +171,7 @@ private:
     void ask();
     int cpu_of(uint64_t thread);
     bool run_slice(uint32_t cpu, Stop* stop, uint64_t* ran);
+    bool run_slice(uint32_t cpu, hal::UserRegs& regs, uint64_t budget, Stop* stop, uint64_t* ran);
     int cpu_running(uint64_t thread);
 
     // ---- Following ----
@@ -163,6 +181,16 @@ private:
     bool others_run_on(uint32_t cpu, uint64_t thread);
     bool record(const replay::Record& r);
     void conclude(bool ok, const std::string& read_error);
+    void run_ahead();
+    // A thread's registers and x87/SSE state, to put back when its run is undone.
+    struct Snapshot {
+        hal::UserRegs regs{};
+        hal::ExtState ext;
+    };
+    Snapshot snapshot(uint32_t cpu);
+    void restore(uint32_t cpu, const Snapshot& s);
+    bool take_early(uint32_t cpu, uint64_t thread, const replay::Record& r, const hal::UserRegs& before,
+                    const std::vector<Engine::OldByte>& late_writes, Stop* stop);
 
     // ---- Reporting ----
     bool diverge(const replay::Record& at, const std::string& got);
@@ -181,6 +209,21 @@ private:
     std::vector<bool> ready_;
     // Threads that ran up to their next kernel entry before the trace reached it.
     std::map<uint64_t, Stop> parked_;
+    // With several CPUs, each ready thread's next stretch of user code as it
+    // ran right after its kernel exit (run ahead, then undone): the registers
+    // it started from and ended with, how it stopped, each byte it changed.
+    // At its entry the trace decides between it and the stretch run then.
+    struct Store {
+        uint8_t* host;
+        uint8_t before, after;
+    };
+    struct Candidate {
+        hal::UserRegs start{}, end{};
+        hal::ExtState ext_start, ext_end;  // its x87/SSE state before and after
+        Stop stop;
+        std::vector<Store> stores;
+    };
+    std::map<uint64_t, Candidate> early_;
     // Each thread's last kernel entry (record index), for the report.
     std::map<uint64_t, uint64_t> last_entry_;
     // The trace's results not yet paired with the kernel's, and the kernel's.
@@ -198,9 +241,11 @@ private:
     replay::Record entry_;
     uint32_t entry_cpu_ = 0;
     Stop entry_stop_;
-    // Interrupt positions the follower could not reach: how many, the last.
+    // Interrupt positions the follower could not reach: how many, the last
+    // and its thread.
     uint64_t missed_ = 0;
     std::string last_miss_;
+    uint64_t last_miss_thread_ = 0;
     uint64_t followed_ = 0;
     uint64_t index_ = 0;
 };
@@ -235,17 +280,39 @@ int Follower::cpu_of(uint64_t thread) {
 }
 
 bool Follower::run_slice(uint32_t cpu, Stop* stop, uint64_t* ran) {
+    return run_slice(cpu, *resumes_[cpu].regs, kFollowSlice, stop, ran);
+}
+
+// Runs `regs` (the register file of the thread on `cpu`, or a copy of it)
+// in that thread's address space for at most `budget` blocks.
+bool Follower::run_slice(uint32_t cpu, hal::UserRegs& regs, uint64_t budget, Stop* stop, uint64_t* ran) {
     m_.current_cpu_ = cpu;
     Engine* e = m_.engine(resumes_[cpu].as);
     if (!e)
         return false;
     const uint64_t before = e->blocks();
     e->use_ext(resumes_[cpu].ext);
-    *stop = e->run(*resumes_[cpu].regs, kFollowSlice);
+    *stop = e->run(regs, budget);
     *ran = e->blocks() - before;
     m_.clock_ += *ran;
     ++m_.stats_.slices;
     return true;
+}
+
+Follower::Snapshot Follower::snapshot(uint32_t cpu) {
+    Snapshot s;
+    m_.user_regs_sync(resumes_[cpu].regs);
+    s.regs = *resumes_[cpu].regs;
+    m_.ext_state(resumes_[cpu].ext, false);
+    s.ext = *resumes_[cpu].ext;
+    return s;
+}
+
+void Follower::restore(uint32_t cpu, const Snapshot& s) {
+    m_.user_regs_sync(resumes_[cpu].regs);
+    *resumes_[cpu].regs = s.regs;
+    *resumes_[cpu].ext = s.ext;
+    m_.ext_state(resumes_[cpu].ext, true);  // (the engine loads it again)
 }
 
 // A user_at record: run the thread it names to the instruction and registers
@@ -258,6 +325,7 @@ bool Follower::position(const replay::Record& r) {
     auto miss = [&](const std::string& why) {
         ++missed_;
         last_miss_ = fmt::format("record #{}: {} {}", r.index, thread_text(thread), why);
+        last_miss_thread_ = thread;
         return true;
     };
     if (parked_.count(thread))
@@ -269,6 +337,13 @@ bool Follower::position(const replay::Record& r) {
     Engine* e = m_.engine(resumes_[cpu].as);
     if (!e)
         return miss("has no address space");
+    // With several CPUs a run that does not come to the position is undone:
+    // the thread stays where it was, and its run to its next entry keeps the
+    // repairs entry() makes (a parked run has none).
+    bool undoable = m_.config_.cpus > 1;
+    std::vector<Engine::OldByte> writes;
+    const Snapshot before = snapshot(cpu);
+    e->set_write_log(undoable ? &writes : nullptr);
     e->set_rip_stop(rip, [hash](const hal::UserRegs& regs) { return kernel::user_regs_hash(regs) == hash; });
     uint64_t spent = 0;
     Stop stop;
@@ -276,16 +351,26 @@ bool Follower::position(const replay::Record& r) {
         uint64_t ran = 0;
         run_slice(cpu, &stop, &ran);
         spent += ran;
+        if (undoable && writes.size() > kMaxLoggedBytes) {
+            e->set_write_log(nullptr);
+            undoable = false;
+        }
         if (stop.kind != StopKind::kBudget || spent >= kPositionBudget)
             break;
     }
     e->clear_rip_stop();
+    e->set_write_log(nullptr);
+    if (undoable && stop.kind != StopKind::kDebug && stop.kind != StopKind::kError) {
+        Engine::undo_writes(writes);
+        restore(cpu, before);
+    }
     switch (stop.kind) {
     case StopKind::kDebug:
         return true;  // there
     case StopKind::kSyscall:
     case StopKind::kFault:
-        parked_[thread] = stop;
+        if (!undoable)
+            parked_[thread] = stop;
         return miss(fmt::format("reached its next kernel entry first (rip 0x{:x} with those registers never came)", rip));
     case StopKind::kBudget:
         return miss(fmt::format("ran {} blocks without reaching rip 0x{:x} with those registers", spent, rip));
@@ -341,8 +426,7 @@ bool Follower::entry(const replay::Record& r) {
     Stop stop;
     uint32_t cpu = 0;
     std::vector<Engine::OldByte> writes;
-    hal::UserRegs before{};
-    hal::ExtState ext_before;
+    Snapshot before;
     bool undoable = false;
     unsigned attempt = 0;
     for (uint64_t spent = 0;;) {
@@ -359,10 +443,7 @@ bool Follower::entry(const replay::Record& r) {
         if (!e)
             return diverge(r, fmt::format("{} has no address space", thread_text(thread)));
         if (spent == 0 && m_.config_.cpus > 1 && attempt < kRetries) {
-            m_.user_regs_sync(resumes_[cpu].regs);
-            before = *resumes_[cpu].regs;
-            e->sync_ext(*resumes_[cpu].ext);
-            ext_before = *resumes_[cpu].ext;
+            before = snapshot(cpu);
             writes.clear();
             undoable = true;
         }
@@ -372,16 +453,13 @@ bool Follower::entry(const replay::Record& r) {
         e->set_write_log(nullptr);
         undoable = undoable && writes.size() <= kMaxLoggedBytes;
         spent += ran;
-        if (stop.kind == StopKind::kSyscall && undoable && r.k() == trace::Kind::k_syscall) {
-            const hal::UserRegs& at = *resumes_[cpu].regs;
-            const uint64_t args[7] = {at.rdi, at.rsi, at.rdx, at.r10, at.r8, at.r9, at.r12};
-            const bool as_recorded = at.rax == r.f[2] && std::equal(args, args + 7, r.f + 3);
-            if (!as_recorded && others_run_on(cpu, thread)) {
+        if (stop.kind == StopKind::kSyscall && undoable && r.k() == trace::Kind::k_syscall &&
+            !syscall_as_recorded(*resumes_[cpu].regs, r)) {
+            if (take_early(cpu, thread, r, before.regs, writes, &stop))
+                break;
+            if (others_run_on(cpu, thread)) {
                 Engine::undo_writes(writes);
-                m_.user_regs_sync(resumes_[cpu].regs);
-                *resumes_[cpu].regs = before;
-                *resumes_[cpu].ext = ext_before;
-                e->forget_ext(*resumes_[cpu].ext);
+                restore(cpu, before);
                 ++attempt;
                 spent = 0;
                 undoable = false;
@@ -421,7 +499,7 @@ bool Follower::entry(const replay::Record& r) {
             return diverge(r, fmt::format("{} made a syscall: {}", thread_text(thread), replay::format(made)));
         // Pointers and values must match too, or the thread is computing
         // something else (a data race the schedule alone cannot fix).
-        if (!std::equal(f + 2, f + 10, r.f + 2))
+        if (!syscall_as_recorded(regs, r))
             return diverge(r, fmt::format("{} made {}", thread_text(thread), replay::format(made)));
         break;
     }
@@ -472,6 +550,97 @@ void Follower::finish() {
     }
     ++m_.stats_.kernel_entries;
     last_entry_[thread] = r.index;
+    early_.erase(thread);
+}
+
+// With several CPUs: each thread ready on a simulated CPU whose stretch of
+// user code has not been run ahead from where it is now runs it, up to its
+// next kernel entry, and the run is undone (early_). That is the earliest the
+// stretch could have started: right after the thread's kernel exit, on the
+// memory of that point. A poller that QEMU ran before another CPU's store,
+// and that the follower reaches only after it, made its syscall there.
+void Follower::run_ahead() {
+    ask();
+    for (uint32_t cpu = 0; cpu < m_.config_.cpus; ++cpu) {
+        const uint64_t thread = resumes_[cpu].thread_id;
+        if (!ready_[cpu] || parked_.count(thread))
+            continue;
+        m_.user_regs_sync(resumes_[cpu].regs);
+        const hal::UserRegs& now = *resumes_[cpu].regs;
+        // A driver's stretch is not run ahead: device accesses cannot be undone.
+        Engine* e = m_.engine(resumes_[cpu].as);
+        if (!e || e->has_ioports()) {
+            early_.erase(thread);
+            continue;
+        }
+        hal::ExtState& ext = *resumes_[cpu].ext;
+        e->sync_ext(ext);
+        if (auto it = early_.find(thread); it != early_.end() && same_regs(it->second.start, now) &&
+                                           std::memcmp(&it->second.ext_start, &ext, sizeof ext) == 0)
+            continue;  // run ahead from here already
+        early_.erase(thread);
+        Candidate c;
+        c.start = now;
+        c.end = now;
+        c.ext_start = ext;
+        std::vector<Engine::OldByte> writes;
+        uint64_t ran = 0;
+        e->set_write_log(&writes);
+        run_slice(cpu, c.end, kEarlyBudget, &c.stop, &ran);
+        e->set_write_log(nullptr);
+        e->sync_regs(&c.end);
+        // (its x87/SSE registers too: kept, and put back as they were)
+        e->sync_ext(ext);
+        c.ext_end = ext;
+        ext = c.ext_start;
+        e->forget_ext(ext);
+        // Each byte once: what it held before the stretch and after it.
+        std::unordered_set<uint8_t*> seen;
+        for (const Engine::OldByte& w : writes)
+            if (seen.insert(w.host).second)
+                c.stores.push_back(Store{w.host, w.value, 0});
+        for (Store& st : c.stores)
+            st.after = *st.host;
+        Engine::undo_writes(writes);
+        if (c.stop.kind == StopKind::kSyscall && writes.size() <= kMaxLoggedBytes)
+            early_[thread] = std::move(c);
+    }
+}
+
+// The stretch just run at the trace's entry `r` did not make the syscall the
+// trace has; if the one run ahead from the same registers (run_ahead) did,
+// and no byte it stored has changed since, it is what the QEMU CPU ran: the
+// stretch just run is undone and the early one's stores and registers put in
+// its place. A sound choice: both are the thread's code run on memory as it
+// was at some point between its kernel exit and this entry.
+bool Follower::take_early(uint32_t cpu, uint64_t thread, const replay::Record& r, const hal::UserRegs& before,
+                          const std::vector<Engine::OldByte>& late_writes, Stop* stop) {
+    const auto it = early_.find(thread);
+    if (it == early_.end())
+        return false;
+    const Candidate& c = it->second;
+    if (!same_regs(c.start, before) || !syscall_as_recorded(c.end, r))
+        return false;
+    // What each byte held before the stretch just run: the first value it logged.
+    std::unordered_map<uint8_t*, uint8_t> held;
+    for (const Engine::OldByte& w : late_writes)
+        held.emplace(w.host, w.value);
+    for (const Store& st : c.stores) {
+        const auto h = held.find(st.host);
+        if ((h != held.end() ? h->second : *st.host) != st.before)
+            return false;  // stored to since by another thread or the kernel
+    }
+    Engine::undo_writes(late_writes);
+    for (const Store& st : c.stores)
+        *st.host = st.after;
+    m_.user_regs_sync(resumes_[cpu].regs);
+    *resumes_[cpu].regs = c.end;
+    *resumes_[cpu].ext = c.ext_end;
+    if (Engine* e = m_.engine(resumes_[cpu].as))
+        e->forget_ext(*resumes_[cpu].ext);
+    *stop = c.stop;
+    early_.erase(it);
+    return true;
 }
 
 // Runs what the simulated CPUs other than `cpu` run (not `thread`, not a
@@ -538,6 +707,14 @@ std::string Follower::limit_text(const replay::Record& at) const {
                                "values here",
                                since, c, busy_until_[c]);
     }
+    // On several CPUs a thread whose registers at an interrupt never came
+    // had mostly read other values in shared memory than in QEMU before: a
+    // race that shows only at this entry.
+    if (missed_ && t_.header.cpus > 1 && last_miss_thread_ == thread)
+        return fmt::format("limit 2 (SMP memory races), seen through limit 1 (interrupt positions): {} interrupt "
+                           "position(s) were not reached, the last at {}; on several CPUs that is mostly a thread "
+                           "that read other values in shared memory than in QEMU, before this record",
+                           missed_, last_miss_);
     if (missed_)
         return fmt::format("limit 1 (interrupt positions): {} interrupt position(s) were not reached, the last at {}",
                            missed_, last_miss_);
@@ -574,6 +751,10 @@ bool Follower::start(Outcome* out) {
 
 bool Follower::step(Machine::Slice* plan, Stop* stop, Outcome* out) {
     planned_ = false;
+    // The last entry is made: on several CPUs, the ready threads' next
+    // stretches run ahead from it.
+    if (followed_ > 0 && !over_ && !m_.halted_ && m_.config_.cpus > 1)
+        run_ahead();
     while (!over_) {
         // The machine halted: the results of its last entry still pair up.
         if (m_.halted_) {

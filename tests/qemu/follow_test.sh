@@ -4,7 +4,9 @@
 # command line, COM2 to a file, COM1's input from SERIAL_INPUT), checks that
 # the trace carries what following needs (the input the IO server read, where
 # interrupts found user code) and that anvil-sim --replay follows it to its
-# end: every kernel entry in the trace's order, every result the same.
+# end: every kernel entry in the trace's order, every result the same; and
+# that a copy with one syscall altered is reported as a divergence, the
+# report naming the syscall, the process, the records before and the limit.
 #
 # usage: follow_test.sh KERNEL_ELF TESTS_INITRAMFS SIM ANVIL_TRACE SERIAL_INPUT DIR SMP PATTERN
 set -uo pipefail
@@ -55,4 +57,29 @@ grep -q "followed [0-9]* kernel entries in the trace's order; the run exited 0" 
     fail "the follower did not say how many kernel entries it followed"
 followed_tests=$(sed -n 's/^\([0-9]*\) passed, 0 failed.*/\1/p' "$dir/follow.log")
 [[ $followed_tests == "$passed" ]] || fail "the followed run passed ${followed_tests:-no} tests, QEMU $passed"
+
+# A divergence report names the syscall the trace has and the one made, the
+# thread's process, the records before it and the limit that applies: one
+# syscall's first argument altered in a copy of the trace (checksums made
+# anew) must be reported so.
+if command -v python3 >/dev/null; then
+    altered="$dir/altered.atrace"
+    at=$(python3 "$root/tests/qemu/alter_syscall.py" "$root/kernel/trace/events.h" "$trace" "$altered") ||
+        fail "could not alter a syscall of the trace"
+    "$sim" --replay "$altered" --initramfs "$initramfs" >/dev/null 2>"$dir/altered.err"
+    status=$?
+    [[ $status -eq 120 ]] || fail "following a trace with syscall #$at altered exited $status, not 120 (divergence)"
+    report=$(sed -n '/diverged at record/,$p' "$dir/altered.err")
+    for want in "schedule-following replay diverged at record #$at " \
+        "^  expected: #$at syscall cpu=[0-9]+ thread=[0-9]+ [a-z_]+" \
+        "^  got:      thread [0-9]+ \(process: vspace [0-9]+(, [a-z]+)?\) made #$at syscall cpu=[0-9]+ thread=[0-9]+ [a-z_]+" \
+        "^  the 10 records before it:$" \
+        "^  (limit [123] \((interrupt positions|SMP memory races|timing)\)[:,] |none of the documented limits applies)"; do
+        grep -Eq "$want" <<<"$report" || fail "the divergence report lacks /$want/: $report"
+    done
+    [[ $(grep -Ec '^    #[0-9]+ ' <<<"$report") -eq 10 ]] || fail "the report does not list the 10 records before: $report"
+    echo "a trace with syscall #$at altered: the divergence is reported with the syscall, the process, the records before and the limit"
+else
+    echo "python3 not found: the divergence report of an altered trace was not checked"
+fi
 echo "PASS"
