@@ -517,15 +517,13 @@ std::string unicorn_version_text(uint64_t version) {
 }
 
 std::vector<Switch> switches(const Trace& t, std::string* error) {
-    // A slice that ended on its budget (why 3) ended where a switch was due,
-    // even one to its own vCPU (the switch's target had no thread): kept, so
-    // that the slices come out the same.
-    constexpr uint64_t kWhyBudget = 3;
+    // One at every slice boundary, even to the same vCPU: the script's default
+    // (run on; move on at a yield or tick) need not be what the run did there.
     std::vector<Switch> out;
     std::vector<uint64_t> cpu_time(t.header.cpus, 0);
     uint64_t pos = t.records_begin;
     Record r;
-    bool have_last = false, last_on_budget = false;
+    bool have_last = false;
     uint32_t last = 0;
     while (next(t, &pos, &r, error)) {
         if (r.k() != trace::Kind::k_slice)
@@ -533,11 +531,10 @@ std::vector<Switch> switches(const Trace& t, std::string* error) {
         const auto cpu = static_cast<uint32_t>(r.field("cpu"));
         if (cpu >= cpu_time.size())
             break;  // validate() refuses such a trace before this is asked
-        if (have_last && (cpu != last || last_on_budget))
+        if (have_last)
             out.push_back({last, cpu_time[last], cpu});
         cpu_time[cpu] += r.field("blocks");
         last = cpu;
-        last_on_budget = r.field("why") == kWhyBudget;
         have_last = true;
     }
     return out;

@@ -144,9 +144,10 @@ struct Switch {
     uint32_t to = 0;
     bool operator==(const Switch&) const = default;
 };
-// The switches a simulator trace's slice records show: one per change of vCPU
-// between two slices. Running them as a script gives the same slices again
-// (what replaying a script trace does, and what tools/anvil shrink starts from).
+// The switches a simulator trace's slice records show: one at each boundary
+// between two slices (to the same vCPU or another). Running them as a script
+// gives the same slices again (what replaying a script trace does, and what
+// tools/anvil shrink starts from).
 std::vector<Switch> switches(const Trace& t, std::string* error);
 
 // "schedule random" or "schedule pct (depth D, K steps)": how a simulator

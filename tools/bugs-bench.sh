@@ -3,7 +3,9 @@
 # the corpus (userspace/bugs/bugs.c, initramfs-bugs.cpio) under the random and
 # the PCT schedule for the same seeds, a random run and a PCT run of each seed
 # in turn, and prints per bug and schedule the runs to the first failure and
-# the failures per 1,000 runs, and PCT's rate over random's.
+# the failures per 1,000 runs, and PCT's rate over random's; then shrinks the
+# first failing PCT run (anvil-shrink) and prints how many of its vCPU
+# switches are essential.
 #   tools/bugs-bench.sh --build BUILD_DIR [--runs N] [--jobs J] [--bugs A,B]
 #   tools/bugs-bench.sh --check-args [ARGS]   checks the arguments only
 # --runs N   seeds per bug and schedule (default 1000)
@@ -51,8 +53,9 @@ fi
 [[ -n $build && -d $build ]] || bad "--build needs a build directory"
 jobs=${jobs:-$(nproc 2>/dev/null || echo 2)}
 sim="$build/sim/anvil-sim"
+shrink="$build/sim/anvil-shrink"
 initramfs="$build/userspace/initramfs-bugs.cpio"
-for f in "$sim" "$initramfs"; do
+for f in "$sim" "$shrink" "$initramfs"; do
     [[ -f $f ]] || { echo "bugs-bench: $f is missing (build first)" >&2; exit 1; }
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/anvil-bugs-bench.XXXXXX") || { echo "bugs-bench: no temporary directory" >&2; exit 1; }
@@ -75,7 +78,8 @@ first_and_count() {
 }
 
 echo "bugs-bench: $runs seeds per bug and schedule ($(date -u +%Y-%m-%d), $(nproc) CPUs, $jobs jobs)"
-printf '%-20s %5s %6s | %-23s | %-23s | %s\n' bug depth steps "random: first  per 1000" "pct: first     per 1000" "pct/random"
+printf '%-20s %5s %6s | %-23s | %-23s | %-8s | %s\n' bug depth steps "random: first  per 1000" \
+    "pct: first     per 1000" shrunk "pct/random"
 status=0
 for entry in "${bugs[@]}"; do
     bug=${entry%%:*} depth=${entry##*:}
@@ -99,11 +103,21 @@ for entry in "${bugs[@]}"; do
     if ((rcount > 0)); then
         ratio=$(awk -v p="$pcount" -v r="$rcount" 'BEGIN { printf "%.1fx", p / r }')
     else
-        ratio="> ${pcount}x (random: none)"
+        ratio=">= ${pcount}x (random: none; counted as 1)"
     fi
-    printf '%-20s %5s %6s | %-6s %16s | %-6s %16s | %s\n' "$bug" "$depth" "$steps" "$rfirst" \
+    # The first failing PCT run, shrunk: "E/S" essential switches of S.
+    shrunk="-"
+    if [[ $pfirst != - ]]; then
+        rm -f "$work/first.atrace" "$work/shrunk.atrace"
+        "$sim" --initramfs "$initramfs" --cmdline "bug=$bug" --seed "$pfirst" --schedule pct --pct-depth "$depth" \
+            --pct-steps "$steps" --record "$work/first.atrace" >/dev/null 2>&1
+        shrunk=$("$shrink" "$work/first.atrace" --out "$work/shrunk.atrace" --initramfs "$initramfs" 2>/dev/null |
+            sed -n 's/.* \([0-9]*\) of the \([0-9]*\) switches are essential.*/\1\/\2/p')
+        shrunk=${shrunk:-failed}
+    fi
+    printf '%-20s %5s %6s | %-6s %16s | %-6s %16s | %-8s | %s\n' "$bug" "$depth" "$steps" "$rfirst" \
         "$(awk -v c="$rcount" -v n="$runs" 'BEGIN { printf "%.1f", 1000 * c / n }')" "$pfirst" \
-        "$(awk -v c="$pcount" -v n="$runs" 'BEGIN { printf "%.1f", 1000 * c / n }')" "$ratio"
+        "$(awk -v c="$pcount" -v n="$runs" 'BEGIN { printf "%.1f", 1000 * c / n }')" "$shrunk" "$ratio"
     rm -f "$work/random" "$work/pct"
 done
 exit $status
