@@ -1,6 +1,7 @@
 #include "sim/machine.h"
 
 #include "kernel/check/invariants.h"
+#include "kernel/ipc/ipc.h"
 #include "kernel/trace/trace.h"
 #include "sim/trace_sink.h"
 #include "sim/unicorn_compat.h"
@@ -240,6 +241,18 @@ bool Machine::invariants_hold(Outcome* out, const char* after) {
     return false;
 }
 
+// The kernel race a `plant=NAME` word of the command line plants (testing aid,
+// userspace/bugs): set by the simulator only, from the command line the trace
+// records, so replays, the debugger and shrinking plant it again.
+kernel::PlantedRace planted_race(const std::string& cmdline) {
+    const std::string words = " " + cmdline + " ";
+    if (words.find(" plant=lost-signal ") != std::string::npos)
+        return kernel::PlantedRace::kLostSignal;
+    if (words.find(" plant=stale-badge ") != std::string::npos)
+        return kernel::PlantedRace::kStaleBadge;
+    return kernel::PlantedRace::kNone;
+}
+
 bool Machine::boot_kernel(Outcome* out) {
     hal::BootInfo info;
     if (!prepare(&info, &out->message)) {
@@ -247,6 +260,7 @@ bool Machine::boot_kernel(Outcome* out) {
         return false;
     }
     current_cpu_ = 0;
+    kernel::ipc_test_plant(planted_race(config_.cmdline));
     kernel::boot(info);
     return true;
 }

@@ -22,8 +22,10 @@ set -uo pipefail
 usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; }
 bad() { echo "bugs-bench: $*; see tools/anvil bench bugs --help" >&2; exit 2; }
 
-# The corpus: name and depth (userspace/bugs/bugs.c's g_bugs).
-all_bugs=(order-lookup:1 missed-notification:1 lost-update:2 use-after-revoke:2 deadlock:2 handoff-commit:3)
+# The corpus: name, depth and, for a race planted in the kernel, the testing
+# aid's plant=NAME (userspace/bugs/bugs.c's g_bugs, sim/machine.cpp).
+all_bugs=(order-lookup:1 missed-notification:1 lost-update:2 use-after-revoke:2 deadlock:2 handoff-commit:3
+          kernel-lost-signal:1:lost-signal kernel-stale-badge:1:stale-badge)
 
 build="" check_only=0 runs=1000 jobs="" only=""
 while [[ $# -gt 0 ]]; do
@@ -63,10 +65,9 @@ trap 'rm -rf "$work"' EXIT
 
 # One run: "SEED STATUS" appended to the schedule's result file.
 run_one() {
-    local bug=$1 schedule=$2 seed=$3
+    local cmdline=$1 schedule=$2 seed=$3
     shift 3
-    "$sim" --initramfs "$initramfs" --cmdline "bug=$bug" --seed "$seed" --schedule "$schedule" "$@" \
-        >/dev/null 2>&1
+    "$sim" --initramfs "$initramfs" --cmdline "$cmdline" --seed "$seed" --schedule "$schedule" "$@" >/dev/null 2>&1
     echo "$seed $?"
 }
 export -f run_one
@@ -82,8 +83,11 @@ printf '%-20s %5s %6s | %-23s | %-23s | %-8s | %s\n' bug depth steps "random: fi
     "pct: first     per 1000" shrunk "pct/random"
 status=0
 for entry in "${bugs[@]}"; do
-    bug=${entry%%:*} depth=${entry##*:}
-    stats=$("$sim" --initramfs "$initramfs" --cmdline "bug=$bug" --seed 1 --stats 2>&1 >/dev/null)
+    bug=${entry%%:*} rest=${entry#*:}
+    depth=${rest%%:*} plant=""
+    [[ $rest == *:* ]] && plant=${rest#*:}
+    cmdline="bug=$bug${plant:+ plant=$plant}"
+    stats=$("$sim" --initramfs "$initramfs" --cmdline "$cmdline" --seed 1 --stats 2>&1 >/dev/null)
     steps=$(sed -n 's/.* kernel_entries \([0-9]*\) .*/\1/p' <<<"$stats")
     [[ -n $steps ]] || { echo "bugs-bench: $bug did not run: $stats" >&2; exit 1; }
     # Interleaved: a random and a PCT run of each seed, side by side in the queue.
@@ -91,8 +95,8 @@ for entry in "${bugs[@]}"; do
         echo "random $seed"
         echo "pct $seed"
     done | xargs -P "$jobs" -n 2 bash -c '
-        if [[ $0 == pct ]]; then r=$(run_one "'"$bug"'" pct "$1" --pct-depth '"$depth"' --pct-steps '"$steps"')
-        else r=$(run_one "'"$bug"'" random "$1"); fi
+        if [[ $0 == pct ]]; then r=$(run_one "'"$cmdline"'" pct "$1" --pct-depth '"$depth"' --pct-steps '"$steps"')
+        else r=$(run_one "'"$cmdline"'" random "$1"); fi
         echo "$r" >>"'"$work"'/$0"' 
     if grep -q ' 2$' "$work/random" "$work/pct"; then
         echo "bugs-bench: $bug: a run exited 2 (the workload could not start)" >&2
@@ -109,7 +113,7 @@ for entry in "${bugs[@]}"; do
     shrunk="-"
     if [[ $pfirst != - ]]; then
         rm -f "$work/first.atrace" "$work/shrunk.atrace"
-        "$sim" --initramfs "$initramfs" --cmdline "bug=$bug" --seed "$pfirst" --schedule pct --pct-depth "$depth" \
+        "$sim" --initramfs "$initramfs" --cmdline "$cmdline" --seed "$pfirst" --schedule pct --pct-depth "$depth" \
             --pct-steps "$steps" --record "$work/first.atrace" >/dev/null 2>&1
         shrunk=$("$shrink" "$work/first.atrace" --out "$work/shrunk.atrace" --initramfs "$initramfs" 2>/dev/null |
             sed -n 's/.* \([0-9]*\) of the \([0-9]*\) switches are essential.*/\1\/\2/p')

@@ -46,6 +46,14 @@ uint64_t ipc_fastpath_count();
 // at the refusal (0 if it did not happen) is what a replay should report.
 void ipc_test_refuse_handoff(uint64_t n);
 uint64_t ipc_test_refused_at_record();
+// Testing aid for bug finding (tools/anvil bench bugs): a race planted in the
+// kernel, each showing only when one thread gets to the kernel before another.
+enum class PlantedRace {
+    kNone,
+    kLostSignal,  // notify_signal with no waiter drops its bits instead of keeping them
+    kStaleBadge,  // ipc_recv taking a queued sender reports badge 0, not the sender's
+};
+void ipc_test_plant(PlantedRace race);
 
 // ORs `bits` into `n`, waking one waiter with them.
 void notify_signal(Notification* n, uint64_t bits);

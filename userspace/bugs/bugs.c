@@ -17,9 +17,13 @@
  * 1..--slice blocks, so a thread that needs BURST steps in a row wins each next
  * pick with probability about 1/2.
  *
+ * Two more are races planted in the kernel behind a testing aid (plant=NAME
+ * on the command line too): the program is right, the kernel is not.
+ *
  * Exit status: 0 if the bug did not show, 1 if it did (a line says how),
- * 2 if the setup failed or the bug is unknown. missed-notification shows as a
- * run in which every thread is blocked (anvil-sim exits 122). */
+ * 2 if the setup failed or the bug is unknown. missed-notification and
+ * kernel-lost-signal show as a run in which every thread is blocked
+ * (anvil-sim exits 122). */
 #include <anvil/anvil.h>
 #include <anvil/process.h>
 #include <stdio.h>
@@ -38,7 +42,8 @@
 #define STACK_SIZE 8192u
 
 static uint8_t g_stacks[MAX_THREADS][STACK_SIZE] __attribute__((aligned(16)));
-/* Main waits on this; thread i signals bit i as it ends. */
+/* Main receives on this once per thread: each sends as it ends (an endpoint,
+ * not a notification, so that plant=lost-signal leaves the join alone). */
 static anvil_cap_t g_done;
 /* Why the bug showed (null: it did not). */
 static const char *volatile g_failure;
@@ -257,6 +262,52 @@ static void handoff_server(void)
         fail("the server used a snapshot the client's commit had made stale");
 }
 
+/* ---- kernel races (planted behind a testing aid) ----
+ * The program is right; the kernel is not, when the simulator plants a race
+ * in it (`plant=NAME` on the command line, sim/machine.cpp). Each shows only
+ * if the first thread is held back until the second has made BURST kernel
+ * entries and its call (depth 1). */
+
+/* plant=lost-signal: notify_signal with nobody waiting drops its bits, so a
+ * signal that comes before the wait is lost and the waiter blocks for good. */
+static anvil_cap_t g_signal;
+
+static void signal_waiter(void)
+{
+    uint64_t bits;
+    step();
+    anvil_notify_wait(g_signal, &bits);
+}
+
+static void signal_sender(void)
+{
+    steps(BURST);
+    anvil_notify_signal(g_signal, 1);
+}
+
+/* plant=stale-badge: a receiver that finds a sender already queued gets badge
+ * 0 instead of the sender's. */
+#define SENDER_BADGE 0x42u
+static uint32_t g_badged_slot;
+
+static void badge_receiver(void)
+{
+    anvil_msg_t m;
+    uint64_t badge = 0;
+    memset(&m, 0, sizeof m);
+    step();
+    if (anvil_ipc_recv(g_wake_ep, &m, &badge) == ANVIL_OK && badge != SENDER_BADGE)
+        fail("the message came with another badge than its sender's");
+}
+
+static void badge_sender(void)
+{
+    anvil_msg_t m;
+    memset(&m, 0, sizeof m);
+    steps(BURST);
+    anvil_ipc_send(g_badged_slot, &m);
+}
+
 /* ---- the corpus ---- */
 typedef void (*thread_fn)(void);
 
@@ -274,16 +325,20 @@ static const struct bug g_bugs[] = {
     {"use-after-revoke", 2, {revoke_user, revoke_reclaimer}, 0},
     {"deadlock", 2, {deadlock_first, deadlock_second}, 0},
     {"handoff-commit", 3, {handoff_client, handoff_server}, 0},
+    {"kernel-lost-signal", 1, {signal_waiter, signal_sender}, 0},
+    {"kernel-stale-badge", 1, {badge_receiver, badge_sender}, 0},
 };
 #define BUG_COUNT (sizeof g_bugs / sizeof g_bugs[0])
 
-/* Runs thread `index`'s function, then signals its bit and ends. */
+/* Runs thread `index`'s function, then tells main and ends. */
 static void thread_entry(uint64_t arg)
 {
     const uint64_t index = arg & 0xff;
     const struct bug *b = &g_bugs[arg >> 8];
+    anvil_msg_t m;
     b->threads[index]();
-    anvil_notify_signal(g_done, 1ull << index);
+    memset(&m, 0, sizeof m);
+    anvil_ipc_send(g_done, &m);
     anvil_thread_exit(0);
 }
 
@@ -308,13 +363,18 @@ static anvil_status_t start_thread(size_t bug, unsigned index)
 /* The objects some bugs share, made before any thread starts. */
 static anvil_status_t setup(void)
 {
-    anvil_status_t s = anvil_notification_create(&g_done);
+    anvil_status_t s = anvil_endpoint_create(&g_done);
     if (s == ANVIL_OK)
         s = anvil_endpoint_create(&g_wake_ep);
     anvil_cap_t buffer = 0;
     if (s == ANVIL_OK)
         s = anvil_vmo_create(4096, &buffer);
     g_buffer_slot = buffer;
+    if (s == ANVIL_OK)
+        s = anvil_notification_create(&g_signal);
+    if (s == ANVIL_OK)
+        s = anvil_cap_copy_any(ANVIL_CAP_SELF_CNODE, g_wake_ep, ANVIL_CAP_SELF_CNODE, ANVIL_RIGHTS_ALL, SENDER_BADGE,
+                               &g_badged_slot);
     return s;
 }
 
@@ -350,21 +410,19 @@ int main(uint64_t start_arg)
         return 2;
     }
     anvil_status_t s = setup();
-    uint64_t all = 0;
-    for (unsigned i = 0; s == ANVIL_OK && b->threads[i]; i++) {
-        s = start_thread(index, i);
-        all |= 1ull << i;
-    }
+    unsigned started = 0;
+    for (; s == ANVIL_OK && b->threads[started]; started++)
+        s = start_thread(index, started);
     if (s != ANVIL_OK) {
         printf("bugs: cannot start %s: %s\n", b->name, anvil_status_str(s));
         return 2;
     }
-    uint64_t seen = 0;
-    while (seen != all) {
-        uint64_t bits = 0;
-        if (anvil_notify_wait(g_done, &bits) != ANVIL_OK)
+    for (unsigned i = 0; i < started; i++) {
+        anvil_msg_t m;
+        uint64_t badge;
+        memset(&m, 0, sizeof m);
+        if (anvil_ipc_recv(g_done, &m, &badge) != ANVIL_OK)
             return 2;
-        seen |= bits;
     }
     if (b->check)
         b->check();
