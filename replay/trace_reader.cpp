@@ -115,18 +115,30 @@ Decoded decode(const Trace& t, uint64_t* pos, Record* r, std::string* error);
 
 }  // namespace
 
+namespace {
+
+// The fixed header's size in format `version` (the current one's for a
+// version this build does not read: parse refuses it after reading that much).
+uint64_t fixed_header_size(uint16_t version) {
+    if (version >= trace::kVersionUnchunked && version <= trace::kVersionChunked)
+        return trace::kHeaderSizeV2;
+    if (version > trace::kVersionChunked && version <= trace::kVersionNoSchedule)
+        return trace::kHeaderSizeV4;
+    return sizeof(trace::Header);
+}
+
+}  // namespace
+
 bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
     *out = Trace{};
     out->bytes = std::move(bytes);
     out->file_size = out->bytes.size();
     const std::vector<uint8_t>& b = out->bytes;
-    // Versions 1 and 2 have the 80-byte header; 3 adds unicorn_version.
+    // Versions 1 and 2 have the 80-byte header; 3 adds unicorn_version, 5 the schedule.
     const bool magic =
         b.size() >= sizeof trace::kMagic && std::memcmp(b.data(), trace::kMagic, sizeof trace::kMagic) == 0;
     const uint16_t version = b.size() >= 10 ? static_cast<uint16_t>(trace::get_le(b.data() + 8, 2)) : 0;
-    const uint64_t fixed = magic && version >= trace::kVersionUnchunked && version <= trace::kVersionChunked
-                               ? trace::kHeaderSizeV2
-                               : sizeof(trace::Header);
+    const uint64_t fixed = magic ? fixed_header_size(version) : sizeof(trace::Header);
     if (b.size() < fixed) {
         // With the magic there, it is a trace that was cut short; without it, something else.
         *error = magic ? fmt::format("truncated trace: only {} bytes of the {}-byte header", b.size(), fixed)
@@ -161,6 +173,16 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
     }
     if (h.cpus == 0 || h.cpus > 64) {
         *error = fmt::format("corrupt header: {} CPUs", h.cpus);
+        return false;
+    }
+    const bool pct = h.schedule == static_cast<uint32_t>(trace::Schedule::kPct);
+    if (h.schedule > static_cast<uint32_t>(trace::Schedule::kScript)) {
+        *error = fmt::format("corrupt header: unknown schedule {}", h.schedule);
+        return false;
+    }
+    if (pct && (h.pct_depth == 0 || h.pct_steps == 0)) {
+        *error = fmt::format("corrupt header: schedule pct with depth {} and {} steps (both are at least 1)",
+                             h.pct_depth, h.pct_steps);
         return false;
     }
     out->cmdline.assign(reinterpret_cast<const char*>(b.data()) + fixed, h.cmdline_len);
@@ -482,13 +504,47 @@ std::string unicorn_version_text(uint64_t version) {
     return extra == 0xff ? text : fmt::format("{}-rc{}", text, extra);
 }
 
+std::vector<Switch> switches(const Trace& t, std::string* error) {
+    // One at every slice boundary, even to the same vCPU: the script's default
+    // (run on; move on at a yield or tick) need not be what the run did there.
+    std::vector<Switch> out;
+    std::vector<uint64_t> cpu_time(t.header.cpus, 0);
+    uint64_t pos = t.records_begin;
+    Record r;
+    bool have_last = false;
+    uint32_t last = 0;
+    while (next(t, &pos, &r, error)) {
+        if (r.k() != trace::Kind::k_slice)
+            continue;
+        const auto cpu = static_cast<uint32_t>(r.field("cpu"));
+        if (cpu >= cpu_time.size())
+            break;  // validate() refuses such a trace before this is asked
+        if (have_last)
+            out.push_back({last, cpu_time[last], cpu});
+        cpu_time[cpu] += r.field("blocks");
+        last = cpu;
+        have_last = true;
+    }
+    return out;
+}
+
+std::string schedule_text(const trace::Header& h) {
+    if (h.schedule == static_cast<uint32_t>(trace::Schedule::kPct))
+        return fmt::format("schedule pct (depth {}, {} steps)", h.pct_depth, h.pct_steps);
+    if (h.schedule == static_cast<uint32_t>(trace::Schedule::kRandom))
+        return "schedule random";
+    if (h.schedule == static_cast<uint32_t>(trace::Schedule::kScript))
+        return "schedule script (its slices)";
+    return fmt::format("schedule {} (unknown)", h.schedule);
+}
+
 std::string describe(const Trace& t) {
     const trace::Header& h = t.header;
     std::string s = fmt::format("backend {}, {} cpu(s), build {:016x}, initramfs {} bytes (hash {:016x})",
                                 backend_name(h.backend), h.cpus, h.build_id, h.initramfs_size, h.initramfs_hash);
     if (h.backend == static_cast<uint32_t>(trace::Backend::kSim))
-        s += fmt::format(", seed {}, quantum {}, slice {}, memory {} MiB", h.seed, h.quantum, h.slice_max,
-                         h.memory_bytes >> 20);
+        s += fmt::format(", seed {}, quantum {}, slice {}, {}, memory {} MiB", h.seed, h.quantum, h.slice_max,
+                         schedule_text(h), h.memory_bytes >> 20);
     if (h.unicorn_version)
         s += fmt::format(", Unicorn {}", unicorn_version_text(h.unicorn_version));
     s += fmt::format(", cmdline \"{}\"", printable(t.cmdline));

@@ -144,5 +144,22 @@ std::string format(const Record& r);
 
 // A short description of the header (seed, cpus, backend, build, initramfs).
 std::string describe(const Trace& t);
+// A switch of the simulator's vCPUs: when vCPU `cpu` had run `at` basic
+// blocks in all, vCPU `to` ran next (docs/scheduling.md, the script schedule).
+struct Switch {
+    uint32_t cpu = 0;
+    uint64_t at = 0;
+    uint32_t to = 0;
+    bool operator==(const Switch&) const = default;
+};
+// The switches a simulator trace's slice records show: one at each boundary
+// between two slices (to the same vCPU or another). Running them as a script
+// gives the same slices again (what replaying a script trace does, and what
+// tools/anvil shrink starts from).
+std::vector<Switch> switches(const Trace& t, std::string* error);
+
+// "schedule random" or "schedule pct (depth D, K steps)": how a simulator
+// trace's interleaving was picked.
+std::string schedule_text(const trace::Header& h);
 
 }  // namespace replay

@@ -377,6 +377,8 @@ std::vector<std::string> header_differences(const replay::Trace& a, const replay
     num("seed", x.seed, y.seed, false);
     num("quantum", x.quantum, y.quantum, false);
     num("slice", x.slice_max, y.slice_max, false);
+    if (replay::schedule_text(x) != replay::schedule_text(y))
+        out.push_back(fmt::format("{} / {}", replay::schedule_text(x), replay::schedule_text(y)));
     num("memory bytes", x.memory_bytes, y.memory_bytes, false);
     num("cpus", x.cpus, y.cpus, false);
     if (a.cmdline != b.cmdline)
@@ -928,6 +930,28 @@ int cmd_pack(const PackOptions& o) {
 
 }  // namespace
 
+// The vCPU switches of a simulator trace, one "CPU AT TO" a line: the input
+// of anvil-sim --schedule script --switches (tools/anvil shrink starts there).
+int cmd_switches(const std::string& path) {
+    replay::Trace t;
+    if (auto code = open_trace(path, &t))
+        return *code;
+    if (t.header.backend != static_cast<uint32_t>(trace::Backend::kSim)) {
+        error_line(fmt::format("{} is a QEMU trace: it has no vCPU slices to switch between", path));
+        return kExitUsage;
+    }
+    std::string error;
+    const std::vector<replay::Switch> list = replay::switches(t, &error);
+    if (!error.empty()) {
+        error_line(fmt::format("{}: {}", path, error));
+        return kExitInvalid;
+    }
+    fmt::print("# vCPU switches of {}: CPU AT TO (when CPU had run AT basic blocks, TO ran next)\n", path);
+    for (const replay::Switch& s : list)
+        fmt::print("{} {} {}\n", s.cpu, s.at, s.to);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     CLI::App app{"anvil-trace: read Anvil kernel traces (format: docs/trace-format.md).\n"
                  "Exit status: 0 success (diff: identical), 1 invalid trace content (diff: the traces differ),\n"
@@ -978,10 +1002,17 @@ int main(int argc, char** argv) {
                          "this build's kernel ELF, packed with a QEMU trace of this build (not with simulator "
                          "traces)");
 
-    const std::set<std::string> commands = {"dump", "stats", "diff", "export", "pack"};
+    std::string switches_path;
+    CLI::App* switches_cmd = app.add_subcommand(
+        "switches", "the vCPU switches of a simulator trace, one \"CPU AT TO\" a line (anvil-sim --schedule "
+                    "script --switches reads them)");
+    switches_cmd->add_option("trace", switches_path, "trace file")->required();
+
+    const std::set<std::string> commands = {"dump", "stats", "diff", "export", "pack", "switches"};
     if (argc > 1 && argv[1][0] != '-' && !commands.count(argv[1])) {
         error_line(fmt::format(
-            "unknown command \"{}\" (commands: dump, stats, diff, export, pack; see anvil-trace --help)", argv[1]));
+            "unknown command \"{}\" (commands: dump, stats, diff, export, pack, switches; see anvil-trace --help)",
+            argv[1]));
         return kExitUsage;
     }
     if (const std::optional<int> code = cli::parse(app, argc, argv, "anvil-trace"))
@@ -998,5 +1029,7 @@ int main(int argc, char** argv) {
         return cmd_export(export_path, export_chrome, export_out);
     if (pack_cmd->parsed())
         return cmd_pack(pack);
+    if (switches_cmd->parsed())
+        return cmd_switches(switches_path);
     return kExitUsage;
 }

@@ -1,11 +1,13 @@
 #include "sim/machine.h"
 
 #include "kernel/check/invariants.h"
+#include "hal/sim/test_hooks.h"
 #include "kernel/trace/trace.h"
 #include "sim/trace_sink.h"
 #include "sim/unicorn_compat.h"
 
 #include <fmt/core.h>
+#include <anvil/syscalls.h>
 #include <hal/kernel_entry.h>
 #include <sys/mman.h>
 
@@ -219,6 +221,10 @@ bool Machine::prepare(hal::BootInfo* info, std::string* error) {
     info->trace.slice_max = config_.slice_max;
     info->trace.memory_bytes = memory_size_;
     info->trace.unicorn_version = unicorn_version();
+    const bool pct = config_.schedule == trace::Schedule::kPct;
+    info->trace.schedule = static_cast<uint32_t>(config_.schedule);
+    info->trace.pct_depth = pct ? config_.pct_depth : 0;
+    info->trace.pct_steps = pct ? config_.pct_steps : 0;
     return true;
 }
 
@@ -241,6 +247,15 @@ bool Machine::invariants_hold(Outcome* out, const char* after) {
     return false;
 }
 
+// The kernel races `plant=NAME` words of the command line plant (testing aid,
+// userspace/bugs; hal/sim/test_hooks.h): set from the command line the trace
+// records, so replays, the debugger and shrinking plant them again.
+void plant_races(const std::string& cmdline) {
+    const std::string words = " " + cmdline + " ";
+    set_planted_races(words.find(" plant=stale-badge ") != std::string::npos,
+                      words.find(" plant=lost-signal ") != std::string::npos);
+}
+
 bool Machine::boot_kernel(Outcome* out) {
     hal::BootInfo info;
     if (!prepare(&info, &out->message)) {
@@ -248,6 +263,7 @@ bool Machine::boot_kernel(Outcome* out) {
         return false;
     }
     current_cpu_ = 0;
+    plant_races(config_.cmdline);
     kernel::boot(info);
     return true;
 }
@@ -261,6 +277,10 @@ bool Machine::start(Outcome* out) {
     cpu_deadline_.assign(config_.cpus, config_.quantum_blocks);
     stats_.schedule_digest = 0xcbf29ce484222325ull;
     resumes_.assign(config_.cpus, kernel::Resume{});
+    if (config_.schedule == trace::Schedule::kPct)
+        pct_ = std::make_unique<Pct>(config_.pct_depth, config_.pct_steps, prng_);
+    if (config_.schedule == trace::Schedule::kScript)
+        script_ = std::make_unique<ScriptSchedule>(config_.script, config_.cpus);
     return true;
 }
 
@@ -342,15 +362,9 @@ bool Machine::plan_slice(Outcome* result) {
         return false;
     }
     ++stats_.slices;
-    // The PRNG picks the vCPU and how long it runs before the next pick; the
-    // vCPU's timer interrupt comes at its own virtual-time deadline.
-    // With one vCPU ready there is nothing to interleave: the others can only
-    // become ready through its kernel entries (which end the slice anyway),
-    // so it runs to its timer deadline, saving slice switches.
-    const bool alone = ready.size() == 1;
-    const uint32_t cpu = alone ? ready[0] : ready[prng_.below(ready.size())];
-    const uint64_t slice = (alone ? ~0ull >> 1 : 1 + prng_.below(config_.slice_max)) +
-                           (stats_.slices == config_.perturb_slice ? 1 : 0);
+    uint64_t slice = 0;
+    const uint32_t cpu = pick_cpu(&slice);
+    slice += stats_.slices == config_.perturb_slice ? 1 : 0;
     const uint64_t to_timer = cpu_deadline_[cpu] > cpu_time_[cpu] ? cpu_deadline_[cpu] - cpu_time_[cpu] : 1;
     current_cpu_ = cpu;
     const kernel::Resume r = resumes[cpu];
@@ -361,6 +375,33 @@ bool Machine::plan_slice(Outcome* result) {
     }
     plan_ = Slice{true, false, cpu, r.thread_id, r.as, slice < to_timer ? slice : to_timer};
     return true;
+}
+
+uint32_t Machine::pick_cpu(uint64_t* slice) {
+    // A vCPU's timer interrupt comes at its own virtual-time deadline, whatever
+    // the slice. With one vCPU ready there is nothing to interleave: the others
+    // can only become ready through its kernel entries (which end the slice
+    // anyway), so it runs to its timer deadline, saving slice switches.
+    constexpr uint64_t kToKernelEntry = ~0ull >> 1;
+    // A script decides even for a vCPU alone: its next switch bounds the slice.
+    if (script_)
+        return script_->pick(ready_, cpu_time_, slice);
+    if (ready_.size() == 1) {
+        *slice = kToKernelEntry;
+        return ready_[0];
+    }
+    // PCT: the highest-priority thread runs to its next kernel entry.
+    if (pct_) {
+        std::vector<uint64_t> threads(config_.cpus, 0);
+        for (const uint32_t cpu : ready_)
+            threads[cpu] = resumes_[cpu].thread_id;
+        *slice = kToKernelEntry;
+        return pct_->pick(ready_, threads);
+    }
+    // Random: the PRNG picks the vCPU and how long it runs before the next pick.
+    const uint32_t cpu = ready_[prng_.below(ready_.size())];
+    *slice = 1 + prng_.below(config_.slice_max);
+    return cpu;
 }
 
 bool Machine::run_slice(Outcome* out, DebugControl* debug) {
@@ -392,6 +433,7 @@ bool Machine::run_slice(Outcome* out, DebugControl* debug) {
 
 bool Machine::finish_slice(Outcome* out) {
     const uint32_t cpu = plan_.cpu;
+    const uint64_t thread = plan_.thread;
     const Stop stop = slice_stop_;
     plan_ = Slice{};
     current_cpu_ = cpu;
@@ -400,6 +442,7 @@ bool Machine::finish_slice(Outcome* out) {
         last_cpu_ = cpu;
         return true;
     }
+    const bool yields = stop.kind == StopKind::kSyscall && resumes_[cpu].regs->rax == ANVIL_SYS_thread_yield;
     switch (stop.kind) {
     case StopKind::kSyscall:
         ++stats_.syscalls;
@@ -419,13 +462,18 @@ bool Machine::finish_slice(Outcome* out) {
     const char* entry = stop.kind == StopKind::kSyscall ? "a syscall"
                         : stop.kind == StopKind::kFault ? "a fault"
                                                          : nullptr;
-    if (cpu_time_[cpu] >= cpu_deadline_[cpu] && !halted_) {
+    const bool tick = cpu_time_[cpu] >= cpu_deadline_[cpu] && !halted_;
+    if (tick) {
         ++stats_.timer_interrupts;
         ++stats_.kernel_entries;
         cpu_deadline_[cpu] = cpu_time_[cpu] + config_.quantum_blocks;
         kernel::on_timer(cpu);
         entry = entry ? entry : "a timer interrupt";
     }
+    if (pct_ && entry)
+        pct_->on_entry(thread, yields || tick);
+    if (script_)
+        script_->after_slice(cpu, cpu_time_[cpu], yields || tick);
     last_cpu_ = cpu;
     return !entry || invariants_hold(out, entry);
 }
@@ -569,6 +617,11 @@ bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, C
     config->cpus = t.header.cpus;
     config->quantum_blocks = t.header.quantum;
     config->slice_max = t.header.slice_max;
+    config->schedule = static_cast<trace::Schedule>(t.header.schedule);
+    config->pct_depth = t.header.pct_depth;
+    config->pct_steps = t.header.pct_steps;
+    if (config->schedule == trace::Schedule::kScript)
+        config->script = replay::switches(t, error);
     config->memory_mib = t.header.memory_bytes >> 20;
     config->cmdline = t.cmdline;
     config->max_slices = summary.end_code == ANVIL_EXIT_SLICE_LIMIT ? summary.slices : 0;

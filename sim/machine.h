@@ -7,7 +7,9 @@
 
 #include "sim/engine.h"
 #include "replay/trace_reader.h"
+#include "sim/pct.h"
 #include "sim/prng.h"
+#include "sim/script_schedule.h"
 #include "sim/uart.h"
 
 #include <anvil/exit_codes.h>
@@ -28,6 +30,12 @@ struct Config {
     uint64_t quantum_blocks = 10000;  // preemption timer period per vCPU, in basic blocks
     uint64_t slice_max = 1000;     // a vCPU runs 1..slice_max blocks before the PRNG picks again
     uint64_t max_slices = 0;       // stop after this many slices (0 = no limit)
+    // How the vCPU interleaving is picked (docs/scheduling.md); with kPct,
+    // change points = pct_depth - 1, drawn among the first pct_steps kernel entries.
+    trace::Schedule schedule = trace::Schedule::kRandom;
+    uint32_t pct_depth = 3;
+    uint64_t pct_steps = 2000;
+    std::vector<Switch> script;  // with kScript
     std::string cmdline;           // kernel command line
     std::vector<uint8_t> initramfs;
     std::vector<uint8_t> serial_input;  // bytes arriving on COM1's receive line
@@ -229,6 +237,8 @@ private:
     bool invariants_hold(Outcome* out, const char* after);
     void irq_edge(uint32_t irq);
     void deliver_irqs(bool cpu0_idle);
+    // The schedule's pick among ready_ (nonempty): a vCPU, and the longest it runs.
+    uint32_t pick_cpu(uint64_t* slice);
 
     Config config_;
     uint8_t* memory_ = nullptr;
@@ -241,6 +251,8 @@ private:
     std::vector<uint64_t> cpu_deadline_;
     Stats stats_;
     Prng prng_;
+    std::unique_ptr<Pct> pct_;  // with Schedule::kPct
+    std::unique_ptr<ScriptSchedule> script_;  // with Schedule::kScript
     uint32_t current_cpu_ = 0;
     uint32_t last_cpu_ = 0;
     std::vector<uint32_t> ready_;               // step(): vCPUs with a thread

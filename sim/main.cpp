@@ -8,6 +8,7 @@
 #include "replay/cli.h"
 #include "replay/trace_reader.h"
 #include "sim/machine.h"
+#include "sim/schedule_cli.h"
 #include "sim/trace_sink.h"
 
 #include <anvil_build_id.h>
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
         ->transform(cli::unsigned64())
         ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40))
         ->capture_default_str();
+    std::string switches_path;
+    sim::add_schedule_options(app, &config, &switches_path);
     bool print_stats = false;
     app.add_flag("--stats", print_stats, "print run figures (slices, kernel entries, IRQs, virtual time, schedule digest) to stderr");
     app.add_option("--max-slices", config.max_slices, "stop after this many slices (0 = no limit)")
@@ -111,8 +114,12 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "anvil-sim: --record and --replay do not go together\n");
         return cli::kExitUsage;
     }
-
     std::string error;
+    if (replay_path.empty() && !sim::read_switches(switches_path, &config, &error)) {
+        fmt::print(stderr, "anvil-sim: {}\n", error);
+        return cli::kExitUsage;
+    }
+
     replay::Trace expected;
     if (!replay_path.empty()) {
         if (!replay::load(replay_path, &expected, &error)) {
@@ -138,9 +145,10 @@ int main(int argc, char** argv) {
         const bool qemu = expected.from_qemu();
         const std::string ignored =
             qemu ? cli::given(app, {"--seed", "--cpus", "--quantum", "--slice", "--max-slices", "--cmdline",
-                                    "--serial-input"})
+                                    "--serial-input", "--schedule", "--pct-depth", "--pct-steps", "--switches"})
                  : cli::given(app, {"--seed", "--cpus", "--memory", "--quantum", "--slice", "--max-slices",
-                                    "--cmdline", "--serial-input"});
+                                    "--cmdline", "--serial-input", "--schedule", "--pct-depth", "--pct-steps",
+                                    "--switches"});
         if (!ignored.empty())
             fmt::print(stderr,
                        "anvil-sim: warning: ignoring {}: a replay runs with the trace's seed and configuration "

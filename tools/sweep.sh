@@ -6,6 +6,7 @@
 #
 # usage: tools/sweep.sh --seeds A..B [--shard I/N] [--jobs J] [--workload tests|demo|race|fuzz|exhaust]
 #                       [--tests PATTERN] [--ops N] [--cpus N] [--max-slices N] [--out DIR]
+#                       [--schedule random|pct [--pct-depth D] [--pct-steps K]]
 #                       [--build DIR] [-- ANVIL-SIM-OPTIONS...]
 #        tools/sweep.sh merge --out DIR SHARD-DIR...
 # --seeds A..B  every seed from A to B (or one seed N)
@@ -32,6 +33,9 @@
 #               the test suite; 0: no bound). A run that reaches it (a livelock,
 #               a spinning thread) exits 124 and counts as failing; its trace
 #               stops there and replays to the same point.
+# --schedule S  how each run's interleaving is picked: random (the default) or
+#               pct, with --pct-depth D (default 3) and --pct-steps K (default
+#               2000 kernel entries) (anvil-sim --help, docs/scheduling.md)
 # --out DIR     where failing seeds' traces go, as DIR/seed-N.atrace with the
 #               run's console as DIR/seed-N.log (default: sweeps/ at the top of
 #               the tree: results, which `tools/anvil clean` keeps, not build
@@ -233,6 +237,7 @@ sim_extra=()
 [[ ${1:-} == merge ]] && { shift; merge_main "$@"; }
 
 seeds="" jobs="" workload=tests tests="" have_tests=0 ops="" cpus="" max_slices=10000000 out="" build="$ROOT/build" check_only=0
+schedule=random pct_depth="" pct_steps=""
 sim_extra=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -245,6 +250,9 @@ while [[ $# -gt 0 ]]; do
     --cpus) [[ $# -ge 2 ]] || usage_error "--cpus needs a number"; cpus=$2; shift 2 ;;
     --max-slices) [[ $# -ge 2 ]] || usage_error "--max-slices needs a number"; max_slices=$2; shift 2 ;;
     --out) [[ $# -ge 2 ]] || usage_error "--out needs a directory"; out=$2; shift 2 ;;
+    --schedule) [[ $# -ge 2 ]] || usage_error "--schedule needs random or pct"; schedule=$2; shift 2 ;;
+    --pct-depth) [[ $# -ge 2 ]] || usage_error "--pct-depth needs a number"; pct_depth=$2; shift 2 ;;
+    --pct-steps) [[ $# -ge 2 ]] || usage_error "--pct-steps needs a number"; pct_steps=$2; shift 2 ;;
     --build) [[ $# -ge 2 ]] || usage_error "--build needs a directory"; build=$2; shift 2 ;;
     --check-args) check_only=1; shift ;;
     -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
@@ -289,6 +297,16 @@ fi
 case " ${sim_extra[*]} " in
 *" --max-slices"*) usage_error "give the bound as the sweep's --max-slices, not after --" ;;
 esac
+[[ $schedule == random || $schedule == pct ]] || usage_error "--schedule must be random or pct (got '$schedule')"
+if [[ -n $pct_depth$pct_steps && $schedule != pct ]]; then
+    usage_error "--pct-depth and --pct-steps go with --schedule pct"
+fi
+if [[ -n $pct_depth ]] && { ! is_number "$pct_depth" || ((${#pct_depth} > 2 || 10#$pct_depth < 1 || 10#$pct_depth > 64)); }; then
+    usage_error "--pct-depth must be a number from 1 to 64 (got '$pct_depth')"
+fi
+if [[ -n $pct_steps ]] && { ! is_number "$pct_steps" || ((${#pct_steps} > 12 || 10#$pct_steps < 1)); }; then
+    usage_error "--pct-steps must be a positive number (got '$pct_steps')"
+fi
 case $workload in
 tests) initramfs_name="initramfs-tests.cpio" ;;
 demo) initramfs_name="initramfs.cpio" ;;
@@ -320,6 +338,9 @@ mkdir -p "$out" || { echo "sweep: cannot create the output directory $out" >&2; 
 args=(--initramfs "$initramfs")
 [[ -n $cpus ]] && args+=(--cpus "$cpus")
 ((10#$max_slices > 0)) && args+=(--max-slices "$((10#$max_slices))")
+args+=(--schedule "$schedule")
+[[ -n $pct_depth ]] && args+=(--pct-depth "$((10#$pct_depth))")
+[[ -n $pct_steps ]] && args+=(--pct-steps "$((10#$pct_steps))")
 if [[ $workload == tests ]]; then
     args+=(--serial-input "$ROOT/tests/data/serial-input.txt")
     [[ $have_tests == 1 ]] && args+=(--cmdline "tests=$tests")

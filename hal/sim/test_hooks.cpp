@@ -13,7 +13,13 @@ TestHookPlan g_plan;
 uint64_t g_syscalls_done = 0;  // kSyscallDone points passed
 uint64_t g_handoffs = 0;       // kIpcHandoff points passed
 uint64_t g_refused_at_record = 0;
+bool g_stale_badge = false, g_lost_signal = false;
 }  // namespace
+
+void set_planted_races(bool stale_badge, bool lost_signal) {
+    g_stale_badge = stale_badge;
+    g_lost_signal = lost_signal;
+}
 
 void set_test_hooks(const TestHookPlan& plan) {
     g_plan = plan;
@@ -34,6 +40,10 @@ bool hal::test_hook(TestHook point) {
             return false;
         g_refused_at_record = kernel::trace_records();
         return true;
+    case TestHook::kStaleBadge:
+        return g_stale_badge;
+    case TestHook::kLostSignal:
+        return g_lost_signal;
     }
     return false;
 }

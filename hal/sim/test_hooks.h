@@ -16,6 +16,12 @@ struct TestHookPlan {
 // Sets the plan of the run about to start, counting from its first hook point.
 void set_test_hooks(const TestHookPlan& plan);
 
+// The kernel races planted in the run about to start (kStaleBadge,
+// kLostSignal: every time the point is passed). Machine::boot_kernel sets
+// them from the command line's `plant=NAME` words, which the trace records, so
+// replays, the debugger and shrinking plant them again.
+void set_planted_races(bool stale_badge, bool lost_signal);
+
 // The trace record index at which the planned handoff was refused; 0 if it was
 // not (the run made fewer handoffs). What a replay should report.
 uint64_t refused_handoff_record();

@@ -354,7 +354,7 @@ Status ipc_recv(Thread& self, Endpoint* ep, uint64_t msg_va, bool blocking, uint
             wake(sender, o.sender, 0);  // its message went bad while it waited
             continue;
         }
-        *badge = sender->ipc.badge;
+        *badge = hal::test_hook(hal::TestHook::kStaleBadge) ? 0 : sender->ipc.badge;
         abandon_reply(self);
         complete_send(sender, self);
         return ANVIL_OK;
@@ -416,6 +416,8 @@ bool ipc_fastpath_enabled() { return g_fastpath; }
 uint64_t ipc_fastpath_count() { return g_fastpath_count; }
 
 void notify_signal(Notification* n, uint64_t bits) {
+    if (n->waiters().empty() && hal::test_hook(hal::TestHook::kLostSignal))
+        return;
     n->bits |= bits;
     if (Thread* waiter = n->waiters().pop_front()) {
         const uint64_t got = n->bits;

@@ -14,16 +14,28 @@ namespace trace {
 
 // The file starts with this header (fixed layout, little-endian).
 constexpr char kMagic[8] = {'A', 'N', 'V', 'L', 'T', 'R', 'C', '\n'};
+// Version 5 adds the header's schedule fields (the strategy that picked the
+// vCPU interleaving and its parameters; an older header means `random`).
 // Version 4 adds the user_at and fault_at kinds (QEMU traces only: a version
 // 3 stream is a version 4 one without them); version 3 added the header's
 // unicorn_version; version 2 framed the record stream in self-checking chunks
 // (Framer below); version 1 was the bare record stream. Readers still accept
-// 1 to 3 (the header of 1 and 2 is 80 bytes, without unicorn_version).
-constexpr uint16_t kVersion = 4;
+// 1 to 4 (the header of 1 and 2 is 80 bytes, without unicorn_version; that of
+// 3 and 4 is 88, without the schedule fields).
+constexpr uint16_t kVersion = 5;
+constexpr uint16_t kVersionNoSchedule = 4;
 constexpr uint16_t kVersionNoUserAt = 3;
 constexpr uint16_t kVersionChunked = 2;
 constexpr uint16_t kVersionUnchunked = 1;
 constexpr uint32_t kHeaderSizeV2 = 80;  // the fixed header of versions 1 and 2
+constexpr uint32_t kHeaderSizeV4 = 88;  // the fixed header of versions 3 and 4
+
+// How the simulator picked which vCPU runs and for how long (docs/scheduling.md).
+enum class Schedule : uint32_t {
+    kRandom = 0,  // uniform over ready vCPUs, slices of 1..slice_max blocks
+    kPct = 1,     // probabilistic concurrency testing: priorities and change points
+    kScript = 2,  // given vCPU switches; the trace's slice records hold them
+};
 
 enum class Backend : uint32_t { kSim = 1, kQemu = 2 };
 
@@ -45,8 +57,13 @@ struct Header {
     // returns it (major << 24 | minor << 16 | patch << 8 | extra; basic-block
     // counts, and so the interleaving, differ between versions); QEMU: 0.
     uint64_t unicorn_version;
+    // Simulator: the Schedule, and with kPct its depth (change points + 1) and
+    // the kernel entries its change points are drawn among; 0 otherwise.
+    uint32_t schedule;
+    uint32_t pct_depth;
+    uint64_t pct_steps;
 };
-static_assert(sizeof(Header) == 88);
+static_assert(sizeof(Header) == 104);
 
 // Field kinds: how the dump prints them and whether they are zigzag-encoded.
 enum class Field : uint8_t {

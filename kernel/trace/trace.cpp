@@ -115,6 +115,9 @@ void trace_start(const hal::BootInfo& info, bool cmdline_says) {
     h.memory_bytes = info.trace.memory_bytes;
     h.cpus = info.cpu_count;
     h.unicorn_version = info.trace.unicorn_version;
+    h.schedule = info.trace.schedule;
+    h.pct_depth = info.trace.pct_depth;
+    h.pct_steps = info.trace.pct_steps;
     // The header is not part of the checksummed record stream.
     hal::trace_write(&h, sizeof h);
     hal::trace_write(info.cmdline, h.cmdline_len);

@@ -7,6 +7,7 @@
 #include "replay/debug/front_end.h"
 #include "replay/debug/gdb_target.h"
 #include "replay/timeline.h"
+#include "sim/schedule_cli.h"
 
 #include <CLI/CLI.hpp>
 #include <anvil_build_id.h>
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
         ->transform(cli::unsigned64())
         ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40))
         ->capture_default_str();
+    std::string switches_path;
+    sim::add_schedule_options(app, &config, &switches_path);
     app.add_option("--cmdline", config.cmdline, "kernel command line");
     app.add_option("--serial-input", files.serial_input, "bytes for COM1's receive line")->check(CLI::ExistingFile);
     app.add_option("--trace", trace_path,
@@ -89,6 +92,10 @@ int main(int argc, char** argv) {
     }
 
     std::string error;
+    if (trace_path.empty() && !sim::read_switches(switches_path, &config, &error)) {
+        fmt::print(stderr, "anvil-debug: {}\n", error);
+        return cli::kExitUsage;
+    }
     replay::Trace trace;
     if (!trace_path.empty()) {
         replay::Summary summary;
@@ -120,7 +127,8 @@ int main(int argc, char** argv) {
                        trace_path);
         options.trace = &trace;
         const std::string ignored =
-            cli::given(app, {"--seed", "--cpus", "--quantum", "--slice", "--cmdline", "--serial-input"});
+            cli::given(app, {"--seed", "--cpus", "--quantum", "--slice", "--cmdline", "--serial-input",
+                              "--schedule", "--pct-depth", "--pct-steps", "--switches"});
         if (!ignored.empty())
             fmt::print(stderr,
                        "anvil-debug: warning: ignoring {}: the trace's run has its own seed and configuration "

@@ -32,7 +32,7 @@ echo "recorded $total records, $size bytes"
 # some in the middle, chunk boundaries included.
 cuts=()
 for ((len = size - 48; len < size; len++)); do cuts+=("$len"); done
-cuts+=(100 4111 4112 4113 $((size / 3)) $((size / 2)))
+cuts+=(116 4111 4112 4113 $((size / 3)) $((size / 2)))
 previous=-1
 for len in $(printf '%s\n' "${cuts[@]}" | sort -n); do
     cut="$dir/cut-$len.atrace"
@@ -79,12 +79,12 @@ cmp -s "$half" "$dir/flipped.atrace" && fail "the byte at 1000 did not change"
 out=$("$sim" --replay "$dir/flipped.atrace" --initramfs "$initramfs" 2>&1 >/dev/null)
 status=$?
 [[ $status -eq 2 ]] || fail "replaying a cut trace with a changed byte exited $status, not 2: $out"
-grep -q "corrupt trace: the chunk at byte 88 ([0-9]* bytes) does not match its checksum" <<<"$out" ||
+grep -q "corrupt trace: the chunk at byte 104 ([0-9]* bytes) does not match its checksum" <<<"$out" ||
     fail "the refusal does not name the damaged chunk: $out"
 "$tool" dump "$dir/flipped.atrace" >/dev/null 2>&1
 status=$?
 [[ $status -eq 1 ]] || fail "anvil-trace dump of a damaged trace exited $status, not 1"
-echo "a changed byte before the cut: refused, naming the chunk at byte 88"
+echo "a changed byte before the cut: refused, naming the chunk at byte 104"
 
 # Records the userspace suite with one-block slices (a long run) until its
 # trace passes 256 KiB, then sends `signal`; prints the trace's path.

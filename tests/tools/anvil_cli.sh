@@ -105,7 +105,7 @@ script_case() {
 # The help of the command named first.
 expect_help() { grep -qE "^  ${args[0]}( |$)" <<<"$out" || fail "tools/anvil $1 printed no help for ${args[0]}: $out$err"; }
 # A message from tools/anvil (or the sweep or fuzz script it checks arguments with).
-expect_message() { grep -qE "^(anvil|sweep|fuzz|follow-bench): " <<<"$err" || fail "tools/anvil $1 gave no anvil: message: $err"; }
+expect_message() { grep -qE "^(anvil|sweep|fuzz|follow-bench|bugs-bench): " <<<"$err" || fail "tools/anvil $1 gave no anvil: message: $err"; }
 
 case $mode in
 help)
@@ -113,7 +113,7 @@ help)
     # Every command's --help and -h, and help after other arguments (even
     # wrong ones, or the command's own).
     check_each 0 help < <(
-        for cmd in run replay debug gdb test qemu sweep trace fuzz bench build setup clean help; do
+        for cmd in run replay shrink debug gdb test qemu sweep trace fuzz bench build setup clean help; do
             echo "$cmd --help"
             echo "$cmd -h"
         done
@@ -137,6 +137,9 @@ qemu --smp 2 --help
 bench -h
 bench follow --help
 bench follow --runs 3 --smp 1,2 -h
+bench bugs --runs 5 --help
+shrink sweeps/seed-7.atrace --out x.atrace -h
+sweep --seeds 1..3 --schedule pct --pct-depth 2 --help
 CASES
     )
     run help help run
@@ -144,7 +147,7 @@ CASES
     untouched "tools/anvil help run"
     pass
     # The scripts tools/anvil runs answer --help themselves, with their exit statuses.
-    for script in sweep.sh fuzz.sh qemu-run.sh bench.sh follow-bench.sh debian-check.sh; do
+    for script in sweep.sh fuzz.sh qemu-run.sh bench.sh follow-bench.sh bugs-bench.sh debian-check.sh; do
         for flag in --help -h; do
             script_case 0 "$script" "$flag"
             grep -q "exit" <<<"$out" || fail "tools/$script $flag printed no help: $out$err"
@@ -155,7 +158,7 @@ CASES
     for flag in "" help -h --help; do
         run help $flag
         [[ $code == 0 ]] || fail "tools/anvil $flag exited $code"
-        for cmd in run replay debug gdb test qemu sweep trace fuzz bench build setup clean help; do
+        for cmd in run replay shrink debug gdb test qemu sweep trace fuzz bench build setup clean help; do
             grep -qE "^  $cmd( |,|$)" <<<"$out" || fail "tools/anvil $flag does not list $cmd"
         done
         untouched "tools/anvil $flag"
@@ -196,6 +199,15 @@ bench follow --runs 0
 bench follow --smp four
 bench follow --timeout
 bench follow --frobnicate
+bench bugs --runs 0
+bench bugs --bugs nope
+bench bugs --frobnicate
+shrink
+shrink no-such.atrace
+shrink --out x.atrace
+sweep --seeds 1..3 --schedule fair
+sweep --seeds 1..3 --pct-depth 2
+sweep --seeds 1..3 --schedule pct --pct-depth 0
 build everything
 setup please
 clean --all
@@ -216,6 +228,8 @@ CASES
     script_case 2 follow-bench.sh
     script_case 2 follow-bench.sh --build
     script_case 2 follow-bench.sh --runs many
+    script_case 2 bugs-bench.sh
+    script_case 2 bugs-bench.sh --runs many
     ANVIL_PRESET=weird "${anvil[@]}" run >"$work/preset.out" 2>"$work/preset.err"
     code=$?
     [[ $code == 2 ]] || fail "ANVIL_PRESET=weird tools/anvil run exited $code, not 2"

@@ -62,8 +62,12 @@ public:
         header_.header_size = static_cast<uint16_t>(fixed() + s.size());
         return *this;
     }
-    // The fixed header's size in this writer's version (80 bytes before version 3).
-    size_t fixed() const { return header_.version < 3 ? trace::kHeaderSizeV2 : sizeof header_; }
+    // The fixed header's size in this writer's version (80 bytes before version 3, 88 before 5).
+    size_t fixed() const {
+        return header_.version < 3 ? trace::kHeaderSizeV2
+               : header_.version < 5 ? trace::kHeaderSizeV4
+                                     : sizeof header_;
+    }
     trace::Header& header() { return header_; }
 
     // A record of `kind`; the field count must be the kind's.
@@ -491,7 +495,8 @@ TEST_CASE("trace reader: headers that are not this format are refused") {
     }
     SECTION("header size that does not match the command line") {
         w.header().header_size = sizeof(trace::Header) + 3;
-        CHECK_THAT(check(w.build()).error, ContainsSubstring("corrupt header: header size 91"));
+        CHECK_THAT(check(w.build()).error,
+                   ContainsSubstring(fmt::format("corrupt header: header size {}", sizeof(trace::Header) + 3)));
         w.header().header_size = 10;
         CHECK_THAT(check(w.build()).error, ContainsSubstring("corrupt header"));
     }
@@ -627,6 +632,34 @@ TEST_CASE("trace reader: a version 3 header names the Unicorn version that recor
     CHECK(t.records_begin == sizeof(trace::Header) + t.cmdline.size());
     CHECK_THAT(replay::describe(t), ContainsSubstring(", Unicorn 2.0.1"));
     CHECK(replay::unicorn_version_text(0x02010403) == "2.1.4-rc3");
+}
+
+TEST_CASE("trace reader: a version 4 header (88 bytes, no schedule) reads as the random schedule") {
+    TraceWriter w = sample();
+    w.version(trace::kVersionNoSchedule);
+    replay::Trace t;
+    std::string error;
+    REQUIRE(replay::parse(w.build(), &t, &error));
+    REQUIRE(replay::validate(t, &error));
+    CHECK(t.records_begin == trace::kHeaderSizeV4 + t.cmdline.size());
+    CHECK(t.header.schedule == static_cast<uint32_t>(trace::Schedule::kRandom));
+    CHECK_THAT(replay::describe(t), ContainsSubstring("schedule random") && ContainsSubstring("format version 4"));
+}
+
+TEST_CASE("trace reader: a version 5 header names the schedule and its parameters") {
+    TraceWriter w = sample();
+    w.header().schedule = static_cast<uint32_t>(trace::Schedule::kPct);
+    w.header().pct_depth = 3;
+    w.header().pct_steps = 500;
+    replay::Trace t;
+    std::string error;
+    REQUIRE(replay::parse(w.build(), &t, &error));
+    CHECK(t.records_begin == sizeof(trace::Header) + t.cmdline.size());
+    CHECK_THAT(replay::describe(t), ContainsSubstring("schedule pct (depth 3, 500 steps)"));
+    w.header().pct_depth = 0;
+    CHECK_THAT(check(w.build()).error, ContainsSubstring("corrupt header: schedule pct with depth 0 and 500 steps"));
+    w.header().schedule = 7;
+    CHECK_THAT(check(w.build()).error, ContainsSubstring("corrupt header: unknown schedule 7"));
 }
 
 namespace {

@@ -46,6 +46,8 @@ struct BootInfo {
         uint64_t seed, quantum, slice_max;  // simulator only; 0 on hardware
         uint64_t memory_bytes;              // the machine's RAM
         uint64_t unicorn_version;           // simulator: uc_version() (the header's); 0 on hardware
+        uint32_t schedule, pct_depth;       // simulator: trace::Schedule and its parameters; 0 on hardware
+        uint64_t pct_steps;
     } trace;
 };
 

@@ -26,6 +26,13 @@ enum class TestHook : uint32_t {
     // queues the thread instead, one changed kernel decision for a replay to
     // report.
     kIpcHandoff,
+    // Planted races for the bug-finding benchmark (userspace/bugs, `plant=NAME`
+    // on the command line), each showing only when one thread gets to the
+    // kernel before another:
+    // ipc_recv takes a queued sender. Yes: it reports badge 0, not the sender's.
+    kStaleBadge,
+    // notify_signal finds no waiter. Yes: the bits are dropped, not kept.
+    kLostSignal,
 };
 
 }  // namespace hal
