@@ -79,8 +79,9 @@ void boot(const hal::BootInfo& info) {
     auto rd = Vmo::create(info.initramfs_size);
     if (!rd.ok())
         return boot_failed("initramfs", "out of memory copying the initramfs");
-    rd.value()->write(0, info.initramfs, info.initramfs_size);
-    t->cnode()->install(ANVIL_CAP_INITRAMFS, rd.value(), ANVIL_RIGHT_READ | ANVIL_RIGHT_GRANT);
+    // A VMO of the initramfs's size, a slot no process has filled yet.
+    already_checked(rd.value()->write(0, info.initramfs, info.initramfs_size));
+    already_checked(t->cnode()->install(ANVIL_CAP_INITRAMFS, rd.value(), ANVIL_RIGHT_READ | ANVIL_RIGHT_GRANT));
     t->regs().rdi = info.initramfs_size;
     // The command line goes on top of init's stack; rsi points at it.
     const uint64_t cmdline_len = str_length_bounded(info.cmdline, hal::kMaxCmdline - 1);
@@ -97,8 +98,8 @@ void boot(const hal::BootInfo& info) {
     auto com1_irq = Irq::create(ANVIL_COM1_IRQ_LINE);
     if (!com1.ok() || !com1_irq.ok())
         return boot_failed("boot caps", "out of memory");
-    t->cnode()->install(ANVIL_CAP_COM1_IOPORT, com1.value(), ANVIL_RIGHTS_ALL);
-    t->cnode()->install(ANVIL_CAP_COM1_IRQ, com1_irq.value(), ANVIL_RIGHTS_ALL);
+    already_checked(t->cnode()->install(ANVIL_CAP_COM1_IOPORT, com1.value(), ANVIL_RIGHTS_ALL));
+    already_checked(t->cnode()->install(ANVIL_CAP_COM1_IRQ, com1_irq.value(), ANVIL_RIGHTS_ALL));
     t->set_root(true);
     t->set_priority(kInitPriority);
     t->set_affinity(0);

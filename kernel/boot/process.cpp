@@ -73,9 +73,10 @@ Result<Thread*> create_process_from_elf(const uint8_t* elf_bytes, size_t size, c
     }
     Thread* t = thread.value();
     CNode* cn = cnode.value();
-    cn->install(ANVIL_CAP_SELF_CNODE, cn, ANVIL_RIGHTS_ALL);
-    cn->install(ANVIL_CAP_SELF_VSPACE, vs, ANVIL_RIGHTS_ALL);
-    cn->install(ANVIL_CAP_SELF_TCB, t, ANVIL_RIGHTS_ALL);
+    // The first slots of a new CNode, empty.
+    already_checked(cn->install(ANVIL_CAP_SELF_CNODE, cn, ANVIL_RIGHTS_ALL));
+    already_checked(cn->install(ANVIL_CAP_SELF_VSPACE, vs, ANVIL_RIGHTS_ALL));
+    already_checked(cn->install(ANVIL_CAP_SELF_TCB, t, ANVIL_RIGHTS_ALL));
     t->bind(cn, vs);
     vs->release();  // now held by the CNode slot and the thread
 

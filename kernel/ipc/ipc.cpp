@@ -146,8 +146,8 @@ Status read_send(Thread& sender, uint64_t va, SendView* view) {
 void copy_across(VSpace* src, uint64_t sva, VSpace* dst, uint64_t dva, uint64_t len) {
     if (len && share_frames(src, sva, dst, dva, len)) {
         uint8_t bounce[ANVIL_MSG_MAX_BYTES];
-        src->copy_in(bounce, sva, len);
-        dst->copy_out(dva, bounce, len);
+        already_checked(src->copy_in(bounce, sva, len));
+        already_checked(dst->copy_out(dva, bounce, len));
         return;
     }
     while (len) {
@@ -190,7 +190,7 @@ Outcome transfer(const KObject* ep, uint64_t badge, Thread& sender, uint64_t sen
         return out;
     }
     anvil_cap_t dest[ANVIL_MSG_MAX_CAPS] = {};
-    rvs->copy_in(dest, recv_va + kCapsOffset, want.ncaps * sizeof(anvil_cap_t));
+    already_checked(rvs->copy_in(dest, recv_va + kCapsOffset, want.ncaps * sizeof(anvil_cap_t)));  // checked above
 
     // The sender's side; a waiting sender's memory may have changed since it sent.
     const bool from_kernel = !checked && sender.ipc.wait == IpcWait::kFaultMsg;
@@ -248,17 +248,18 @@ Outcome transfer(const KObject* ep, uint64_t badge, Thread& sender, uint64_t sen
         }
     }
 
-    // Invoke: data, caps, then the header the receiver reads.
+    // Invoke: data, caps, then the header the receiver reads (into the buffer
+    // checked at the top, so no copy can fail).
     if (from_kernel)
-        rvs->copy_out(recv_va + kHeaderSize, &sender.ipc.fault, sizeof sender.ipc.fault);
+        already_checked(rvs->copy_out(recv_va + kHeaderSize, &sender.ipc.fault, sizeof sender.ipc.fault));
     else
         copy_across(sender.vspace(), send_va + kHeaderSize, rvs, recv_va + kHeaderSize, msg.len);
     for (uint32_t i = 0; i < ncaps; ++i)
         cap_insert(rcn->slot(landed[i]), caps[i]->object, caps[i]->rights, caps[i]->badge, caps[i]);
     const MsgHeader got{msg.label, msg.len, ncaps};
-    rvs->copy_out(recv_va, &got, sizeof got);
+    already_checked(rvs->copy_out(recv_va, &got, sizeof got));
     if (ncaps)
-        rvs->copy_out(recv_va + kCapsOffset, landed, ncaps * sizeof(anvil_cap_t));
+        already_checked(rvs->copy_out(recv_va + kCapsOffset, landed, ncaps * sizeof(anvil_cap_t)));
     trace_event(trace::Kind::k_ipc, ep ? ep->id() : 0, sender.id(), receiver.id(), badge, msg.len, ncaps);
     return out;
 }

@@ -7,8 +7,22 @@
 
 namespace kernel {
 
-// An ANVIL_OK / ANVIL_ERR_* code.
-using Status = anvil_status_t;
+// An ANVIL_OK / ANVIL_ERR_* code. A class, not an alias of anvil_status_t, only
+// so that it can be [[nodiscard]]: it converts to and from the code freely.
+class [[nodiscard]] Status {
+public:
+    constexpr Status() = default;                                // ANVIL_OK, as a zeroed anvil_status_t
+    constexpr Status(anvil_status_t code) : code_(code) {}      // NOLINT: implicit on purpose
+    constexpr operator anvil_status_t() const { return code_; }  // NOLINT: implicit on purpose
+
+private:
+    anvil_status_t code_ = ANVIL_OK;
+};
+
+// Drops a status its caller made sure is ANVIL_OK beforehand (a range it has
+// just checked, a slot it knows is free). Named, so that every such place can
+// be found, and [[nodiscard]] warns everywhere else.
+constexpr void already_checked(Status) {}
 
 // A failed status on its way out of a function returning Status or Result<T>.
 struct Error {
@@ -18,7 +32,7 @@ struct Error {
 
 // A value or the status explaining why there is none.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
 public:
     Result(T value) : value_(value), status_(ANVIL_OK) {}  // NOLINT: implicit on purpose
     Result(Error e) : value_(), status_(e.status) {}       // NOLINT: implicit on purpose

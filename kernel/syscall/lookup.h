@@ -10,20 +10,20 @@
 namespace kernel {
 
 // The cap in `slot` of `cnode`: INVALID_CAP if out of range or empty.
-inline Result<Cap*> lookup_in(CNode* cnode, uint64_t slot) {
-    if (slot > UINT32_MAX)
+inline Result<Cap*> lookup_in(CNode* cnode, Arg32 slot) {
+    if (!slot.fits())
         return Result<Cap*>::error(ANVIL_ERR_INVALID_CAP);
-    Cap* cap = cnode->slot(static_cast<uint32_t>(slot));
+    Cap* cap = cnode->slot(slot.value());
     if (!cap || cap->empty())
         return Result<Cap*>::error(ANVIL_ERR_INVALID_CAP);
     return cap;
 }
 
 // The cap in the caller's slot `slot`: INVALID_CAP if out of range or empty.
-inline Result<Cap*> lookup_slot(Thread& self, uint64_t slot) { return lookup_in(self.cnode(), slot); }
+inline Result<Cap*> lookup_slot(Thread& self, Arg32 slot) { return lookup_in(self.cnode(), slot); }
 
 // The caller's cap in `slot` as a `type` object with all of `rights`.
-inline Result<Cap*> lookup_cap(Thread& self, uint64_t slot, uint32_t type, uint32_t rights) {
+inline Result<Cap*> lookup_cap(Thread& self, Arg32 slot, uint32_t type, uint32_t rights) {
     TRY_ASSIGN(cap, lookup_slot(self, slot));
     if (cap->object->type() != type)
         return Result<Cap*>::error(ANVIL_ERR_WRONG_TYPE);
@@ -34,23 +34,23 @@ inline Result<Cap*> lookup_cap(Thread& self, uint64_t slot, uint32_t type, uint3
 
 // The object behind lookup_cap, cast to its kernel type.
 template <typename T>
-Result<T*> lookup_object(Thread& self, uint64_t slot, uint32_t type, uint32_t rights) {
+Result<T*> lookup_object(Thread& self, Arg32 slot, uint32_t type, uint32_t rights) {
     TRY_ASSIGN(cap, lookup_cap(self, slot, type, rights));
     return static_cast<T*>(cap->object);
 }
 
 // Makes a new object the caller will hold: reserves the lowest free slot of the
 // caller's CNode first (so a full CNode fails before anything is created), then
-// calls `create()` and installs the result with all its rights. The slot index
-// is returned in out[0].
+// calls `create()` and installs the result with all its rights, in the slot it
+// stores in `out`.
 template <typename Create>
-Status install_new_object(Thread& self, SyscallArgs& a, Create create) {
+Status install_new_object(Thread& self, anvil_cap_t& out, Create create) {
     TRY_ASSIGN(slot, self.cnode()->lowest_free());
     auto made = create();
     if (!made.ok())
         return made.status();
-    self.cnode()->install(slot, made.value(), ANVIL_RIGHTS_ALL);
-    a.out[0] = slot;
+    TRY(self.cnode()->install(slot, made.value(), ANVIL_RIGHTS_ALL));
+    out = slot;
     return ANVIL_OK;
 }
 

@@ -7,18 +7,17 @@
 
 namespace kernel {
 
-Status sys_cnode_create(Thread& self, SyscallArgs& a) {
-    if (a.arg[0] > CNode::kMaxSlots)
+Status sys_cnode_create(Thread& self, const sys::cnode_create_args& a, sys::cnode_create_out& out) {
+    if (a.slots.reg() > CNode::kMaxSlots)
         return ANVIL_ERR_INVALID_ARG;
-    const uint32_t slots = static_cast<uint32_t>(a.arg[0]);
-    return install_new_object(self, a, [&] { return CNode::create(slots); });
+    return install_new_object(self, out.out, [&] { return CNode::create(a.slots.value()); });
 }
 
-Status sys_cap_copy(Thread& self, SyscallArgs& a) {
-    const uint64_t src_slot = a.arg[1], dst_slot = a.arg[3], mask = a.arg[4], badge = a.arg[5];
-    TRY_ASSIGN(src_cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, ANVIL_RIGHT_READ));
-    TRY_ASSIGN(dst_cnode, lookup_object<CNode>(self, a.arg[2], ANVIL_OBJ_CNODE, ANVIL_RIGHT_WRITE));
-    TRY_ASSIGN(src, lookup_in(src_cnode, src_slot));
+Status sys_cap_copy(Thread& self, const sys::cap_copy_args& a, sys::cap_copy_out& out) {
+    const uint64_t dst_slot = a.dst_slot.reg(), mask = a.rights_mask.reg(), badge = a.badge;
+    TRY_ASSIGN(src_cnode, lookup_object<CNode>(self, a.src_cnode, ANVIL_OBJ_CNODE, ANVIL_RIGHT_READ));
+    TRY_ASSIGN(dst_cnode, lookup_object<CNode>(self, a.dst_cnode, ANVIL_OBJ_CNODE, ANVIL_RIGHT_WRITE));
+    TRY_ASSIGN(src, lookup_in(src_cnode, a.src_slot));
     if (dst_cnode != src_cnode && !src->has(ANVIL_RIGHT_GRANT))
         return ANVIL_ERR_ACCESS_DENIED;
     if (mask & ~uint64_t(ANVIL_RIGHTS_ALL))
@@ -43,31 +42,31 @@ Status sys_cap_copy(Thread& self, SyscallArgs& a) {
     // Invoke: the copy is a child of the source, with rights only ever reduced.
     const uint64_t new_badge = badge != 0 ? badge : src->badge;
     cap_insert(dst_cnode->slot(dst_index), src->object, src->rights & static_cast<uint32_t>(mask), new_badge, src);
-    a.out[0] = dst_index;
+    out.out_slot = dst_index;
     return ANVIL_OK;
 }
 
-Status sys_cap_delete(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, ANVIL_RIGHT_WRITE));
-    TRY_ASSIGN(cap, lookup_in(cnode, a.arg[1]));
+Status sys_cap_delete(Thread& self, const sys::cap_delete_args& a, sys::cap_delete_out&) {
+    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.cnode, ANVIL_OBJ_CNODE, ANVIL_RIGHT_WRITE));
+    TRY_ASSIGN(cap, lookup_in(cnode, a.slot));
     cap_delete(cap);
     return ANVIL_OK;
 }
 
-Status sys_cap_revoke(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, 0));
-    TRY_ASSIGN(cap, lookup_in(cnode, a.arg[1]));
+Status sys_cap_revoke(Thread& self, const sys::cap_revoke_args& a, sys::cap_revoke_out&) {
+    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.cnode, ANVIL_OBJ_CNODE, 0));
+    TRY_ASSIGN(cap, lookup_in(cnode, a.slot));
     if (!cap->has(ANVIL_RIGHT_MANAGE))
         return ANVIL_ERR_ACCESS_DENIED;
     cap_revoke(cap);
     return ANVIL_OK;
 }
 
-Status sys_cap_info(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[0], ANVIL_OBJ_CNODE, ANVIL_RIGHT_READ));
-    TRY_ASSIGN(cap, lookup_in(cnode, a.arg[1]));
+Status sys_cap_info(Thread& self, const sys::cap_info_args& a, sys::cap_info_out&) {
+    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.cnode, ANVIL_OBJ_CNODE, ANVIL_RIGHT_READ));
+    TRY_ASSIGN(cap, lookup_in(cnode, a.slot));
     anvil_cap_info_t info{cap->object->type(), cap->rights, cap->badge, cap->object->id()};
-    return self.vspace()->copy_out(a.arg[2], &info, sizeof info);
+    return self.vspace()->copy_out(a.out.va(), &info, sizeof info);
 }
 
 }  // namespace kernel

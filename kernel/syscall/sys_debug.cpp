@@ -12,8 +12,8 @@ namespace {
 constexpr uint64_t kMaxDebugWrite = 64 * 1024;
 }
 
-Status sys_debug_write(Thread& self, SyscallArgs& a) {
-    const uint64_t va = a.arg[0], len = a.arg[1];
+Status sys_debug_write(Thread& self, const sys::debug_write_args& a, sys::debug_write_out&) {
+    const uint64_t va = a.s.va(), len = a.len;
     if (len == 0)
         return ANVIL_OK;
     if (len > kMaxDebugWrite)

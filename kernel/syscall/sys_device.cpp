@@ -14,20 +14,20 @@ namespace kernel {
 // Binding is control of the line (MANAGE); the kernel then signals the
 // notification on the binder's behalf, which needs WRITE on it. A null
 // notification cap unbinds.
-Status sys_irq_bind(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(irq, lookup_object<Irq>(self, a.arg[0], ANVIL_OBJ_IRQ, ANVIL_RIGHT_MANAGE));
-    if (a.arg[1] == ANVIL_CAP_NULL)
+Status sys_irq_bind(Thread& self, const sys::irq_bind_args& a, sys::irq_bind_out&) {
+    TRY_ASSIGN(irq, lookup_object<Irq>(self, a.irq, ANVIL_OBJ_IRQ, ANVIL_RIGHT_MANAGE));
+    if (a.notification.reg() == ANVIL_CAP_NULL)
         return irq->bind(nullptr, 0);
-    TRY_ASSIGN(n, lookup_object<Notification>(self, a.arg[1], ANVIL_OBJ_NOTIFICATION, ANVIL_RIGHT_WRITE));
-    if (a.arg[2] >= 64)
+    TRY_ASSIGN(n, lookup_object<Notification>(self, a.notification, ANVIL_OBJ_NOTIFICATION, ANVIL_RIGHT_WRITE));
+    if (a.bit >= 64)
         return ANVIL_ERR_INVALID_ARG;
-    return irq->bind(n, a.arg[2]);
+    return irq->bind(n, a.bit);
 }
 
 // Opens the cap's ports to the calling thread's address space. x86 cannot
 // allow `in` without `out`, so the cap needs both READ and WRITE.
-Status sys_ioport_enable(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(port, lookup_object<IoPort>(self, a.arg[0], ANVIL_OBJ_IOPORT, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE));
+Status sys_ioport_enable(Thread& self, const sys::ioport_enable_args& a, sys::ioport_enable_out&) {
+    TRY_ASSIGN(port, lookup_object<IoPort>(self, a.ioport, ANVIL_OBJ_IOPORT, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE));
     if (!hal::as_allow_ioports(self.vspace()->as(), port->base(), port->count()))
         return ANVIL_ERR_NO_MEMORY;
     return ANVIL_OK;

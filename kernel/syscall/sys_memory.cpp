@@ -34,22 +34,22 @@ bool perms_valid(uint64_t perms) {
 
 }  // namespace
 
-Status sys_vspace_create(Thread& self, SyscallArgs& a) {
-    return install_new_object(self, a, [] { return VSpace::create(); });
+Status sys_vspace_create(Thread& self, const sys::vspace_create_args&, sys::vspace_create_out& out) {
+    return install_new_object(self, out.out, [] { return VSpace::create(); });
 }
 
-Status sys_vmo_create(Thread& self, SyscallArgs& a) {
-    const uint64_t size = a.arg[0];
+Status sys_vmo_create(Thread& self, const sys::vmo_create_args& a, sys::vmo_create_out& out) {
+    const uint64_t size = a.size;
     if (size == 0)
         return ANVIL_ERR_INVALID_ARG;
     if (size > Vmo::kMaxSize)
         return ANVIL_ERR_NO_MEMORY;
-    return install_new_object(self, a, [&] { return Vmo::create(size); });
+    return install_new_object(self, out.out, [&] { return Vmo::create(size); });
 }
 
-Status sys_vmo_read(Thread& self, SyscallArgs& a) {
-    const uint64_t offset = a.arg[1], buf = a.arg[2], len = a.arg[3];
-    TRY_ASSIGN(vmo, lookup_object<Vmo>(self, a.arg[0], ANVIL_OBJ_VMO, ANVIL_RIGHT_READ));
+Status sys_vmo_read(Thread& self, const sys::vmo_read_args& a, sys::vmo_read_out&) {
+    const uint64_t offset = a.offset, buf = a.buf.va(), len = a.len;
+    TRY_ASSIGN(vmo, lookup_object<Vmo>(self, a.vmo, ANVIL_OBJ_VMO, ANVIL_RIGHT_READ));
     if (offset > vmo->size() || len > vmo->size() - offset)
         return ANVIL_ERR_OUT_OF_RANGE;
     if (!self.vspace()->range_allows(buf, len, ANVIL_PERM_W))
@@ -64,9 +64,9 @@ Status sys_vmo_read(Thread& self, SyscallArgs& a) {
     return ANVIL_OK;
 }
 
-Status sys_vmo_write(Thread& self, SyscallArgs& a) {
-    const uint64_t offset = a.arg[1], buf = a.arg[2], len = a.arg[3];
-    TRY_ASSIGN(vmo, lookup_object<Vmo>(self, a.arg[0], ANVIL_OBJ_VMO, ANVIL_RIGHT_WRITE));
+Status sys_vmo_write(Thread& self, const sys::vmo_write_args& a, sys::vmo_write_out&) {
+    const uint64_t offset = a.offset, buf = a.buf.va(), len = a.len;
+    TRY_ASSIGN(vmo, lookup_object<Vmo>(self, a.vmo, ANVIL_OBJ_VMO, ANVIL_RIGHT_WRITE));
     if (offset > vmo->size() || len > vmo->size() - offset)
         return ANVIL_ERR_OUT_OF_RANGE;
     if (!self.vspace()->range_allows(buf, len, ANVIL_PERM_R))
@@ -81,25 +81,25 @@ Status sys_vmo_write(Thread& self, SyscallArgs& a) {
     return ANVIL_OK;
 }
 
-Status sys_vma_map(Thread& self, SyscallArgs& a) {
-    const uint64_t va = a.arg[1], offset = a.arg[3], len = a.arg[4], perms = a.arg[5];
-    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.arg[0], ANVIL_OBJ_VSPACE, ANVIL_RIGHT_MANAGE));
-    TRY_ASSIGN(vmo_cap, lookup_cap(self, a.arg[2], ANVIL_OBJ_VMO, 0));
+Status sys_vma_map(Thread& self, const sys::vma_map_args& a, sys::vma_map_out&) {
+    const uint64_t perms = a.perms.reg();
+    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.vspace, ANVIL_OBJ_VSPACE, ANVIL_RIGHT_MANAGE));
+    TRY_ASSIGN(vmo_cap, lookup_cap(self, a.vmo, ANVIL_OBJ_VMO, 0));
     if (!perms_valid(perms))
         return ANVIL_ERR_INVALID_ARG;
     if (!vmo_cap->has(rights_for_perms(perms)))
         return ANVIL_ERR_ACCESS_DENIED;
-    return vspace->map(va, static_cast<Vmo*>(vmo_cap->object), offset, len, static_cast<uint32_t>(perms));
+    return vspace->map(a.va, static_cast<Vmo*>(vmo_cap->object), a.offset, a.len, a.perms.value());
 }
 
-Status sys_vma_unmap(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.arg[0], ANVIL_OBJ_VSPACE, ANVIL_RIGHT_MANAGE));
-    return vspace->unmap(a.arg[1], a.arg[2]);
+Status sys_vma_unmap(Thread& self, const sys::vma_unmap_args& a, sys::vma_unmap_out&) {
+    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.vspace, ANVIL_OBJ_VSPACE, ANVIL_RIGHT_MANAGE));
+    return vspace->unmap(a.va, a.len);
 }
 
-Status sys_vma_alloc(Thread& self, SyscallArgs& a) {
-    const uint64_t len = a.arg[1], perms = a.arg[2];
-    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.arg[0], ANVIL_OBJ_VSPACE, ANVIL_RIGHT_MANAGE));
+Status sys_vma_alloc(Thread& self, const sys::vma_alloc_args& a, sys::vma_alloc_out& out) {
+    const uint64_t len = a.len, perms = a.perms.reg();
+    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.vspace, ANVIL_OBJ_VSPACE, ANVIL_RIGHT_MANAGE));
     if (len == 0 || len > Vmo::kMaxSize)
         return len == 0 ? ANVIL_ERR_INVALID_ARG : ANVIL_ERR_NO_MEMORY;
     if (!perms_valid(perms))
@@ -110,11 +110,11 @@ Status sys_vma_alloc(Thread& self, SyscallArgs& a) {
         return ANVIL_ERR_NO_MEMORY;
     TRY_ASSIGN(vmo, Vmo::create(size));
     vmo->retain();  // the mapping takes its own reference; ours goes below
-    const Status s = vspace->map(va, vmo, 0, size, static_cast<uint32_t>(perms));
+    const Status s = vspace->map(va, vmo, 0, size, a.perms.value());
     vmo->release();
     if (s != ANVIL_OK)
         return s;
-    a.out[0] = va;
+    out.out_va = va;
     return ANVIL_OK;
 }
 

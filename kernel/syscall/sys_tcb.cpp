@@ -30,19 +30,19 @@ bool is_user_canonical(uint64_t va) { return va < ANVIL_USER_LIMIT; }
 
 }  // namespace
 
-Status sys_tcb_create(Thread& self, SyscallArgs& a) {
-    return install_new_object(self, a, [] { return Thread::create(); });
+Status sys_tcb_create(Thread& self, const sys::tcb_create_args&, sys::tcb_create_out& out) {
+    return install_new_object(self, out.out, [] { return Thread::create(); });
 }
 
-Status sys_tcb_configure(Thread& self, SyscallArgs& a) {
-    const uint64_t ipc_buffer = a.arg[3], priority = a.arg[4], cpu = a.arg[5], fault_ep = a.arg[6];
-    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
+Status sys_tcb_configure(Thread& self, const sys::tcb_configure_args& a, sys::tcb_configure_out&) {
+    const uint64_t ipc_buffer = a.ipc_buffer_va, priority = a.priority.reg(), cpu = a.cpu.reg();
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.tcb, ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
     // Running a thread inside a CNode and an address space is control over both.
-    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.arg[1], ANVIL_OBJ_CNODE, ANVIL_RIGHT_MANAGE));
-    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.arg[2], ANVIL_OBJ_VSPACE, ANVIL_RIGHT_MANAGE));
+    TRY_ASSIGN(cnode, lookup_object<CNode>(self, a.cnode, ANVIL_OBJ_CNODE, ANVIL_RIGHT_MANAGE));
+    TRY_ASSIGN(vspace, lookup_object<VSpace>(self, a.vspace, ANVIL_OBJ_VSPACE, ANVIL_RIGHT_MANAGE));
     Cap* fault_cap = nullptr;
-    if (fault_ep != 0) {
-        TRY_ASSIGN(cap, lookup_cap(self, fault_ep, ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_WRITE));
+    if (a.fault_ep.reg() != ANVIL_CAP_NULL) {
+        TRY_ASSIGN(cap, lookup_cap(self, a.fault_ep, ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_WRITE));
         fault_cap = cap;
     }
     if (priority > Thread::kMaxPriority)
@@ -56,18 +56,18 @@ Status sys_tcb_configure(Thread& self, SyscallArgs& a) {
     if (!is_stopped(tcb->state()) || tcb->state() == ThreadState::kExited || tcb->state() == ThreadState::kFaulted)
         return ANVIL_ERR_BAD_STATE;
     tcb->bind(cnode, vspace);
-    tcb->set_priority(static_cast<uint32_t>(priority));
-    tcb->set_affinity(static_cast<uint32_t>(cpu));
+    tcb->set_priority(a.priority.value());
+    tcb->set_affinity(a.cpu.value());
     tcb->set_ipc_buffer(ipc_buffer);
     tcb->set_fault_endpoint(fault_cap ? static_cast<Endpoint*>(fault_cap->object) : nullptr,
                             fault_cap ? fault_cap->badge : 0);
     return ANVIL_OK;
 }
 
-Status sys_tcb_set_regs(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_WRITE));
+Status sys_tcb_set_regs(Thread& self, const sys::tcb_set_regs_args& a, sys::tcb_set_regs_out&) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.tcb, ANVIL_OBJ_TCB, ANVIL_RIGHT_WRITE));
     anvil_regs_t in;
-    TRY(self.vspace()->copy_in(&in, a.arg[1], sizeof in));
+    TRY(self.vspace()->copy_in(&in, a.regs.va(), sizeof in));
     if (!is_stopped(tcb->state()) || tcb->state() == ThreadState::kExited)
         return ANVIL_ERR_BAD_STATE;
     if (!is_user_canonical(in.rip) || !is_user_canonical(in.rsp) || !is_user_canonical(in.fs_base))
@@ -79,13 +79,13 @@ Status sys_tcb_set_regs(Thread& self, SyscallArgs& a) {
     return ANVIL_OK;
 }
 
-Status sys_tcb_get_regs(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_READ));
+Status sys_tcb_get_regs(Thread& self, const sys::tcb_get_regs_args& a, sys::tcb_get_regs_out&) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.tcb, ANVIL_OBJ_TCB, ANVIL_RIGHT_READ));
     if (!is_stopped(tcb->state()))
         return ANVIL_ERR_BAD_STATE;
-    anvil_regs_t out;
-    to_abi(tcb->regs(), &out);
-    return self.vspace()->copy_out(a.arg[1], &out, sizeof out);
+    anvil_regs_t regs;
+    to_abi(tcb->regs(), &regs);
+    return self.vspace()->copy_out(a.out.va(), &regs, sizeof regs);
 }
 
 // Another thread's x87/SSE/AVX registers (anvil_ext_state_t: the first
@@ -94,18 +94,18 @@ Status sys_tcb_get_regs(Thread& self, SyscallArgs& a) {
 static_assert(ANVIL_EXT_STATE_SIZE <= sizeof(hal::ExtState));
 static_assert(ANVIL_EXT_MXCSR == hal::kExtMxcsr && ANVIL_EXT_XSTATE_BV == hal::kExtXstateBv);
 
-Status sys_tcb_get_ext_state(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_READ));
+Status sys_tcb_get_ext_state(Thread& self, const sys::tcb_get_ext_state_args& a, sys::tcb_get_ext_state_out&) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.tcb, ANVIL_OBJ_TCB, ANVIL_RIGHT_READ));
     if (!is_stopped(tcb->state()))
         return ANVIL_ERR_BAD_STATE;
-    return self.vspace()->copy_out(a.arg[1], tcb->ext().bytes, ANVIL_EXT_STATE_SIZE);
+    return self.vspace()->copy_out(a.out.va(), tcb->ext().bytes, ANVIL_EXT_STATE_SIZE);
 }
 
-Status sys_tcb_set_ext_state(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_WRITE));
+Status sys_tcb_set_ext_state(Thread& self, const sys::tcb_set_ext_state_args& a, sys::tcb_set_ext_state_out&) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.tcb, ANVIL_OBJ_TCB, ANVIL_RIGHT_WRITE));
     hal::ExtState in;
     hal::ext_state_init(in);
-    TRY(self.vspace()->copy_in(in.bytes, a.arg[1], ANVIL_EXT_STATE_SIZE));
+    TRY(self.vspace()->copy_in(in.bytes, a.state.va(), ANVIL_EXT_STATE_SIZE));
     if (!is_stopped(tcb->state()) || tcb->state() == ThreadState::kExited)
         return ANVIL_ERR_BAD_STATE;
     if (!hal::ext_state_valid(in))
@@ -116,8 +116,8 @@ Status sys_tcb_set_ext_state(Thread& self, SyscallArgs& a) {
     return ANVIL_OK;
 }
 
-Status sys_tcb_resume(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
+Status sys_tcb_resume(Thread& self, const sys::tcb_resume_args& a, sys::tcb_resume_out&) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.tcb, ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
     switch (tcb->state()) {
     case ThreadState::kInactive:
     case ThreadState::kSuspended:
@@ -136,8 +136,8 @@ Status sys_tcb_resume(Thread& self, SyscallArgs& a) {
     return ANVIL_ERR_BAD_STATE;
 }
 
-Status sys_tcb_suspend(Thread& self, SyscallArgs& a) {
-    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.arg[0], ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
+Status sys_tcb_suspend(Thread& self, const sys::tcb_suspend_args& a, sys::tcb_suspend_out&) {
+    TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.tcb, ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
     switch (tcb->state()) {
     case ThreadState::kBlocked:
         ipc_interrupt(tcb);  // its call is re-issued on resume (see kernel/ipc)

@@ -10,8 +10,8 @@
 
 namespace kernel {
 
-Status sys_thread_exit(Thread& self, SyscallArgs& a) {
-    const int64_t code = static_cast<int64_t>(a.arg[0]);
+Status sys_thread_exit(Thread& self, const sys::thread_exit_args& a, sys::thread_exit_out&) {
+    const int64_t code = a.code;
     self.set_exit_code(code);
     trace_event(trace::Kind::k_exit, self.id(), trace_zigzag(code));
     scheduler().deschedule(&self, ThreadState::kExited);
@@ -27,7 +27,7 @@ Status sys_thread_exit(Thread& self, SyscallArgs& a) {
     return ANVIL_OK;
 }
 
-Status sys_thread_yield(Thread& self, SyscallArgs& a) {
+Status sys_thread_yield(Thread& self, const sys::thread_yield_args&, sys::thread_yield_out&) {
     scheduler().yield(self.cpu());
     return ANVIL_OK;
 }

@@ -74,9 +74,9 @@ TestProcess::TestProcess(uint32_t priority) {
     cnode_ = cn.value();
     vspace_ = vs.value();
     thread_ = th.value();
-    cnode_->install(kSelfCNode, cnode_, kAll);
-    cnode_->install(kSelfVSpace, vspace_, kAll);
-    cnode_->install(kSelfTcb, thread_, kAll);
+    REQUIRE(cnode_->install(kSelfCNode, cnode_, kAll) == ANVIL_OK);
+    REQUIRE(cnode_->install(kSelfVSpace, vspace_, kAll) == ANVIL_OK);
+    REQUIRE(cnode_->install(kSelfTcb, thread_, kAll) == ANVIL_OK);
     thread_->retain();  // ours, so a test that deletes slot 3 cannot free it
     thread_->bind(cnode_, vspace_);
     thread_->set_priority(priority);
