@@ -471,8 +471,11 @@ void Engine::load_ext(const hal::ExtState& ext) {
     // A component XSTATE_BV leaves out is in its initial state (as XRSTOR
     // makes it); MXCSR comes from the block either way.
     const uint64_t held = get<uint64_t>(ext, hal::kExtXstateBv);
-    hal::ExtState init;
-    hal::ext_state_init(init);
+    static const hal::ExtState init = [] {
+        hal::ExtState e;
+        hal::ext_state_init(e);
+        return e;
+    }();
     const hal::ExtState& x87 = held & 1 ? ext : init;
     const hal::ExtState& sse = held & 2 ? ext : init;
     ExtRegs r;

@@ -30,17 +30,11 @@ GDB
 source "$here/stub.sh"
 start_stub "$stub_log" "$debug" --initramfs "$initramfs" --cmdline "tests=fpu.threads_keep_their_state" --cpus 2
 gdb_session "$data" "$work/session.gdb"
-kill $stub 2>/dev/null || true
-wait $stub 2>/dev/null || true
-trap - EXIT
+stop_stub
 
 expect '^CHECK mxcsr 0x5f80 fctrl 0x77f$' "gdb reads the thread's MXCSR and x87 control word"
 expect '^Control Word: +0x077f +IM DM ZM OM UM PM$' "info float shows the control word"
 expect '^ +RC: Round down$' "info float decodes its rounding mode"
 expect '^\$[0-9]+ = \{[-0-9]+, [-0-9]+\}$' "an xmm register reads as vectors"
 expect '^CHECK before mxcsr 0x1f80 fctrl 0x37f$' "going back over the set, the state is the default"
-if [[ $failed != 0 ]]; then
-    echo "--- gdb output"; cat "$gdb_log"; echo "--- stub output"; cat "$stub_log"
-    exit 1
-fi
-echo "gdb x87/SSE registers: all checks passed"
+report_checks "gdb x87/SSE registers"

@@ -34,9 +34,7 @@ gdb_session "$data" "$work/session.gdb"
 # (the write's error ended that script; gdb detached) Another gdb finds rax as it was.
 timeout 60 gdb -batch -nx -data-directory "$data" -ex "set sysroot /" -ex "target remote 127.0.0.1:$port" \
     -x "$work/again.gdb" >"$work/again.log" 2>&1 || true
-kill $stub 2>/dev/null || true
-wait $stub 2>/dev/null || true
-trap - EXIT
+stop_stub
 
 expect '^\* 1 +process [0-9a-f]+ .*/userspace/init $' "at attach, inferior 1 is init with init's program"
 expect 'Breakpoint 1 \(increment_all\) pending\.' "a breakpoint in a program not yet running waits"
@@ -68,8 +66,4 @@ after=$(sed -n 's/^\$1 = //p' "$work/again.log")
     { echo "FAILED: rax was '$before', then '$after'"; failed=1; }
 grep -q 'refused, the run is a recording' "$stub_log" && echo "ok: the stub says why it refused" ||
     { echo "FAILED: the stub's log does not say why"; failed=1; }
-if [[ $failed != 0 ]]; then
-    echo "--- gdb output"; cat "$gdb_log"; echo "--- stub output"; cat "$stub_log"
-    exit 1
-fi
-echo "gdb processes: all checks passed"
+report_checks "gdb processes"

@@ -31,6 +31,23 @@ gdb_session() {
         -x "$2" >"$gdb_log" 2>&1 || true
 }
 
+# stop_stub: ends the stub (after gdb detached it waits for the next gdb).
+stop_stub() {
+    kill $stub 2>/dev/null || true
+    wait $stub 2>/dev/null || true
+    trap - EXIT
+}
+
+# report_checks WHAT: with a failed check, gdb's and the stub's output and
+# exit 1; else "WHAT: all checks passed".
+report_checks() {
+    if [[ $failed != 0 ]]; then
+        echo "--- gdb output"; cat "$gdb_log"; echo "--- stub output"; cat "$stub_log"
+        exit 1
+    fi
+    echo "$1: all checks passed"
+}
+
 # expect PATTERN WHAT: "ok: WHAT" if gdb's output ($gdb_log) matches PATTERN
 # (grep $expect_grep: -E by default; -Pzo to match across lines), else
 # "FAILED: WHAT" and failed=1.
