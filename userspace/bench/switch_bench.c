@@ -7,12 +7,16 @@
  * thread. In the "int" phase the threads never execute an x87 or SSE
  * instruction; in the "fpu" phase each does x87 and SSE arithmetic between
  * two yields, so its registers are live at every switch (and checked at the
- * end). The phases alternate, ROUNDS times each; the program prints each
- * round's user rdtsc per switch and the medians with their ratio. Under QEMU
- * rdtsc is the TSC; in the simulator it is virtual time (basic blocks), a
- * count of user work, so the simulator's cost is host time measured around
- * whole runs by tools/bench.sh, which picks one phase with switch=int or
- * switch=fpu on the kernel command line (the default runs both). */
+ * end). A third phase, "alone", is the fpu phase's arithmetic without the
+ * yields: one thread, the same number of steps, no switch; the fpu phase
+ * less it is what switching costs when the state is in use. The phases
+ * alternate, ROUNDS times each; the program prints each round's user rdtsc
+ * per switch (per step for "alone") and the medians with the ratios. Under
+ * QEMU rdtsc is the TSC; in the simulator it is virtual time (basic blocks),
+ * a count of user work, so the simulator's cost is host time measured around
+ * whole runs by tools/bench.sh, which picks one phase with switch=int,
+ * switch=fpu or switch=alone on the kernel command line (the default runs
+ * all three; switch=none, none: boot and exit, which every run includes). */
 #include <anvil/anvil.h>
 #include <anvil/debug.h>
 #include <anvil/process.h>
@@ -23,14 +27,14 @@
 #define STACK_SIZE (16u * 1024u)
 #define PRIORITY 128u /* init's */
 
-enum phase { PHASE_INT, PHASE_FPU };
-static const char *const kPhaseName[] = {"int", "fpu"};
+enum phase { PHASE_INT, PHASE_FPU, PHASE_ALONE, PHASES };
+static const char *const kPhaseName[PHASES] = {"int", "fpu", "alone"};
 
 static uint8_t g_stacks[2][STACK_SIZE] __attribute__((aligned(16)));
 static volatile uint64_t g_start[2], g_end[2];
 static volatile double g_result[2];
-static volatile uint32_t g_finished;
-static anvil_cap_t g_done; /* notification: both threads of the phase ended */
+static volatile uint32_t g_finished, g_threads;
+static anvil_cap_t g_done; /* notification: every thread of the phase ended */
 
 static inline uint64_t rdtsc(void)
 {
@@ -42,7 +46,7 @@ static inline uint64_t rdtsc(void)
 static __attribute__((noreturn)) void finish(uint64_t idx)
 {
     g_end[idx] = rdtsc();
-    if (__atomic_add_fetch(&g_finished, 1, __ATOMIC_RELAXED) == 2)
+    if (__atomic_add_fetch(&g_finished, 1, __ATOMIC_RELAXED) == g_threads)
         (void)anvil_notify_signal(g_done, 1);
     anvil_thread_exit(0);
     for (;;) {
@@ -88,6 +92,20 @@ static void fpu_worker(uint64_t idx)
     finish(idx);
 }
 
+/* The fpu phase's two threads' steps, one after the other, with no switch. */
+static void alone_worker(uint64_t idx)
+{
+    g_start[idx] = rdtsc();
+    for (uint64_t t = 0; t < 2; t++) {
+        set_mxcsr(mxcsr_of(t));
+        volatile double acc = 1.0;
+        for (uint32_t i = 0; i < YIELDS; i++)
+            acc = fpu_step(acc);
+        g_result[t] = acc;
+    }
+    finish(idx);
+}
+
 static int64_t fail(const char *what, anvil_status_t s)
 {
     anvil_debug_puts("switch_bench: ");
@@ -128,29 +146,34 @@ static double fpu_expected(uint64_t idx)
     return acc;
 }
 
-/* Runs one phase; returns its rdtsc per switch, or -1. */
+/* Runs one phase; returns its rdtsc per switch (per step alone), or -1. */
 static int64_t run_phase(enum phase p)
 {
+    static void (*const kEntry[PHASES])(uint64_t) = {int_worker, fpu_worker, alone_worker};
     g_finished = 0;
+    g_threads = p == PHASE_ALONE ? 1 : 2;
     anvil_cap_t tcb[2];
-    for (uint64_t i = 0; i < 2; i++) {
-        const anvil_status_t s = start_worker(p == PHASE_INT ? int_worker : fpu_worker, i, &tcb[i]);
+    for (uint64_t i = 0; i < g_threads; i++) {
+        const anvil_status_t s = start_worker(kEntry[p], i, &tcb[i]);
         if (s != ANVIL_OK)
             return fail("starting a thread", s);
     }
     uint64_t bits;
     const anvil_status_t s = anvil_notify_wait(g_done, &bits);
-    for (int i = 0; i < 2; i++)
+    for (uint32_t i = 0; i < g_threads; i++)
         anvil_cap_delete(ANVIL_CAP_SELF_CNODE, tcb[i]);
     if (s != ANVIL_OK)
         return fail("notify_wait", s);
-    for (uint64_t i = 0; p == PHASE_FPU && i < 2; i++)
+    for (uint64_t i = 0; p != PHASE_INT && i < 2; i++)
         if (g_result[i] != fpu_expected(i)) {
             anvil_debug_puts("switch_bench: a thread's x87/SSE result differs from the one computed alone\n");
             return -1;
         }
-    const uint64_t first = g_start[0] < g_start[1] ? g_start[0] : g_start[1];
-    const uint64_t last = g_end[0] > g_end[1] ? g_end[0] : g_end[1];
+    uint64_t first = g_start[0], last = g_end[0];
+    if (g_threads == 2) {
+        first = g_start[1] < first ? g_start[1] : first;
+        last = g_end[1] > last ? g_end[1] : last;
+    }
     return (int64_t)((last - first) / (2 * YIELDS));
 }
 
@@ -173,15 +196,38 @@ static void put_phase_figure(const char *what, enum phase p, uint64_t value)
     anvil_debug_puts(kPhaseName[p]);
     anvil_debug_puts(": ");
     anvil_debug_put_u64(value);
-    anvil_debug_puts(" rdtsc per switch\n");
+    anvil_debug_puts(p == PHASE_ALONE ? " rdtsc per step\n" : " rdtsc per switch\n");
+}
+
+/* "switch_bench: WHAT = a / b" with two decimals. */
+static void put_ratio(const char *what, uint64_t a, uint64_t b)
+{
+    const uint64_t ratio100 = b ? a * 100 / b : 0;
+    anvil_debug_puts("switch_bench: ");
+    anvil_debug_puts(what);
+    anvil_debug_puts(" = ");
+    anvil_debug_put_u64(ratio100 / 100);
+    anvil_debug_puts(ratio100 % 100 < 10 ? ".0" : ".");
+    anvil_debug_put_u64(ratio100 % 100);
+    anvil_debug_puts("\n");
 }
 
 int main(uint64_t start_arg)
 {
     (void)start_arg;
-    const char *cmdline = anvil_cmdline();
-    const int only_int = strstr(cmdline, "switch=int") != NULL;
-    const int only_fpu = strstr(cmdline, "switch=fpu") != NULL;
+    /* switch=PHASE runs only that phase, switch=none none (tools/bench.sh
+     * times whole runs, and boot and exit alone). */
+    const char *only = strstr(anvil_cmdline(), "switch=");
+    if (only && strncmp(only + 7, "none", 4) == 0)
+        return 0;
+    int chosen = PHASES;
+    for (int p = 0; only && p < PHASES; p++)
+        if (strncmp(only + 7, kPhaseName[p], strlen(kPhaseName[p])) == 0)
+            chosen = p;
+    if (only && chosen == PHASES) {
+        anvil_debug_puts("switch_bench: switch= takes int, fpu, alone or none\n");
+        return 2;
+    }
     anvil_status_t s = anvil_notification_create(&g_done);
     if (s != ANVIL_OK) {
         fail("notification_create", s);
@@ -192,10 +238,10 @@ int main(uint64_t start_arg)
     anvil_debug_puts(" switches per phase, in rounds of ");
     anvil_debug_put_u64(2 * YIELDS);
     anvil_debug_puts("\n");
-    uint64_t figures[2][ROUNDS];
+    uint64_t figures[PHASES][ROUNDS];
     for (uint32_t r = 0; r < ROUNDS; r++) {
-        for (int p = PHASE_INT; p <= PHASE_FPU; p++) {
-            if ((p == PHASE_INT && only_fpu) || (p == PHASE_FPU && only_int))
+        for (int p = 0; p < PHASES; p++) {
+            if (only && p != chosen)
                 continue;
             const int64_t v = run_phase((enum phase)p);
             if (v < 0)
@@ -204,17 +250,15 @@ int main(uint64_t start_arg)
             put_phase_figure("round", (enum phase)p, figures[p][r]);
         }
     }
-    if (only_int || only_fpu)
+    if (only)
         return 0;
-    const uint64_t m_int = median(figures[PHASE_INT], ROUNDS), m_fpu = median(figures[PHASE_FPU], ROUNDS);
-    put_phase_figure("median", PHASE_INT, m_int);
-    put_phase_figure("median", PHASE_FPU, m_fpu);
-    const uint64_t ratio100 = m_int ? m_fpu * 100 / m_int : 0;
-    anvil_debug_puts("switch_bench: fpu / int = ");
-    anvil_debug_put_u64(ratio100 / 100);
-    anvil_debug_puts(".");
-    anvil_debug_puts(ratio100 % 100 < 10 ? "0" : "");
-    anvil_debug_put_u64(ratio100 % 100);
-    anvil_debug_puts("\n");
+    uint64_t m[PHASES];
+    for (int p = 0; p < PHASES; p++) {
+        m[p] = median(figures[p], ROUNDS);
+        put_phase_figure("median", (enum phase)p, m[p]);
+    }
+    put_ratio("fpu / int", m[PHASE_FPU], m[PHASE_INT]);
+    const uint64_t fpu_switch = m[PHASE_FPU] > m[PHASE_ALONE] ? m[PHASE_FPU] - m[PHASE_ALONE] : 0;
+    put_ratio("(fpu - alone) / int", fpu_switch, m[PHASE_INT]);
     return 0;
 }
