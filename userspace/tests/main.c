@@ -233,6 +233,7 @@ static const struct test_case kTests[] = {
     {"cpu.flags_timer", test_cpu_flags_timer},
     {"cpu.selectors", test_cpu_selectors},
     {"cpu.fault_table", test_cpu_fault_table},
+    {"cpu.cpuid", test_cpu_cpuid},
     /* Last: the simulator stops at a user ud2 (UC_ERR_INSN_INVALID) instead of reporting #UD. */
     {"ipc.fault_ep_invalid_opcode", test_ipc_fault_ep_invalid_opcode},
 };

@@ -127,6 +127,7 @@ int test_cpu_flags_syscall(void);
 int test_cpu_flags_fault(void);
 int test_cpu_flags_timer(void);
 int test_cpu_selectors(void);
+int test_cpu_cpuid(void);
 
 /* ipc_tests.c */
 int test_ipc_create(void);
