@@ -5,13 +5,16 @@
 // (ipc_abort_wait, ipc_interrupt, destroy). The thread states involved are
 // IpcWait's (kernel/object/thread.h):
 //
-//   send:  kNone -> kSend on senders_             -> kNone (taken)
-//   call:  kNone -> kCall on senders_ -> kReply   -> kNone (answered)
-//   recv:  kNone -> kRecv on receivers_           -> kNone (given a message)
-//   fault: kFaultMsg on senders_ (dead thread)    -> kNone (taken)
+//   send:  kNone -> kSend on senders_            -> kNone: taken by a receiver
+//   call:  kNone -> kCall on senders_ -> kReply  -> kNone: answered (ipc_reply)
+//   recv:  kNone -> kRecv on receivers_          -> kNone: given a message
+//   fault: kFaultMsg on senders_ (a dead thread) -> kNone: taken
 //
-// A thread that meets a waiting partner does not wait at all. The waking and
-// blocking themselves, the fast path and the byte copy are in kernel/ipc.
+// A thread that finds a partner waiting skips the queue (a call goes straight
+// to kReply). A wait also ends with PEER_CLOSED when the endpoint goes or the
+// server abandons the reply, and early on tcb_suspend (ipc_interrupt). The
+// waking and blocking themselves, the fast path and the byte copy are in
+// kernel/ipc.
 #include "kernel/object/endpoint.h"
 
 #include "kernel/object/cnode.h"

@@ -13,8 +13,9 @@ class Notification final : public KObject {
 public:
     static Result<Notification*> create();
 
-    // ORs `bits` in, waking the oldest waiter with all of them (and clearing them).
-    void signal(uint64_t bits);
+    // ORs `more` into the bits, waking the oldest waiter with all of them (and
+    // clearing them).
+    void signal(uint64_t more);
     // Takes (and clears) the bits, or makes `self` wait for a signal (then 0:
     // the bits come when it is woken).
     Result<uint64_t> wait(Thread& self);

@@ -12,8 +12,9 @@ namespace kernel {
 
 namespace {
 
-// Sends on the endpoint cap `ep` (WRITE), with its badge and, if it has GRANT,
-// leave to transfer caps. A call's reply buffer is `reply_va`; a send has none (0).
+// Sends on the endpoint cap `ep` (WRITE) with the cap's badge; caps may go with
+// the message if it has GRANT. A call's reply buffer is `reply_va`; a send has
+// none (0).
 Status send_on(Thread& self, Arg32 ep, SendKind kind, uint64_t msg_va, uint64_t reply_va) {
     TRY_ASSIGN(cap, lookup_cap(self, ep, ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_WRITE));
     const SendOp op{kind, msg_va, reply_va, cap->badge, cap->has(ANVIL_RIGHT_GRANT)};
