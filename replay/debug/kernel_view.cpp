@@ -6,6 +6,7 @@
 #include "kernel/cap/cap.h"
 #include "kernel/object/cnode.h"
 #include "kernel/object/endpoint.h"
+#include "kernel/object/notification.h"
 #include "kernel/object/thread.h"
 #include "kernel/object/vmo.h"
 #include "kernel/object/vspace.h"

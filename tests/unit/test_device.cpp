@@ -2,7 +2,7 @@
 // irq_bind's rights and arguments, interrupts reaching the bound notification,
 // rebinding and unbinding, one Irq object per line, and ioport_enable's checks.
 #include "kernel/object/device.h"
-#include "kernel/object/endpoint.h"
+#include "kernel/object/notification.h"
 #include "kernel_env.h"
 
 #include <hal/kernel_entry.h>
