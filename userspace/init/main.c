@@ -184,8 +184,8 @@ static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdli
 {
     struct service *svc = &g_services[index];
     const struct manifest_entry *e = svc->entry;
-    /* Without its IO server init prints to the console directly: a call to the
-     * dead server would wait for the restart only init can do. */
+    /* Without its IO server init prints to the console directly (its sink
+     * never waits for the server anyway; this keeps the order of lines). */
     const int is_io = manifest_has_cap(e, CAP_IO_SERVE);
     if (is_io)
         anvil_stdio_set_sink(NULL);
@@ -209,7 +209,7 @@ static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdli
     if (s != ANVIL_OK)
         fail("restart", s);
     else if (is_io)
-        anvil_stdio_use_ioserver();
+        anvil_stdio_use_ioserver_nowait();
     return 0;
 }
 
@@ -289,9 +289,10 @@ int main(uint64_t start_arg)
             return shut_down(INIT_FAILED);
         }
         printf("init: started %s\n", svc->entry->name);
-        /* Once the IO server runs, init prints through it like everyone else. */
+        /* Once the IO server runs, init prints through it when it is ready to
+         * receive: init never waits for a service it supervises (services.h). */
         if (manifest_has_cap(svc->entry, CAP_IO_SERVE))
-            anvil_stdio_use_ioserver();
+            anvil_stdio_use_ioserver_nowait();
     }
     if (!manifest_main(&g_manifest)) {
         printf("init: %u service(s) running; no main program, so init keeps supervising\n", g_manifest.count);

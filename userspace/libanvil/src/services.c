@@ -171,12 +171,29 @@ static void io_sink(const char *s, size_t len)
     }
 }
 
-int anvil_stdio_use_ioserver(void)
+/* stdout for a supervisor: never waits for the IO server (see services.h). */
+static void io_nowait_sink(const char *s, size_t len)
+{
+    while (len) {
+        const uint32_t n = len > ANVIL_MSG_MAX_BYTES ? ANVIL_MSG_MAX_BYTES : (uint32_t)len;
+        if (io_try_write_chunk(s, n) != ANVIL_OK)
+            anvil_debug_write(s, n);
+        s += n;
+        len -= n;
+    }
+}
+
+/* `sink` as stdout if slot ANVIL_CAP_IOSERVER holds an endpoint we may write to. */
+static int use_ioserver_sink(anvil_stdio_sink_t sink)
 {
     anvil_cap_info_t info;
     if (anvil_cap_info(ANVIL_CAP_SELF_CNODE, ANVIL_CAP_IOSERVER, &info) != ANVIL_OK ||
         info.type != ANVIL_OBJ_ENDPOINT || !(info.rights & ANVIL_RIGHT_WRITE))
         return 0;
-    anvil_stdio_set_sink(io_sink);
+    anvil_stdio_set_sink(sink);
     return 1;
 }
+
+int anvil_stdio_use_ioserver(void) { return use_ioserver_sink(io_sink); }
+
+int anvil_stdio_use_ioserver_nowait(void) { return use_ioserver_sink(io_nowait_sink); }

@@ -88,6 +88,12 @@ anvil_status_t anvil_io_read_line(char *buf, size_t size, size_t *len);
  * made while no IO server receives at all waits for one: whoever restarts the
  * IO server must not print through it meanwhile (anvil_stdio_set_sink(NULL)). */
 int anvil_stdio_use_ioserver(void);
+/* The same for a supervisor (init), which must never wait for a service it
+ * restarts: each write goes to the IO server only if it is waiting to receive
+ * right now (a send that does not block), else with anvil_debug_write. A
+ * service that died while init was not looking (its fault message still
+ * queued) would otherwise hold init, and so its own restart, forever. */
+int anvil_stdio_use_ioserver_nowait(void);
 
 #ifdef __cplusplus
 }
