@@ -7,7 +7,13 @@
  * exit arrives here as a message. A crashed service is restarted up to its
  * restart budget; when the main program exits, init stops the services and
  * halts the machine with the program's exit code. The manifest format is in
- * docs/userspace.md and manifest.h. */
+ * docs/userspace.md and manifest.h.
+ *
+ * init prints to the console (libc's default sink), never through the IO
+ * server: a supervisor must not wait for a service it restarts. An IO server
+ * that died before init read its fault message (during start-up, say) would
+ * otherwise hold init's call, and with it the restart, forever (found by
+ * anvil-sim --faults kill=ioserver, docs/reliability.md). */
 #include "manifest.h"
 
 #include <anvil/anvil.h>
@@ -163,8 +169,6 @@ static void stop_service(unsigned index)
 /* Stops every service, last started first, and returns `code`. */
 static int shut_down(int code)
 {
-    /* Output goes straight to the console from here on: the IO server goes too. */
-    anvil_stdio_set_sink(NULL);
     for (unsigned i = g_manifest.count; i-- > 0;)
         stop_service(i);
     printf("init: all services stopped; halting with code %d\n", code);
@@ -184,11 +188,6 @@ static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdli
 {
     struct service *svc = &g_services[index];
     const struct manifest_entry *e = svc->entry;
-    /* Without its IO server init prints to the console directly (its sink
-     * never waits for the server anyway; this keeps the order of lines). */
-    const int is_io = manifest_has_cap(e, CAP_IO_SERVE);
-    if (is_io)
-        anvil_stdio_set_sink(NULL);
     if (f->kind == ANVIL_FAULT_KIND_EXIT)
         printf("init: %s exited with code %lld\n", e->name, (long long)f->exit_code);
     else
@@ -208,8 +207,6 @@ static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdli
     const anvil_status_t s = start_service(index, cmdline);
     if (s != ANVIL_OK)
         fail("restart", s);
-    else if (is_io)
-        anvil_stdio_use_ioserver_nowait();
     return 0;
 }
 
@@ -289,10 +286,6 @@ int main(uint64_t start_arg)
             return shut_down(INIT_FAILED);
         }
         printf("init: started %s\n", svc->entry->name);
-        /* Once the IO server runs, init prints through it when it is ready to
-         * receive: init never waits for a service it supervises (services.h). */
-        if (manifest_has_cap(svc->entry, CAP_IO_SERVE))
-            anvil_stdio_use_ioserver_nowait();
     }
     if (!manifest_main(&g_manifest)) {
         printf("init: %u service(s) running; no main program, so init keeps supervising\n", g_manifest.count);

@@ -62,19 +62,30 @@ static anvil_status_t ns_call(uint64_t label, const char *name, anvil_cap_t cap,
     return s == ANVIL_OK ? ANVIL_ERR_BAD_STATE : s;
 }
 
+/* ns_call for a request that may be made twice (a lookup; a register, which
+ * its owner may repeat). PEER_CLOSED means the name server died while serving
+ * it; init restarts it with the names it had (docs/userspace.md), so the
+ * request is sent once more and waits on the endpoint for the new instance. */
+static anvil_status_t ns_call_again(uint64_t label, const char *name, anvil_cap_t cap, int want_cap,
+                                    anvil_cap_t *out_cap)
+{
+    const anvil_status_t s = ns_call(label, name, cap, want_cap, out_cap);
+    return s == ANVIL_ERR_PEER_CLOSED ? ns_call(label, name, cap, want_cap, out_cap) : s;
+}
+
 anvil_status_t anvil_ns_register(const char *name, anvil_cap_t cap)
 {
     /* Slot 0 is always empty; sending it would look like "no cap" to ns_call. */
     if (cap == ANVIL_CAP_NULL)
         return ANVIL_ERR_INVALID_CAP;
-    return ns_call(ANVIL_NS_REGISTER, name, cap, 0, NULL);
+    return ns_call_again(ANVIL_NS_REGISTER, name, cap, 0, NULL);
 }
 
 anvil_status_t anvil_ns_lookup(const char *name, anvil_cap_t *out)
 {
     if (!out)
         return ANVIL_ERR_INVALID_ARG;
-    return ns_call(ANVIL_NS_LOOKUP, name, 0, 1, out);
+    return ns_call_again(ANVIL_NS_LOOKUP, name, 0, 1, out);
 }
 
 anvil_status_t anvil_ns_unregister(const char *name)
@@ -171,29 +182,12 @@ static void io_sink(const char *s, size_t len)
     }
 }
 
-/* stdout for a supervisor: never waits for the IO server (see services.h). */
-static void io_nowait_sink(const char *s, size_t len)
-{
-    while (len) {
-        const uint32_t n = len > ANVIL_MSG_MAX_BYTES ? ANVIL_MSG_MAX_BYTES : (uint32_t)len;
-        if (io_try_write_chunk(s, n) != ANVIL_OK)
-            anvil_debug_write(s, n);
-        s += n;
-        len -= n;
-    }
-}
-
-/* `sink` as stdout if slot ANVIL_CAP_IOSERVER holds an endpoint we may write to. */
-static int use_ioserver_sink(anvil_stdio_sink_t sink)
+int anvil_stdio_use_ioserver(void)
 {
     anvil_cap_info_t info;
     if (anvil_cap_info(ANVIL_CAP_SELF_CNODE, ANVIL_CAP_IOSERVER, &info) != ANVIL_OK ||
         info.type != ANVIL_OBJ_ENDPOINT || !(info.rights & ANVIL_RIGHT_WRITE))
         return 0;
-    anvil_stdio_set_sink(sink);
+    anvil_stdio_set_sink(io_sink);
     return 1;
 }
-
-int anvil_stdio_use_ioserver(void) { return use_ioserver_sink(io_sink); }
-
-int anvil_stdio_use_ioserver_nowait(void) { return use_ioserver_sink(io_nowait_sink); }
