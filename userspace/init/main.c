@@ -52,6 +52,9 @@ static anvil_cap_t g_io_ep;     /* the IO server's endpoint */
 /* Badges: a service's index + 1 on its fault and client caps; init's own. */
 #define INIT_BADGE 0x1000u
 
+/* How many times init tries to start a service before giving up on it. */
+#define START_ATTEMPTS 3u
+
 static void fail(const char *what, anvil_status_t s)
 {
     printf("init: %s: %s\n", what, anvil_status_str(s));
@@ -155,6 +158,19 @@ static anvil_status_t start_service(unsigned index, const char *cmdline)
     return s;
 }
 
+/* start_service, tried up to START_ATTEMPTS times: a start that fails
+ * (NO_MEMORY, say) leaves nothing behind and the next may not fail, while a
+ * service left stopped holds up every client of it for good. */
+static anvil_status_t start_service_again(unsigned index, const char *cmdline)
+{
+    anvil_status_t s = start_service(index, cmdline);
+    for (unsigned attempt = 1; attempt < START_ATTEMPTS && s != ANVIL_OK; attempt++) {
+        printf("init: starting %s: %s; trying again\n", g_services[index].entry->name, anvil_status_str(s));
+        s = start_service(index, cmdline);
+    }
+    return s;
+}
+
 static void stop_service(unsigned index)
 {
     struct service *svc = &g_services[index];
@@ -204,7 +220,7 @@ static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdli
     }
     svc->restarts++;
     printf("init: restarting %s (%u of %u)\n", e->name, svc->restarts, e->restart_limit);
-    const anvil_status_t s = start_service(index, cmdline);
+    const anvil_status_t s = start_service_again(index, cmdline);
     if (s != ANVIL_OK)
         fail("restart", s);
     return 0;
@@ -280,7 +296,7 @@ int main(uint64_t start_arg)
                    anvil_status_str(s));
             return shut_down(INIT_FAILED);
         }
-        s = start_service(i, cmdline);
+        s = start_service_again(i, cmdline);
         if (s != ANVIL_OK) {
             printf("init: starting %s: %s\n", svc->entry->name, anvil_status_str(s));
             return shut_down(INIT_FAILED);
