@@ -19,7 +19,7 @@ namespace {
 constexpr uint64_t kResolveSalt = 0x66617563746f7279ull;
 constexpr uint64_t kDecideSalt = 0x696e6a6563746564ull;
 
-constexpr FaultPoint kDefaultKillSlices = {1, 200};
+constexpr FaultPoint kDefaultKillSlices = {1, 20};
 constexpr FaultPoint kDefaultAllocs = {1, 2000};
 constexpr uint64_t kMaxDelaySlices = 1000000;
 

@@ -7,7 +7,7 @@
 //
 // SPEC is comma-separated items:
 //   kill=NAME[@N|@N..M]  the init service NAME faults when its thread starts
-//                        its Nth slice (default @1..200); init sees the fault
+//                        its Nth slice (default @1..20: services run few slices); init sees the fault
 //   alloc-fail[=N|=N..M] the kernel's Nth allocation after boot (a heap block
 //                        or a frame) fails (default =1..2000)
 //   irq-drop=P           each device interrupt edge is lost with probability P%

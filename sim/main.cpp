@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
     app.add_option("--faults", faults,
                    "inject faults, drawn from the seed and recorded in the trace (a replay makes them again): "
                    "comma-separated items kill=NAME[@N|@N..M] (init's service NAME faults at its Nth slice; "
-                   "default @1..200), alloc-fail[=N|=N..M] (the Nth kernel allocation after boot fails with "
+                   "default @1..20), alloc-fail[=N|=N..M] (the Nth kernel allocation after boot fails with "
                    "NO_MEMORY; default 1..2000), irq-drop=P, irq-delay=P:D (each device interrupt lost, or held "
                    "back D slices, with probability P%), uart-drop=P, uart-corrupt=P (each serial input byte lost, "
                    "or changed). kill and alloc-fail may repeat. docs/reliability.md")
