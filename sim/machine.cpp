@@ -53,6 +53,11 @@ Machine::Machine(Config config)
     com1_.write(Uart16550::kIer, 0);
     com1_.write(Uart16550::kLcr, 0x03);
     com1_.write(Uart16550::kMcr, Uart16550::kMcrDtr | Uart16550::kMcrRts);
+    // The input as it arrives, uart-* faults applied; start_faults() records them.
+    com1_.add_input(apply_uart_faults(config_.faults, config_.serial_input, &fault_prng_,
+                                      [this](uint64_t what, uint64_t index, uint64_t value) {
+                                          uart_faults_.push_back({what, index, value});
+                                      }));
 }
 
 Machine::~Machine() {
@@ -310,10 +315,8 @@ bool Machine::start_faults(Outcome* out) {
         kill_service_.push_back(index);
         kill_slices_.push_back(0);
     }
-    com1_.add_input(apply_uart_faults(faults_, config_.serial_input, &fault_prng_,
-                                      [](uint64_t what, uint64_t index, uint64_t value) {
-                                          kernel::trace_event(trace::Kind::k_inject, what, index, value);
-                                      }));
+    for (const auto& [what, index, value] : uart_faults_)
+        kernel::trace_event(trace::Kind::k_inject, what, index, value);
     return true;
 }
 

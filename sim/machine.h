@@ -15,6 +15,7 @@
 
 #include <anvil/exit_codes.h>
 
+#include <array>
 #include <csignal>
 #include <cstdint>
 #include <map>
@@ -279,6 +280,7 @@ private:
         uint64_t due_slice;
     };
     std::vector<DelayedIrq> delayed_irqs_;
+    std::vector<std::array<uint64_t, 3>> uart_faults_;  // (what, index, value) of each uart-* fault made
     std::unique_ptr<Pct> pct_;  // with Schedule::kPct
     std::unique_ptr<ScriptSchedule> script_;  // with Schedule::kScript
     uint32_t current_cpu_ = 0;

@@ -447,7 +447,7 @@ TEST_CASE("trace reader: user_at and fault_at are version 3 kinds") {
     CHECK_THAT(check(w.build()).error, ContainsSubstring("unknown record kind 15 at byte"));
 }
 
-TEST_CASE("trace reader: faults and inject are version 6 kinds; the faults record carries its spec") {
+TEST_CASE("trace reader: faults and inject are version 6 kinds, the faults record carries its spec") {
     TraceWriter w;
     const std::string spec = "kill=ioserver@37,irq-drop=10";
     w.bytes(trace::Kind::k_faults, spec);
