@@ -350,10 +350,13 @@ Decoded decode(const Trace& t, uint64_t* pos, Record* r, std::string* error) {
     r->offset = start;
     r->kind = b[(*pos)++];
     const trace::KindInfo info = trace::kind_info(r->kind);
-    // user_at and fault_at came with version 4: in an older trace it is no kind at all.
-    const bool too_new = (r->kind == static_cast<uint8_t>(trace::Kind::k_user_at) ||
-                          r->kind == static_cast<uint8_t>(trace::Kind::k_fault_at)) &&
-                         t.header.version <= trace::kVersionNoUserAt;
+    // user_at and fault_at came with version 4, faults and inject with 6: in
+    // an older trace they are no kinds at all.
+    const auto kind = static_cast<trace::Kind>(r->kind);
+    const bool too_new = ((kind == trace::Kind::k_user_at || kind == trace::Kind::k_fault_at) &&
+                          t.header.version <= trace::kVersionNoUserAt) ||
+                         ((kind == trace::Kind::k_faults || kind == trace::Kind::k_inject) &&
+                          t.header.version <= trace::kVersionNoFaults);
     if (!info.name || too_new) {
         *error = fmt::format("corrupt trace: unknown record kind {} at byte {}", r->kind, t.file_offset(start));
         return Decoded::kCorrupt;
@@ -373,9 +376,9 @@ Decoded decode(const Trace& t, uint64_t* pos, Record* r, std::string* error) {
         }
     }
     r->input.clear();
-    if (r->k() == trace::Kind::k_input) {
+    if (r->k() == trace::Kind::k_input || r->k() == trace::Kind::k_faults) {
         if (r->f[0] > b.size() - *pos) {
-            *error = fmt::format("truncated trace: the input record at byte {} announces {} bytes",
+            *error = fmt::format("truncated trace: the {} record at byte {} announces {} bytes", info.name,
                                  t.file_offset(start), r->f[0]);
             return Decoded::kTorn;
         }
@@ -493,7 +496,7 @@ std::string format(const Record& r) {
             break;
         }
     }
-    if (r.k() == trace::Kind::k_input)
+    if (r.k() == trace::Kind::k_input || r.k() == trace::Kind::k_faults)
         line += fmt::format(" ({} bytes)", r.input.size());
     return line;
 }

@@ -20,7 +20,7 @@ struct Record {
     uint8_t kind = 0;
     unsigned count = 0;                  // fields
     uint64_t f[trace::kMaxFields] = {};  // fields as stored (signed ones still zigzagged)
-    std::vector<uint8_t> input;          // kind input: the bytes that follow
+    std::vector<uint8_t> input;          // kinds input and faults: the bytes that follow
     uint64_t offset = 0;                 // byte offset of the record in the file
     uint64_t index = 0;                  // its number in the stream (0 = first)
 

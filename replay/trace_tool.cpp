@@ -79,10 +79,10 @@ std::string quoted(const uint8_t* p, size_t n, size_t limit) {
     return s;
 }
 
-// One line for a record, as replay::format plus the bytes of an input record.
+// One line for a record, as replay::format plus the bytes of an input or faults record.
 std::string line_for(const replay::Record& r) {
     std::string s = replay::format(r);
-    if (r.k() == trace::Kind::k_input)
+    if (r.k() == trace::Kind::k_input || r.k() == trace::Kind::k_faults)
         s += " " + quoted(r.input.data(), r.input.size(), 64);
     return s;
 }

@@ -1,6 +1,10 @@
 #include "sim/machine.h"
 
 #include "kernel/check/invariants.h"
+#include "kernel/object/cnode.h"
+#include "kernel/object/endpoint.h"
+#include "kernel/object/thread.h"
+#include "kernel/sched/scheduler.h"
 #include "hal/sim/test_hooks.h"
 #include "kernel/trace/trace.h"
 #include "sim/trace_sink.h"
@@ -35,6 +39,7 @@ Machine* Machine::active() { return g_active; }
 Machine::Machine(Config config)
     : config_(std::move(config)),
       prng_(config_.seed),
+      fault_prng_(fault_prng(config_.seed)),
       com1_([this](uint8_t byte) { console_write(reinterpret_cast<const char*>(&byte), 1); },
             [this] { irq_edge(Uart16550::kCom1Irq); }) {
     memory_size_ = config_.memory_mib << 20;
@@ -48,7 +53,11 @@ Machine::Machine(Config config)
     com1_.write(Uart16550::kIer, 0);
     com1_.write(Uart16550::kLcr, 0x03);
     com1_.write(Uart16550::kMcr, Uart16550::kMcrDtr | Uart16550::kMcrRts);
-    com1_.add_input(config_.serial_input);
+    // The input as it arrives, uart-* faults applied; start_faults() records them.
+    com1_.add_input(apply_uart_faults(config_.faults, config_.serial_input, &fault_prng_,
+                                      [this](uint64_t what, uint64_t index, uint64_t value) {
+                                          uart_faults_.push_back({what, index, value});
+                                      }));
 }
 
 Machine::~Machine() {
@@ -172,8 +181,28 @@ void Machine::irq_disable(uint32_t irq) {
 void Machine::irq_edge(uint32_t irq) {
     // Like an IOAPIC input: an edge on a masked line is lost, and edges arriving
     // before the kernel takes the pending one make a single interrupt.
-    if (irq_enabled_ & (1u << irq))
-        irq_pending_ |= 1u << irq;
+    if (!(irq_enabled_ & (1u << irq)))
+        return;
+    if (chance(&fault_prng_, faults_.irq_drop)) {
+        kernel::trace_event(trace::Kind::k_inject, kInjectIrqDrop, irq, 0);
+        return;
+    }
+    if (chance(&fault_prng_, faults_.irq_delay)) {
+        kernel::trace_event(trace::Kind::k_inject, kInjectIrqDelay, irq, faults_.irq_delay_slices);
+        delayed_irqs_.push_back({irq, stats_.slices + faults_.irq_delay_slices});
+        return;
+    }
+    irq_pending_ |= 1u << irq;
+}
+
+void Machine::release_delayed_irqs(bool idle) {
+    std::erase_if(delayed_irqs_, [&](const DelayedIrq& d) {
+        if (!idle && d.due_slice > stats_.slices)
+            return false;
+        if (irq_enabled_ & (1u << d.irq))  // masked meanwhile: lost, as any edge on a masked line
+            irq_pending_ |= 1u << d.irq;
+        return true;
+    });
 }
 
 void Machine::deliver_irqs(bool cpu0_idle) {
@@ -264,8 +293,68 @@ bool Machine::boot_kernel(Outcome* out) {
     }
     current_cpu_ = 0;
     plant_races(config_.cmdline);
+    set_alloc_failures({});  // none at boot, whatever an earlier machine planned
     kernel::boot(info);
     return true;
+}
+
+bool Machine::start_faults(Outcome* out) {
+    faults_ = resolve_faults(config_.faults, config_.seed);
+    const std::string text = faults_.empty() ? "" : format_faults(faults_);
+    kernel::trace_bytes(trace::Kind::k_faults, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    std::vector<uint64_t> allocations;
+    for (const FaultPoint& p : faults_.alloc_fails)
+        allocations.push_back(p.lo);
+    set_alloc_failures(std::move(allocations));
+    for (const FaultSpec::Kill& k : faults_.kills) {
+        uint32_t index = 0;
+        if (!service_index(config_.initramfs, k.service, &index, &out->message)) {
+            out->kind = Outcome::Kind::kEmulatorError;
+            return false;
+        }
+        kill_service_.push_back(index);
+        kill_slices_.push_back(0);
+    }
+    for (const auto& [what, index, value] : uart_faults_)
+        kernel::trace_event(trace::Kind::k_inject, what, index, value);
+    return true;
+}
+
+int64_t Machine::service_of(const kernel::Thread* t) const {
+    if (!t->fault_endpoint() || t->fault_badge() == 0)
+        return -1;
+    // init's own service threads report to an endpoint in init's CNode.
+    for (kernel::KObject* o = kernel::KObject::first_live(); o; o = o->next_live()) {
+        if (o->type() != ANVIL_OBJ_TCB || !static_cast<kernel::Thread*>(o)->is_root())
+            continue;
+        kernel::CNode* cnode = static_cast<kernel::Thread*>(o)->cnode();
+        for (uint32_t slot = 1; cnode && slot < cnode->size(); ++slot) {
+            if (cnode->slot(slot)->object == t->fault_endpoint())
+                return static_cast<int64_t>(t->fault_badge()) - 1;
+        }
+    }
+    return -1;
+}
+
+bool Machine::kill_now(uint32_t cpu) {
+    if (kill_service_.empty())
+        return false;
+    const kernel::Thread* t = kernel::scheduler().current(cpu);
+    if (!t)
+        return false;
+    auto [it, added] = service_of_thread_.try_emplace(t->id(), -1);
+    if (added)
+        it->second = service_of(t);
+    bool kill = false;
+    for (size_t i = 0; i < kill_service_.size(); ++i) {
+        if (it->second != kill_service_[i])
+            continue;
+        if (++kill_slices_[i] == faults_.kills[i].slice.lo && !kill) {
+            kill = true;
+            kernel::trace_event(trace::Kind::k_inject, kInjectKill, t->id(), kill_service_[i]);
+        }
+    }
+    return kill;
 }
 
 bool Machine::start(Outcome* out) {
@@ -273,6 +362,8 @@ bool Machine::start(Outcome* out) {
         return false;
     // The input is part of the run: a replay feeds the recorded bytes.
     kernel::trace_input(config_.serial_input.data(), config_.serial_input.size());
+    if (!start_faults(out))
+        return false;
     cpu_time_.assign(config_.cpus, 0);
     cpu_deadline_.assign(config_.cpus, config_.quantum_blocks);
     stats_.schedule_digest = 0xcbf29ce484222325ull;
@@ -336,6 +427,8 @@ bool Machine::plan_slice(Outcome* result) {
     // saved (Engine::run saves them when a slice ends, as for the timer), and
     // the point depends only on the seed and the guest, never on the host.
     // Then every vCPU is asked again what it runs.
+    if (!delayed_irqs_.empty())
+        release_delayed_irqs(ready.empty());
     if (irq_pending_) {
         deliver_irqs(ready.empty() || ready[0] != 0);
         return invariants_hold(&out, "an interrupt");
@@ -411,7 +504,9 @@ bool Machine::run_slice(Outcome* out, DebugControl* debug) {
     current_cpu_ = cpu;
     e->use_ext(r.ext);
     const uint64_t before = e->blocks();
-    slice_stop_ = e->run(*r.regs, plan_.budget, debug);
+    // A killed service faults where it stands, before running any more.
+    slice_stop_ = kill_now(cpu) ? Stop{StopKind::kFault, {kernel::FaultKind::kOther, kernel::FaultAccess::kNone, 0, 0, 0}, {}}
+                                : e->run(*r.regs, plan_.budget, debug);
     if (slice_stop_.kind == StopKind::kDebug)
         return true;  // stopped inside the slice: this machine can only be looked at now
     plan_.ran = true;
@@ -624,6 +719,7 @@ bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, C
         config->script = replay::switches(t, error);
     config->memory_mib = t.header.memory_bytes >> 20;
     config->cmdline = t.cmdline;
+    config->faults = FaultSpec{};
     config->max_slices = summary.end_code == ANVIL_EXIT_SLICE_LIMIT ? summary.slices : 0;
     config->stop_signal = stop_signal_of(summary.end_code);
     config->stop_at_slice = config->stop_signal ? summary.slices : 0;
@@ -635,6 +731,11 @@ bool config_from_trace(const replay::Trace& t, const replay::Summary& summary, C
     while (replay::next(t, &pos, &r, error)) {
         if (r.k() == trace::Kind::k_input)
             config->serial_input = r.input;
+        if (r.k() == trace::Kind::k_faults &&
+            !parse_faults(std::string(r.input.begin(), r.input.end()), &config->faults, error)) {
+            *error = fmt::format("the trace's faults record does not read: {}", *error);
+            return false;
+        }
         if (r.k() == trace::Kind::k_slice)
             break;
     }

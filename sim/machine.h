@@ -6,6 +6,7 @@
 #pragma once
 
 #include "sim/engine.h"
+#include "sim/faults.h"
 #include "replay/trace_reader.h"
 #include "sim/pct.h"
 #include "sim/prng.h"
@@ -14,12 +15,17 @@
 
 #include <anvil/exit_codes.h>
 
+#include <array>
 #include <csignal>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+namespace kernel {
+class Thread;
+}
 
 namespace sim {
 
@@ -42,6 +48,7 @@ struct Config {
     bool echo_console = true;      // copy console output to stdout
     uint64_t perturb_slice = 0;    // testing aid: slice N (1-based) runs one block longer (0 = never)
     bool check_invariants = false; // run the kernel's invariant checker after every kernel entry
+    FaultSpec faults;              // what the run breaks on purpose (--faults; sim/faults.h)
     // Replaying a trace cut short (replay::Trace::cut): the run stops once the
     // kernel has written this many trace bytes, its complete prefix (0: no
     // limit), at the end of that kernel entry; `trace_cut` describes the cut.
@@ -237,6 +244,18 @@ private:
     bool invariants_hold(Outcome* out, const char* after);
     void irq_edge(uint32_t irq);
     void deliver_irqs(bool cpu0_idle);
+    // Fault injection (sim/faults.h), set up by start(): the resolved spec
+    // recorded, allocation failures planned, serial input with its faults.
+    bool start_faults(Outcome* out);
+    // Interrupt edges held back by irq-delay whose time has come (all of
+    // them if `idle`: time passes while nothing runs) become pending.
+    void release_delayed_irqs(bool idle);
+    // True if the thread about to run on `cpu` is a service a kill item
+    // names and this is the slice it dies at (an inject record is written).
+    bool kill_now(uint32_t cpu);
+    // The manifest index of the init service `t` is (its fault badge - 1,
+    // with init's fault endpoint), or -1.
+    int64_t service_of(const kernel::Thread* t) const;
     // The schedule's pick among ready_ (nonempty): a vCPU, and the longest it runs.
     uint32_t pick_cpu(uint64_t* slice);
 
@@ -251,6 +270,17 @@ private:
     std::vector<uint64_t> cpu_deadline_;
     Stats stats_;
     Prng prng_;
+    FaultSpec faults_;                  // config_.faults, every point resolved (start_faults)
+    Prng fault_prng_;                   // decides irq-* and uart-* faults, nothing else
+    std::vector<uint32_t> kill_service_;  // per kill item: the service's manifest index
+    std::vector<uint64_t> kill_slices_;   // per kill item: the service's slices so far
+    std::map<uint64_t, int64_t> service_of_thread_;  // thread id -> service_of (cache)
+    struct DelayedIrq {
+        uint32_t irq;
+        uint64_t due_slice;
+    };
+    std::vector<DelayedIrq> delayed_irqs_;
+    std::vector<std::array<uint64_t, 3>> uart_faults_;  // (what, index, value) of each uart-* fault made
     std::unique_ptr<Pct> pct_;  // with Schedule::kPct
     std::unique_ptr<ScriptSchedule> script_;  // with Schedule::kScript
     uint32_t current_cpu_ = 0;

@@ -81,6 +81,18 @@ int main(int argc, char** argv) {
     app.add_option("--serial-input", files.serial_input,
                    "file whose bytes arrive on COM1's receive line (16550 UART, ports 0x3f8-0x3ff, IRQ 4), "
                    "the next one as soon as the guest has read the previous one (default: no input)");
+    std::string faults;
+    app.add_option("--faults", faults,
+                   "inject faults, drawn from the seed and recorded in the trace (a replay makes them again): "
+                   "comma-separated items kill=NAME[@N|@N..M] (init's service NAME faults at its Nth slice; "
+                   "default @1..20), alloc-fail[=N|=N..M] (the Nth kernel allocation after boot fails with "
+                   "NO_MEMORY; default 1..2000), irq-drop=P, irq-delay=P:D (each device interrupt lost, or held "
+                   "back D slices, with probability P%), uart-drop=P, uart-corrupt=P (each serial input byte lost, "
+                   "or changed). kill and alloc-fail may repeat. docs/reliability.md")
+        ->check([&config](const std::string& text) {
+            std::string error;
+            return sim::parse_faults(text, &config.faults, &error) ? std::string() : error;
+        });
     std::string record_path, replay_path;
     app.add_option("--record", record_path,
                    "record the run's kernel events to this trace file (format: docs/trace-format.md)");
@@ -145,10 +157,11 @@ int main(int argc, char** argv) {
         const bool qemu = expected.from_qemu();
         const std::string ignored =
             qemu ? cli::given(app, {"--seed", "--cpus", "--quantum", "--slice", "--max-slices", "--cmdline",
-                                    "--serial-input", "--schedule", "--pct-depth", "--pct-steps", "--switches"})
+                                    "--serial-input", "--schedule", "--pct-depth", "--pct-steps", "--switches",
+                                    "--faults"})
                  : cli::given(app, {"--seed", "--cpus", "--memory", "--quantum", "--slice", "--max-slices",
                                     "--cmdline", "--serial-input", "--schedule", "--pct-depth", "--pct-steps",
-                                    "--switches"});
+                                    "--switches", "--faults"});
         if (!ignored.empty())
             fmt::print(stderr,
                        "anvil-sim: warning: ignoring {}: a replay runs with the trace's seed and configuration "
@@ -156,6 +169,10 @@ int main(int argc, char** argv) {
                        ignored, replay_path);
     }
     if (!sim::load_run_files(&files, replay_path.empty() ? nullptr : &expected, &config, &error)) {
+        fmt::print(stderr, "anvil-sim: {}{}\n", replay_path.empty() ? "" : "cannot replay: ", error);
+        return cli::kExitUsage;
+    }
+    if (!sim::check_fault_services(config.faults, config.initramfs, &error)) {
         fmt::print(stderr, "anvil-sim: {}{}\n", replay_path.empty() ? "" : "cannot replay: ", error);
         return cli::kExitUsage;
     }

@@ -6,7 +6,7 @@
 #
 # usage: tools/sweep.sh --seeds A..B [--shard I/N] [--jobs J] [--workload tests|demo|race|fuzz|exhaust]
 #                       [--tests PATTERN] [--ops N] [--cpus N] [--max-slices N] [--out DIR]
-#                       [--schedule random|pct [--pct-depth D] [--pct-steps K]]
+#                       [--schedule random|pct [--pct-depth D] [--pct-steps K]] [--faults SPEC]
 #                       [--build DIR] [-- ANVIL-SIM-OPTIONS...]
 #        tools/sweep.sh merge --out DIR SHARD-DIR...
 # --seeds A..B  every seed from A to B (or one seed N)
@@ -36,6 +36,11 @@
 # --schedule S  how each run's interleaving is picked: random (the default) or
 #               pct, with --pct-depth D (default 3) and --pct-steps K (default
 #               2000 kernel entries) (anvil-sim --help, docs/scheduling.md)
+# --faults SPEC inject faults in every run, their points drawn from its seed
+#               (anvil-sim --help: kill=NAME[@N|@N..M], alloc-fail[=N|=N..M],
+#               irq-drop=P, irq-delay=P:D, uart-drop=P, uart-corrupt=P); each
+#               kept trace records them, so it replays without the spec
+#               (docs/reliability.md, "Fault injection")
 # --out DIR     where failing seeds' traces go, as DIR/seed-N.atrace with the
 #               run's console as DIR/seed-N.log (default: sweeps/ at the top of
 #               the tree: results, which `tools/anvil clean` keeps, not build
@@ -59,7 +64,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 usage_error() {
     echo "sweep: $*" >&2
-    echo "usage: tools/anvil sweep --seeds A..B [--shard I/N] [--jobs J] [--workload tests|demo|race|fuzz|exhaust] [--tests PATTERN] [--ops N] [--cpus N] [--max-slices N] [--out DIR] [-- SIM-OPTIONS]" >&2
+    echo "usage: tools/anvil sweep --seeds A..B [--shard I/N] [--jobs J] [--workload tests|demo|race|fuzz|exhaust] [--tests PATTERN] [--ops N] [--cpus N] [--max-slices N] [--faults SPEC] [--out DIR] [-- SIM-OPTIONS]" >&2
     echo "       tools/anvil sweep merge --out DIR SHARD-DIR..." >&2
     exit 2
 }
@@ -237,7 +242,7 @@ sim_extra=()
 [[ ${1:-} == merge ]] && { shift; merge_main "$@"; }
 
 seeds="" jobs="" workload=tests tests="" have_tests=0 ops="" cpus="" max_slices=10000000 out="" build="$ROOT/build" check_only=0
-schedule=random pct_depth="" pct_steps=""
+schedule=random pct_depth="" pct_steps="" faults=""
 sim_extra=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -253,6 +258,7 @@ while [[ $# -gt 0 ]]; do
     --schedule) [[ $# -ge 2 ]] || usage_error "--schedule needs random or pct"; schedule=$2; shift 2 ;;
     --pct-depth) [[ $# -ge 2 ]] || usage_error "--pct-depth needs a number"; pct_depth=$2; shift 2 ;;
     --pct-steps) [[ $# -ge 2 ]] || usage_error "--pct-steps needs a number"; pct_steps=$2; shift 2 ;;
+    --faults) [[ $# -ge 2 ]] || usage_error "--faults needs a spec (e.g. kill=ioserver,irq-drop=5)"; faults=$2; shift 2 ;;
     --build) [[ $# -ge 2 ]] || usage_error "--build needs a directory"; build=$2; shift 2 ;;
     --check-args) check_only=1; shift ;;
     -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
@@ -296,7 +302,11 @@ if ! is_number "$max_slices" || ((${#max_slices} > 15)); then
 fi
 case " ${sim_extra[*]} " in
 *" --max-slices"*) usage_error "give the bound as the sweep's --max-slices, not after --" ;;
+*" --faults"*) usage_error "give the faults as the sweep's --faults, not after --" ;;
 esac
+if [[ -n $faults && ! $faults =~ ^[a-z0-9=@.,:_-]+$ ]]; then
+    usage_error "--faults: '$faults' has characters no spec has (anvil-sim --help gives the grammar)"
+fi
 [[ $schedule == random || $schedule == pct ]] || usage_error "--schedule must be random or pct (got '$schedule')"
 if [[ -n $pct_depth$pct_steps && $schedule != pct ]]; then
     usage_error "--pct-depth and --pct-steps go with --schedule pct"
@@ -331,6 +341,12 @@ sim="$build/sim/anvil-sim"
 initramfs="$build/userspace/$initramfs_name"
 [[ -x $sim ]] || { echo "sweep: no simulator at $sim (build first: tools/anvil build)" >&2; exit 2; }
 [[ -f $initramfs ]] || { echo "sweep: no initramfs at $initramfs (build first: tools/anvil build)" >&2; exit 2; }
+# The spec's grammar and the services it kills are anvil-sim's to check: a
+# run of one slice says whether it takes them, before any seed runs.
+if [[ -n $faults ]]; then
+    why=$("$sim" --initramfs "$initramfs" --faults "$faults" --max-slices 1 2>&1 >/dev/null)
+    [[ $? == 2 ]] && { echo "sweep: ${why#anvil-sim: }" >&2; exit 2; }
+fi
 [[ -n $out ]] || out="$ROOT/sweeps"
 mkdir -p "$out" || { echo "sweep: cannot create the output directory $out" >&2; exit 2; }
 
@@ -341,6 +357,7 @@ args=(--initramfs "$initramfs")
 args+=(--schedule "$schedule")
 [[ -n $pct_depth ]] && args+=(--pct-depth "$((10#$pct_depth))")
 [[ -n $pct_steps ]] && args+=(--pct-steps "$((10#$pct_steps))")
+[[ -n $faults ]] && args+=(--faults "$faults")
 if [[ $workload == tests ]]; then
     args+=(--serial-input "$ROOT/tests/data/serial-input.txt")
     [[ $have_tests == 1 ]] && args+=(--cmdline "tests=$tests")

@@ -3,8 +3,11 @@
 #include "hal/sim/test_hooks.h"
 
 #include "kernel/trace/trace.h"
+#include "sim/faults.h"
 
 #include <hal/test_hooks.h>
+
+#include <algorithm>
 
 namespace sim {
 
@@ -14,7 +17,23 @@ uint64_t g_syscalls_done = 0;  // kSyscallDone points passed
 uint64_t g_handoffs = 0;       // kIpcHandoff points passed
 uint64_t g_refused_at_record = 0;
 bool g_stale_badge = false, g_lost_signal = false;
+std::vector<uint64_t> g_alloc_failures;  // sorted
+uint64_t g_allocations = 0;              // kAllocate points passed since set_alloc_failures
+
+bool allocation_fails() {
+    ++g_allocations;
+    if (!std::binary_search(g_alloc_failures.begin(), g_alloc_failures.end(), g_allocations))
+        return false;
+    kernel::trace_event(trace::Kind::k_inject, kInjectAllocFail, g_allocations, 0);
+    return true;
+}
 }  // namespace
+
+void set_alloc_failures(std::vector<uint64_t> allocations) {
+    std::sort(allocations.begin(), allocations.end());
+    g_alloc_failures = std::move(allocations);
+    g_allocations = 0;
+}
 
 void set_planted_races(bool stale_badge, bool lost_signal) {
     g_stale_badge = stale_badge;
@@ -44,6 +63,8 @@ bool hal::test_hook(TestHook point) {
         return g_stale_badge;
     case TestHook::kLostSignal:
         return g_lost_signal;
+    case TestHook::kAllocate:
+        return allocation_fails();
     }
     return false;
 }

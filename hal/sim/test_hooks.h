@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include <vector>
+
 namespace sim {
 
 // What the hooks do in one run; 0 turns a hook off.
@@ -21,6 +23,11 @@ void set_test_hooks(const TestHookPlan& plan);
 // them from the command line's `plant=NAME` words, which the trace records, so
 // replays, the debugger and shrinking plant them again.
 void set_planted_races(bool stale_badge, bool lost_signal);
+
+// The kernel allocations (1-based, counted from this call on) that fail
+// (anvil-sim --faults alloc-fail=N; Machine::start sets them after boot, so
+// boot itself never fails this way). Each failure writes an inject record.
+void set_alloc_failures(std::vector<uint64_t> allocations);
 
 // The trace record index at which the planned handoff was refused; 0 if it was
 // not (the run made fewer handoffs). What a replay should report.

@@ -14,7 +14,9 @@ namespace trace {
 
 // The file starts with this header (fixed layout, little-endian).
 constexpr char kMagic[8] = {'A', 'N', 'V', 'L', 'T', 'R', 'C', '\n'};
-// Version 5 adds the header's schedule fields (the strategy that picked the
+// Version 6 adds the faults and inject kinds (simulator traces of runs with
+// --faults: a version 5 stream is a version 6 one without them).
+// Version 5 added the header's schedule fields (the strategy that picked the
 // vCPU interleaving and its parameters; an older header means `random`).
 // Version 4 adds the user_at and fault_at kinds (QEMU traces only: a version
 // 3 stream is a version 4 one without them); version 3 added the header's
@@ -22,7 +24,8 @@ constexpr char kMagic[8] = {'A', 'N', 'V', 'L', 'T', 'R', 'C', '\n'};
 // (Framer below); version 1 was the bare record stream. Readers still accept
 // 1 to 4 (the header of 1 and 2 is 80 bytes, without unicorn_version; that of
 // 3 and 4 is 88, without the schedule fields).
-constexpr uint16_t kVersion = 5;
+constexpr uint16_t kVersion = 6;
+constexpr uint16_t kVersionNoFaults = 5;
 constexpr uint16_t kVersionNoSchedule = 4;
 constexpr uint16_t kVersionNoUserAt = 3;
 constexpr uint16_t kVersionChunked = 2;
@@ -117,7 +120,13 @@ enum class Field : uint8_t {
     X(15, user_at, F(kCpu, cpu) F(kThread, thread) F(kHex, rip) F(kHex, regs))                              \
     /* Backends without slices (QEMU): the fault recorded next, as the CPU reported it: its vector,          \
        error code and the rip it left (CPUs and emulators differ in these; docs/x86_64.md). */                \
-    X(16, fault_at, F(kCpu, cpu) F(kThread, thread) F(kU, vector) F(kHex, error) F(kHex, rip))
+    X(16, fault_at, F(kCpu, cpu) F(kThread, thread) F(kU, vector) F(kHex, error) F(kHex, rip))          \
+    /* Simulator, version 6: the faults the run injects (anvil-sim --faults), `count` raw bytes of                 \
+       their spec, every point resolved, follow the field; written after boot, before the first slice. */      \
+    X(17, faults, F(kU, count))                                                                                \
+    /* Simulator, version 6: a fault was injected here: `what` (1 kill, 2 alloc-fail, 3 irq-drop,               \
+       4 irq-delay, 5 uart-drop, 6 uart-corrupt) and its two values (sim/faults.h, InjectKind). */             \
+    X(18, inject, F(kU, what) F(kU, a) F(kU, b))
 
 constexpr unsigned kMaxFields = 10;
 

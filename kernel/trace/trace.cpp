@@ -159,13 +159,15 @@ void trace_fault_at(uint32_t cpu, uint64_t thread, uint64_t vector, uint64_t err
     trace_event(trace::Kind::k_fault_at, cpu, thread, vector, error, rip);
 }
 
-void trace_input(const uint8_t* bytes, uint64_t len) {
+void trace_bytes(trace::Kind kind, const uint8_t* bytes, uint64_t len) {
     if (!g_trace_on || len == 0)
         return;
     const uint64_t f[] = {len};
-    put_record(trace::Kind::k_input, f, 1);
+    put_record(kind, f, 1);
     put_bytes(bytes, len);
 }
+
+void trace_input(const uint8_t* bytes, uint64_t len) { trace_bytes(trace::Kind::k_input, bytes, len); }
 
 void trace_finish(int code) {
     if (!g_trace_on || g_rec.finished)

@@ -47,6 +47,9 @@ inline uint64_t user_regs_hash(const hal::UserRegs& r) {
 void trace_interrupted(uint32_t cpu, uint64_t thread, const hal::UserRegs& regs);
 // The same for a fault: what the CPU reported (a fault_at record).
 void trace_fault_at(uint32_t cpu, uint64_t thread, uint64_t vector, uint64_t error, uint64_t rip);
+// A record of `kind` whose one field counts the `len` raw bytes that follow
+// it (input, faults); nothing if `len` is 0.
+void trace_bytes(trace::Kind kind, const uint8_t* bytes, uint64_t len);
 // External input for COM1, recorded so a replay can feed the same bytes.
 void trace_input(const uint8_t* bytes, uint64_t len);
 // Writes the end record (exit code, count, checksum) and flushes. Idempotent.

@@ -2,6 +2,8 @@
 
 #include "kernel/lib/string.h"
 
+#include <hal/test_hooks.h>
+
 namespace kernel {
 
 namespace {
@@ -61,10 +63,20 @@ void FrameAllocator::init(const hal::MemRange* ranges, size_t count) {
 hal::paddr_t FrameAllocator::alloc() { return alloc_contiguous(1); }
 
 hal::paddr_t FrameAllocator::alloc_contiguous(size_t count) {
-    if (count == 0 || count > free_frames_)
+    if (count == 0 || count > free_frames_ || hal::test_hook(hal::TestHook::kAllocate))
         return 0;
+    // A single frame is looked for from the hint on, then (if none is there) from the start.
+    const size_t from = count == 1 ? search_hint_ : 0;
+    const hal::paddr_t pa = take_run(from, count);
+    if (pa || from == 0)
+        return pa;
+    search_hint_ = 0;
+    return take_run(0, count);
+}
+
+hal::paddr_t FrameAllocator::take_run(size_t from, size_t count) {
     size_t run = 0;
-    for (size_t i = count == 1 ? search_hint_ : 0; i < frame_span_; ++i) {
+    for (size_t i = from; i < frame_span_; ++i) {
         if (count == 1 && (i % 64) == 0 && bitmap_[i / 64] == UINT64_MAX) {
             i += 63;  // skip a full word
             continue;
@@ -81,10 +93,6 @@ hal::paddr_t FrameAllocator::alloc_contiguous(size_t count) {
             mem_set(hal::phys_to_virt(pa), 0, count * kPage);
             return pa;
         }
-    }
-    if (count == 1 && search_hint_ != 0) {
-        search_hint_ = 0;
-        return alloc_contiguous(1);
     }
     return 0;
 }

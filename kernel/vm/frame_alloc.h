@@ -33,6 +33,8 @@ private:
     bool test(size_t index) const { return (bitmap_[index / 64] >> (index % 64)) & 1; }
     void set(size_t index) { bitmap_[index / 64] |= uint64_t(1) << (index % 64); }
     void clear(size_t index) { bitmap_[index / 64] &= ~(uint64_t(1) << (index % 64)); }
+    // The first run of `count` free frames from frame `from` on, taken and zeroed; 0 if none.
+    hal::paddr_t take_run(size_t from, size_t count);
 
     // Bit set = frame in use or not RAM. Frame i is at base_ + i * page.
     uint64_t* bitmap_ = nullptr;

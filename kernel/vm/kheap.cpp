@@ -4,6 +4,7 @@
 #include "kernel/vm/frame_alloc.h"
 
 #include <hal/hal.h>
+#include <hal/test_hooks.h>
 
 namespace kernel {
 
@@ -87,6 +88,8 @@ Slab* new_slab(size_t c) {
 }  // namespace
 
 void* kalloc(size_t size) {
+    if (hal::test_hook(hal::TestHook::kAllocate))
+        return nullptr;
     if (size == 0)
         size = 1;
     if (size > (size_t(1) << kMaxShift)) {

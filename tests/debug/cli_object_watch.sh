@@ -22,7 +22,7 @@ session() {  # NAME: runs $work/NAME.dbg, the debugger's own lines in $work/NAME
 
 # A look at the run: init's thread, a server blocked in recv on its
 # endpoint, and init's last used CNode slot (empty at boot, filled since).
-printf 'goto event 3000\nthreads\ncaps %s\n' \
+printf 'goto event 2000\nthreads\ncaps %s\n' \
     "$(sed -n 's/^anvil: starting init (thread \([0-9]*\),.*/\1/p' <("$debug" --initramfs "$initramfs" \
         --script /dev/stdin <<<'quit' 2>&1))" >"$work/look.dbg"
 session look

@@ -18,7 +18,7 @@ final=$(sed -n 's/^race: lost [0-9]* updates\? (counter \([0-9]*\),.*/\1/p' "$wo
 cat >"$work/session" <<'CMDS'
 continue
 goto event 0
-goto event 516
+goto event 500
 watch 200000000000
 continue
 mem 200000000000 8

@@ -55,7 +55,7 @@ monitor when
 monitor threads
 monitor caps
 monitor nonsense
-monitor goto event 300
+monitor goto event 301
 maint flush register-cache
 monitor when
 GDB
@@ -94,9 +94,9 @@ expect '\nat event #[0-9]+ \(step [0-9]+, [0-9]+ instructions into a slice of th
 expect '\nthread state +cpu prio affinity +waiting\n' "monitor threads: the kernel's thread table"
 expect '\ncnode [0-9]+ of thread [0-9]+ \([0-9]+ slots, [0-9]+ used\)\n slot type' "monitor caps: the selected thread's CNode"
 expect 'unknown command "nonsense"[^\n]*\n`monitor help` lists the monitor commands\n' "an unknown monitor command says so"
-expect '\nat event #300 \(step [0-9]+, virtual time [0-9]+ blocks\)[^\n]*\n\(gdb: `maint flush' "monitor goto event 300 moves the run there"
-expect '\(gdb: [^\n]*\nat event #300 \(' "monitor when after the goto: still event 300"
-if grep -q '^at event #300 (' "$work/again.log"; then
+expect '\nat event #301 \(step [0-9]+, virtual time [0-9]+ blocks\)[^\n]*\n\(gdb: `maint flush' "monitor goto event 301 moves the run there"
+expect '\(gdb: [^\n]*\nat event #301 \(' "monitor when after the goto: still event 301"
+if grep -q '^at event #301 (' "$work/again.log"; then
     echo "ok: after a detach another gdb attaches to the run where the first left it"
 else
     echo "FAILED: a second gdb after the detach: $(cat "$work/again.log")"

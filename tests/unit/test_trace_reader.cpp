@@ -80,11 +80,13 @@ public:
         ++count_;
         return *this;
     }
-    TraceWriter& input(const std::string& bytes) {
-        rec(trace::Kind::k_input, {bytes.size()});
+    // A record of `kind` (input, faults) whose count field is followed by `bytes`.
+    TraceWriter& bytes(trace::Kind kind, const std::string& bytes) {
+        rec(kind, {bytes.size()});
         records_.insert(records_.end(), bytes.begin(), bytes.end());
         return *this;
     }
+    TraceWriter& input(const std::string& text) { return bytes(trace::Kind::k_input, text); }
 
     // Version 1 (the bare record stream), 2 (chunks) or 3 (chunks, the header
     // with unicorn_version); chunks of at most `n` bytes.
@@ -443,6 +445,28 @@ TEST_CASE("trace reader: user_at and fault_at are version 3 kinds") {
     // A version 3 trace has no such kinds: the byte is an unknown kind there.
     w.version(trace::kVersionNoUserAt);
     CHECK_THAT(check(w.build()).error, ContainsSubstring("unknown record kind 15 at byte"));
+}
+
+TEST_CASE("trace reader: faults and inject are version 6 kinds, the faults record carries its spec") {
+    TraceWriter w;
+    const std::string spec = "kill=ioserver@37,irq-drop=10";
+    w.bytes(trace::Kind::k_faults, spec);
+    w.input("x");
+    w.rec(trace::Kind::k_inject, {1, 25, 1});
+    REQUIRE(check(w.build()).valid);
+    replay::Trace t;
+    std::string error;
+    REQUIRE(replay::parse(w.build(), &t, &error));
+    const std::vector<replay::Record> records = records_of(t);
+    REQUIRE(records.size() >= 3);
+    CHECK(records[0].k() == trace::Kind::k_faults);
+    CHECK(std::string(records[0].input.begin(), records[0].input.end()) == spec);
+    CHECK(records[1].input == std::vector<uint8_t>{'x'});
+    CHECK(records[2].field("what") == 1);
+    CHECK(replay::format(records[2]) == "#2 inject what=1 a=25 b=1");
+    // A version 5 trace has no such kinds.
+    w.version(trace::kVersionNoFaults);
+    CHECK_THAT(check(w.build()).error, ContainsSubstring("unknown record kind 17 at byte"));
 }
 
 TEST_CASE("trace reader: malformed records name the problem and the byte") {

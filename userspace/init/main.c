@@ -7,7 +7,13 @@
  * exit arrives here as a message. A crashed service is restarted up to its
  * restart budget; when the main program exits, init stops the services and
  * halts the machine with the program's exit code. The manifest format is in
- * docs/userspace.md and manifest.h. */
+ * docs/userspace.md and manifest.h.
+ *
+ * init prints to the console (libc's default sink), never through the IO
+ * server: a supervisor must not wait for a service it restarts. An IO server
+ * that died before init read its fault message (during start-up, say) would
+ * otherwise hold init's call, and with it the restart, forever (found by
+ * anvil-sim --faults kill=ioserver, docs/reliability.md). */
 #include "manifest.h"
 
 #include <anvil/anvil.h>
@@ -45,6 +51,9 @@ static anvil_cap_t g_io_ep;     /* the IO server's endpoint */
 
 /* Badges: a service's index + 1 on its fault and client caps; init's own. */
 #define INIT_BADGE 0x1000u
+
+/* How many times init tries to start a service before giving up on it. */
+#define START_ATTEMPTS 3u
 
 static void fail(const char *what, anvil_status_t s)
 {
@@ -149,6 +158,19 @@ static anvil_status_t start_service(unsigned index, const char *cmdline)
     return s;
 }
 
+/* start_service, tried up to START_ATTEMPTS times: a start that fails
+ * (NO_MEMORY, say) leaves nothing behind and the next may not fail, while a
+ * service left stopped holds up every client of it for good. */
+static anvil_status_t start_service_again(unsigned index, const char *cmdline)
+{
+    anvil_status_t s = start_service(index, cmdline);
+    for (unsigned attempt = 1; attempt < START_ATTEMPTS && s != ANVIL_OK; attempt++) {
+        printf("init: starting %s: %s; trying again\n", g_services[index].entry->name, anvil_status_str(s));
+        s = start_service(index, cmdline);
+    }
+    return s;
+}
+
 static void stop_service(unsigned index)
 {
     struct service *svc = &g_services[index];
@@ -163,8 +185,6 @@ static void stop_service(unsigned index)
 /* Stops every service, last started first, and returns `code`. */
 static int shut_down(int code)
 {
-    /* Output goes straight to the console from here on: the IO server goes too. */
-    anvil_stdio_set_sink(NULL);
     for (unsigned i = g_manifest.count; i-- > 0;)
         stop_service(i);
     printf("init: all services stopped; halting with code %d\n", code);
@@ -184,11 +204,6 @@ static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdli
 {
     struct service *svc = &g_services[index];
     const struct manifest_entry *e = svc->entry;
-    /* Without its IO server init prints to the console directly: a call to the
-     * dead server would wait for the restart only init can do. */
-    const int is_io = manifest_has_cap(e, CAP_IO_SERVE);
-    if (is_io)
-        anvil_stdio_set_sink(NULL);
     if (f->kind == ANVIL_FAULT_KIND_EXIT)
         printf("init: %s exited with code %lld\n", e->name, (long long)f->exit_code);
     else
@@ -205,11 +220,9 @@ static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdli
     }
     svc->restarts++;
     printf("init: restarting %s (%u of %u)\n", e->name, svc->restarts, e->restart_limit);
-    const anvil_status_t s = start_service(index, cmdline);
+    const anvil_status_t s = start_service_again(index, cmdline);
     if (s != ANVIL_OK)
         fail("restart", s);
-    else if (is_io)
-        anvil_stdio_use_ioserver();
     return 0;
 }
 
@@ -283,15 +296,12 @@ int main(uint64_t start_arg)
                    anvil_status_str(s));
             return shut_down(INIT_FAILED);
         }
-        s = start_service(i, cmdline);
+        s = start_service_again(i, cmdline);
         if (s != ANVIL_OK) {
             printf("init: starting %s: %s\n", svc->entry->name, anvil_status_str(s));
             return shut_down(INIT_FAILED);
         }
         printf("init: started %s\n", svc->entry->name);
-        /* Once the IO server runs, init prints through it like everyone else. */
-        if (manifest_has_cap(svc->entry, CAP_IO_SERVE))
-            anvil_stdio_use_ioserver();
     }
     if (!manifest_main(&g_manifest)) {
         printf("init: %u service(s) running; no main program, so init keeps supervising\n", g_manifest.count);

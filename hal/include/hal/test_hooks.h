@@ -33,6 +33,10 @@ enum class TestHook : uint32_t {
     kStaleBadge,
     // notify_signal finds no waiter. Yes: the bits are dropped, not kept.
     kLostSignal,
+    // The kernel is about to allocate (a heap block, or frames). Yes: the
+    // allocation fails as if memory had run out (fault injection,
+    // anvil-sim --faults alloc-fail=N).
+    kAllocate,
 };
 
 }  // namespace hal

@@ -62,19 +62,30 @@ static anvil_status_t ns_call(uint64_t label, const char *name, anvil_cap_t cap,
     return s == ANVIL_OK ? ANVIL_ERR_BAD_STATE : s;
 }
 
+/* ns_call for a request that may be made twice (a lookup; a register, which
+ * its owner may repeat). PEER_CLOSED means the name server died while serving
+ * it; init restarts it with the names it had (docs/userspace.md), so the
+ * request is sent once more and waits on the endpoint for the new instance. */
+static anvil_status_t ns_call_again(uint64_t label, const char *name, anvil_cap_t cap, int want_cap,
+                                    anvil_cap_t *out_cap)
+{
+    const anvil_status_t s = ns_call(label, name, cap, want_cap, out_cap);
+    return s == ANVIL_ERR_PEER_CLOSED ? ns_call(label, name, cap, want_cap, out_cap) : s;
+}
+
 anvil_status_t anvil_ns_register(const char *name, anvil_cap_t cap)
 {
     /* Slot 0 is always empty; sending it would look like "no cap" to ns_call. */
     if (cap == ANVIL_CAP_NULL)
         return ANVIL_ERR_INVALID_CAP;
-    return ns_call(ANVIL_NS_REGISTER, name, cap, 0, NULL);
+    return ns_call_again(ANVIL_NS_REGISTER, name, cap, 0, NULL);
 }
 
 anvil_status_t anvil_ns_lookup(const char *name, anvil_cap_t *out)
 {
     if (!out)
         return ANVIL_ERR_INVALID_ARG;
-    return ns_call(ANVIL_NS_LOOKUP, name, 0, 1, out);
+    return ns_call_again(ANVIL_NS_LOOKUP, name, 0, 1, out);
 }
 
 anvil_status_t anvil_ns_unregister(const char *name)

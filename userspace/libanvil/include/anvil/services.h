@@ -70,7 +70,10 @@ extern "C" {
 #define ANVIL_IO_READ_LINE 2u
 #define ANVIL_IO_LINE_MAX  256u
 
-/* Name server calls through the caller's ANVIL_CAP_NAMESERVER slot. */
+/* Name server calls through the caller's ANVIL_CAP_NAMESERVER slot. A register
+ * or lookup the server died while serving (PEER_CLOSED) is made once more, to
+ * the instance init starts in its place; an unregister is not (it may have been
+ * done) and says PEER_CLOSED. */
 anvil_status_t anvil_ns_register(const char *name, anvil_cap_t cap);
 /* On success the published cap lands in the lowest free slot, *out. */
 anvil_status_t anvil_ns_lookup(const char *name, anvil_cap_t *out);
@@ -86,7 +89,7 @@ anvil_status_t anvil_io_read_line(char *buf, size_t size, size_t *len);
  * IO server cannot take (it died while serving it) is retried once without
  * blocking and then written with anvil_debug_write, so nothing is lost. A write
  * made while no IO server receives at all waits for one: whoever restarts the
- * IO server must not print through it meanwhile (anvil_stdio_set_sink(NULL)). */
+ * IO server must never print through it (init writes to the console). */
 int anvil_stdio_use_ioserver(void);
 
 #ifdef __cplusplus

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Fault injection (anvil-sim --faults, docs/reliability.md): bad specs are
+# refused with exit 2 and a message naming the item; a run with each kind of
+# fault records a faults record and at least one inject record of that kind,
+# and replays to the same end without being told the spec; a killed service
+# is restarted by init and its clients finish; a sweep with --faults keeps
+# each failing seed's trace, and each replays exactly.
+#   faults.sh SOURCE_DIR BUILD_DIR SCRATCH_DIR
+set -uo pipefail
+[[ $# -eq 3 ]] || { echo "usage: $0 SOURCE_DIR BUILD_DIR SCRATCH_DIR" >&2; exit 2; }
+src=$1 build=$2 dir=$3
+sim=$build/sim/anvil-sim
+trace_tool=$build/replay/anvil-trace
+demo=$build/userspace/initramfs.cpio
+tests=$build/userspace/initramfs-tests.cpio
+input=$src/tests/data/serial-input.txt
+rm -rf "$dir" && mkdir -p "$dir" || exit 1
+failures=0
+fail() {
+    echo "FAILED: $*"
+    ((failures++))
+}
+
+# Bad specs: exit 2, one message naming the item, no run.
+while IFS='|' read -r spec says; do
+    err=$("$sim" --initramfs "$demo" --faults "$spec" 2>&1 >"$dir/bad.out")
+    code=$?
+    [[ $code == 2 ]] || fail "--faults '$spec' exited $code, not 2"
+    [[ $err == *"$says"* ]] || fail "--faults '$spec' said '$err', not '$says'"
+    [[ ! -s $dir/bad.out ]] || fail "--faults '$spec' ran the machine"
+done <<'EOF'
+bogus|bad item 'bogus': unknown fault
+irq-drop=0|bad item 'irq-drop=0': the probability must be a whole percentage from 1 to 100
+irq-drop=101|bad item 'irq-drop=101'
+irq-delay=5|bad item 'irq-delay=5': irq-delay takes P:D
+alloc-fail=0|bad item 'alloc-fail=0'
+alloc-fail=9..3|bad item 'alloc-fail=9..3'
+kill=|bad item 'kill=': kill needs a service name
+kill=ioserver@x|bad item 'kill=ioserver@x'
+uart-drop=5,uart-drop=6|bad item 'uart-drop=6': given twice
+kill=nosuch|kill=nosuch: no such service in the initramfs's manifest (it has nameserver, ioserver, echo, demo)
+EOF
+
+# One run per kind, recorded: the resolved spec and the faults made are in the
+# trace, and the replay is identical.
+check_kind() {  # NAME WHAT INITRAMFS EXPECTED-EXIT SIM-ARGS...
+    local name=$1 what=$2 initramfs=$3 expect=$4
+    shift 4
+    local t=$dir/$name.atrace
+    "$sim" --initramfs "$initramfs" --record "$t" "$@" >"$dir/$name.log" 2>&1
+    local code=$?
+    [[ $code == "$expect" ]] || fail "$name: the run exited $code, not $expect (log: $dir/$name.log)"
+    "$trace_tool" dump "$t" --kind faults,inject >"$dir/$name.dump" 2>&1
+    grep -q '^#[0-9]* faults ' "$dir/$name.dump" || fail "$name: no faults record in the trace"
+    grep -q "inject what=$what " "$dir/$name.dump" || fail "$name: no inject record of kind $what"
+    "$sim" --replay "$t" --initramfs "$initramfs" >"$dir/$name.replay" 2>&1
+    code=$?
+    [[ $code == 0 ]] && grep -q "replay identical" "$dir/$name.replay" ||
+        fail "$name: the replay exited $code: $(tail -3 "$dir/$name.replay")"
+}
+io=(--serial-input "$input" --cmdline "tests=io.*")
+check_kind kill 1 "$demo" 0 --faults kill=ioserver@5
+check_kind alloc 2 "$demo" 0 --faults alloc-fail=150
+check_kind irq-drop 3 "$tests" 0 "${io[@]}" --faults irq-drop=50
+check_kind irq-delay 4 "$tests" 0 "${io[@]}" --faults irq-delay=50:20
+check_kind uart-drop 5 "$tests" 1 "${io[@]}" --faults uart-drop=20
+check_kind uart-corrupt 6 "$tests" 1 "${io[@]}" --faults uart-corrupt=20
+
+# A replay takes the faults from the trace: --faults given to it is ignored, with a warning.
+"$sim" --replay "$dir/kill.atrace" --initramfs "$demo" --faults irq-drop=5 >"$dir/ignored.log" 2>&1 ||
+    fail "a replay given --faults did not replay identically"
+grep -q "warning: ignoring --faults" "$dir/ignored.log" || fail "a replay given --faults did not warn"
+
+# The killed IO server (killed during start-up, before init supervises) is
+# restarted and the demo, its client, finishes.
+grep -q "init: restarting ioserver (1 of 3)" "$dir/kill.log" || fail "init did not restart the killed IO server"
+grep -q "demo: done" "$dir/kill.log" || fail "the demo did not finish after the IO server was killed"
+# A failed allocation is a status, not a panic: init is told NO_MEMORY when it
+# builds the demo's process, says so, and starts it again; the demo finishes.
+grep -q "init: starting demo: ANVIL_ERR_NO_MEMORY; trying again" "$dir/alloc.log" ||
+    fail "init was not told NO_MEMORY, or did not try again"
+grep -q "demo: done" "$dir/alloc.log" || fail "the demo did not finish after a failed allocation"
+# The seeded points: the spec a seed resolves to is recorded, and another seed draws others.
+for seed in 1 2; do
+    "$sim" --initramfs "$demo" --seed "$seed" --faults kill=echo,alloc-fail=1000..2000 --record "$dir/s$seed.atrace" \
+        >/dev/null 2>&1
+    "$trace_tool" dump "$dir/s$seed.atrace" --kind faults | grep -o '"kill=echo@[0-9]*,alloc-fail=[0-9]*"' \
+        >"$dir/s$seed.spec"
+    [[ -s $dir/s$seed.spec ]] || fail "seed $seed: the recorded spec is not resolved"
+done
+cmp -s "$dir/s1.spec" "$dir/s2.spec" && fail "seeds 1 and 2 resolved the spec to the same points"
+
+# A sweep with --faults keeps every failing seed's trace, and each replays
+# exactly. uart-drop=30 makes io.read_line fail on most seeds.
+bash "$src/tools/sweep.sh" --build "$build" --seeds 1..4 --jobs 2 --tests 'io.*' --faults uart-drop=30 \
+    --out "$dir/sweep" >"$dir/sweep.log" 2>&1
+code=$?
+[[ $code == 1 ]] || fail "the sweep exited $code, not 1 (some seeds fail): $(tail -5 "$dir/sweep.log")"
+kept=0
+for t in "$dir"/sweep/seed-*.atrace; do
+    [[ -e $t ]] || continue
+    ((kept++))
+    "$sim" --replay "$t" --initramfs "$tests" >"$t.replay" 2>&1 || fail "$t does not replay: $(tail -2 "$t.replay")"
+done
+failed=$(grep -c '^  seed [0-9]* exited' "$dir/sweep.log")
+((kept > 0 && kept == failed)) || fail "the sweep reported $failed failing seeds and kept $kept traces"
+grep -q '^options .*--faults uart-drop=30' "$dir/sweep/sweep.summary" || fail "the sweep summary does not name the faults"
+bash "$src/tools/sweep.sh" --build "$build" --seeds 1..2 --faults kill=nosuch --out "$dir/sweep-bad" \
+    >"$dir/sweep-bad.log" 2>&1
+code=$?
+[[ $code == 2 ]] && grep -q "no such service" "$dir/sweep-bad.log" ||
+    fail "a sweep with a bad spec exited $code: $(cat "$dir/sweep-bad.log")"
+
+((failures == 0)) && echo "fault injection: every check passed"
+exit $((failures > 0))
