@@ -4,7 +4,9 @@
 # checked after every kernel entry. Every run must exit 0 with the fuzzer's
 # closing line and no failures; a kernel panic (126), a broken invariant (119),
 # a hang (122, or 124 at the slice limit) or a failed check fails the test with
-# the command that runs the seed again.
+# the command that runs the seed again. A run is cut after 200 s of host time
+# only as a safety net (a loaded machine took 60 s for one seed); a hang is
+# the slice limit or every thread blocked, not the clock.
 #   cmake -DSIM=<anvil-sim> -DINITRAMFS=<initramfs-fuzz.cpio> -DSEEDS=N -DOPS=N -P fuzz_short.cmake
 foreach(var SIM INITRAMFS SEEDS OPS)
   if(NOT DEFINED ${var})
@@ -19,7 +21,7 @@ foreach(seed RANGE 1 ${SEEDS})
   set(cmdline "fuzz.seed=${seed} fuzz.ops=${OPS}")
   execute_process(COMMAND ${SIM} --initramfs ${INITRAMFS} --seed ${seed} --cpus ${cpus} --max-slices 20000000
                           --check-invariants --cmdline ${cmdline}
-    OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE code TIMEOUT 60)
+    OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE code TIMEOUT 200)
   set(replay "anvil-sim --initramfs ${INITRAMFS} --seed ${seed} --cpus ${cpus} --check-invariants "
              "--cmdline '${cmdline}'")
   string(REPLACE ";" "" replay "${replay}")
