@@ -1,8 +1,7 @@
 #include "sim/machine.h"
 
-#include "kernel/check/invariants.h"
+#include "kernel/introspect.h"
 #include "hal/sim/test_hooks.h"
-#include "kernel/trace/trace.h"
 #include "sim/trace_sink.h"
 #include "sim/unicorn_compat.h"
 
@@ -272,7 +271,7 @@ bool Machine::start(Outcome* out) {
     if (!boot_kernel(out))
         return false;
     // The input is part of the run: a replay feeds the recorded bytes.
-    kernel::trace_input(config_.serial_input.data(), config_.serial_input.size());
+    kernel::on_input(config_.serial_input.data(), config_.serial_input.size());
     cpu_time_.assign(config_.cpus, 0);
     cpu_deadline_.assign(config_.cpus, config_.quantum_blocks);
     stats_.schedule_digest = 0xcbf29ce484222325ull;
@@ -422,7 +421,7 @@ bool Machine::run_slice(Outcome* out, DebugControl* debug) {
     digest(r.thread_id);
     digest(ran);
     digest(static_cast<uint64_t>(slice_stop_.kind));
-    kernel::trace_event(trace::Kind::k_slice, cpu, r.thread_id, ran, static_cast<uint64_t>(slice_stop_.kind) + 1);
+    kernel::on_slice(cpu, r.thread_id, ran, static_cast<uint64_t>(slice_stop_.kind) + 1);
     if (slice_stop_.kind == StopKind::kError) {
         out->kind = Outcome::Kind::kEmulatorError;
         out->message = fmt::format("thread {}: {}", r.thread_id, slice_stop_.error);

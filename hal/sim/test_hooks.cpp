@@ -2,8 +2,7 @@
 // counted, and the one the plan names fired.
 #include "hal/sim/test_hooks.h"
 
-#include "kernel/trace/trace.h"
-
+#include <hal/kernel_entry.h>
 #include <hal/test_hooks.h>
 
 namespace sim {

@@ -121,6 +121,10 @@ void on_idle(uint32_t cpu) {}
 
 void on_input(const uint8_t* bytes, uint64_t len) { trace_input(bytes, len); }
 
+void on_slice(uint32_t cpu, uint64_t thread, uint64_t blocks, uint64_t why) {
+    trace_event(trace::Kind::k_slice, cpu, thread, blocks, why);
+}
+
 bool next_to_run(uint32_t cpu, Resume* out) {
     for (;;) {
         Thread* t = scheduler().pick(cpu);

@@ -12,11 +12,7 @@
 // there through next_to_run, and make their calls through kernel::on_syscall. A
 // worker that blocks leaves its CPU; when woken it is runnable on its CPU's queue
 // with its result in rax (and rdx).
-#include "kernel/ipc/ipc.h"
-#include "kernel/object/endpoint.h"
-#include "kernel/sched/scheduler.h"
-#include "kernel/syscall/syscall.h"
-#include "kernel/vm/frame_alloc.h"
+#include "kernel/introspect.h"
 #include "kernel_env.h"
 
 #include <hal/kernel_entry.h>
