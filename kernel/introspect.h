@@ -15,6 +15,7 @@
 #include "kernel/object/cnode.h"
 #include "kernel/object/device.h"
 #include "kernel/object/endpoint.h"
+#include "kernel/object/notification.h"
 #include "kernel/object/object.h"
 #include "kernel/object/thread.h"
 #include "kernel/object/vmo.h"

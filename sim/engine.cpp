@@ -3,6 +3,7 @@
 #include "sim/cpu_fault.h"
 #include "sim/unicorn_compat.h"
 
+#include <anvil/cpuid.h>
 #include <anvil/types.h>
 #include <capstone/capstone.h>
 #include <fmt/core.h>
@@ -190,6 +191,9 @@ Engine::Engine(uint64_t* clock, IoBus* io) : platform_page_(nullptr, free_page),
                           UC_X86_INS_SYSCALL);
     if (err == UC_ERR_OK)
         err = uc_hook_add(uc, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(&Engine::on_interrupt), this, 1, 0);
+    if (err == UC_ERR_OK)
+        err = uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Engine::on_cpuid), this, 1, 0,
+                          UC_X86_INS_CPUID);
     if (err == UC_ERR_OK)
         err = uc_hook_add(uc, &hook, UC_HOOK_MEM_INVALID, reinterpret_cast<void*>(&Engine::on_bad_memory), this,
                           1, 0);
@@ -868,6 +872,19 @@ void Engine::on_syscall(uc_struct* uc, void* self) {
     e->refresh_fast_limit();
     e->stop_.kind = StopKind::kSyscall;
     uc_emu_stop(uc);
+}
+
+int Engine::on_cpuid(uc_struct* uc, void*) {
+    // Anvil's table, as the x86_64 kernel answers a user CPUID (anvil/cpuid.h),
+    // not Unicorn's own CPU model.
+    uint64_t leaf = 0;
+    uc_reg_read(uc, UC_X86_REG_RAX, &leaf);
+    const anvil_cpuid_leaf v = anvil_cpuid_answer(static_cast<uint32_t>(leaf));
+    const uint64_t out[4] = {v.eax, v.ebx, v.ecx, v.edx};
+    const int ids[4] = {UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX};
+    for (int i = 0; i < 4; ++i)
+        uc_reg_write(uc, ids[i], &out[i]);
+    return 1;  // instead of the instruction
 }
 
 bool Engine::emulate_timestamp(uc_struct* uc) {

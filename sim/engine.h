@@ -210,6 +210,7 @@ private:
     static constexpr size_t kCheckedSlots = size_t(1) << kCheckedBits;  // direct-mapped by start address
 
     static void on_syscall(uc_struct* uc, void* self);
+    static int on_cpuid(uc_struct* uc, void* self);
     static void on_interrupt(uc_struct* uc, uint32_t intno, void* self);
     static void on_precise_rip(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
     static bool on_bad_memory(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);

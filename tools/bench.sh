@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmarks: scheduling and IPC (simulator and QEMU), user-code throughput,
-# recording and replay (simulator); prints the figures recorded in
-# docs/benchmarks.md.
-#   tools/bench.sh BUILD_DIR
+# recording and replay (simulator), context switches with and without x87/SSE
+# state (both); prints the figures recorded in docs/benchmarks.md.
+#   tools/bench.sh BUILD_DIR [switch]
+# With `switch`, only the context-switch benchmark.
 # Host time is measured here, around the simulator process, never inside the
 # simulator (whose runs must not depend on the wall clock).
 # exit: 0; 1 if a benchmark failed or printed no figures; 2 for bad arguments.
@@ -10,7 +11,8 @@ set -euo pipefail
 case "${1:-}" in
 -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 esac
-[[ $# -eq 1 && -d $1 ]] || { echo "usage: tools/bench.sh BUILD_DIR (a build directory)" >&2; exit 2; }
+[[ ($# -eq 1 || ($# -eq 2 && $2 == switch)) && -d $1 ]] ||
+    { echo "usage: tools/bench.sh BUILD_DIR [switch] (a build directory)" >&2; exit 2; }
 build=$1
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rd="$build/userspace/initramfs-bench.cpio"
@@ -42,6 +44,75 @@ best_floor() {
     done
     echo "$best_v"
 }
+
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+
+# The context-switch benchmark (userspace/bench/switch_bench.c): two threads
+# yielding to each other without (int) and with (fpu) x87/SSE work between
+# the yields, and that work alone (alone: no switches).
+# Simulator: host time around whole runs of one phase each (switch=PHASE on
+# the kernel command line) and of boot and exit alone (switch=none), 7
+# interleaved rounds, medians: a switch without the state is (int - none) / N,
+# with it (fpu - alone) / N.
+# QEMU (-smp 1): the program's own TSC figures (medians of its 5 interleaved
+# rounds per phase) from boots with fpu=eager (the default) and fpu=lazy,
+# alternating, 3 of each.
+switch_bench() {
+    local rd="$build/userspace/initramfs-switch-bench.cpio" out n
+    local sw=("$build/sim/anvil-sim" --initramfs "$rd" --cpus 1)
+    echo "== context switches without and with x87/SSE state: simulator (anvil-sim --cpus 1) =="
+    out=$("${sw[@]}" --cmdline switch=int 2>&1)
+    n=$(sed -n 's/^switch_bench: \([0-9]*\) switches per phase.*/\1/p' <<<"$out")
+    [[ -n $n ]] || { echo "bench: no figures from switch_bench in the simulator" >&2; exit 1; }
+    "${sw[@]}" 2>&1 | grep -E "switch_bench: (median|fpu|\()" | sed 's/rdtsc/virtual time (basic blocks)/'
+    local none=() int=() fpu=() alone=()
+    for _ in 1 2 3 4 5 6 7; do
+        none+=("$(runs=1 best "${sw[@]}" --cmdline switch=none)")
+        int+=("$(runs=1 best "${sw[@]}" --cmdline switch=int)")
+        fpu+=("$(runs=1 best "${sw[@]}" --cmdline switch=fpu)")
+        alone+=("$(runs=1 best "${sw[@]}" --cmdline switch=alone)")
+    done
+    local none_m int_m fpu_m alone_m
+    none_m=$(median "${none[@]}") int_m=$(median "${int[@]}") fpu_m=$(median "${fpu[@]}") alone_m=$(median "${alone[@]}")
+    echo "sim: medians of 7 interleaved runs: boot and exit ${none_m} ns; $n switches without x87/SSE ${int_m} ns," \
+        "with ${fpu_m} ns; the x87/SSE work alone ${alone_m} ns"
+    local without=$(((int_m - none_m) / n)) with=$(((fpu_m - alone_m) / n))
+    echo "sim: a switch without x87/SSE state in use $without ns, with it $with ns:" \
+        "with / without = $(awk -v a="$with" -v b="$without" 'BEGIN { printf "%.2f", a / b }')"
+    echo "== context switches without and with x87/SSE state: QEMU (TCG, -smp 1; fpu=eager and fpu=lazy boots, alternating) =="
+    local eager="$build/tests/qemu/anvil-switch-bench.iso" lazy="$build/tests/qemu/anvil-switch-bench-lazy.iso" log
+    for iso in "$eager" "$lazy"; do
+        [[ -f $iso ]] || { echo "bench: no $iso (is grub-mkrescue installed?)" >&2; exit 1; }
+    done
+    local figures="" mode phase
+    for _ in 1 2 3; do
+        for mode in eager lazy; do
+            iso=$eager
+            [[ $mode == lazy ]] && iso=$lazy
+            log=$(mktemp)
+            "$root/tools/qemu-run.sh" "$iso" --timeout 300 --serial-log "$log" >/dev/null || true
+            out=$(grep -E "switch_bench: (median|fpu|\()" "$log" | tr -d '\r' | sed "s/^/fpu=$mode: /;s/rdtsc/TSC cycles/")
+            rm -f "$log"
+            [[ -n $out ]] || { echo "bench: no figures from QEMU ($iso)" >&2; exit 1; }
+            echo "$out"
+            figures+="$out"$'\n'
+        done
+    done
+    # Eager against lazy: the median over the boots of each boot's median.
+    local m=()
+    for mode in eager lazy; do
+        for phase in int fpu; do
+            m+=("$(median $(sed -n "s/^fpu=$mode: switch_bench: median $phase: \([0-9]*\) .*/\1/p" <<<"$figures"))")
+        done
+    done
+    echo "QEMU: medians of 3 boots each, TSC cycles per switch: eager int ${m[0]}, fpu ${m[1]}; lazy int ${m[2]}," \
+        "fpu ${m[3]}; lazy / eager: int $(awk -v a="${m[2]}" -v b="${m[0]}" 'BEGIN { printf "%.2f", a / b }')," \
+        "fpu $(awk -v a="${m[3]}" -v b="${m[1]}" 'BEGIN { printf "%.2f", a / b }')"
+}
+if [[ ${2:-} == switch ]]; then
+    switch_bench
+    exit 0
+fi
 
 echo "== simulator (anvil-sim --cpus 1; best of three runs) =="
 out=$("$build/sim/anvil-sim" --initramfs "$rd" --cpus 1 --stats 2>&1)
@@ -101,7 +172,6 @@ for _ in 1 2 3 4 5 6 7; do
     rep+=("$(runs=1 best "${replay_cmd[@]}")")
 done
 rm -f "$trace"
-median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 fastest() { printf '%s\n' "$@" | sort -n | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 overhead() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (a / b - 1) * 100 }'; }
@@ -122,3 +192,4 @@ run_qemu() {
 echo "== QEMU (TCG, -smp 1) =="
 run_qemu "$iso" sched_bench
 run_qemu "$build/tests/qemu/anvil-ipc-bench.iso" ipc_bench
+switch_bench

@@ -106,8 +106,10 @@ for entry in "${bugs[@]}"; do
     read -r pfirst pcount < <(first_and_count "$work/pct")
     if ((rcount > 0)); then
         ratio=$(awk -v p="$pcount" -v r="$rcount" 'BEGIN { printf "%.1fx", p / r }')
-    else
+    elif ((pcount > 0)); then
         ratio=">= ${pcount}x (random: none; counted as 1)"
+    else
+        ratio="- (neither found it)"
     fi
     # The first failing PCT run, shrunk: "E/S" essential switches of S.
     shrunk="-"

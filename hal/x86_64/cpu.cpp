@@ -144,6 +144,7 @@ void cpu_init(uint32_t id) {
     // NT makes iretq a task return (#GP in long mode), AC lifts SMAP, DF
     // reverses string instructions, TF single-steps.
     wrmsr(kMsrSfmask, kRflagsAllDefined);
+    cpuid_faulting_enable(id);
 }
 
 }  // namespace x86

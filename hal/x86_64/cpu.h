@@ -73,6 +73,7 @@ struct PerCpu {
     // state this CPU's registers hold (null: none known). ext_state.cpp.
     hal::ExtState* user_ext;
     hal::ExtState* ext_live;
+    bool ext_ts;  // CR0.TS is set (fpu=lazy): user_ext is loaded on its first use
     uint64_t gdt[kGdtEntries];
     Tss tss;
 };
@@ -104,13 +105,29 @@ void idt_init();
 // Sets up CPU `id`: control registers, GDT, TSS, IDT, GS base, syscall MSRs.
 void cpu_init(uint32_t id);
 
+// User CPUID from anvil/cpuid.h (cpuid.cpp): CPUID faulting on CPU `cpu`
+// (after its GS base: a missing MSR is probed through a #GP).
+void cpuid_faulting_enable(uint32_t cpu);
+// A #GP in ring 0 at x86_rdmsr_probe's rdmsr: resume `frame` at its failure
+// return. False for any other #GP.
+bool rdmsr_probe_fixup(TrapFrame* frame);
+// A #GP from ring 3 (BKL held): if it is a CPUID, answers it in `regs` from
+// the table and steps over it.
+bool cpuid_emulate(const PerCpu* pc, hal::UserRegs* regs);
+
 // User threads' x87/SSE/AVX state (ext_state.cpp): XSAVE and the components
 // in XCR0 on this CPU (cpu_init), and a thread's state saved into or loaded
 // from its hal::ExtState.
 void ext_enable();
-void ext_save(hal::ExtState* ext);
-// Loads `ext` on the CPU `pc` (the caller's, under the BKL); no other CPU's
-// registers count as holding it any more.
-void ext_take(PerCpu* pc, hal::ExtState* ext);
+// fpu=lazy (boot, before any thread runs): load a thread's state on its first
+// use after a resume (#NM), not on the resume itself.
+void ext_set_lazy(bool lazy);
+// An entry from ring 3 on `pc` (before the BKL): the thread's state into its block.
+void ext_entered(PerCpu* pc);
+// Leaving for ring 3 with the thread whose state is `ext` (BKL held).
+void ext_resume(PerCpu* pc, hal::ExtState* ext);
+// A #NM from ring 3 on `pc`: true if it was the lazy load's (done; the thread
+// runs the instruction again), false if it is the thread's own fault.
+bool ext_first_use(PerCpu* pc);
 
 }  // namespace x86

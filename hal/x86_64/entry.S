@@ -173,4 +173,21 @@ x86_idle:
     cli
     jmp 1b
 
+// bool x86_rdmsr_probe(uint32_t msr /* edi */, uint64_t* value /* rsi */): rdmsr
+// of an MSR the CPU may not have. Its #GP resumes at x86_rdmsr_probe_fault
+// (x86_trap, rdmsr_probe_fixup), which returns false.
+    .global x86_rdmsr_probe, x86_rdmsr_probe_insn, x86_rdmsr_probe_fault
+x86_rdmsr_probe:
+    mov %edi, %ecx
+x86_rdmsr_probe_insn:
+    rdmsr
+    shl $32, %rdx
+    or %rdx, %rax
+    mov %rax, (%rsi)
+    mov $1, %eax
+    ret
+x86_rdmsr_probe_fault:
+    xor %eax, %eax
+    ret
+
     .section .note.GNU-stack, "", @progbits

@@ -1,14 +1,17 @@
 // User threads' x87/SSE/AVX state (hal::ExtState, the XSAVE standard format).
 //
-// Saved eagerly, loaded lazily: every entry from ring 3 saves the running
-// thread's registers into its ExtState (x86_trap, before the BKL), so the
+// Every entry from ring 3 saves the running thread's registers into its
+// ExtState if this CPU's registers hold them (x86_trap, before the BKL), so the
 // block is current whenever the thread is not in user mode, whichever CPU
 // picks it next. Leaving for ring 3, a CPU loads the thread's block only if its
 // registers hold another's (PerCpu::ext_live): a thread that makes a syscall and
-// goes straight back, or the only thread on its CPU, loads nothing. A load
-// makes every other CPU forget it held that block (a thread that moved on
-// changed its state since). The kernel is built general-registers-only, so
-// nothing else touches these registers.
+// goes straight back, or the only thread on its CPU, loads nothing. With
+// `fpu=lazy` on the command line that load waits for the thread's first x87,
+// SSE or AVX instruction: CR0.TS makes it a #NM (ext_first_use), and a thread
+// that never uses them is neither loaded nor saved. A load makes every other
+// CPU forget it held that block (a thread that moved on changed its state
+// since). The kernel is built general-registers-only, so nothing else touches
+// these registers.
 //
 // XSAVE/XRSTOR (x87, SSE and, where CPUID reports it, AVX in XCR0) when the CPU
 // has XSAVE, else FXSAVE/FXRSTOR, which fill and read the same legacy region.
@@ -26,7 +29,9 @@ constexpr uint32_t kCpuid1EcxXsave = 1u << 26;
 constexpr uint32_t kCpuid1EcxAvx = 1u << 28;
 constexpr uint64_t kCr4Osxsave = 1u << 18;
 constexpr uint64_t kXcr0X87 = 1u << 0, kXcr0Sse = 1u << 1, kXcr0Avx = 1u << 2;
+constexpr uint64_t kCr0Ts = 1u << 3;
 
+bool g_lazy = false;  // fpu=lazy: load on first use (#NM), not on resume
 bool g_xsave = false;
 uint64_t g_xcr0 = 0;
 uint32_t g_mxcsr_mask = 0;  // the MXCSR bits this CPU accepts (fxsave's MXCSR_MASK)
@@ -61,14 +66,16 @@ void ext_enable() {
     g_xcr0 = xcr0;
 }
 
+void ext_set_lazy(bool lazy) { g_lazy = lazy; }
+
+namespace {
+
 void ext_save(hal::ExtState* ext) {
     if (g_xsave)
         asm volatile("xsave64 %0" : "+m"(*ext) : "a"(static_cast<uint32_t>(g_xcr0)), "d"(static_cast<uint32_t>(g_xcr0 >> 32)));
     else
         asm volatile("fxsave64 %0" : "+m"(*ext));
 }
-
-namespace {
 
 void ext_load(hal::ExtState* ext) {
     if (g_xsave)
@@ -78,23 +85,59 @@ void ext_load(hal::ExtState* ext) {
 }
 
 // No CPU's registers count as holding `ext`: the next CPU to run its thread
-// loads it. A CPU writes its own ext_live at entry without the BKL, but only
-// with the thread it runs, which is never one another CPU is taking or whose
-// block the kernel changes (it is running there): clearing it then only costs
-// a load.
-void ext_drop(const hal::ExtState* ext) {
-    for (PerCpu& pc : g_percpu)
-        if (__atomic_load_n(&pc.ext_live, __ATOMIC_RELAXED) == ext)
-            __atomic_store_n(&pc.ext_live, nullptr, __ATOMIC_RELAXED);
+// loads it. A CPU writes its own ext_live without the BKL (at entry, and on a
+// #NM), but only with the thread it runs, which is never one another CPU is
+// taking or whose block the kernel changes (it is running there). The exchange
+// leaves a CPU that has meanwhile taken another block alone.
+void ext_drop(hal::ExtState* ext) {
+    for (PerCpu& pc : g_percpu) {
+        hal::ExtState* expected = ext;
+        __atomic_compare_exchange_n(&pc.ext_live, &expected, nullptr, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
+}
+
+// Loads `ext` on this CPU; another CPU that ran its thread before holds its
+// state of then, and forgets it.
+void ext_take(PerCpu* pc, hal::ExtState* ext) {
+    ext_drop(ext);
+    ext_load(ext);
+    pc->ext_live = ext;
+}
+
+// CR0.TS: set, the thread's first x87/SSE/AVX instruction raises #NM.
+void set_ts(PerCpu* pc, bool ts) {
+    if (pc->ext_ts == ts)
+        return;
+    write_cr0(ts ? read_cr0() | kCr0Ts : read_cr0() & ~kCr0Ts);
+    pc->ext_ts = ts;
 }
 
 }  // namespace
 
-void ext_take(PerCpu* pc, hal::ExtState* ext) {
-    // Another CPU that ran the thread before still holds its state of then.
-    ext_drop(ext);
-    ext_load(ext);
-    pc->ext_live = ext;
+void ext_entered(PerCpu* pc) {
+    // Lazily, a thread whose block is not live has not touched the registers
+    // since it was resumed (TS is set: saving would itself raise #NM).
+    if (g_lazy && pc->ext_live != pc->user_ext)
+        return;
+    ext_save(pc->user_ext);
+    pc->ext_live = pc->user_ext;
+}
+
+void ext_resume(PerCpu* pc, hal::ExtState* ext) {
+    pc->user_ext = ext;
+    const bool live = pc->ext_live == ext;
+    if (g_lazy)
+        set_ts(pc, !live);
+    else if (!live)
+        ext_take(pc, ext);
+}
+
+bool ext_first_use(PerCpu* pc) {
+    if (!pc->ext_ts)
+        return false;  // not ours: a #NM without TS is the thread's own fault
+    set_ts(pc, false);
+    ext_take(pc, pc->user_ext);
+    return true;
 }
 
 }  // namespace x86

@@ -15,6 +15,7 @@ namespace {
 
 enum : uint64_t {
     kVecNmi = 2,
+    kVecDeviceNotAvailable = 7,
     kVecDoubleFault = 8,
     kVecGeneralProtection = 13,
     kVecPageFault = 14,
@@ -218,9 +219,7 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
             }
             io_activate(pc, r.as);
             wrmsr(kMsrFsBase, regs.fs_base);
-            pc->user_ext = r.ext;
-            if (pc->ext_live != r.ext)
-                ext_take(pc, r.ext);
+            ext_resume(pc, r.ext);
             bkl_release();
             x86_enter_user(&pc->resume_regs, pc->kernel_stack_top);
         }
@@ -248,8 +247,10 @@ extern "C" [[noreturn]] void x86_trap(TrapFrame* frame) {
     }
 
     // Ring 0 takes interrupts only while halted in x86_idle (the kernel and the
-    // BKL wait run with interrupts off); anything else there is a bug.
+    // BKL wait run with interrupts off), and the #GP of an MSR probe at boot;
+    // anything else there is a bug.
     const bool from_idle = (f.cs & 3) == 0;
+    if (from_idle && f.vector == kVecGeneralProtection && rdmsr_probe_fixup(frame)) x86_trap_return(frame);
     if (from_idle && !pc->idle) kernel_exception(f);
 
     // Not a kernel entry: served without the BKL (its initiator holds it), then
@@ -284,9 +285,11 @@ extern "C" [[noreturn]] void x86_trap(TrapFrame* frame) {
     }
 
     if (pc->user_regs == nullptr) kernel_exception(f);
+    // fpu=lazy: the thread's first x87/SSE/AVX instruction here loads its
+    // state, without the BKL (only this CPU runs it), and runs again.
+    if (f.vector == kVecDeviceNotAvailable && ext_first_use(pc)) x86_trap_return(frame);
     // The thread's x87/SSE/AVX registers, before another CPU can pick it.
-    ext_save(pc->user_ext);
-    pc->ext_live = pc->user_ext;
+    ext_entered(pc);
     // While waiting for the BKL, a cpu_wake stop may save this entry's registers
     // (smp.cpp): then the thread was taken off this CPU or is to be re-picked,
     // and the entry is undone instead of reaching the kernel (a syscall is
@@ -300,8 +303,10 @@ extern "C" [[noreturn]] void x86_trap(TrapFrame* frame) {
     if (f.vector == X86_VEC_SYSCALL) {
         if (!stopped) kernel::on_syscall(cpu);
     } else if (f.vector < 32) {
-        // COM1's data port while recording: done here, and the thread goes on.
-        const bool emulated = !stopped && f.vector == kVecGeneralProtection && io_emulate_recorded(pc, pc->user_regs);
+        // COM1's data port while recording, or CPUID (faulting): done here,
+        // and the thread goes on.
+        const bool emulated = !stopped && f.vector == kVecGeneralProtection &&
+                              (io_emulate_recorded(pc, pc->user_regs) || cpuid_emulate(pc, pc->user_regs));
         if (!stopped && !emulated) kernel::on_fault(cpu, decode_fault(f));
     } else if (is_entry_interrupt(f.vector)) {
         handle_interrupt(cpu, f.vector);

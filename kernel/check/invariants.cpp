@@ -6,6 +6,7 @@
 #include "kernel/object/cnode.h"
 #include "kernel/object/device.h"
 #include "kernel/object/endpoint.h"
+#include "kernel/object/notification.h"
 #include "kernel/object/thread.h"
 #include "kernel/object/vmo.h"
 #include "kernel/object/vspace.h"
@@ -114,18 +115,6 @@ bool check_vmo(Report& r, Vmo* vmo) {
     return true;
 }
 
-// The wait queue a blocked thread must be on, or null (waiting for a reply).
-List<Thread, &Thread::run_link>* wait_queue(Thread* t) {
-    switch (t->ipc.wait) {
-    case IpcWait::kSend:
-    case IpcWait::kCall:
-    case IpcWait::kFaultMsg: return &static_cast<Endpoint*>(t->ipc.object)->senders();
-    case IpcWait::kRecv: return &static_cast<Endpoint*>(t->ipc.object)->receivers();
-    case IpcWait::kNotify: return &static_cast<Notification*>(t->ipc.object)->waiters();
-    default: return nullptr;
-    }
-}
-
 bool on_list(List<Thread, &Thread::run_link>& list, Thread* t) {
     for (Thread* q = list.front(); q; q = list.next(q))
         if (q == t)
@@ -167,7 +156,7 @@ bool check_thread(Report& r, Thread* t) {
     case ThreadState::kBlocked: {
         if (current)
             return r.fail("blocked thread %llu is current", id);
-        auto* q = wait_queue(t);
+        auto* q = ipc_wait_queue(t);
         if (t->ipc.wait == IpcWait::kNone)
             return r.fail("thread %llu is blocked on nothing", id);
         if (q && !on_list(*q, t))
@@ -181,7 +170,7 @@ bool check_thread(Report& r, Thread* t) {
         // thread's undelivered fault message waiting on its endpoint.
         if (current)
             return r.fail("thread %llu in state %s is current", id, thread_state_name(t->state()));
-        if (linked && !(t->ipc.wait == IpcWait::kFaultMsg && on_list(*wait_queue(t), t)))
+        if (linked && !(t->ipc.wait == IpcWait::kFaultMsg && on_list(*ipc_wait_queue(t), t)))
             return r.fail("thread %llu in state %s is on a queue", id, thread_state_name(t->state()));
         break;
     }

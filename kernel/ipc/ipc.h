@@ -1,35 +1,32 @@
-// Synchronous IPC: the rendezvous of a sender and a receiver on an endpoint,
-// call/reply, capability transfer, notifications and fault messages. A message
-// is copied once, from the sender's memory to the receiver's, when they meet.
+// The mechanics under endpoints and notifications: putting a thread to wait on
+// a queue, waking it with a result, the fast path's switch, and copying message
+// bytes between address spaces. The rules of IPC (who waits, who is woken, what
+// transfers) are the objects': kernel/object/endpoint.cpp and notification.cpp.
 #pragma once
 
-#include "kernel/lib/result.h"
+#include "kernel/lib/list.h"
+#include "kernel/object/thread.h"
 
 #include <stdint.h>
-#include <anvil/types.h>
 
 namespace kernel {
 
-class Endpoint;
-class Notification;
-class Thread;
+class VSpace;
 
-// Sends (or, with `call`, calls) the message at `msg_va` on `ep`. `badge` is
-// the badge of the endpoint cap used; `grant` whether it has GRANT. Blocks the
-// caller if no receiver waits (unless !blocking: WOULD_BLOCK).
-Status ipc_send(Thread& self, Endpoint* ep, uint64_t msg_va, uint64_t badge, bool grant, bool call,
-                uint64_t reply_va, bool blocking);
-// Receives into the buffer at `msg_va`; the sender's badge goes to *badge.
-// Blocks if no sender waits (unless !blocking: WOULD_BLOCK). A reply still owed
-// by this thread is abandoned once it takes a message or blocks (its caller gets
-// PEER_CLOSED); a receive that fails changes nothing.
-Status ipc_recv(Thread& self, Endpoint* ep, uint64_t msg_va, bool blocking, uint64_t* badge);
-// Answers the last call `self` received with the message at `msg_va`.
-Status ipc_reply(Thread& self, uint64_t msg_va);
-// Replies to the pending call (if any), then receives as ipc_recv does.
-Status ipc_reply_recv(Thread& self, Endpoint* ep, uint64_t reply_va, uint64_t recv_va, uint64_t* badge);
-// True if `self` owes a reply.
-bool ipc_reply_pending(const Thread& self);
+// The queue a waiting thread is linked on.
+using WaitQueue = List<Thread, &Thread::run_link>;
+
+// No CPU to hand over: ipc_wake() queues the thread through the scheduler.
+constexpr uint32_t kNoCpu = ~0u;
+
+// Blocks the current thread, waiting for `wait` on `object`, linked at the end
+// of `queue` (null for kReply, which waits on no queue).
+void ipc_block(Thread& self, IpcWait wait, KObject* object, WaitQueue* queue);
+// Makes a blocked thread runnable with `status` (and `out0` if OK). With a
+// `direct_cpu`, the fast path: the thread that just blocked on that CPU hands
+// it straight to `t` if the scheduler allows (same result, no run-queue trip,
+// no cross-CPU wake-up).
+void ipc_wake(Thread* t, Status status, uint64_t out0, uint32_t direct_cpu = kNoCpu);
 
 // The fast path: a call, or the reply of a reply_recv whose receive blocks, with
 // at most kIpcFastBytes of data and no caps hands its CPU straight to the woken
@@ -39,25 +36,13 @@ bool ipc_reply_pending(const Thread& self);
 constexpr uint32_t kIpcFastBytes = 128;
 void ipc_set_fastpath(bool on);
 bool ipc_fastpath_enabled();
+// True if a message of `len` bytes and `ncaps` caps may take the fast path.
+bool ipc_fast_message(uint32_t len, uint32_t ncaps);
 // Wake-ups the fast path has done directly so far.
 uint64_t ipc_fastpath_count();
 
-// ORs `bits` into `n`, waking one waiter with them.
-void notify_signal(Notification* n, uint64_t bits);
-// Takes the bits of `n` into *bits, or blocks until there are some.
-Status notify_wait(Thread& self, Notification* n, uint64_t* bits);
-
-// Takes `t` off whatever IPC queue it waits on (suspend, exit, fault, destroy).
-void ipc_abort_wait(Thread* t);
-// `t` is gone for good: a caller waiting for its reply gets PEER_CLOSED.
-void ipc_release_callers(Thread* t);
-// The object `t` waits on is destroyed: `t` leaves its queue with PEER_CLOSED.
-void ipc_close_waiter(Thread* t);
-// Suspends a blocked thread's IPC: a send/recv/wait is re-issued when the thread
-// resumes; a call already waiting for its reply fails with BAD_STATE.
-void ipc_interrupt(Thread* t);
-// Tells `t`'s fault endpoint (if any) that it stopped, with `report` (its
-// thread_id and rip are filled in here).
-void ipc_report_stop(Thread* t, anvil_fault_msg_t report);
+// Copies `len` bytes (at most a message) from one address space to another,
+// both ranges already checked.
+void ipc_copy(VSpace* src, uint64_t src_va, VSpace* dst, uint64_t dst_va, uint64_t len);
 
 }  // namespace kernel

@@ -50,12 +50,13 @@ private:
 
 }  // namespace kernel
 
-// Returns the status from the enclosing function if `expr` (a Status) failed.
-#define TRY(expr)                                   \
-    do {                                            \
-        ::kernel::Status try_status_ = (expr);      \
-        if (try_status_ != ANVIL_OK)                \
-            return try_status_;                     \
+// Returns the status from the enclosing function (of Status or Result<T>) if
+// `expr` (a Status) failed.
+#define TRY(expr)                                     \
+    do {                                              \
+        ::kernel::Status try_status_ = (expr);        \
+        if (try_status_ != ANVIL_OK)                  \
+            return ::kernel::Error{try_status_};      \
     } while (0)
 
 // Declares `var` from a Result-returning `expr`, returning its status on failure.

@@ -1,7 +1,6 @@
 #include "kernel/object/device.h"
 
-#include "kernel/ipc/ipc.h"
-#include "kernel/object/endpoint.h"
+#include "kernel/object/notification.h"
 
 namespace kernel {
 
@@ -52,7 +51,7 @@ Status Irq::bind(Notification* n, uint64_t bit) {
 void Irq::deliver(uint32_t line) {
     Irq* irq = line < hal::kIrqLines ? g_lines[line] : nullptr;
     if (irq && irq->bound_)
-        notify_signal(irq->bound_, uint64_t(1) << irq->bit_);
+        irq->bound_->signal(uint64_t(1) << irq->bit_);
 }
 
 void Irq::destroy() {

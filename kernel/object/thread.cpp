@@ -1,7 +1,6 @@
 #include "kernel/object/thread.h"
 
 #include "kernel/object/cnode.h"
-#include "kernel/ipc/ipc.h"
 #include "kernel/object/endpoint.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"

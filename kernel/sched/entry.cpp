@@ -1,8 +1,8 @@
 // The kernel's entry points (hal/include/hal/kernel_entry.h). Each runs to
 // completion; the backend then asks next_to_run() what the CPU does next.
-#include "kernel/ipc/ipc.h"
 #include "kernel/lib/format.h"
 #include "kernel/object/device.h"
+#include "kernel/object/endpoint.h"
 #include "kernel/object/thread.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"

@@ -1,7 +1,7 @@
 // irq_bind, ioport_enable: device access for user-mode drivers, through the
 // IRQ and IOPORT caps init receives at boot.
 #include "kernel/object/device.h"
-#include "kernel/object/endpoint.h"
+#include "kernel/object/notification.h"
 #include "kernel/object/thread.h"
 #include "kernel/object/vspace.h"
 #include "kernel/syscall/lookup.h"

@@ -1,8 +1,9 @@
 // IPC calls: endpoint_create, notification_create, ipc_send/recv/call/reply/
-// reply_recv/try_send/try_recv, notify_signal/wait. The rendezvous logic is in
-// kernel/ipc; these handlers decode caps and rights.
-#include "kernel/ipc/ipc.h"
+// reply_recv/try_send/try_recv, notify_signal/wait. The rules are the objects'
+// (kernel/object/endpoint.cpp, notification.cpp); these handlers decode caps
+// and rights into the operation each call asks for.
 #include "kernel/object/endpoint.h"
+#include "kernel/object/notification.h"
 #include "kernel/object/vspace.h"
 #include "kernel/syscall/lookup.h"
 #include "kernel/syscall/syscall.h"
@@ -11,19 +12,20 @@ namespace kernel {
 
 namespace {
 
-// A call's reply buffer is `reply_va`; a send has none (0).
-Status send_common(Thread& self, Arg32 ep, UserPtr<const anvil_msg_t> m, bool call, uint64_t reply_va,
-                   bool blocking) {
+// Sends on the endpoint cap `ep` (WRITE) with the cap's badge; caps may go with
+// the message if it has GRANT. A call's reply buffer is `reply_va`; a send has
+// none (0).
+Status send_on(Thread& self, Arg32 ep, SendKind kind, uint64_t msg_va, uint64_t reply_va) {
     TRY_ASSIGN(cap, lookup_cap(self, ep, ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_WRITE));
-    return ipc_send(self, static_cast<Endpoint*>(cap->object), m.va(), cap->badge, cap->has(ANVIL_RIGHT_GRANT),
-                    call, reply_va, blocking);
+    const SendOp op{kind, msg_va, reply_va, cap->badge, cap->has(ANVIL_RIGHT_GRANT)};
+    return static_cast<Endpoint*>(cap->object)->send(self, op);
 }
 
-Status recv_common(Thread& self, Arg32 ep_cap, UserPtr<anvil_msg_t> m, bool blocking, uint64_t& badge_out) {
+// Receives on the endpoint cap `ep_cap` (READ); the sender's badge goes out.
+Status receive_on(Thread& self, Arg32 ep_cap, RecvKind kind, UserPtr<anvil_msg_t> m, uint64_t& badge_out) {
     TRY_ASSIGN(ep, lookup_object<Endpoint>(self, ep_cap, ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_READ));
-    uint64_t badge = 0;
-    TRY(ipc_recv(self, ep, m.va(), blocking, &badge));
-    badge_out = badge;  // a blocked receiver gets its badge when woken
+    TRY_ASSIGN(badge, ep->receive(self, m.va(), kind));
+    badge_out = badge;
     return ANVIL_OK;
 }
 
@@ -39,23 +41,23 @@ Status sys_notification_create(Thread& self, const sys::notification_create_args
 }
 
 Status sys_ipc_send(Thread& self, const sys::ipc_send_args& a, sys::ipc_send_out&) {
-    return send_common(self, a.ep, a.m, false, 0, true);
+    return send_on(self, a.ep, SendKind::kSend, a.m.va(), 0);
 }
 
 Status sys_ipc_try_send(Thread& self, const sys::ipc_try_send_args& a, sys::ipc_try_send_out&) {
-    return send_common(self, a.ep, a.m, false, 0, false);
+    return send_on(self, a.ep, SendKind::kTrySend, a.m.va(), 0);
 }
 
 Status sys_ipc_call(Thread& self, const sys::ipc_call_args& a, sys::ipc_call_out&) {
-    return send_common(self, a.ep, a.req, true, a.reply.va(), true);
+    return send_on(self, a.ep, SendKind::kCall, a.req.va(), a.reply.va());
 }
 
 Status sys_ipc_recv(Thread& self, const sys::ipc_recv_args& a, sys::ipc_recv_out& out) {
-    return recv_common(self, a.ep, a.m, true, out.badge);
+    return receive_on(self, a.ep, RecvKind::kRecv, a.m, out.badge);
 }
 
 Status sys_ipc_try_recv(Thread& self, const sys::ipc_try_recv_args& a, sys::ipc_try_recv_out& out) {
-    return recv_common(self, a.ep, a.m, false, out.badge);
+    return receive_on(self, a.ep, RecvKind::kTryRecv, a.m, out.badge);
 }
 
 Status sys_ipc_reply(Thread& self, const sys::ipc_reply_args& a, sys::ipc_reply_out&) {
@@ -68,9 +70,8 @@ Status sys_ipc_reply_recv(Thread& self, const sys::ipc_reply_recv_args& a, sys::
     TRY_ASSIGN(ep, lookup_object<Endpoint>(self, a.ep, ANVIL_OBJ_ENDPOINT, ANVIL_RIGHT_READ));
     if (!self.vspace()->range_allows(a.next.va(), sizeof(anvil_msg_t), ANVIL_PERM_R | ANVIL_PERM_W))
         return ANVIL_ERR_FAULT;
-    uint64_t badge = 0;
-    TRY(ipc_reply_recv(self, ep, a.reply.va(), a.next.va(), &badge));
-    out.badge = badge;  // a blocked receiver gets its badge when woken
+    TRY_ASSIGN(badge, ep->reply_receive(self, a.reply.va(), a.next.va()));
+    out.badge = badge;
     return ANVIL_OK;
 }
 
@@ -78,14 +79,13 @@ Status sys_notify_signal(Thread& self, const sys::notify_signal_args& a, sys::no
     TRY_ASSIGN(n, lookup_object<Notification>(self, a.n, ANVIL_OBJ_NOTIFICATION, ANVIL_RIGHT_WRITE));
     if (a.bits == 0)
         return ANVIL_ERR_INVALID_ARG;
-    notify_signal(n, a.bits);
+    n->signal(a.bits);
     return ANVIL_OK;
 }
 
 Status sys_notify_wait(Thread& self, const sys::notify_wait_args& a, sys::notify_wait_out& out) {
     TRY_ASSIGN(n, lookup_object<Notification>(self, a.n, ANVIL_OBJ_NOTIFICATION, ANVIL_RIGHT_READ));
-    uint64_t bits = 0;
-    TRY(notify_wait(self, n, &bits));
+    TRY_ASSIGN(bits, n->wait(self));
     out.bits = bits;
     return ANVIL_OK;
 }

@@ -1,6 +1,5 @@
 // Thread control calls: tcb_create, tcb_configure, tcb_set_regs, tcb_get_regs,
 // tcb_resume, tcb_suspend.
-#include "kernel/ipc/ipc.h"
 #include "kernel/object/cnode.h"
 #include "kernel/object/endpoint.h"
 #include "kernel/object/thread.h"
@@ -140,7 +139,7 @@ Status sys_tcb_suspend(Thread& self, const sys::tcb_suspend_args& a, sys::tcb_su
     TRY_ASSIGN(tcb, lookup_object<Thread>(self, a.tcb, ANVIL_OBJ_TCB, ANVIL_RIGHT_MANAGE));
     switch (tcb->state()) {
     case ThreadState::kBlocked:
-        ipc_interrupt(tcb);  // its call is re-issued on resume (see kernel/ipc)
+        ipc_interrupt(tcb);  // its call is re-issued on resume (see endpoint.cpp)
         scheduler().deschedule(tcb, ThreadState::kSuspended);
         return ANVIL_OK;
     case ThreadState::kRunnable:

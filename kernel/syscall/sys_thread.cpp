@@ -1,6 +1,6 @@
 // Thread lifecycle calls of the calling thread: exit and yield.
-#include "kernel/ipc/ipc.h"
 #include "kernel/lib/format.h"
+#include "kernel/object/endpoint.h"
 #include "kernel/object/thread.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/syscall/syscall.h"

@@ -3,6 +3,8 @@
 // and keeps the others until sync_regs() or another thread's run asks for them.
 #include "sim/engine.h"
 
+#include <anvil/cpuid.h>
+
 #include "catch.h"
 
 #include <cstdlib>
@@ -307,4 +309,48 @@ TEST_CASE("sim engine: a thread's x87/SSE state is saved as fxsave64 writes it, 
     t.engine().sync_regs();
     CHECK(ra.rax == 0x1234567);
     CHECK(ra.rbx == 0x7f80);
+}
+
+// CPUID in the engine is Anvil's table (anvil/cpuid.h), not Unicorn's CPU
+// model: the same values the x86_64 kernel gives user code.
+TEST_CASE("sim engine: CPUID answers from anvil/cpuid.h") {
+    // (syscall overwrites rcx: ecx goes to r8 first.)
+    const std::vector<uint8_t> kMovR8Rcx = {0x49, 0x89, 0xc8};
+    Threads t(join({
+        mov(0x48, 0xc0, 1),  // 0x00 mov rax, 1
+        {0x0f, 0xa2},        // 0x07 cpuid
+        kMovR8Rcx,           // 0x09 mov r8, rcx
+        kSyscall,            // 0x0c
+        mov(0x48, 0xc0, 2),  // 0x0e mov rax, 2 (no such leaf in the table)
+        {0x0f, 0xa2},        // 0x15 cpuid
+        kMovR8Rcx,           // 0x17 mov r8, rcx
+        kSyscall,            // 0x1a
+    }));
+    hal::UserRegs r = Threads::at(0);
+    REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
+    t.engine().sync_regs();
+    const anvil_cpuid_leaf one = anvil_cpuid_answer(1);
+    CHECK(r.rax == one.eax);
+    CHECK(r.rbx == one.ebx);
+    CHECK(r.r8 == one.ecx);
+    CHECK(r.rdx == ANVIL_CPUID1_EDX);
+    REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
+    t.engine().sync_regs();
+    CHECK((r.rax | r.rbx | r.r8 | r.rdx) == 0);
+}
+
+// The simulator keeps no AVX state (docs/x86_64.md) because Unicorn emulates
+// none: an AVX instruction is an invalid opcode there. If a Unicorn release
+// adds AVX, this fails, and the engine's ExtState has to keep the upper
+// halves of ymm0..15 (and anvil/cpuid.h may promise AVX).
+TEST_CASE("sim engine: Unicorn runs no AVX instruction") {
+    Threads t(join({
+        {0xc5, 0xfc, 0x58, 0xc0},  // 0x00 vaddps ymm0, ymm0, ymm0
+        kSyscall,                  // 0x04
+    }));
+    hal::UserRegs r = Threads::at(0);
+    const sim::Stop s = t.engine().run(r, 0);
+    REQUIRE(s.kind == sim::StopKind::kFault);
+    CHECK(s.fault.kind == kernel::FaultKind::kInvalidOpcode);
+    CHECK(r.rip == kCode);
 }

@@ -87,13 +87,18 @@ int test_selected(const char *filter, const char *name)
 {
     if (!filter || !*filter)
         return 1;
+    int selected = 0;
     for (const char *p = filter;;) {
         const char *comma = strchr(p, ',');
         const size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (glob_match(p, len, name))
-            return 1;
+        if (len > 0 && *p == '-') {
+            if (glob_match(p + 1, len - 1, name))
+                return 0; /* excluded, whatever else matches */
+        } else if (glob_match(p, len, name)) {
+            selected = 1;
+        }
         if (!comma)
-            return 0;
+            return selected;
         p = comma + 1;
     }
 }
