@@ -3,8 +3,7 @@
 // The data libFuzzer passes is an exact-size heap copy, so ASan catches a read
 // even one byte past the archive.
 #include "fuzz/check.h"
-#include "kernel/boot/cpio.h"
-#include "kernel/boot/elf.h"
+#include "kernel/introspect.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -5,8 +5,7 @@
 // So this harness checks, for every file parse() accepts, the facts that loader
 // relies on, and reads every byte a segment copy would read.
 #include "fuzz/check.h"
-#include "kernel/boot/elf.h"
-#include "kernel/lib/string.h"
+#include "kernel/introspect.h"
 
 #include <anvil/types.h>
 

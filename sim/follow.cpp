@@ -9,9 +9,7 @@
 // compared with the trace's as they come.
 #include "sim/machine.h"
 
-#include "kernel/object/thread.h"
-#include "kernel/object/vspace.h"
-#include "kernel/trace/trace.h"
+#include "kernel/introspect.h"
 #include "sim/trace_sink.h"
 
 #include <anvil/syscalls.h>

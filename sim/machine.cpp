@@ -1,12 +1,7 @@
 #include "sim/machine.h"
 
-#include "kernel/check/invariants.h"
-#include "kernel/object/cnode.h"
-#include "kernel/object/endpoint.h"
-#include "kernel/object/thread.h"
-#include "kernel/sched/scheduler.h"
+#include "kernel/introspect.h"
 #include "hal/sim/test_hooks.h"
-#include "kernel/trace/trace.h"
 #include "sim/trace_sink.h"
 #include "sim/unicorn_compat.h"
 
@@ -184,11 +179,11 @@ void Machine::irq_edge(uint32_t irq) {
     if (!(irq_enabled_ & (1u << irq)))
         return;
     if (chance(&fault_prng_, faults_.irq_drop)) {
-        kernel::trace_event(trace::Kind::k_inject, kInjectIrqDrop, irq, 0);
+        kernel::on_injected(kInjectIrqDrop, irq, 0);
         return;
     }
     if (chance(&fault_prng_, faults_.irq_delay)) {
-        kernel::trace_event(trace::Kind::k_inject, kInjectIrqDelay, irq, faults_.irq_delay_slices);
+        kernel::on_injected(kInjectIrqDelay, irq, faults_.irq_delay_slices);
         delayed_irqs_.push_back({irq, stats_.slices + faults_.irq_delay_slices});
         return;
     }
@@ -301,7 +296,7 @@ bool Machine::boot_kernel(Outcome* out) {
 bool Machine::start_faults(Outcome* out) {
     faults_ = resolve_faults(config_.faults, config_.seed);
     const std::string text = faults_.empty() ? "" : format_faults(faults_);
-    kernel::trace_bytes(trace::Kind::k_faults, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    kernel::on_fault_plan(reinterpret_cast<const uint8_t*>(text.data()), text.size());
     std::vector<uint64_t> allocations;
     for (const FaultPoint& p : faults_.alloc_fails)
         allocations.push_back(p.lo);
@@ -316,7 +311,7 @@ bool Machine::start_faults(Outcome* out) {
         kill_slices_.push_back(0);
     }
     for (const auto& [what, index, value] : uart_faults_)
-        kernel::trace_event(trace::Kind::k_inject, what, index, value);
+        kernel::on_injected(what, index, value);
     return true;
 }
 
@@ -351,7 +346,7 @@ bool Machine::kill_now(uint32_t cpu) {
             continue;
         if (++kill_slices_[i] == faults_.kills[i].slice.lo && !kill) {
             kill = true;
-            kernel::trace_event(trace::Kind::k_inject, kInjectKill, t->id(), kill_service_[i]);
+            kernel::on_injected(kInjectKill, t->id(), kill_service_[i]);
         }
     }
     return kill;
@@ -361,7 +356,7 @@ bool Machine::start(Outcome* out) {
     if (!boot_kernel(out))
         return false;
     // The input is part of the run: a replay feeds the recorded bytes.
-    kernel::trace_input(config_.serial_input.data(), config_.serial_input.size());
+    kernel::on_input(config_.serial_input.data(), config_.serial_input.size());
     if (!start_faults(out))
         return false;
     cpu_time_.assign(config_.cpus, 0);
@@ -517,7 +512,7 @@ bool Machine::run_slice(Outcome* out, DebugControl* debug) {
     digest(r.thread_id);
     digest(ran);
     digest(static_cast<uint64_t>(slice_stop_.kind));
-    kernel::trace_event(trace::Kind::k_slice, cpu, r.thread_id, ran, static_cast<uint64_t>(slice_stop_.kind) + 1);
+    kernel::on_slice(cpu, r.thread_id, ran, static_cast<uint64_t>(slice_stop_.kind) + 1);
     if (slice_stop_.kind == StopKind::kError) {
         out->kind = Outcome::Kind::kEmulatorError;
         out->message = fmt::format("thread {}: {}", r.thread_id, slice_stop_.error);

@@ -1,10 +1,7 @@
 // anvil-sim: boots the Anvil kernel in the deterministic simulator and runs
 // the initramfs's init. Its exit status is the code the kernel halted with.
-#include "kernel/check/invariants.h"
-#include "kernel/ipc/ipc.h"
-#include "kernel/syscall/syscall.h"
+#include "kernel/introspect.h"
 #include "hal/sim/test_hooks.h"
-#include "kernel/trace/trace.h"
 #include "replay/cli.h"
 #include "replay/trace_reader.h"
 #include "sim/machine.h"
@@ -15,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <hal/kernel_entry.h>
 
 #include <csignal>
 #include <cstdio>

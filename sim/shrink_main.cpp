@@ -5,7 +5,6 @@
 // need, each candidate run in a child process; the switches left are printed
 // in kernel terms and the shrunk run is recorded, a trace that replays and
 // opens in the debugger with nothing else.
-#include "kernel/trace/trace.h"
 #include "replay/cli.h"
 #include "replay/trace_reader.h"
 #include "sim/ddmin.h"
@@ -16,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <hal/kernel_entry.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

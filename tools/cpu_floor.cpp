@@ -5,7 +5,7 @@
 // With --block-hook it also installs an empty UC_HOOK_BLOCK callback: the cost
 // of the hook mechanism alone, which any block-granular preemption pays.
 //   anvil-cpu-floor ELF [--block-hook]
-#include "kernel/boot/elf.h"
+#include "kernel/introspect.h"
 #include "sim/unicorn_compat.h"
 
 #include <chrono>

@@ -2,9 +2,9 @@
 // counted, and the one the plan names fired.
 #include "hal/sim/test_hooks.h"
 
-#include "kernel/trace/trace.h"
 #include "sim/faults.h"
 
+#include <hal/kernel_entry.h>
 #include <hal/test_hooks.h>
 
 #include <algorithm>
@@ -24,7 +24,7 @@ bool allocation_fails() {
     ++g_allocations;
     if (!std::binary_search(g_alloc_failures.begin(), g_alloc_failures.end(), g_allocations))
         return false;
-    kernel::trace_event(trace::Kind::k_inject, kInjectAllocFail, g_allocations, 0);
+    kernel::on_injected(kInjectAllocFail, g_allocations, 0);
     return true;
 }
 }  // namespace

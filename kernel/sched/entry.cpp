@@ -121,6 +121,18 @@ void on_idle(uint32_t cpu) {}
 
 void on_input(const uint8_t* bytes, uint64_t len) { trace_input(bytes, len); }
 
+void on_slice(uint32_t cpu, uint64_t thread, uint64_t blocks, uint64_t why) {
+    trace_event(trace::Kind::k_slice, cpu, thread, blocks, why);
+}
+
+void on_fault_plan(const uint8_t* plan, uint64_t len) {
+    trace_bytes(trace::Kind::k_faults, plan, len);
+}
+
+void on_injected(uint64_t what, uint64_t a, uint64_t b) {
+    trace_event(trace::Kind::k_inject, what, a, b);
+}
+
 bool next_to_run(uint32_t cpu, Resume* out) {
     for (;;) {
         Thread* t = scheduler().pick(cpu);

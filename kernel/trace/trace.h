@@ -7,6 +7,7 @@
 #include "kernel/trace/events.h"
 
 #include <hal/hal.h>
+#include <hal/kernel_entry.h>  // trace_records, trace_finish, trace_set_flush_each
 #include <stdint.h>
 
 namespace kernel {
@@ -52,15 +53,8 @@ void trace_fault_at(uint32_t cpu, uint64_t thread, uint64_t vector, uint64_t err
 void trace_bytes(trace::Kind kind, const uint8_t* bytes, uint64_t len);
 // External input for COM1, recorded so a replay can feed the same bytes.
 void trace_input(const uint8_t* bytes, uint64_t len);
-// Writes the end record (exit code, count, checksum) and flushes. Idempotent.
-void trace_finish(int code);
 // Ends the trace with `code` and asks the backend to stop the machine: the
 // kernel's only way to halt, so no trace is left without its end record.
 void halt_machine(int code);
-// Hands every record to the backend at once instead of in 4 KiB chunks (the
-// simulator's debugger watches them one by one).
-void trace_set_flush_each(bool on);
-// Records written so far (the index of the next record).
-uint64_t trace_records();
 
 }  // namespace kernel

@@ -1,16 +1,7 @@
 // Kernel state for people (kernel_view.h).
 #include "replay/debug/kernel_view.h"
 
-#include "kernel/boot/cpio.h"
-#include "kernel/boot/elf.h"
-#include "kernel/cap/cap.h"
-#include "kernel/object/cnode.h"
-#include "kernel/object/endpoint.h"
-#include "kernel/object/notification.h"
-#include "kernel/object/thread.h"
-#include "kernel/object/vmo.h"
-#include "kernel/object/vspace.h"
-#include "kernel/sched/scheduler.h"
+#include "kernel/introspect.h"
 
 #include <capstone/capstone.h>
 #include <fmt/core.h>

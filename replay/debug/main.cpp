@@ -1,6 +1,5 @@
 // anvil-debug: the step debugger over a simulated run (docs/debugging.md).
-#include "kernel/boot/cpio.h"
-#include "kernel/boot/elf.h"
+#include "kernel/introspect.h"
 #include "kernel/trace/events.h"
 #include "replay/cli.h"
 #include "replay/trace_reader.h"

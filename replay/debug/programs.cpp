@@ -1,8 +1,7 @@
 // The files gdb reads each process's symbols from (programs.h).
 #include "replay/debug/programs.h"
 
-#include "kernel/boot/cpio.h"
-#include "kernel/boot/elf.h"
+#include "kernel/introspect.h"
 
 #include <dirent.h>
 #include <fmt/core.h>

@@ -2,8 +2,7 @@
 // checkpoints, and the probes and views that look inside a slice.
 #include "replay/debug/worker.h"
 
-#include "kernel/object/thread.h"
-#include "kernel/trace/trace.h"
+#include "kernel/introspect.h"
 #include "replay/debug/hex.h"
 #include "replay/debug/kernel_view.h"
 #include "replay/debug/session.h"
@@ -11,6 +10,7 @@
 #include <anvil/syscalls.h>
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <hal/kernel_entry.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>

@@ -4,8 +4,7 @@
 // they make: instruction breakpoints by process, data watchpoints.
 #include "replay/debug/worker.h"
 
-#include "kernel/object/thread.h"
-#include "kernel/object/vspace.h"
+#include "kernel/introspect.h"
 #include "replay/debug/hex.h"
 #include "replay/debug/kernel_view.h"
 #include "replay/debug/session.h"

@@ -1,9 +1,6 @@
 #include "kernel_env.h"
 
-#include "kernel/ipc/ipc.h"
-#include "kernel/sched/scheduler.h"
-#include "kernel/syscall/syscall.h"
-#include "kernel/vm/frame_alloc.h"
+#include "kernel/introspect.h"
 #include "sim/machine.h"
 
 #include <hal/hal.h>

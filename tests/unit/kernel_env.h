@@ -3,11 +3,7 @@
 // process (CNode, VSpace, thread) that makes syscalls through kernel::dispatch_syscall.
 #pragma once
 
-#include "kernel/cap/cap.h"
-#include "kernel/object/cnode.h"
-#include "kernel/object/thread.h"
-#include "kernel/object/vmo.h"
-#include "kernel/object/vspace.h"
+#include "kernel/introspect.h"
 
 #include <anvil/status.h>
 #include <anvil/syscalls.h>

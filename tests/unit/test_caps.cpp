@@ -1,7 +1,6 @@
 // Host tests of the capability calls (cnode_create, cap_copy, cap_delete,
 // cap_revoke, cap_info) through the syscall layer, and of numbers past the syscall table.
-#include "kernel/syscall/syscall.h"
-#include "kernel/vm/frame_alloc.h"
+#include "kernel/introspect.h"
 #include "kernel_env.h"
 
 using namespace anvil_test;

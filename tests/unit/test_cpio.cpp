@@ -1,5 +1,5 @@
 // Host tests of the initramfs reader (kernel/boot/cpio).
-#include "kernel/boot/cpio.h"
+#include "kernel/introspect.h"
 
 #include "builders.h"
 

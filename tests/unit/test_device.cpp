@@ -1,8 +1,7 @@
 // Host tests of the device caps (kernel/object/device, kernel/syscall/sys_device.cpp):
 // irq_bind's rights and arguments, interrupts reaching the bound notification,
 // rebinding and unbinding, one Irq object per line, and ioport_enable's checks.
-#include "kernel/object/device.h"
-#include "kernel/object/notification.h"
+#include "kernel/introspect.h"
 #include "kernel_env.h"
 
 #include <hal/kernel_entry.h>

@@ -1,5 +1,5 @@
 // Host tests of the ELF64 program checker (kernel/boot/elf).
-#include "kernel/boot/elf.h"
+#include "kernel/introspect.h"
 
 #include "builders.h"
 

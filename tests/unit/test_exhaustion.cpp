@@ -1,7 +1,7 @@
 // Host tests of memory exhaustion through the syscall layer: objects of every
 // kind until the kernel says NO_MEMORY, the kernel still consistent while it is
 // out of memory, and every frame back once the objects are gone.
-#include "kernel/vm/frame_alloc.h"
+#include "kernel/introspect.h"
 #include "kernel_env.h"
 
 #include <array>

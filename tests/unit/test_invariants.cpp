@@ -1,12 +1,7 @@
 // Host tests of the invariant checker (kernel/check/invariants.cpp): a
 // consistent kernel passes, and each kind of corruption is reported. Every
 // corruption is undone before the test ends, so later tests start clean.
-#include "kernel/cap/cap.h"
-#include "kernel/check/invariants.h"
-#include "kernel/object/cnode.h"
-#include "kernel/object/endpoint.h"
-#include "kernel/object/vspace.h"
-#include "kernel/sched/scheduler.h"
+#include "kernel/introspect.h"
 #include "kernel_env.h"
 
 #include <string>

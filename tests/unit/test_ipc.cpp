@@ -1,4 +1,4 @@
-// Host tests of IPC (kernel/object/endpoint, notification, kernel/ipc, kernel/syscall/sys_ipc.cpp)
+// Host tests of IPC (kernel/ipc, kernel/object/endpoint, kernel/syscall/sys_ipc.cpp)
 // through the syscall layer: send/recv, call/reply, reply_recv in every order,
 // message data and capability transfer, badges, PEER_CLOSED, the try_* forms, bad
 // buffers, suspend/resume restarting a blocked call, notifications and fault
@@ -12,12 +12,7 @@
 // there through next_to_run, and make their calls through kernel::on_syscall. A
 // worker that blocks leaves its CPU; when woken it is runnable on its CPU's queue
 // with its result in rax (and rdx).
-#include "kernel/ipc/ipc.h"
-#include "kernel/object/endpoint.h"
-#include "kernel/object/notification.h"
-#include "kernel/sched/scheduler.h"
-#include "kernel/syscall/syscall.h"
-#include "kernel/vm/frame_alloc.h"
+#include "kernel/introspect.h"
 #include "kernel_env.h"
 
 #include <hal/kernel_entry.h>

@@ -1,6 +1,6 @@
 // Host tests of the memory calls (vspace_create, vmo_create/read/write,
 // vma_map/unmap/alloc) through the syscall layer.
-#include "kernel/vm/frame_alloc.h"
+#include "kernel/introspect.h"
 #include "kernel_env.h"
 
 using namespace anvil_test;

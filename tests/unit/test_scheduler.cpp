@@ -7,8 +7,7 @@
 // The harness machine has one CPU; tests that need more switch the scheduler to four
 // with `SmpGuard` and back to one at the end. hal::cpu_id() is 0 and hal::cpu_wake is a
 // no-op here, so "other CPUs" are only run queues and current slots we drive by hand.
-#include "kernel/sched/scheduler.h"
-#include "kernel/syscall/syscall.h"
+#include "kernel/introspect.h"
 #include "kernel_env.h"
 
 #include <hal/kernel_entry.h>

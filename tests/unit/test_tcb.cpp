@@ -1,6 +1,6 @@
 // Host tests of the thread control calls (tcb_create, tcb_configure,
 // tcb_set_regs/get_regs, tcb_resume/suspend) through the syscall layer.
-#include "kernel/sched/scheduler.h"
+#include "kernel/introspect.h"
 #include "kernel_env.h"
 
 using namespace anvil_test;

@@ -31,7 +31,7 @@ static uint32_t lowest_free(uint32_t from)
     return slot;
 }
 
-int test_cnode_create(void)
+DEFINE_TEST("cap.cnode_create", test_cnode_create)
 {
     const unsigned base = caps_in_use();
     anvil_cap_t c;
@@ -74,7 +74,7 @@ int test_cnode_create(void)
     return 0;
 }
 
-int test_cap_copy_rights(void)
+DEFINE_TEST("cap.copy_reduces_rights", test_cap_copy_rights)
 {
     anvil_cap_t vmo;
     CHECK_STATUS(anvil_vmo_create(PAGE, &vmo), ANVIL_OK);
@@ -123,7 +123,7 @@ int test_cap_copy_rights(void)
     return 0;
 }
 
-int test_cap_copy_grant(void)
+DEFINE_TEST("cap.copy_grant_rules", test_cap_copy_grant)
 {
     anvil_cap_t vmo, other;
     CHECK_STATUS(anvil_vmo_create(PAGE, &vmo), ANVIL_OK);
@@ -174,7 +174,7 @@ int test_cap_copy_grant(void)
     return 0;
 }
 
-int test_cap_copy_errors(void)
+DEFINE_TEST("cap.copy_errors", test_cap_copy_errors)
 {
     anvil_cap_t vmo;
     CHECK_STATUS(anvil_vmo_create(PAGE, &vmo), ANVIL_OK);
@@ -209,7 +209,7 @@ int test_cap_copy_errors(void)
     return 0;
 }
 
-int test_cap_delete(void)
+DEFINE_TEST("cap.delete", test_cap_delete)
 {
     anvil_cap_t vmo;
     CHECK_STATUS(anvil_vmo_create(PAGE, &vmo), ANVIL_OK);
@@ -239,7 +239,7 @@ int test_cap_delete(void)
     return 0;
 }
 
-int test_cap_revoke(void)
+DEFINE_TEST("cap.revoke", test_cap_revoke)
 {
     anvil_cap_t vmo, other;
     CHECK_STATUS(anvil_vmo_create(PAGE, &vmo), ANVIL_OK);

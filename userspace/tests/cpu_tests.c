@@ -275,28 +275,13 @@ static void print_case(const char *name, const char *entry, const anvil_fault_ms
            (unsigned long long)fm->vector, (unsigned long long)fm->error_code, (unsigned long long)fm->address, rip);
 }
 
-int test_cpu_fault_table(void)
-{
-    anvil_cap_t ep;
-    CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
-    int failed = 0;
-    for (unsigned i = 0; i < sizeof kCases / sizeof kCases[0] && !failed; i++) {
-        anvil_fault_msg_t fm;
-        failed = run_case(ep, kCases[i].entry, 0, NULL, &fm);
-        if (!failed)
-            print_case(kCases[i].name, kCases[i].entry, &fm);
-    }
-    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, ep);
-    return failed;
-}
-
 /* The rflags bits a user may try to set with popfq (IOPL is ignored at CPL 3). */
 static const uint64_t kUserFlagSets[] = {
     RFLAGS_NT, RFLAGS_AC, RFLAGS_DF, RFLAGS_ID, RFLAGS_IOPL, RFLAGS_NT | RFLAGS_AC | RFLAGS_DF | RFLAGS_ID | RFLAGS_IOPL,
 };
 #define FLAG_SETS (sizeof kUserFlagSets / sizeof kUserFlagSets[0])
 
-int test_cpu_flags_syscall(void)
+DEFINE_TEST("cpu.flags_syscall", test_cpu_flags_syscall)
 {
     for (unsigned i = 0; i < FLAG_SETS; i++) {
         uint64_t out[2];
@@ -312,7 +297,7 @@ int test_cpu_flags_syscall(void)
     return 0;
 }
 
-int test_cpu_flags_fault(void)
+DEFINE_TEST("cpu.flags_fault", test_cpu_flags_fault)
 {
     return run_each(cpu_flags_then_ud2, kUserFlagSets, FLAG_SETS, NULL, ANVIL_FAULT_KIND_UD, 6,
                     "a thread with user flags set took #UD");
@@ -326,13 +311,13 @@ static void release_after_preemption(void)
     g_cpu_release = 1;
 }
 
-int test_cpu_flags_timer(void)
+DEFINE_TEST("cpu.flags_timer", test_cpu_flags_timer)
 {
     return run_each(cpu_flags_spin, kUserFlagSets, FLAG_SETS, release_after_preemption, ANVIL_FAULT_KIND_EXIT,
                     NO_FAULT_CODE, "a spinning thread with user flags set was preempted and exited");
 }
 
-int test_cpu_selectors(void)
+DEFINE_TEST("cpu.selectors", test_cpu_selectors)
 {
     uint16_t ss;
     __asm__ volatile("mov %%ss, %0" : "=r"(ss));
@@ -340,6 +325,21 @@ int test_cpu_selectors(void)
     const uint64_t selectors[2] = {0, ss};
     return run_each(cpu_selectors_syscall, selectors, 2, NULL, ANVIL_FAULT_KIND_EXIT, NO_FAULT_CODE,
                     "ds, es, fs and gs keep their selectors across a syscall");
+}
+
+DEFINE_TEST("cpu.fault_table", test_cpu_fault_table)
+{
+    anvil_cap_t ep;
+    CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
+    int failed = 0;
+    for (unsigned i = 0; i < sizeof kCases / sizeof kCases[0] && !failed; i++) {
+        anvil_fault_msg_t fm;
+        failed = run_case(ep, kCases[i].entry, 0, NULL, &fm);
+        if (!failed)
+            print_case(kCases[i].name, kCases[i].entry, &fm);
+    }
+    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, ep);
+    return failed;
 }
 
 /* CPUID as this program sees it is anvil/cpuid.h's table (the x86_64 kernel
@@ -370,7 +370,7 @@ static int cpuid_is(uint32_t leaf, uint32_t subleaf)
     return 0;
 }
 
-int test_cpu_cpuid(void)
+DEFINE_TEST("cpu.cpuid", test_cpu_cpuid)
 {
     const struct cpuid_regs vendor = cpuid(0, 0);
     if (vendor.ebx != anvil_cpuid_table[0].ebx || vendor.edx != anvil_cpuid_table[0].edx ||

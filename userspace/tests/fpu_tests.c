@@ -113,7 +113,7 @@ static int wait_done(volatile int *flag)
     return *flag;
 }
 
-int test_fpu_threads_keep_their_state(void)
+DEFINE_TEST("fpu.threads_keep_their_state", test_fpu_threads_keep_their_state)
 {
     /* The four SSE rounding modes (MXCSR bits 13-14) and as many x87 ones
      * (FCW bits 10-11), every exception masked. */
@@ -174,7 +174,7 @@ static void fresh_entry(uint64_t unused)
     anvil_thread_exit(0);
 }
 
-int test_fpu_new_thread_starts_clean(void)
+DEFINE_TEST("fpu.new_thread_starts_clean", test_fpu_new_thread_starts_clean)
 {
     const uint32_t saved_mxcsr = get_mxcsr();
     const uint16_t saved_fcw = get_fcw();
@@ -268,7 +268,7 @@ static int expect_fpu_fault(anvil_cap_t ep, const char *entry, uint32_t kind, ui
     return 0;
 }
 
-int test_fpu_exceptions_are_faults(void)
+DEFINE_TEST("fpu.exceptions_are_faults", test_fpu_exceptions_are_faults)
 {
     anvil_cap_t ep;
     CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
@@ -280,7 +280,7 @@ int test_fpu_exceptions_are_faults(void)
 
 /* ---- the libc's doubles ---- */
 
-int test_fpu_printf_and_strtod(void)
+DEFINE_TEST("fpu.printf_and_strtod", test_fpu_printf_and_strtod)
 {
     char buf[128];
     snprintf(buf, sizeof buf, "%f %.3e %g %g %.17g %.0f %.0f", 3.14159, 12345.678, 0.0001, 1e-5, 0.1, 0.5, 1.5);
@@ -322,7 +322,7 @@ static void given_entry(uint64_t unused)
     anvil_thread_exit(0);
 }
 
-int test_fpu_ext_state_call(void)
+DEFINE_TEST("fpu.ext_state_call", test_fpu_ext_state_call)
 {
     anvil_cap_t tcb;
     CHECK_STATUS(anvil_tcb_create(&tcb), ANVIL_OK);

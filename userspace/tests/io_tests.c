@@ -56,7 +56,7 @@ static void fill_text(char *buf, size_t len, const char *marker)
         buf[len - 1] = '\n';
 }
 
-int test_io_write(void)
+DEFINE_TEST("io.write", test_io_write)
 {
     NEED_IO();
     static char text[2500];
@@ -72,7 +72,7 @@ int test_io_write(void)
     return 0;
 }
 
-int test_io_unknown_label(void)
+DEFINE_TEST("io.unknown_label", test_io_unknown_label)
 {
     NEED_IO();
     CHECK_STATUS(service_raw(ANVIL_CAP_IOSERVER, 0, "", 0, 0), ANVIL_ERR_NOT_SUPPORTED);
@@ -82,7 +82,7 @@ int test_io_unknown_label(void)
     return 0;
 }
 
-int test_io_lookup(void)
+DEFINE_TEST("io.lookup", test_io_lookup)
 {
     NEED_IO();
     if (!have_endpoint(ANVIL_CAP_NAMESERVER))
@@ -101,7 +101,7 @@ int test_io_lookup(void)
     return 0;
 }
 
-int test_io_stdio_sink(void)
+DEFINE_TEST("io.stdio_sink", test_io_stdio_sink)
 {
     NEED_IO();
     CHECK(anvil_stdio_use_ioserver() == 1);
@@ -113,7 +113,7 @@ int test_io_stdio_sink(void)
     return 0;
 }
 
-int test_io_read_line_args(void)
+DEFINE_TEST("io.read_line_args", test_io_read_line_args)
 {
     NEED_IO();
     char buf[4];
@@ -125,7 +125,7 @@ int test_io_read_line_args(void)
     return 0;
 }
 
-int test_io_read_line(void)
+DEFINE_TEST("io.read_line", test_io_read_line)
 {
     NEED_IO();
     char buf[ANVIL_IO_LINE_MAX + 1];

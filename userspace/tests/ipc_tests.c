@@ -493,7 +493,7 @@ static uint32_t cpu_count(void)
 
 /* ---- endpoints: creation, send and receive ---- */
 
-int test_ipc_create(void)
+DEFINE_TEST("ipc.create", test_ipc_create)
 {
     const uint32_t first = lowest_free();
     anvil_cap_t ep = 0, n = 0, ep2 = 0;
@@ -517,7 +517,7 @@ int test_ipc_create(void)
     return 0;
 }
 
-int test_ipc_irq_bind(void)
+DEFINE_TEST("ipc.irq_bind", test_ipc_irq_bind)
 {
     anvil_cap_t n;
     CHECK_STATUS(anvil_notification_create(&n), ANVIL_OK);
@@ -530,7 +530,7 @@ int test_ipc_irq_bind(void)
     return 0;
 }
 
-int test_ipc_receiver_first(void)
+DEFINE_TEST("ipc.send_recv_receiver_first", test_ipc_receiver_first)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -561,7 +561,7 @@ int test_ipc_receiver_first(void)
     return 0;
 }
 
-int test_ipc_sender_first(void)
+DEFINE_TEST("ipc.send_recv_sender_first", test_ipc_sender_first)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -593,7 +593,7 @@ int test_ipc_sender_first(void)
     return 0;
 }
 
-int test_ipc_try_would_block(void)
+DEFINE_TEST("ipc.try_would_block", test_ipc_try_would_block)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -627,7 +627,7 @@ int test_ipc_try_would_block(void)
     return 0;
 }
 
-int test_ipc_message_sizes(void)
+DEFINE_TEST("ipc.message_sizes", test_ipc_message_sizes)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -676,7 +676,7 @@ int test_ipc_message_sizes(void)
     return 0;
 }
 
-int test_ipc_label_and_badge(void)
+DEFINE_TEST("ipc.label_and_badge", test_ipc_label_and_badge)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -722,7 +722,7 @@ int test_ipc_label_and_badge(void)
     return 0;
 }
 
-int test_ipc_fifo(void)
+DEFINE_TEST("ipc.fifo_order", test_ipc_fifo)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -778,7 +778,7 @@ int test_ipc_fifo(void)
 
 /* ---- call, reply, reply_recv ---- */
 
-int test_ipc_call_reply(void)
+DEFINE_TEST("ipc.call_reply", test_ipc_call_reply)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -851,7 +851,7 @@ int test_ipc_call_reply(void)
     return 0;
 }
 
-int test_ipc_reply_recv(void)
+DEFINE_TEST("ipc.reply_recv", test_ipc_reply_recv)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -902,7 +902,7 @@ int test_ipc_reply_recv(void)
 
 /* ---- capability transfer ---- */
 
-int test_ipc_cap_transfer(void)
+DEFINE_TEST("ipc.cap_transfer", test_ipc_cap_transfer)
 {
     jobs_reset();
     anvil_cap_t ep, vmo;
@@ -992,7 +992,7 @@ int test_ipc_cap_transfer(void)
     return 0;
 }
 
-int test_ipc_cap_transfer_limits(void)
+DEFINE_TEST("ipc.cap_transfer_limits", test_ipc_cap_transfer_limits)
 {
     jobs_reset();
     anvil_cap_t ep, v1, v2;
@@ -1089,7 +1089,7 @@ int test_ipc_cap_transfer_limits(void)
     return 0;
 }
 
-int test_ipc_cap_in_call_and_reply(void)
+DEFINE_TEST("ipc.cap_in_call_and_reply", test_ipc_cap_in_call_and_reply)
 {
     jobs_reset();
     anvil_cap_t ep, vq, vr;
@@ -1151,7 +1151,7 @@ int test_ipc_cap_in_call_and_reply(void)
 
 /* Send-side checks with a receiver waiting (a sink that would record anything
  * wrongly let through): rights, GRANT, bad caps, sizes, bad pointers. */
-int test_ipc_send_rules(void)
+DEFINE_TEST("ipc.send_rules", test_ipc_send_rules)
 {
     jobs_reset();
     anvil_cap_t ep, vmo, n;
@@ -1272,7 +1272,7 @@ int test_ipc_send_rules(void)
 
 /* Receive-side checks with a sender waiting: rights, types, bad buffers. A bad
  * receive buffer fails the receiver only: the sender's message is still there. */
-int test_ipc_recv_rules(void)
+DEFINE_TEST("ipc.recv_rules", test_ipc_recv_rules)
 {
     jobs_reset();
     anvil_cap_t ep, vmo, n, rov;
@@ -1421,7 +1421,7 @@ int test_ipc_recv_rules(void)
 
 /* A -> B -> C: the suite sends a VMO cap to helper B, which forwards it to
  * helper C; revoking the suite's original removes C's copy (and B's). */
-int test_ipc_cap_two_hops_revoke(void)
+DEFINE_TEST("ipc.cap_two_hops_revoke", test_ipc_cap_two_hops_revoke)
 {
     jobs_reset();
     anvil_cap_t ep1, ep2, vmo;
@@ -1469,7 +1469,7 @@ int test_ipc_cap_two_hops_revoke(void)
 
 /* ---- peers going away ---- */
 
-int test_ipc_peer_closed_on_delete(void)
+DEFINE_TEST("ipc.peer_closed_on_delete", test_ipc_peer_closed_on_delete)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -1534,7 +1534,7 @@ int test_ipc_peer_closed_on_delete(void)
 
 /* A caller whose server thread exits, faults or is deleted before replying, or
  * receives again instead of replying. */
-int test_ipc_server_gone(void)
+DEFINE_TEST("ipc.server_gone", test_ipc_server_gone)
 {
     static const uint32_t kOps[] = {OP_RECV_EXIT, OP_RECV_FAULT, OP_RECV_SPIN, OP_RECV};
     for (unsigned k = 0; k < 4; k++) {
@@ -1582,7 +1582,7 @@ int test_ipc_server_gone(void)
 /* Suspending a thread blocked in send, recv, notify_wait or a call's send
  * phase: on resume its call is issued again. Blocked waiting for a reply: its
  * call ends with BAD_STATE. */
-int test_ipc_suspend_resume(void)
+DEFINE_TEST("ipc.suspend_resume", test_ipc_suspend_resume)
 {
     jobs_reset();
     anvil_cap_t ep, n;
@@ -1692,7 +1692,7 @@ static int32_t wait_in_helper(unsigned idx, anvil_cap_t n, uint64_t *bits)
     return s;
 }
 
-int test_ipc_notify_signal_then_wait(void)
+DEFINE_TEST("ipc.notify_signal_then_wait", test_ipc_notify_signal_then_wait)
 {
     jobs_reset();
     anvil_cap_t n, ep, vmo;
@@ -1746,7 +1746,7 @@ int test_ipc_notify_signal_then_wait(void)
     return 0;
 }
 
-int test_ipc_notify_wait_then_signal(void)
+DEFINE_TEST("ipc.notify_wait_then_signal", test_ipc_notify_wait_then_signal)
 {
     jobs_reset();
     anvil_cap_t n;
@@ -1841,7 +1841,7 @@ static int take_fault_msg(anvil_cap_t ep, uint64_t expect_badge, anvil_fault_msg
     return 0;
 }
 
-int test_ipc_fault_ep_exit(void)
+DEFINE_TEST("ipc.fault_ep_exit", test_ipc_fault_ep_exit)
 {
     jobs_reset();
     anvil_cap_t ep, vmo, t;
@@ -1915,7 +1915,7 @@ static int check_fault_case(anvil_cap_t ep, anvil_cap_t fep, uint64_t rip, uint6
     return 0;
 }
 
-int test_ipc_fault_ep_faults(void)
+DEFINE_TEST("ipc.fault_ep_faults", test_ipc_fault_ep_faults)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -1949,8 +1949,8 @@ int test_ipc_fault_ep_faults(void)
     return 0;
 }
 
-/* An invalid opcode (ud2). Last in the suite: the simulator stops on it. */
-int test_ipc_fault_ep_invalid_opcode(void)
+/* An invalid opcode (ud2). */
+DEFINE_TEST("ipc.fault_ep_invalid_opcode", test_ipc_fault_ep_invalid_opcode)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -2079,7 +2079,7 @@ static int check_child_server_exits(struct child_run *run, void *ctx)
     return 0;
 }
 
-int test_ipc_child_server(void)
+DEFINE_TEST("ipc.child_server", test_ipc_child_server)
 {
     jobs_reset();
     anvil_cap_t ep;
@@ -2107,7 +2107,7 @@ int test_ipc_child_server(void)
     return 0;
 }
 
-int test_ipc_across_cpus(void)
+DEFINE_TEST("ipc.across_cpus", test_ipc_across_cpus)
 {
     const uint32_t ncpu = cpu_count();
     if (ncpu < 2)

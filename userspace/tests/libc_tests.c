@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int test_libc_heap(void)
+DEFINE_TEST("libc.heap", test_libc_heap)
 {
     struct anvil_heap_stats before, grown, after;
     anvil_heap_get_stats(&before);
@@ -44,7 +44,7 @@ int test_libc_heap(void)
     return 0;
 }
 
-int test_libc_calloc_realloc(void)
+DEFINE_TEST("libc.calloc_realloc", test_libc_calloc_realloc)
 {
     unsigned char *z = calloc(100, 3);
     CHECK(z != NULL);
@@ -67,7 +67,7 @@ int test_libc_calloc_realloc(void)
     return 0;
 }
 
-int test_libc_printf(void)
+DEFINE_TEST("libc.printf", test_libc_printf)
 {
     char buf[128];
     int n = snprintf(buf, sizeof buf, "%d %i %u %x %X %c %s %%", -42, 7, 3000000000u, 0xbeefu, 0xbeefu, 'A', "cap");
@@ -85,7 +85,7 @@ int test_libc_printf(void)
     return 0;
 }
 
-int test_libc_strtol(void)
+DEFINE_TEST("libc.strtol", test_libc_strtol)
 {
     char *end;
     CHECK(strtol("0x1f", &end, 0) == 31 && *end == '\0');
@@ -102,7 +102,7 @@ int test_libc_strtol(void)
     return 0;
 }
 
-int test_libc_strings(void)
+DEFINE_TEST("libc.strings", test_libc_strings)
 {
     char buf[32] = "0123456789";
     memmove(buf + 2, buf, 8); /* overlapping, forwards */

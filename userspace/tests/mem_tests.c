@@ -33,7 +33,7 @@ static int readable(uint64_t va, uint64_t len)
     return s == ANVIL_OK;
 }
 
-int test_vmo_create(void)
+DEFINE_TEST("mem.vmo_create", test_vmo_create)
 {
     anvil_cap_t v;
     CHECK_STATUS(anvil_vmo_create(0, &v), ANVIL_ERR_INVALID_ARG);
@@ -70,7 +70,7 @@ int test_vmo_create(void)
     return 0;
 }
 
-int test_vmo_read_write(void)
+DEFINE_TEST("mem.vmo_read_write", test_vmo_read_write)
 {
     anvil_cap_t v;
     CHECK_STATUS(anvil_vmo_create(3 * PAGE, &v), ANVIL_OK);
@@ -116,7 +116,7 @@ int test_vmo_read_write(void)
     return 0;
 }
 
-int test_vmo_bad_pointers(void)
+DEFINE_TEST("mem.vmo_bad_pointers", test_vmo_bad_pointers)
 {
     anvil_cap_t v;
     CHECK_STATUS(anvil_vmo_create(PAGE, &v), ANVIL_OK);
@@ -151,7 +151,7 @@ int test_vmo_bad_pointers(void)
     return 0;
 }
 
-int test_vma_map(void)
+DEFINE_TEST("mem.vma_map", test_vma_map)
 {
     anvil_cap_t v;
     CHECK_STATUS(anvil_vmo_create(2 * PAGE, &v), ANVIL_OK);
@@ -200,7 +200,7 @@ int test_vma_map(void)
     return 0;
 }
 
-int test_vma_map_errors(void)
+DEFINE_TEST("mem.vma_map_errors", test_vma_map_errors)
 {
     anvil_cap_t v;
     CHECK_STATUS(anvil_vmo_create(2 * PAGE, &v), ANVIL_OK);
@@ -270,7 +270,7 @@ int test_vma_map_errors(void)
     return 0;
 }
 
-int test_vma_unmap(void)
+DEFINE_TEST("mem.vma_unmap", test_vma_unmap)
 {
     anvil_cap_t v;
     CHECK_STATUS(anvil_vmo_create(2 * PAGE, &v), ANVIL_OK);
@@ -308,7 +308,7 @@ int test_vma_unmap(void)
     return 0;
 }
 
-int test_vma_alloc(void)
+DEFINE_TEST("mem.vma_alloc", test_vma_alloc)
 {
     uint64_t va = 0, vb = 0, vr = 0;
     CHECK_STATUS(anvil_vma_alloc(VS, 0, R | W, &va), ANVIL_ERR_INVALID_ARG);
@@ -355,7 +355,7 @@ int test_vma_alloc(void)
 
 /* A 32 MiB mapping (8,192 pages, more than Unicorn could take one region per
  * page): every page is there and its own, and it all goes away again. */
-int test_vma_map_large(void)
+DEFINE_TEST("mem.vma_map_large", test_vma_map_large)
 {
     const uint64_t pages = 8192;
     uint64_t va = 0;
@@ -370,67 +370,10 @@ int test_vma_map_large(void)
     return 0;
 }
 
-int test_mapping_keeps_vmo(void)
-{
-    anvil_cap_t v;
-    CHECK_STATUS(anvil_vmo_create(PAGE, &v), ANVIL_OK);
-    CHECK_STATUS(anvil_vmo_write(v, 0, "still here", 11), ANVIL_OK);
-    CHECK_STATUS(anvil_vma_map(VS, TEST_VA, v, 0, PAGE, R | W), ANVIL_OK);
-    /* The last cap goes; the mapping holds the VMO. */
-    CHECK_STATUS(anvil_cap_delete(SELF, v), ANVIL_OK);
-    volatile char *p = (volatile char *)(uintptr_t)TEST_VA;
-    CHECK(memcmp((const void *)p, "still here", 11) == 0);
-    p[0] = 'S';
-    CHECK(p[0] == 'S');
-    CHECK_STATUS(anvil_vma_unmap(VS, TEST_VA, PAGE), ANVIL_OK);
-    CHECK(!readable(TEST_VA, 1));
-    return 0;
-}
-
-int test_initramfs_map(void)
-{
-    /* The boot cap: a READ|GRANT VMO holding the whole archive. */
-    anvil_cap_info_t info;
-    CHECK_STATUS(anvil_cap_info(SELF, ANVIL_CAP_INITRAMFS, &info), ANVIL_OK);
-    CHECK(info.type == ANVIL_OBJ_VMO);
-    CHECK(info.rights == (ANVIL_RIGHT_READ | ANVIL_RIGHT_GRANT));
-    CHECK(g_initramfs_size > 110);
-    char magic[6];
-    CHECK_STATUS(anvil_vmo_read(ANVIL_CAP_INITRAMFS, 0, magic, 6), ANVIL_OK);
-    CHECK(memcmp(magic, "070701", 6) == 0);
-    CHECK_STATUS(anvil_vmo_write(ANVIL_CAP_INITRAMFS, 0, "x", 1), ANVIL_ERR_ACCESS_DENIED);
-    CHECK_STATUS(anvil_cap_revoke(SELF, ANVIL_CAP_INITRAMFS), ANVIL_ERR_ACCESS_DENIED);
-    CHECK_STATUS(anvil_vma_map(VS, TEST_VA, ANVIL_CAP_INITRAMFS, 0, PAGE, R | W), ANVIL_ERR_ACCESS_DENIED);
-    CHECK_STATUS(anvil_vma_map(VS, TEST_VA, ANVIL_CAP_INITRAMFS, 0, PAGE, R | X), ANVIL_ERR_ACCESS_DENIED);
-
-    /* Mapped read-only at a fixed address; a second call gives the same mapping. */
-    const void *p = 0, *q = 0;
-    CHECK_STATUS(anvil_initramfs_map(0, &p), ANVIL_ERR_INVALID_ARG);
-    CHECK_STATUS(anvil_initramfs_map(g_initramfs_size, 0), ANVIL_ERR_INVALID_ARG);
-    CHECK_STATUS(anvil_initramfs_map(g_initramfs_size, &p), ANVIL_OK);
-    CHECK((uintptr_t)p == ANVIL_INITRAMFS_VA);
-    CHECK(memcmp(p, "070701", 6) == 0);
-    CHECK_STATUS(anvil_initramfs_map(g_initramfs_size, &q), ANVIL_OK);
-    CHECK(p == q);
-    CHECK_STATUS(anvil_initramfs_map(g_initramfs_size + PAGE, &q), ANVIL_ERR_INVALID_ARG);
-    /* It is read-only to the kernel too, and readable to its last byte. */
-    anvil_cap_t v;
-    CHECK_STATUS(anvil_vmo_create(PAGE, &v), ANVIL_OK);
-    CHECK_STATUS(anvil_vmo_read(v, 0, (void *)p, 1), ANVIL_ERR_FAULT);
-    CHECK_STATUS(anvil_cap_delete(SELF, v), ANVIL_OK);
-    CHECK(readable(ANVIL_INITRAMFS_VA + g_initramfs_size - 1, 1));
-    /* It ends with the trailer: the archive is complete. */
-    const void *data;
-    size_t len;
-    CHECK_STATUS(anvil_cpio_find(p, g_initramfs_size, "init", &data, &len), ANVIL_OK);
-    CHECK_STATUS(anvil_cpio_find(p, g_initramfs_size, "no-such-member", &data, &len), ANVIL_ERR_NOT_FOUND);
-    return 0;
-}
-
 /* W^X holds across aliases: a VMO mapped writable anywhere cannot be mapped
  * executable anywhere (this address space or another), and the reverse; the
  * refused call changes nothing. Write, unmap, map executable still works. */
-int test_vma_wx_aliases(void)
+DEFINE_TEST("mem.wx_across_aliases", test_vma_wx_aliases)
 {
 /* Nothing is mapped at va: the kernel cannot read it for vmo_write. */
 #define range_is_mapped(va, len) (anvil_vmo_write(v, PAGE, (const void *)(uintptr_t)(va), (len)) != ANVIL_ERR_FAULT)
@@ -473,3 +416,60 @@ int test_vma_wx_aliases(void)
     return 0;
 }
 #undef range_is_mapped
+
+DEFINE_TEST("mem.mapping_keeps_vmo_alive", test_mapping_keeps_vmo)
+{
+    anvil_cap_t v;
+    CHECK_STATUS(anvil_vmo_create(PAGE, &v), ANVIL_OK);
+    CHECK_STATUS(anvil_vmo_write(v, 0, "still here", 11), ANVIL_OK);
+    CHECK_STATUS(anvil_vma_map(VS, TEST_VA, v, 0, PAGE, R | W), ANVIL_OK);
+    /* The last cap goes; the mapping holds the VMO. */
+    CHECK_STATUS(anvil_cap_delete(SELF, v), ANVIL_OK);
+    volatile char *p = (volatile char *)(uintptr_t)TEST_VA;
+    CHECK(memcmp((const void *)p, "still here", 11) == 0);
+    p[0] = 'S';
+    CHECK(p[0] == 'S');
+    CHECK_STATUS(anvil_vma_unmap(VS, TEST_VA, PAGE), ANVIL_OK);
+    CHECK(!readable(TEST_VA, 1));
+    return 0;
+}
+
+DEFINE_TEST("mem.initramfs_map", test_initramfs_map)
+{
+    /* The boot cap: a READ|GRANT VMO holding the whole archive. */
+    anvil_cap_info_t info;
+    CHECK_STATUS(anvil_cap_info(SELF, ANVIL_CAP_INITRAMFS, &info), ANVIL_OK);
+    CHECK(info.type == ANVIL_OBJ_VMO);
+    CHECK(info.rights == (ANVIL_RIGHT_READ | ANVIL_RIGHT_GRANT));
+    CHECK(g_initramfs_size > 110);
+    char magic[6];
+    CHECK_STATUS(anvil_vmo_read(ANVIL_CAP_INITRAMFS, 0, magic, 6), ANVIL_OK);
+    CHECK(memcmp(magic, "070701", 6) == 0);
+    CHECK_STATUS(anvil_vmo_write(ANVIL_CAP_INITRAMFS, 0, "x", 1), ANVIL_ERR_ACCESS_DENIED);
+    CHECK_STATUS(anvil_cap_revoke(SELF, ANVIL_CAP_INITRAMFS), ANVIL_ERR_ACCESS_DENIED);
+    CHECK_STATUS(anvil_vma_map(VS, TEST_VA, ANVIL_CAP_INITRAMFS, 0, PAGE, R | W), ANVIL_ERR_ACCESS_DENIED);
+    CHECK_STATUS(anvil_vma_map(VS, TEST_VA, ANVIL_CAP_INITRAMFS, 0, PAGE, R | X), ANVIL_ERR_ACCESS_DENIED);
+
+    /* Mapped read-only at a fixed address; a second call gives the same mapping. */
+    const void *p = 0, *q = 0;
+    CHECK_STATUS(anvil_initramfs_map(0, &p), ANVIL_ERR_INVALID_ARG);
+    CHECK_STATUS(anvil_initramfs_map(g_initramfs_size, 0), ANVIL_ERR_INVALID_ARG);
+    CHECK_STATUS(anvil_initramfs_map(g_initramfs_size, &p), ANVIL_OK);
+    CHECK((uintptr_t)p == ANVIL_INITRAMFS_VA);
+    CHECK(memcmp(p, "070701", 6) == 0);
+    CHECK_STATUS(anvil_initramfs_map(g_initramfs_size, &q), ANVIL_OK);
+    CHECK(p == q);
+    CHECK_STATUS(anvil_initramfs_map(g_initramfs_size + PAGE, &q), ANVIL_ERR_INVALID_ARG);
+    /* It is read-only to the kernel too, and readable to its last byte. */
+    anvil_cap_t v;
+    CHECK_STATUS(anvil_vmo_create(PAGE, &v), ANVIL_OK);
+    CHECK_STATUS(anvil_vmo_read(v, 0, (void *)p, 1), ANVIL_ERR_FAULT);
+    CHECK_STATUS(anvil_cap_delete(SELF, v), ANVIL_OK);
+    CHECK(readable(ANVIL_INITRAMFS_VA + g_initramfs_size - 1, 1));
+    /* It ends with the trailer: the archive is complete. */
+    const void *data;
+    size_t len;
+    CHECK_STATUS(anvil_cpio_find(p, g_initramfs_size, "init", &data, &len), ANVIL_OK);
+    CHECK_STATUS(anvil_cpio_find(p, g_initramfs_size, "no-such-member", &data, &len), ANVIL_ERR_NOT_FOUND);
+    return 0;
+}

@@ -87,7 +87,7 @@ static void helper_recv(uint64_t unused)
     anvil_thread_exit(0);
 }
 
-int test_ns_register_lookup(void)
+DEFINE_TEST("ns.register_lookup", test_ns_register_lookup)
 {
     static const char kName[] = "test.ns.register_lookup";
     NEED_NS();
@@ -136,7 +136,7 @@ int test_ns_register_lookup(void)
     return 0;
 }
 
-int test_ns_lookup_missing(void)
+DEFINE_TEST("ns.lookup_missing", test_ns_lookup_missing)
 {
     NEED_NS();
     const unsigned before = caps_in_use();
@@ -149,7 +149,7 @@ int test_ns_lookup_missing(void)
     return 0;
 }
 
-int test_ns_bad_names(void)
+DEFINE_TEST("ns.bad_names", test_ns_bad_names)
 {
     NEED_NS();
     char long_name[ANVIL_NS_NAME_MAX + 2];
@@ -184,7 +184,7 @@ int test_ns_bad_names(void)
     return 0;
 }
 
-int test_ns_max_length_name(void)
+DEFINE_TEST("ns.max_length_name", test_ns_max_length_name)
 {
     NEED_NS();
     char name[ANVIL_NS_NAME_MAX + 1];
@@ -209,7 +209,7 @@ int test_ns_max_length_name(void)
     return 0;
 }
 
-int test_ns_unregister(void)
+DEFINE_TEST("ns.unregister", test_ns_unregister)
 {
     static const char kName[] = "test.ns.unregister";
     NEED_NS();
@@ -232,7 +232,7 @@ int test_ns_unregister(void)
     return 0;
 }
 
-int test_ns_reregister_replaces(void)
+DEFINE_TEST("ns.reregister_replaces", test_ns_reregister_replaces)
 {
     static const char kName[] = "test.ns.reregister";
     NEED_NS();
@@ -265,7 +265,7 @@ static anvil_cap_t empty_slot(void)
     return 0;
 }
 
-int test_ns_register_cap_rules(void)
+DEFINE_TEST("ns.register_cap_rules", test_ns_register_cap_rules)
 {
     static const char kName[] = "test.ns.cap_rules";
     NEED_NS();
@@ -285,7 +285,7 @@ int test_ns_register_cap_rules(void)
     return 0;
 }
 
-int test_ns_unknown_label(void)
+DEFINE_TEST("ns.unknown_label", test_ns_unknown_label)
 {
     NEED_NS();
     anvil_cap_t ep, pub;
@@ -308,7 +308,7 @@ static void full_name(char *buf, unsigned i)
     buf[15] = '\0';
 }
 
-int test_ns_table_full(void)
+DEFINE_TEST("ns.table_full", test_ns_table_full)
 {
     NEED_NS();
     anvil_cap_t ep, pub;
@@ -350,7 +350,7 @@ int test_ns_table_full(void)
 
 /* Every path of the server that takes a cap, more times than its CNode has
  * slots (if init gave it the default size): a leak shows as NO_MEMORY. */
-int test_ns_no_slot_leak(void)
+DEFINE_TEST("ns.no_slot_leak", test_ns_no_slot_leak)
 {
     static const char kName[] = "test.ns.leak";
     NEED_NS();

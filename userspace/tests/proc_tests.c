@@ -141,7 +141,7 @@ static size_t build_archive(uint8_t *arc)
     return put_member(arc, at, "TRAILER!!!", "", 0);
 }
 
-int test_cpio_find(void)
+DEFINE_TEST("proc.cpio_find", test_cpio_find)
 {
     const void *arc, *data;
     size_t len;
@@ -189,7 +189,7 @@ int test_cpio_find(void)
 /* Sets header field `index` of the member whose header is at `at`. */
 static void set_field(uint8_t *arc, size_t at, unsigned index, uint32_t v) { put_hex8(arc + at + 6 + index * 8, v); }
 
-int test_cpio_malformed(void)
+DEFINE_TEST("proc.cpio_malformed", test_cpio_malformed)
 {
     const void *data;
     size_t len;
@@ -299,7 +299,7 @@ static struct phdr *load_phdr(unsigned n)
     return 0;
 }
 
-int test_elf_check(void)
+DEFINE_TEST("proc.elf_check", test_elf_check)
 {
     const size_t len = load_child_copy();
     CHECK(len != 0);
@@ -387,7 +387,7 @@ static int check_child_caps(struct child_run *run, void *ctx)
     return 0;
 }
 
-int test_spawn_child_caps(void)
+DEFINE_TEST("proc.spawn_child_caps", test_spawn_child_caps)
 {
     if (run_child(CHILD_EXIT, 0, 0, check_child_caps, 0))
         return 1;
@@ -412,7 +412,7 @@ static int spawn_fails(const void *elf, size_t len, const anvil_spawn_options_t 
     return 0;
 }
 
-int test_spawn_failures(void)
+DEFINE_TEST("proc.spawn_failures_clean_up", test_spawn_failures)
 {
     const void *elf;
     size_t len;
@@ -511,7 +511,7 @@ static int check_waiting(struct child_run *run, void *ctx)
     return 0;
 }
 
-int test_spawn_repeat(void)
+DEFINE_TEST("proc.spawn_repeat_and_destroy", test_spawn_repeat)
 {
     uint64_t last_id = 0;
     for (unsigned i = 0; i < 8; i++)
@@ -563,7 +563,7 @@ static int check_escalate(struct child_run *run, void *ctx)
     return 0;
 }
 
-int test_child_cannot_escalate(void)
+DEFINE_TEST("cap.child_cannot_escalate", test_child_cannot_escalate)
 {
     anvil_cap_t vmo;
     CHECK_STATUS(anvil_vmo_create(PAGE, &vmo), ANVIL_OK);
@@ -596,7 +596,7 @@ static int check_fault_contained(struct child_run *run, void *ctx)
     return 0;
 }
 
-int test_child_fault_is_contained(void)
+DEFINE_TEST("mem.child_fault_is_contained", test_child_fault_is_contained)
 {
     if (run_child(CHILD_FAULT_UNMAPPED, 0, 0, check_fault_contained, 0) ||
         run_child(CHILD_FAULT_WRITE_TEXT, 0, 0, check_fault_contained, 0))
@@ -632,7 +632,7 @@ static int check_revoke(struct child_run *run, void *ctx)
     return 0;
 }
 
-int test_revoke_reaches_child(void)
+DEFINE_TEST("cap.revoke_reaches_child", test_revoke_reaches_child)
 {
     anvil_cap_t vmo;
     CHECK_STATUS(anvil_vmo_create(PAGE, &vmo), ANVIL_OK);
@@ -659,7 +659,7 @@ static int check_shared(struct child_run *run, void *ctx)
     return 0;
 }
 
-int test_shared_vmo(void)
+DEFINE_TEST("mem.shared_vmo_across_processes", test_shared_vmo)
 {
     anvil_cap_t vmo;
     CHECK_STATUS(anvil_vmo_create(2 * PAGE, &vmo), ANVIL_OK);
@@ -699,7 +699,7 @@ static int check_maps(struct child_run *run, void *ctx)
     return 0;
 }
 
-int test_child_maps(void)
+DEFINE_TEST("mem.child_maps_and_unmaps", test_child_maps)
 {
     /* Then memory the child unmapped is gone for real: touching it faults. */
     return run_child(CHILD_MAPS, 0, 0, check_maps, 0) ||
@@ -728,7 +728,7 @@ static int check_revoke_kills(struct child_run *run, void *ctx)
     return 0;
 }
 
-int test_revoke_kills_child(void)
+DEFINE_TEST("cap.revoke_kills_child", test_revoke_kills_child)
 {
     anvil_cap_t v;
     CHECK_STATUS(anvil_vmo_create(PAGE, &v), ANVIL_OK);

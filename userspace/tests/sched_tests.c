@@ -111,7 +111,7 @@ static int yield_until_above(volatile uint64_t *counter, uint64_t floor)
     return *counter > floor;
 }
 
-int test_sched_all_cpus_progress(void)
+DEFINE_TEST("sched.all_cpus_progress", test_sched_all_cpus_progress)
 {
     const uint32_t n = cpu_count();
     CHECK(n >= 1 && n <= MAX_TEST_THREADS);
@@ -128,7 +128,7 @@ int test_sched_all_cpus_progress(void)
     return 0;
 }
 
-int test_sched_priority_preempts(void)
+DEFINE_TEST("sched.priority_preempts", test_sched_priority_preempts)
 {
     if (cpu_count() < 2)
         SKIP("needs 2 CPUs");
@@ -155,7 +155,7 @@ int test_sched_priority_preempts(void)
     return 0;
 }
 
-int test_sched_suspended_does_not_run(void)
+DEFINE_TEST("sched.suspended_does_not_run", test_sched_suspended_does_not_run)
 {
     reset_counters();
     anvil_cap_t t;
@@ -175,7 +175,7 @@ int test_sched_suspended_does_not_run(void)
     return 0;
 }
 
-int test_sched_affinity_holds(void)
+DEFINE_TEST("sched.affinity_holds", test_sched_affinity_holds)
 {
     const uint32_t n = cpu_count();
     if (n < 2)
@@ -201,7 +201,7 @@ int test_sched_affinity_holds(void)
     return 0;
 }
 
-int test_sched_exit_and_fault_stop_cleanly(void)
+DEFINE_TEST("sched.exit_and_fault_stop_cleanly", test_sched_exit_and_fault_stop_cleanly)
 {
     anvil_cap_t exiter, faulter;
     anvil_regs_t regs;
@@ -222,7 +222,7 @@ int test_sched_exit_and_fault_stop_cleanly(void)
     return 0;
 }
 
-int test_abi_rdtsc(void)
+DEFINE_TEST("abi.rdtsc", test_abi_rdtsc)
 {
     uint32_t lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));

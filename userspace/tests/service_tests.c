@@ -43,7 +43,7 @@ static int crash(anvil_cap_t tcb)
  * the same endpoint and the same owner: init restarts the server on the same
  * endpoint with the same store and table. The IO server's "io", registered at
  * boot, is still there too, and the new server takes new names. */
-int test_ns_survives_restart(void)
+DEFINE_TEST("ns.survives_restart", test_ns_survives_restart)
 {
     anvil_cap_info_t info, ep_info;
     if (anvil_cap_info(SELF, ANVIL_CAP_PEER_TCB2, &info) != ANVIL_OK || info.type != ANVIL_OBJ_TCB ||
@@ -88,7 +88,7 @@ int test_ns_survives_restart(void)
  * the fault on its fault endpoint and starts a new IO server on that endpoint,
  * which serves the write. The console checks of the ctest show init's report
  * and both markers. */
-int test_io_restart_after_crash(void)
+DEFINE_TEST("io.restart_after_crash", test_io_restart_after_crash)
 {
     anvil_cap_info_t info;
     CHECK_STATUS(anvil_cap_info(SELF, ANVIL_CAP_PEER_TCB, &info), ANVIL_OK);

@@ -103,31 +103,36 @@ int test_selected(const char *filter, const char *name)
     }
 }
 
-int run_tests(const struct test_case *tests, unsigned count, const char *filter)
+/* The cases DEFINE_TEST placed, bounds from the linker (crt/user.ld). Each is
+ * aligned to its size, so the section is an array of them. */
+extern const struct test_case __start_anvil_tests[], __stop_anvil_tests[];
+_Static_assert(sizeof(struct test_case) == 16, "DEFINE_TEST aligns a case to its size");
+
+int run_tests(const char *filter)
 {
     unsigned passed = 0, failed = 0, skipped = 0, ran = 0;
-    for (unsigned i = 0; i < count; i++) {
-        if (!test_selected(filter, tests[i].name))
+    for (const struct test_case *t = __start_anvil_tests; t < __stop_anvil_tests; t++) {
+        if (!test_selected(filter, t->name))
             continue;
         ran++;
         g_fail_what = 0;
         g_skip_why = 0;
         uint64_t before[SUITE_CNODE_SLOTS / 64];
         occupancy(before);
-        int r = tests[i].fn();
+        int r = t->fn();
         const unsigned left = delete_new_caps(before);
         if ((r == 0 || r == TEST_SKIPPED) && left != 0)
             r = test_fail(__FILE__, __LINE__, "the test left capabilities behind in the caller's CNode");
         if (suite_cleanup)
             suite_cleanup();
         if (r == 0) {
-            printf("test %s ... ok\n", tests[i].name);
+            printf("test %s ... ok\n", t->name);
             passed++;
         } else if (r == TEST_SKIPPED) {
-            printf("test %s ... skipped: %s\n", tests[i].name, g_skip_why ? g_skip_why : "(no reason)");
+            printf("test %s ... skipped: %s\n", t->name, g_skip_why ? g_skip_why : "(no reason)");
             skipped++;
         } else {
-            printf("test %s ... FAILED at %s:%d: %s\n", tests[i].name, g_fail_file ? g_fail_file : "?",
+            printf("test %s ... FAILED at %s:%d: %s\n", t->name, g_fail_file ? g_fail_file : "?",
                    g_fail_line, g_fail_what ? g_fail_what : "(no reason)");
             failed++;
         }

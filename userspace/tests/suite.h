@@ -15,6 +15,18 @@ struct test_case {
     test_fn fn;
 };
 
+/* Declares a test: its name ("area.what") and the function body that follows,
+ * in one place, as sel4test's DEFINE_TEST does. The case goes to the section
+ * anvil_tests, which the linker script keeps whole; the suite runs the cases
+ * in the order they lie there: the sources in the order CMake links them, and
+ * in each source the order of its tests (the program is compiled with
+ * -fno-toplevel-reorder, which keeps it). */
+#define DEFINE_TEST(name, fn)                                                                            \
+    static int fn(void);                                                                                 \
+    static const struct test_case fn##_case __attribute__((used, section("anvil_tests"), aligned(16))) = \
+        {name, fn};                                                                                      \
+    static int fn(void)
+
 /* Records why the current test failed (file:line and the failed expression). */
 int test_fail(const char *file, int line, const char *what);
 
@@ -46,11 +58,11 @@ extern void (*suite_cleanup)(void);
  * ("cpu.*,-cpu.cpuid"); an empty or null filter selects everything. */
 int test_selected(const char *filter, const char *name);
 
-/* Runs the tests `filter` selects, in order, one line each, and prints the
+/* Runs the tests (DEFINE_TEST) `filter` selects, in order, one line each, and prints the
  * summary; returns the failure count (a filter that selects nothing, or only
  * tests that skip, is one failure). A test that passes but leaves caps behind in the caller's CNode
  * fails; the caps a test leaves are deleted either way (threads suspended first). */
-int run_tests(const struct test_case *tests, unsigned count, const char *filter);
+int run_tests(const char *filter);
 
 
 #endif

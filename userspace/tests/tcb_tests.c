@@ -53,7 +53,7 @@ static anvil_status_t start_thread(void (*entry)(uint64_t), uint64_t arg, anvil_
     return anvil_tcb_resume(*tcb);
 }
 
-int test_tcb_configure(void)
+DEFINE_TEST("tcb.configure", test_tcb_configure)
 {
     anvil_cap_t t;
     CHECK_STATUS(anvil_tcb_create(&t), ANVIL_OK);
@@ -100,7 +100,7 @@ int test_tcb_configure(void)
     return 0;
 }
 
-int test_tcb_regs(void)
+DEFINE_TEST("tcb.regs", test_tcb_regs)
 {
     anvil_cap_t t;
     CHECK_STATUS(anvil_tcb_create(&t), ANVIL_OK);
@@ -166,7 +166,7 @@ int test_tcb_regs(void)
     return 0;
 }
 
-int test_tcb_thread(void)
+DEFINE_TEST("tcb.thread_in_own_process", test_tcb_thread)
 {
     anvil_cap_t t = 0;
     uint64_t stack = 0;
@@ -185,7 +185,7 @@ int test_tcb_thread(void)
     return 0;
 }
 
-int test_tcb_suspend_resume(void)
+DEFINE_TEST("tcb.suspend_resume", test_tcb_suspend_resume)
 {
     anvil_cap_t t = 0;
     uint64_t stack = 0;
@@ -224,7 +224,7 @@ int test_tcb_suspend_resume(void)
     return 0;
 }
 
-int test_tcb_delete_running(void)
+DEFINE_TEST("tcb.delete_running_thread", test_tcb_delete_running)
 {
     anvil_cap_t t = 0;
     uint64_t stack = 0;

@@ -1,5 +1,5 @@
-/* Shared pieces of the userspace test suite: the test functions of each file,
- * the addresses tests map things at, and helpers to run test-child. */
+/* Shared pieces of the userspace test suite: the addresses tests map things
+ * at, and helpers to start threads, run test-child and call services. */
 #ifndef ANVIL_TESTS_H
 #define ANVIL_TESTS_H
 
@@ -58,131 +58,15 @@ int wait_stopped(anvil_cap_t tcb, anvil_regs_t *regs);
 /* Yields until *word == value, at most CHILD_WAIT_LIMIT times; 1 if it did. */
 int wait_word(volatile uint32_t *word, uint32_t value);
 
-/* cap_tests.c */
-int test_cnode_create(void);
-int test_cap_copy_rights(void);
-int test_cap_copy_grant(void);
-int test_cap_copy_errors(void);
-int test_cap_delete(void);
-int test_cap_revoke(void);
-
-/* mem_tests.c */
-int test_vmo_create(void);
-int test_vmo_read_write(void);
-int test_vmo_bad_pointers(void);
-int test_vma_map(void);
-int test_vma_map_errors(void);
-int test_vma_unmap(void);
-int test_vma_alloc(void);
-int test_vma_map_large(void);
-int test_vma_wx_aliases(void);
-int test_mapping_keeps_vmo(void);
-int test_initramfs_map(void);
-
-/* tcb_tests.c */
-int test_tcb_configure(void);
-int test_tcb_regs(void);
-int test_tcb_thread(void);
-int test_tcb_suspend_resume(void);
-int test_tcb_delete_running(void);
-
-/* proc_tests.c */
-int test_cpio_find(void);
-int test_cpio_malformed(void);
-int test_elf_check(void);
-int test_spawn_child_caps(void);
-int test_spawn_failures(void);
-int test_spawn_repeat(void);
-int test_child_cannot_escalate(void);
-int test_child_fault_is_contained(void);
-int test_revoke_reaches_child(void);
-int test_shared_vmo(void);
-int test_child_maps(void);
-int test_revoke_kills_child(void);
-
 /* Starts a thread of this process at `rip` with `rdi`, its stack ending at
  * `stack_top`, at `priority` on `cpu` (or ANVIL_CPU_ANY), reporting faults to
- * `fault_ep` (0: none); its TCB cap goes to *out. */
+ * `fault_ep` (0: none); its TCB cap goes to *out (sched_tests.c). */
 anvil_status_t start_test_thread(uint64_t rip, uint64_t rdi, void *stack_top, uint32_t priority, uint32_t cpu,
                                  anvil_cap_t fault_ep, anvil_cap_t *out);
 
-/* sched_tests.c */
-int test_sched_all_cpus_progress(void);
-int test_sched_priority_preempts(void);
-int test_sched_suspended_does_not_run(void);
-int test_sched_affinity_holds(void);
-int test_sched_exit_and_fault_stop_cleanly(void);
-int test_abi_rdtsc(void);
-
-/* fpu_tests.c */
-int test_fpu_threads_keep_their_state(void);
-int test_fpu_new_thread_starts_clean(void);
-int test_fpu_exceptions_are_faults(void);
-int test_fpu_printf_and_strtod(void);
-int test_fpu_ext_state_call(void);
-
-/* cpu_tests.c */
-int test_cpu_fault_table(void);
-int test_cpu_flags_syscall(void);
-int test_cpu_flags_fault(void);
-int test_cpu_flags_timer(void);
-int test_cpu_selectors(void);
-int test_cpu_cpuid(void);
-
-/* ipc_tests.c */
-int test_ipc_create(void);
-int test_ipc_irq_bind(void);
-int test_ns_register_lookup(void);
-int test_ns_lookup_missing(void);
-int test_ns_bad_names(void);
-int test_ns_max_length_name(void);
-int test_ns_unregister(void);
-int test_ns_reregister_replaces(void);
-int test_ns_register_cap_rules(void);
-int test_ns_unknown_label(void);
-int test_ns_table_full(void);
-int test_ns_no_slot_leak(void);
-int test_io_write(void);
-int test_io_unknown_label(void);
-int test_io_lookup(void);
-int test_io_stdio_sink(void);
-int test_io_read_line_args(void);
-int test_io_read_line(void);
-int test_io_restart_after_crash(void);
-int test_ns_survives_restart(void);
-int test_libc_heap(void);
-int test_libc_calloc_realloc(void);
-int test_libc_printf(void);
-int test_libc_strtol(void);
-int test_libc_strings(void);
-
 /* One raw request to a service endpoint: `len` bytes of `data`, `cap` attached
  * unless 0, no cap offered for the reply. Returns the call's status, or the
- * server's (the reply's label) if it answered. */
+ * server's (the reply's label) if it answered (service_tests.c). */
 anvil_status_t service_raw(anvil_cap_t ep, uint64_t label, const void *data, uint32_t len, anvil_cap_t cap);
-int test_ipc_receiver_first(void);
-int test_ipc_sender_first(void);
-int test_ipc_try_would_block(void);
-int test_ipc_message_sizes(void);
-int test_ipc_label_and_badge(void);
-int test_ipc_fifo(void);
-int test_ipc_call_reply(void);
-int test_ipc_reply_recv(void);
-int test_ipc_cap_transfer(void);
-int test_ipc_cap_transfer_limits(void);
-int test_ipc_cap_in_call_and_reply(void);
-int test_ipc_send_rules(void);
-int test_ipc_recv_rules(void);
-int test_ipc_cap_two_hops_revoke(void);
-int test_ipc_peer_closed_on_delete(void);
-int test_ipc_server_gone(void);
-int test_ipc_suspend_resume(void);
-int test_ipc_notify_signal_then_wait(void);
-int test_ipc_notify_wait_then_signal(void);
-int test_ipc_fault_ep_exit(void);
-int test_ipc_fault_ep_faults(void);
-int test_ipc_fault_ep_invalid_opcode(void);
-int test_ipc_child_server(void);
-int test_ipc_across_cpus(void);
 
 #endif

@@ -82,6 +82,31 @@ void on_input(const uint8_t* bytes, uint64_t len);
 // What `cpu` runs now. Returns false when the CPU should idle.
 bool next_to_run(uint32_t cpu, Resume* out);
 
+// The recording (kernel/trace) as a backend drives it; the kernel writes every
+// record itself, so the trace's encoding stays in one place.
+
+// A simulated vCPU `cpu` ran `thread` for `blocks` basic blocks and stopped
+// for `why` (the simulator's reason, from 1): a slice record, which places the
+// slice again on replay. Backends on real CPUs have no slices.
+void on_slice(uint32_t cpu, uint64_t thread, uint64_t blocks, uint64_t why);
+
+// The faults a simulated run injects (sim/faults.h): `plan` is their spec with
+// every point drawn (a faults record, empty when none), written once at start;
+// `on_injected` marks one fault where it is made (an inject record: `what` is
+// a sim::InjectKind value, `a` and `b` its operands), so a replay makes it again.
+void on_fault_plan(const uint8_t* plan, uint64_t len);
+void on_injected(uint64_t what, uint64_t a, uint64_t b);
+
+// Records written so far (the index of the next record).
+uint64_t trace_records();
+
+// Writes the end record (exit code, count, checksum) and flushes. Idempotent.
+void trace_finish(int code);
+
+// Hands every record to the backend at once instead of in 4 KiB chunks (the
+// simulator's debugger watches them one by one).
+void trace_set_flush_each(bool on);
+
 // Formats and prints a kernel panic message, then halts the machine.
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
