@@ -874,12 +874,13 @@ void Engine::on_syscall(uc_struct* uc, void* self) {
     uc_emu_stop(uc);
 }
 
-int Engine::on_cpuid(uc_struct* uc, void*) {
+int Engine::on_cpuid(uc_struct* uc, void* self) {
     // Anvil's table, as the x86_64 kernel answers a user CPUID (anvil/cpuid.h),
     // not Unicorn's own CPU model.
+    auto* e = static_cast<Engine*>(self);
     uint64_t leaf = 0;
     uc_reg_read(uc, UC_X86_REG_RAX, &leaf);
-    const anvil_cpuid_leaf v = anvil_cpuid_answer(static_cast<uint32_t>(leaf));
+    const anvil_cpuid_leaf v = anvil_cpuid_answer(static_cast<uint32_t>(leaf), e->cpu_);
     const uint64_t out[4] = {v.eax, v.ebx, v.ecx, v.edx};
     const int ids[4] = {UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX};
     for (int i = 0; i < 4; ++i)

@@ -151,6 +151,9 @@ public:
     // into that thread's block first. Threads of one address space share an
     // engine; each keeps its own state so.
     void use_ext(hal::ExtState* ext);
+    // The vCPU the next run() is on: its index is the initial APIC ID a user
+    // CPUID reads (anvil/cpuid.h), as QEMU numbers one CPU per package.
+    void use_cpu(uint32_t cpu) { cpu_ = cpu; }
     // Saves the engine's x87/SSE registers into `ext` if they are its thread's.
     void sync_ext(hal::ExtState& ext);
     // `ext` changed or is going: the engine no longer holds its state.
@@ -263,6 +266,7 @@ private:
     uint32_t held_mask_ = 0;   // bit i: held_ has kRegIds[i]'s value
     hal::UserRegs* partial_ = nullptr;  // a register file run() saved only partly
     hal::ExtState* ext_owner_ = nullptr;  // whose x87/SSE state the engine holds (use_ext)
+    uint32_t cpu_ = 0;                    // the vCPU running it (use_cpu)
     static constexpr int kStRegs = 8, kXmmRegs = 16;
     struct ExtRegs;
     void save_ext(hal::ExtState& ext);

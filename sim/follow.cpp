@@ -289,6 +289,7 @@ bool Follower::run_slice(uint32_t cpu, hal::UserRegs& regs, uint64_t budget, Sto
     if (!e)
         return false;
     const uint64_t before = e->blocks();
+    e->use_cpu(cpu);
     e->use_ext(resumes_[cpu].ext);
     *stop = e->run(regs, budget);
     *ran = e->blocks() - before;

@@ -497,6 +497,7 @@ bool Machine::run_slice(Outcome* out, DebugControl* debug) {
     const kernel::Resume r = resumes_[cpu];
     Engine* e = engine(r.as);
     current_cpu_ = cpu;
+    e->use_cpu(cpu);
     e->use_ext(r.ext);
     const uint64_t before = e->blocks();
     // A killed service faults where it stands, before running any more.

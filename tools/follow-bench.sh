@@ -10,9 +10,7 @@
 #   tools/follow-bench.sh --check-args [ARGS]   checks the arguments only
 # --runs N      QEMU runs per CPU count (default 5)
 # --smp LIST    CPU counts, comma-separated (default 1,2,4)
-# --tests P     the suite's tests to run (default '*,-cpu.cpuid': all but the
-#               one QEMU's TCG and the simulator must disagree on, having no
-#               CPUID faulting under TCG; docs/x86_64.md)
+# --tests P     the suite's tests to run (default '*': all of them)
 # --timeout S   each QEMU boot's timeout in seconds (default 300)
 # --out DIR     where traces are recorded and kept (default BUILD_DIR/follow-bench;
 #               a followed run's trace is deleted, a diverged one kept)
@@ -24,7 +22,7 @@ set -uo pipefail
 usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; }
 bad() { echo "follow-bench: $*; see tools/anvil bench follow --help" >&2; exit 2; }
 
-build="" check_only=0 runs=5 smps="1,2,4" tests='*,-cpu.cpuid' timeout_s=300 out=""
+build="" check_only=0 runs=5 smps="1,2,4" tests='*' timeout_s=300 out=""
 while [[ $# -gt 0 ]]; do
     case $1 in
     -h | --help) usage; exit 0 ;;

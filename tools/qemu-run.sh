@@ -13,9 +13,12 @@
 # --trace-file FILE: COM2 (0x2f8) is written to FILE, which is where the kernel
 #        streams its trace when its command line has the word "trace" (see
 #        docs/replay.md). COM1 stays on stdout.
+# The CPU model is made from kernel/include/anvil/cpuid.h (tools/qemu_cpu.c),
+# so user code sees the CPUID the simulator gives it; a -cpu after -- wins.
 # exit:  the kernel's code (0..127); 124 if the timeout expired; 125 if QEMU
 #        failed or stopped without going through isa-debug-exit (or is not
-#        installed); 2 for bad arguments or files (before QEMU starts).
+#        installed), or the CPU model could not be made; 2 for bad arguments
+#        or files (before QEMU starts).
 # -h, --help: this text.
 set -uo pipefail
 
@@ -66,8 +69,21 @@ command -v "$qemu" >/dev/null || {
     exit 125
 }
 
+# The CPU model that gives user code anvil/cpuid.h's CPUID (QEMU has no CPUID
+# faulting), made from the header by tools/qemu_cpu.c. One CPU per package:
+# leaf 1 then holds no logical-processor count, as the table says.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+model_dir=$(mktemp -d)
+if ! ${CC:-cc} -std=c11 -I"$root/kernel/include" "$root/tools/qemu_cpu.c" -o "$model_dir/qemu-cpu" ||
+    ! cpu_model=$("$model_dir/qemu-cpu"); then
+    rm -rf "$model_dir"
+    echo "qemu: cannot make the CPU model from kernel/include/anvil/cpuid.h (tools/qemu_cpu.c)" >&2
+    exit 125
+fi
+rm -rf "$model_dir"
+
 # The first -serial is COM1 (the console), the second COM2 (the trace).
-cmd=("$qemu" -cdrom "$iso" -boot d -m 256M -smp "$smp" -display none -serial stdio)
+cmd=("$qemu" -cdrom "$iso" -boot d -m 256M -smp "$smp,sockets=$smp" -cpu "$cpu_model" -display none -serial stdio)
 [[ -n $trace_file ]] && cmd+=(-serial "file:$trace_file")
 cmd+=(-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -accel tcg "${extra[@]}")
 timeout_args=(-k 5 "$timeout_s")

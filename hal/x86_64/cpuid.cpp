@@ -4,7 +4,9 @@
 // CPUID faulting (Intel SDM vol. 4, MSR_PLATFORM_INFO bit 31 says the CPU has
 // it, MSR_MISC_FEATURES_ENABLES bit 0 turns it on) makes CPUID at CPL 3 a #GP;
 // x86_trap hands that #GP to cpuid_emulate before it becomes a fault. A CPU
-// without it lets user code see its own CPUID (reported at boot).
+// without it lets user code see its own CPUID (reported at boot): under QEMU,
+// whose TCG has none, that is the CPU model tools/qemu-run.sh makes from the
+// table.
 #include <anvil/cpuid.h>
 
 #include "hal/x86_64/arch.h"
@@ -35,7 +37,7 @@ void cpuid_faulting_enable(uint32_t cpu) {
         if (cpu == 0) {
             print(has_msr ? "x86_64: no CPUID faulting (MSR_PLATFORM_INFO bit 31 clear)"
                           : "x86_64: no CPUID faulting (no MSR_PLATFORM_INFO)");
-            print(": user code sees this CPU's own CPUID, not anvil/cpuid.h\n");
+            print(": user code sees this CPU's own CPUID (tools/qemu-run.sh gives QEMU one made from anvil/cpuid.h)\n");
         }
         return;
     }
@@ -54,7 +56,7 @@ bool cpuid_emulate(const PerCpu* pc, hal::UserRegs* regs) {
     if (!user_byte(pc->active_as, regs->rip, &insn[0]) || !user_byte(pc->active_as, regs->rip + 1, &insn[1]) ||
         insn[0] != 0x0f || insn[1] != 0xa2)
         return false;
-    const anvil_cpuid_leaf v = anvil_cpuid_answer(static_cast<uint32_t>(regs->rax));
+    const anvil_cpuid_leaf v = anvil_cpuid_answer(static_cast<uint32_t>(regs->rax), pc->apic_id);
     regs->rax = v.eax, regs->rbx = v.ebx, regs->rcx = v.ecx, regs->rdx = v.edx;
     regs->rip += 2;
     return true;

@@ -312,7 +312,8 @@ TEST_CASE("sim engine: a thread's x87/SSE state is saved as fxsave64 writes it, 
 }
 
 // CPUID in the engine is Anvil's table (anvil/cpuid.h), not Unicorn's CPU
-// model: the same values the x86_64 kernel gives user code.
+// model: the same values the x86_64 kernel gives user code, with the vCPU's
+// index as leaf 1's APIC ID, and a leaf past the highest read as leaf 1.
 TEST_CASE("sim engine: CPUID answers from anvil/cpuid.h") {
     // (syscall overwrites rcx: ecx goes to r8 first.)
     const std::vector<uint8_t> kMovR8Rcx = {0x49, 0x89, 0xc8};
@@ -321,22 +322,25 @@ TEST_CASE("sim engine: CPUID answers from anvil/cpuid.h") {
         {0x0f, 0xa2},        // 0x07 cpuid
         kMovR8Rcx,           // 0x09 mov r8, rcx
         kSyscall,            // 0x0c
-        mov(0x48, 0xc0, 2),  // 0x0e mov rax, 2 (no such leaf in the table)
+        mov(0x48, 0xc0, 2),  // 0x0e mov rax, 2 (past the highest basic leaf)
         {0x0f, 0xa2},        // 0x15 cpuid
         kMovR8Rcx,           // 0x17 mov r8, rcx
         kSyscall,            // 0x1a
     }));
     hal::UserRegs r = Threads::at(0);
+    t.engine().use_cpu(3);
     REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
     t.engine().sync_regs();
-    const anvil_cpuid_leaf one = anvil_cpuid_answer(1);
-    CHECK(r.rax == one.eax);
-    CHECK(r.rbx == one.ebx);
-    CHECK(r.r8 == one.ecx);
+    CHECK(r.rax == ANVIL_CPUID_VERSION);
+    CHECK(r.rbx == (ANVIL_CPUID1_EBX | 3u << 24));
+    CHECK(r.r8 == 0);
     CHECK(r.rdx == ANVIL_CPUID1_EDX);
+    t.engine().use_cpu(1);
     REQUIRE(t.engine().run(r, 0).kind == sim::StopKind::kSyscall);
     t.engine().sync_regs();
-    CHECK((r.rax | r.rbx | r.r8 | r.rdx) == 0);
+    CHECK(r.rax == ANVIL_CPUID_VERSION);
+    CHECK(r.rbx == (ANVIL_CPUID1_EBX | 1u << 24));
+    CHECK(r.rdx == ANVIL_CPUID1_EDX);
 }
 
 // The simulator keeps no AVX state (docs/x86_64.md) because Unicorn emulates

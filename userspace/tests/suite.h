@@ -55,7 +55,7 @@ extern void (*suite_cleanup)(void);
 
 /* True if `name` matches `filter`: comma-separated shell patterns ('*' and
  * '?'), e.g. "ipc.*,mem.vmo_?", and none of its patterns that start with '-'
- * ("cpu.*,-cpu.cpuid"); an empty or null filter selects everything. */
+ * ("cpu.*,-cpu.fault*"); an empty or null filter selects everything. */
 int test_selected(const char *filter, const char *name);
 
 /* Runs the tests (DEFINE_TEST) `filter` selects, in order, one line each, and prints the
