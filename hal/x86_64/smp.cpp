@@ -69,16 +69,21 @@ void wait_ack(const uint32_t* flag, uint32_t cpu, const char* what) {
 
 // Serves a cpu_wake stop request (from the BKL wait loop only): the thread this
 // CPU runs must not run on without the kernel deciding again, and its registers
-// must be in its Resume::regs. This CPU is in a user-mode entry waiting for the
-// BKL (the wake IPI's own, or the one it was already making), so the entry's
-// registers are saved now, on behalf of the requester, which holds the BKL and
-// waits; a syscall is rewound by its 2 bytes to be issued again if the thread
-// resumes. After the acknowledgment this CPU does not write those registers.
+// must be in its Resume::regs. Either this CPU is in a user-mode entry waiting
+// for the BKL (the wake IPI's own, or the one it was already making): the
+// entry's registers are saved now, on behalf of the requester, which holds the
+// BKL and waits, and a syscall is rewound by its 2 bytes to be issued again if
+// the thread resumes; or, while recording, it picked the thread and waits in
+// bkl_pass before entering user mode (the registers are in place). Either way
+// regs_saved tells this CPU to ask the kernel again. After the acknowledgment
+// this CPU does not write those registers.
 void stop_service(PerCpu* pc) {
     if (load_acquire(&pc->stop_pending) == 0) return;
-    if (pc->entry_frame != nullptr && pc->user_regs != nullptr && !pc->regs_saved) {
-        save_user_regs(*pc->entry_frame, pc->user_regs);
-        if (pc->entry_frame->vector == X86_VEC_SYSCALL) pc->user_regs->rip -= 2;
+    if (pc->user_regs != nullptr && !pc->regs_saved) {
+        if (pc->entry_frame != nullptr) {
+            save_user_regs(*pc->entry_frame, pc->user_regs);
+            if (pc->entry_frame->vector == X86_VEC_SYSCALL) pc->user_regs->rip -= 2;
+        }
         pc->regs_saved = true;
     }
     store_release(&pc->stop_pending, 0u);
@@ -168,6 +173,13 @@ bool bkl_try_acquire() {
 void bkl_release() {
     __atomic_store_n(&g_bkl.owner, 0u, __ATOMIC_RELAXED);
     store_release(&g_bkl.serving, g_bkl.serving + 1);
+}
+
+void bkl_pass() {
+    // Held with nobody queued <=> next == serving + 1.
+    if (__atomic_load_n(&g_bkl.next, __ATOMIC_RELAXED) == g_bkl.serving + 1) return;
+    bkl_release();
+    bkl_acquire();
 }
 
 size_t ap_trampoline_size() { return static_cast<size_t>(x86_ap_trampoline_end - x86_ap_trampoline); }
