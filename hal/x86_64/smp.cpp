@@ -19,11 +19,16 @@ constexpr uint64_t kInitDelayUs = 10000;
 constexpr uint64_t kSipiDelayUs = 200;
 constexpr uint64_t kApOnlineTimeoutUs = 3000000;
 constexpr uint64_t kAckTimeoutUs = 5000000;  // shootdown and stop acknowledgments
+// bkl_pass keeps the lock until its holder has had it this long: passing it at
+// every kernel exit made two CPUs trade it on every syscall of a yield loop,
+// each trade waiting for the host to run the other vCPU's thread.
+constexpr uint64_t kPassAfterUs = 1000;
 
 struct TicketLock {
     uint32_t next;     // next ticket handed out
     uint32_t serving;  // the ticket that holds the lock
     uint32_t owner;    // holder's cpu id + 1, 0 if free (diagnostics only)
+    uint64_t taken_at; // the TSC when the holder took it (bkl_pass)
 };
 TicketLock g_bkl;
 
@@ -153,6 +158,7 @@ void bkl_acquire() {
         pause();
     }
     __atomic_store_n(&g_bkl.owner, me, __ATOMIC_RELAXED);
+    g_bkl.taken_at = tsc_now();
 }
 
 bool bkl_try_acquire() {
@@ -167,6 +173,7 @@ bool bkl_try_acquire() {
         return false;
     }
     __atomic_store_n(&g_bkl.owner, me, __ATOMIC_RELAXED);
+    g_bkl.taken_at = tsc_now();
     return true;
 }
 
@@ -178,6 +185,7 @@ void bkl_release() {
 void bkl_pass() {
     // Held with nobody queued <=> next == serving + 1.
     if (__atomic_load_n(&g_bkl.next, __ATOMIC_RELAXED) == g_bkl.serving + 1) return;
+    if (tsc_now() - g_bkl.taken_at < ticks_for_us(kPassAfterUs)) return;
     bkl_release();
     bkl_acquire();
 }

@@ -191,16 +191,18 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
 }
 
 // While the kernel records, one CPU at a time runs user code: a CPU keeps the
-// BKL in ring 3 and gives it up at its next kernel entry, after that entry is
-// recorded (docs/replay.md, "Serialized recording"). Every stretch of user code
-// then runs between two records of the trace, which orders them all, and the
-// simulator can follow an SMP trace as it follows a one-CPU one. A run that
-// does not record is not changed: its CPUs run user code at once.
+// BKL in ring 3, so its next kernel entry is recorded before any other CPU
+// runs, and passes the lock on only before it enters user mode again
+// (pass_before_user; docs/replay.md, "Serialized recording"). Every stretch of
+// user code then runs between two records of the trace, which orders them
+// all, and the simulator can follow an SMP trace as it follows a one-CPU one.
+// A run that does not record is not changed: its CPUs run user code at once.
 bool serialize_user() { return recording(); }
 
 // Before `pc` enters user mode holding the BKL: the CPUs queued for the lock
-// take their turns first. False if one of them stopped the thread picked
-// meanwhile (cpu_wake): then the kernel is asked again.
+// take their turns first (once this one has held it long enough, bkl_pass).
+// False if one of them stopped the thread picked meanwhile (cpu_wake): then
+// the kernel is asked again.
 bool pass_before_user(PerCpu* pc) {
     bkl_pass();
     const bool stopped = pc->regs_saved;
