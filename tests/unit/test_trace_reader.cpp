@@ -662,7 +662,7 @@ TEST_CASE("trace reader: a version 5 header names the schedule and its parameter
     CHECK_THAT(check(w.build()).error, ContainsSubstring("corrupt header: unknown schedule 7"));
 }
 
-TEST_CASE("trace reader: a QEMU header says its user code was serialized; a simulator header cannot") {
+TEST_CASE("trace reader: a QEMU header says its user code was serialized, a simulator header cannot") {
     TraceWriter w = sample();
     w.header().backend = static_cast<uint32_t>(trace::Backend::kQemu);
     w.header().schedule = static_cast<uint32_t>(trace::Schedule::kSerialized);
