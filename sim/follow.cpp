@@ -6,7 +6,11 @@
 // has it, the user thread it interrupted first brought to the instruction and
 // registers the trace recorded (user_at), COM1's input bytes as the trace has
 // them read. The kernel's results (sysret, wake, ipc, exit records) are
-// compared with the trace's as they come.
+// compared with the trace's as they come. A trace of several CPUs is followed
+// the same way when the recording kernel ran user code one CPU at a time (its
+// header says `serialized`); one whose CPUs ran user code at once (an older
+// kernel's) leaves each stretch's timing open, and the follower tries a few
+// points for it (Follower::concurrent_).
 #include "sim/machine.h"
 
 #include "kernel/object/thread.h"
