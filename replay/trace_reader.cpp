@@ -176,8 +176,13 @@ bool parse(std::vector<uint8_t> bytes, Trace* out, std::string* error) {
         return false;
     }
     const bool pct = h.schedule == static_cast<uint32_t>(trace::Schedule::kPct);
-    if (h.schedule > static_cast<uint32_t>(trace::Schedule::kScript)) {
+    if (h.schedule > static_cast<uint32_t>(trace::Schedule::kSerialized)) {
         *error = fmt::format("corrupt header: unknown schedule {}", h.schedule);
+        return false;
+    }
+    if (h.schedule == static_cast<uint32_t>(trace::Schedule::kSerialized) &&
+        h.backend != static_cast<uint32_t>(trace::Backend::kQemu)) {
+        *error = "corrupt header: schedule serialized in a simulator trace (only QEMU traces have it)";
         return false;
     }
     if (pct && (h.pct_depth == 0 || h.pct_steps == 0)) {
@@ -538,6 +543,8 @@ std::string schedule_text(const trace::Header& h) {
         return "schedule random";
     if (h.schedule == static_cast<uint32_t>(trace::Schedule::kScript))
         return "schedule script (its slices)";
+    if (h.schedule == static_cast<uint32_t>(trace::Schedule::kSerialized))
+        return "schedule serialized (one CPU at a time in user code)";
     return fmt::format("schedule {} (unknown)", h.schedule);
 }
 
@@ -548,6 +555,8 @@ std::string describe(const Trace& t) {
     if (h.backend == static_cast<uint32_t>(trace::Backend::kSim))
         s += fmt::format(", seed {}, quantum {}, slice {}, {}, memory {} MiB", h.seed, h.quantum, h.slice_max,
                          schedule_text(h), h.memory_bytes >> 20);
+    else if (h.schedule == static_cast<uint32_t>(trace::Schedule::kSerialized))
+        s += ", one CPU at a time in user code";
     if (h.unicorn_version)
         s += fmt::format(", Unicorn {}", unicorn_version_text(h.unicorn_version));
     s += fmt::format(", cmdline \"{}\"", printable(t.cmdline));

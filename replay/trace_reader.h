@@ -159,7 +159,7 @@ struct Switch {
 std::vector<Switch> switches(const Trace& t, std::string* error);
 
 // "schedule random" or "schedule pct (depth D, K steps)": how a simulator
-// trace's interleaving was picked.
+// trace's interleaving was picked (or a QEMU trace's serialized user code).
 std::string schedule_text(const trace::Header& h);
 
 }  // namespace replay

@@ -6,7 +6,11 @@
 // has it, the user thread it interrupted first brought to the instruction and
 // registers the trace recorded (user_at), COM1's input bytes as the trace has
 // them read. The kernel's results (sysret, wake, ipc, exit records) are
-// compared with the trace's as they come.
+// compared with the trace's as they come. A trace of several CPUs is followed
+// the same way when the recording kernel ran user code one CPU at a time (its
+// header says `serialized`); one whose CPUs ran user code at once (an older
+// kernel's) leaves each stretch's timing open, and the follower tries a few
+// points for it (Follower::concurrent_).
 #include "sim/machine.h"
 
 #include "kernel/introspect.h"
@@ -32,9 +36,9 @@ namespace {
 constexpr uint64_t kFollowBudget = uint64_t(1) << 30;
 constexpr uint64_t kFollowSlice = uint64_t(1) << 16;
 constexpr uint64_t kPositionBudget = uint64_t(1) << 26;
-// With several CPUs, how often a thread's run to its next syscall is undone
-// and made again after the others ran on, and the most bytes it may store
-// (each logged to undo it).
+// With CPUs that ran user code at once (Follower::concurrent_), how often a
+// thread's run to its next syscall is undone and made again after the others
+// ran on, and the most bytes it may store (each logged to undo it).
 constexpr unsigned kRetries = 32;
 constexpr size_t kMaxLoggedBytes = size_t(1) << 22;
 // How long a thread's stretch run ahead (an early candidate) may run before
@@ -60,6 +64,13 @@ bool same_regs(const hal::UserRegs& a, const hal::UserRegs& b) {
 bool syscall_as_recorded(const hal::UserRegs& at, const replay::Record& r) {
     const uint64_t made[8] = {at.rax, at.rdi, at.rsi, at.rdx, at.r10, at.r8, at.r9, at.r12};
     return r.k() == trace::Kind::k_syscall && std::equal(made, made + 8, r.f + 2);
+}
+
+// Several QEMU CPUs ran user code at once: a trace of more than one CPU from a
+// kernel that did not serialize user code while it recorded (docs/replay.md).
+// Otherwise every stretch of user code ran alone, between two records.
+bool runs_user_code_at_once(const trace::Header& h) {
+    return h.cpus > 1 && h.schedule != static_cast<uint32_t>(trace::Schedule::kSerialized);
 }
 
 bool is_result(trace::Kind k) {
@@ -151,8 +162,8 @@ private:
 class Follower {
 public:
     Follower(Machine& m, const replay::Trace& t)
-        : m_(m), t_(t), qemu_running_(t.header.cpus, 0), busy_until_(t.header.cpus, 0),
-          resumes_(m.config_.cpus), ready_(m.config_.cpus), sink_(m.trace_sink_) {}
+        : m_(m), t_(t), concurrent_(runs_user_code_at_once(t.header)), qemu_running_(t.header.cpus, 0),
+          busy_until_(t.header.cpus, 0), resumes_(m.config_.cpus), ready_(m.config_.cpus), sink_(m.trace_sink_) {}
 
     // Boots the machine; false (with *out) if it cannot.
     bool start(Outcome* out);
@@ -196,6 +207,9 @@ private:
 
     Machine& m_;
     const replay::Trace& t_;
+    // The QEMU CPUs ran user code at the same time (several, not serialized):
+    // each thread's stretch is then run at one of a few candidate points.
+    const bool concurrent_;
     Outcome out_;
     bool over_ = false;
     uint64_t pos_ = 0;  // the next record's byte in the trace
@@ -207,10 +221,11 @@ private:
     std::vector<bool> ready_;
     // Threads that ran up to their next kernel entry before the trace reached it.
     std::map<uint64_t, Stop> parked_;
-    // With several CPUs, each ready thread's next stretch of user code as it
-    // ran right after its kernel exit (run ahead, then undone): the registers
-    // it started from and ended with, how it stopped, each byte it changed.
-    // At its entry the trace decides between it and the stretch run then.
+    // With CPUs that ran user code at once, each ready thread's next stretch
+    // of user code as it ran right after its kernel exit (run ahead, then
+    // undone): the registers it started from and ended with, how it stopped,
+    // each byte it changed. At its entry the trace decides between it and the
+    // stretch run then.
     struct Store {
         uint8_t* host;
         uint8_t before, after;
@@ -336,10 +351,10 @@ bool Follower::position(const replay::Record& r) {
     Engine* e = m_.engine(resumes_[cpu].as);
     if (!e)
         return miss("has no address space");
-    // With several CPUs a run that does not come to the position is undone:
-    // the thread stays where it was, and its run to its next entry keeps the
-    // repairs entry() makes (a parked run has none).
-    bool undoable = m_.config_.cpus > 1;
+    // With CPUs that ran user code at once, a run that does not come to the
+    // position is undone: the thread stays where it was, and its run to its
+    // next entry keeps the repairs entry() makes (a parked run has none).
+    bool undoable = concurrent_;
     std::vector<Engine::OldByte> writes;
     const Snapshot before = snapshot(cpu);
     e->set_write_log(undoable ? &writes : nullptr);
@@ -415,12 +430,13 @@ bool Follower::entry(const replay::Record& r) {
     // others run in between, each up to its own next entry, where it waits
     // (parked) until the trace reaches that entry.
     //
-    // With several CPUs, the thread's run is also made undoable (its
-    // registers before it and every byte it stores): if it does not come to
-    // the syscall the trace has, the threads of the other CPUs run on a
-    // slice, and the thread runs again from where it was. On the QEMU CPUs
-    // they ran at the same time; a thread that waits for another's progress
-    // through shared memory (limit 2 in docs/replay.md) then sees it.
+    // With CPUs that ran user code at once, the thread's run is also made
+    // undoable (its registers before it and every byte it stores): if it does
+    // not come to the syscall the trace has, the threads of the other CPUs run
+    // on a slice, and the thread runs again from where it was. On the QEMU
+    // CPUs they ran at the same time; a thread that waits for another's
+    // progress through shared memory (limit 2 in docs/replay.md) then sees it.
+    // A serialized trace needs none of it: nothing ran beside the thread.
     const uint64_t thread = r.f[1];
     Stop stop;
     uint32_t cpu = 0;
@@ -441,7 +457,7 @@ bool Follower::entry(const replay::Record& r) {
         Engine* e = m_.engine(resumes_[cpu].as);
         if (!e)
             return diverge(r, fmt::format("{} has no address space", thread_text(thread)));
-        if (spent == 0 && m_.config_.cpus > 1 && attempt < kRetries) {
+        if (spent == 0 && concurrent_ && attempt < kRetries) {
             before = snapshot(cpu);
             writes.clear();
             undoable = true;
@@ -552,12 +568,13 @@ void Follower::finish() {
     early_.erase(thread);
 }
 
-// With several CPUs: each thread ready on a simulated CPU whose stretch of
-// user code has not been run ahead from where it is now runs it, up to its
-// next kernel entry, and the run is undone (early_). That is the earliest the
-// stretch could have started: right after the thread's kernel exit, on the
-// memory of that point. A poller that QEMU ran before another CPU's store,
-// and that the follower reaches only after it, made its syscall there.
+// With CPUs that ran user code at once: each thread ready on a simulated CPU
+// whose stretch of user code has not been run ahead from where it is now runs
+// it, up to its next kernel entry, and the run is undone (early_). That is the
+// earliest the stretch could have started: right after the thread's kernel
+// exit, on the memory of that point. A poller that QEMU ran before another
+// CPU's store, and that the follower reaches only after it, made its syscall
+// there.
 void Follower::run_ahead() {
     ask();
     for (uint32_t cpu = 0; cpu < m_.config_.cpus; ++cpu) {
@@ -699,7 +716,7 @@ std::string Follower::limit_text(const replay::Record& at) const {
     const uint64_t since = last == last_entry_.end() ? 0 : last->second;
     const uint64_t qcpu = at.field("cpu", ~0ull);
     for (uint32_t c = 0; c < busy_until_.size(); ++c) {
-        if (c != qcpu && busy_until_[c] > since && t_.header.cpus > 1)
+        if (c != qcpu && busy_until_[c] > since && concurrent_)
             return fmt::format("limit 2 (SMP memory races): since this thread's last kernel entry (#{}) QEMU CPU {} "
                                "also ran user code (until #{}); how far each got between kernel entries is not "
                                "recorded, so threads that wait on each other through shared memory may see other "
@@ -709,7 +726,7 @@ std::string Follower::limit_text(const replay::Record& at) const {
     // On several CPUs a thread whose registers at an interrupt never came
     // had mostly read other values in shared memory than in QEMU before: a
     // race that shows only at this entry.
-    if (missed_ && t_.header.cpus > 1 && last_miss_thread_ == thread)
+    if (missed_ && concurrent_ && last_miss_thread_ == thread)
         return fmt::format("limit 2 (SMP memory races), seen through limit 1 (interrupt positions): {} interrupt "
                            "position(s) were not reached, the last at {}; on several CPUs that is mostly a thread "
                            "that read other values in shared memory than in QEMU, before this record",
@@ -750,9 +767,9 @@ bool Follower::start(Outcome* out) {
 
 bool Follower::step(Machine::Slice* plan, Stop* stop, Outcome* out) {
     planned_ = false;
-    // The last entry is made: on several CPUs, the ready threads' next
-    // stretches run ahead from it.
-    if (followed_ > 0 && !over_ && !m_.halted_ && m_.config_.cpus > 1)
+    // The last entry is made: with CPUs that ran user code at once, the ready
+    // threads' next stretches run ahead from it.
+    if (followed_ > 0 && !over_ && !m_.halted_ && concurrent_)
         run_ahead();
     while (!over_) {
         // The machine halted: the results of its last entry still pair up.

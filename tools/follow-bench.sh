@@ -6,7 +6,7 @@
 # run, then how many followed and how many diverged per CPU count. Every
 # diverged trace is kept, with its console and the follower's report.
 #   tools/follow-bench.sh --build BUILD_DIR [--runs N] [--smp 1,2,4] [--tests PATTERN]
-#                         [--timeout S] [--out DIR]
+#                         [--timeout S] [--out DIR] [--cost]
 #   tools/follow-bench.sh --check-args [ARGS]   checks the arguments only
 # --runs N      QEMU runs per CPU count (default 5)
 # --smp LIST    CPU counts, comma-separated (default 1,2,4)
@@ -14,6 +14,10 @@
 # --timeout S   each QEMU boot's timeout in seconds (default 300)
 # --out DIR     where traces are recorded and kept (default BUILD_DIR/follow-bench;
 #               a followed run's trace is deleted, a diverged one kept)
+# --cost        also what recording costs: before each recorded run, the same
+#               suite boots without recording (interleaved); per CPU count, the
+#               median wall time of each and their ratio (recording serializes
+#               user code on several CPUs, docs/replay.md)
 # exit: 0 the figures were printed (diverged runs included); 1 a QEMU run
 #       failed or timed out, or the follower stopped for another reason than a
 #       divergence (an error: its output is printed); 2 bad arguments.
@@ -22,7 +26,7 @@ set -uo pipefail
 usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; }
 bad() { echo "follow-bench: $*; see tools/anvil bench follow --help" >&2; exit 2; }
 
-build="" check_only=0 runs=5 smps="1,2,4" tests='*' timeout_s=300 out=""
+build="" check_only=0 runs=5 smps="1,2,4" tests='*' timeout_s=300 out="" cost=0
 while [[ $# -gt 0 ]]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
@@ -33,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --tests) [[ $# -ge 2 && -n $2 ]] || bad "--tests needs a pattern"; tests=$2; shift 2 ;;
     --timeout) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]{0,5}$ ]] || bad "--timeout needs seconds"; timeout_s=$2; shift 2 ;;
     --out) [[ $# -ge 2 && -n $2 ]] || bad "--out needs a directory"; out=$2; shift 2 ;;
+    --cost) cost=1; shift ;;
     *) bad "unknown argument '$1'" ;;
     esac
 done
@@ -51,20 +56,47 @@ mkdir -p "$out" || { echo "follow-bench: cannot create $out" >&2; exit 1; }
 iso="$out/suite.iso"
 "$root/tools/mkiso.sh" "$kernel" "$initramfs" "$iso" "tests=$tests trace" >/dev/null ||
     { echo "follow-bench: could not build an ISO with the command line 'tests=$tests trace'" >&2; exit 1; }
+plain_iso="$out/suite-plain.iso"
+if [[ $cost == 1 ]]; then
+    "$root/tools/mkiso.sh" "$kernel" "$initramfs" "$plain_iso" "tests=$tests" >/dev/null ||
+        { echo "follow-bench: could not build an ISO with the command line 'tests=$tests'" >&2; exit 1; }
+fi
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# The median of the numbers given (the lower middle one of an even count).
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(((${#@} + 1) / 2))p"; }
+# "12.3": milliseconds as seconds with one decimal.
+secs() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
 
 echo "follow-bench: $runs QEMU run(s) of the suite ('$tests') per CPU count ($smps), each followed in the simulator"
 closing=""
 failed=0
 IFS=, read -r -a smp_list <<<"$smps"
 for smp in "${smp_list[@]}"; do
-    followed=0 diverged=0 qemu_s=0 follow_s=0
+    followed=0 diverged=0 qemu_s=0 follow_s=0 plain_ms=() recorded_ms=()
     for ((i = 1; i <= runs; i++)); do
         name="smp$smp-run$i"
         trace="$out/$name.atrace"
+        if [[ $cost == 1 ]]; then
+            p0=$(now_ms)
+            "$root/tools/qemu-run.sh" "$plain_iso" --smp "$smp" --timeout "$timeout_s" --serial-input "$input" \
+                >"$out/$name-plain.console" 2>&1
+            status=$?
+            p1=$(now_ms)
+            if [[ $status -ne 0 ]] || ! grep -q " passed, 0 failed" "$out/$name-plain.console"; then
+                echo "smp $smp run $i/$runs: the QEMU run without recording failed (exit $status; console: $out/$name-plain.console)"
+                failed=1
+            else
+                plain_ms+=($((p1 - p0)))
+                rm -f "$out/$name-plain.console"
+            fi
+        fi
         t0=$SECONDS
+        r0=$(now_ms)
         "$root/tools/qemu-run.sh" "$iso" --smp "$smp" --timeout "$timeout_s" --serial-input "$input" \
             --trace-file "$trace" >"$out/$name.console" 2>&1
         status=$?
+        recorded_ms+=($(($(now_ms) - r0)))
         t1=$SECONDS
         qemu_s=$((qemu_s + t1 - t0))
         if [[ $status -ne 0 ]] || ! grep -q " passed, 0 failed" "$out/$name.console"; then
@@ -102,8 +134,14 @@ for smp in "${smp_list[@]}"; do
     line="smp $smp: $followed followed, $diverged diverged"
     [[ $total -gt 0 ]] && line+=" ($pct %; QEMU $((qemu_s / runs)) s, follow $((follow_s / total)) s a run)"
     echo "$line"
+    if [[ $cost == 1 && ${#plain_ms[@]} -gt 0 ]]; then
+        rec=$(median "${recorded_ms[@]}") plain=$(median "${plain_ms[@]}")
+        echo "smp $smp: the suite's wall time, medians of ${#recorded_ms[@]} recorded and ${#plain_ms[@]} not recorded" \
+            "runs (interleaved): $(secs "$rec") s recording, $(secs "$plain") s not:" \
+            "$(awk -v a="$rec" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')x"
+    fi
     closing+="${closing:+; }smp $smp: $followed followed, $diverged diverged"
 done
-rm -f "$iso"
+rm -f "$iso" "$plain_iso"
 echo "follow-bench: $closing"
 exit $failed

@@ -15,6 +15,7 @@
 #include "hal/x86_64/serial.h"
 #include "hal/x86_64/smp.h"
 #include "hal/x86_64/trap.h"
+#include "kernel/trace/events.h"
 
 extern "C" char __image_phys_start[], __image_phys_end[];
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
@@ -131,6 +132,8 @@ void fill_boot_info(const Multiboot& mb, uint32_t cpu_count) {
         info.initramfs_size = m.size;
     }
     info.cpu_count = cpu_count;
+    // A trace of this kernel says its user code ran one CPU at a time (trap.cpp).
+    info.trace.schedule = static_cast<uint32_t>(trace::Schedule::kSerialized);
     __builtin_memcpy(info.cmdline, mb.cmdline, sizeof(info.cmdline));
 }
 

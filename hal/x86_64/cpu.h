@@ -63,7 +63,10 @@ struct PerCpu {
     uint32_t tlb_pending;       // a shootdown request (smp.cpp) awaits this CPU (atomic)
     uint32_t stop_pending;      // a cpu_wake stop request (smp.cpp) awaits this CPU (atomic)
     uint32_t idle_ticks;        // timer ticks taken in idle, not yet given to kernel::on_timer
-    bool regs_saved;            // a stop saved the user registers of the pending entry
+    bool regs_saved;            // a stop was served in a BKL wait: ask the kernel again (smp.cpp)
+    // In user mode holding the BKL (while recording, trap.cpp): the next entry
+    // from ring 3 has it already.
+    bool user_holds_bkl;
     TrapFrame* entry_frame;     // the user-mode entry waiting for the BKL (else null)
     hal::UserRegs resume_regs;  // copy of *user_regs taken under the BKL for x86_enter_user
     // The user space this CPU entered last, whose I/O grants tss.io_bitmap has open

@@ -19,11 +19,16 @@ constexpr uint64_t kInitDelayUs = 10000;
 constexpr uint64_t kSipiDelayUs = 200;
 constexpr uint64_t kApOnlineTimeoutUs = 3000000;
 constexpr uint64_t kAckTimeoutUs = 5000000;  // shootdown and stop acknowledgments
+// bkl_pass keeps the lock until its holder has had it this long: passing it at
+// every kernel exit made two CPUs trade it on every syscall of a yield loop,
+// each trade waiting for the host to run the other vCPU's thread.
+constexpr uint64_t kPassAfterUs = 1000;
 
 struct TicketLock {
     uint32_t next;     // next ticket handed out
     uint32_t serving;  // the ticket that holds the lock
     uint32_t owner;    // holder's cpu id + 1, 0 if free (diagnostics only)
+    uint64_t taken_at; // the TSC when the holder took it (bkl_pass)
 };
 TicketLock g_bkl;
 
@@ -69,16 +74,21 @@ void wait_ack(const uint32_t* flag, uint32_t cpu, const char* what) {
 
 // Serves a cpu_wake stop request (from the BKL wait loop only): the thread this
 // CPU runs must not run on without the kernel deciding again, and its registers
-// must be in its Resume::regs. This CPU is in a user-mode entry waiting for the
-// BKL (the wake IPI's own, or the one it was already making), so the entry's
-// registers are saved now, on behalf of the requester, which holds the BKL and
-// waits; a syscall is rewound by its 2 bytes to be issued again if the thread
-// resumes. After the acknowledgment this CPU does not write those registers.
+// must be in its Resume::regs. Either this CPU is in a user-mode entry waiting
+// for the BKL (the wake IPI's own, or the one it was already making): the
+// entry's registers are saved now, on behalf of the requester, which holds the
+// BKL and waits, and a syscall is rewound by its 2 bytes to be issued again if
+// the thread resumes; or, while recording, it picked the thread and waits in
+// bkl_pass before entering user mode (the registers are in place). Either way
+// regs_saved tells this CPU to ask the kernel again. After the acknowledgment
+// this CPU does not write those registers.
 void stop_service(PerCpu* pc) {
     if (load_acquire(&pc->stop_pending) == 0) return;
-    if (pc->entry_frame != nullptr && pc->user_regs != nullptr && !pc->regs_saved) {
-        save_user_regs(*pc->entry_frame, pc->user_regs);
-        if (pc->entry_frame->vector == X86_VEC_SYSCALL) pc->user_regs->rip -= 2;
+    if (pc->user_regs != nullptr && !pc->regs_saved) {
+        if (pc->entry_frame != nullptr) {
+            save_user_regs(*pc->entry_frame, pc->user_regs);
+            if (pc->entry_frame->vector == X86_VEC_SYSCALL) pc->user_regs->rip -= 2;
+        }
         pc->regs_saved = true;
     }
     store_release(&pc->stop_pending, 0u);
@@ -148,6 +158,7 @@ void bkl_acquire() {
         pause();
     }
     __atomic_store_n(&g_bkl.owner, me, __ATOMIC_RELAXED);
+    g_bkl.taken_at = tsc_now();
 }
 
 bool bkl_try_acquire() {
@@ -162,12 +173,21 @@ bool bkl_try_acquire() {
         return false;
     }
     __atomic_store_n(&g_bkl.owner, me, __ATOMIC_RELAXED);
+    g_bkl.taken_at = tsc_now();
     return true;
 }
 
 void bkl_release() {
     __atomic_store_n(&g_bkl.owner, 0u, __ATOMIC_RELAXED);
     store_release(&g_bkl.serving, g_bkl.serving + 1);
+}
+
+void bkl_pass() {
+    // Held with nobody queued <=> next == serving + 1.
+    if (__atomic_load_n(&g_bkl.next, __ATOMIC_RELAXED) == g_bkl.serving + 1) return;
+    if (tsc_now() - g_bkl.taken_at < ticks_for_us(kPassAfterUs)) return;
+    bkl_release();
+    bkl_acquire();
 }
 
 size_t ap_trampoline_size() { return static_cast<size_t>(x86_ap_trampoline_end - x86_ap_trampoline); }

@@ -20,6 +20,10 @@ void bkl_acquire();
 // Takes the lock only if it is free and nobody is queued; never waits.
 bool bkl_try_acquire();
 void bkl_release();
+// With the lock held: if other CPUs are queued for it and this one has held it
+// for 1 ms, lets them take it in turn and queues again behind them (the ticket
+// order is the fairness).
+void bkl_pass();
 
 // ---- CPU start ------------------------------------------------------------------
 

@@ -191,6 +191,26 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
     }
 }
 
+// While the kernel records, one CPU at a time runs user code: a CPU keeps the
+// BKL in ring 3, so its next kernel entry is recorded before any other CPU
+// runs, and passes the lock on only before it enters user mode again
+// (pass_before_user; docs/replay.md, "Serialized recording"). Every stretch of
+// user code then runs between two records of the trace, which orders them
+// all, and the simulator can follow an SMP trace as it follows a one-CPU one.
+// A run that does not record is not changed: its CPUs run user code at once.
+bool serialize_user() { return recording(); }
+
+// Before `pc` enters user mode holding the BKL: the CPUs queued for the lock
+// take their turns first (once this one has held it long enough, bkl_pass).
+// False if one of them stopped the thread picked meanwhile (cpu_wake): then
+// the kernel is asked again.
+bool pass_before_user(PerCpu* pc) {
+    bkl_pass();
+    const bool stopped = pc->regs_saved;
+    pc->regs_saved = false;
+    return !stopped;
+}
+
 }  // namespace
 
 [[noreturn]] void resume(uint32_t cpu) {
@@ -199,7 +219,8 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
         kernel::Resume r{};
         if (kernel::next_to_run(cpu, &r) && r.regs != nullptr) {
             pc->user_regs = r.regs;
-            // x86_enter_user runs after the BKL is dropped: give it a private copy.
+            if (serialize_user() && !pass_before_user(pc)) continue;
+            // x86_enter_user may run after the BKL is dropped: give it a private copy.
             pc->resume_regs = *r.regs;
             const hal::UserRegs& regs = pc->resume_regs;
             // A non-canonical rip, rsp or FS base would fault in ring 0 (iretq,
@@ -220,7 +241,8 @@ void handle_interrupt(uint32_t cpu, uint64_t vec) {
             io_activate(pc, r.as);
             wrmsr(kMsrFsBase, regs.fs_base);
             ext_resume(pc, r.ext);
-            bkl_release();
+            pc->user_holds_bkl = serialize_user();
+            if (!pc->user_holds_bkl) bkl_release();
             x86_enter_user(&pc->resume_regs, pc->kernel_stack_top);
         }
         // The idle loop keeps the last CR3 (and so stays a shootdown target).
@@ -293,10 +315,15 @@ extern "C" [[noreturn]] void x86_trap(TrapFrame* frame) {
     // While waiting for the BKL, a cpu_wake stop may save this entry's registers
     // (smp.cpp): then the thread was taken off this CPU or is to be re-picked,
     // and the entry is undone instead of reaching the kernel (a syscall is
-    // rewound to be issued again, a fault instruction runs again).
-    pc->entry_frame = frame;
-    bkl_acquire();
-    pc->entry_frame = nullptr;
+    // rewound to be issued again, a fault instruction runs again). A CPU that
+    // ran user code holding the BKL (recording) has no wait.
+    if (pc->user_holds_bkl) {
+        pc->user_holds_bkl = false;
+    } else {
+        pc->entry_frame = frame;
+        bkl_acquire();
+        pc->entry_frame = nullptr;
+    }
     const bool stopped = pc->regs_saved;
     pc->regs_saved = false;
     if (!stopped) save_user_regs(f, pc->user_regs);

@@ -38,6 +38,10 @@ enum class Schedule : uint32_t {
     kRandom = 0,  // uniform over ready vCPUs, slices of 1..slice_max blocks
     kPct = 1,     // probabilistic concurrency testing: priorities and change points
     kScript = 2,  // given vCPU switches; the trace's slice records hold them
+    // QEMU: the recording kernel let one CPU at a time run user code (the x86_64
+    // HAL holds the BKL in ring 3 while it records), so the order of kernel
+    // entries orders every stretch of user code too (docs/replay.md).
+    kSerialized = 3,
 };
 
 enum class Backend : uint32_t { kSim = 1, kQemu = 2 };
@@ -61,7 +65,8 @@ struct Header {
     // counts, and so the interleaving, differ between versions); QEMU: 0.
     uint64_t unicorn_version;
     // Simulator: the Schedule, and with kPct its depth (change points + 1) and
-    // the kernel entries its change points are drawn among; 0 otherwise.
+    // the kernel entries its change points are drawn among; 0 otherwise. QEMU:
+    // kSerialized, or 0 (kRandom) from a kernel that let CPUs run user code at once.
     uint32_t schedule;
     uint32_t pct_depth;
     uint64_t pct_steps;

@@ -4,8 +4,9 @@
 # command line, COM2 to a file, COM1's input from SERIAL_INPUT), checks that
 # the trace carries what following needs (the input the IO server read, where
 # interrupts found user code) and that anvil-sim --replay follows it to its
-# end: every kernel entry in the trace's order, every result the same; and
-# that a copy with one syscall altered is reported as a divergence, the
+# end: every kernel entry in the trace's order, every result the same (on
+# several CPUs too: the recording kernel ran user code one CPU at a time, and
+# the trace's header says so); and that a copy with one syscall altered is reported as a divergence, the
 # report naming the syscall, the process, the records before and the limit.
 #
 # usage: follow_test.sh KERNEL_ELF TESTS_INITRAMFS SIM ANVIL_TRACE SERIAL_INPUT DIR SMP PATTERN
@@ -48,6 +49,9 @@ if grep -q "test io.read_line ... ok" "$dir/console.log"; then
     [[ $inputs -gt 0 ]] || fail "io.read_line read COM1, but the trace holds no input record"
 fi
 [[ $positions -gt 0 ]] || fail "the trace says nowhere where an interrupt found user code (no user_at record)"
+header=$(head -n 1 "$dir/kinds.txt")
+grep -q "one CPU at a time in user code" <<<"$header" ||
+    fail "the trace's header does not say the run's user code was serialized: $header"
 
 "$sim" --replay "$trace" --initramfs "$initramfs" >"$dir/follow.log" 2>"$dir/follow.err"
 status=$?

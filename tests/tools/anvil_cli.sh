@@ -137,6 +137,7 @@ qemu --smp 2 --help
 bench -h
 bench follow --help
 bench follow --runs 3 --smp 1,2 -h
+bench follow --cost -h
 bench bugs --runs 5 --help
 shrink sweeps/seed-7.atrace --out x.atrace -h
 sweep --seeds 1..3 --schedule pct --pct-depth 2 --help

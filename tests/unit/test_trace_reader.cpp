@@ -686,6 +686,26 @@ TEST_CASE("trace reader: a version 5 header names the schedule and its parameter
     CHECK_THAT(check(w.build()).error, ContainsSubstring("corrupt header: unknown schedule 7"));
 }
 
+TEST_CASE("trace reader: a QEMU header says its user code was serialized, a simulator header cannot") {
+    TraceWriter w = sample();
+    w.header().backend = static_cast<uint32_t>(trace::Backend::kQemu);
+    w.header().schedule = static_cast<uint32_t>(trace::Schedule::kSerialized);
+    replay::Trace t;
+    std::string error;
+    REQUIRE(replay::parse(w.build(), &t, &error));
+    CHECK(replay::validate(t, &error));
+    CHECK_THAT(replay::describe(t), ContainsSubstring("backend qemu") &&
+                                        ContainsSubstring("one CPU at a time in user code"));
+    // A QEMU trace of a kernel before serialized recording says nothing of it.
+    w.header().schedule = static_cast<uint32_t>(trace::Schedule::kRandom);
+    REQUIRE(replay::parse(w.build(), &t, &error));
+    CHECK_THAT(replay::describe(t), !ContainsSubstring("one CPU at a time"));
+    w.header().backend = static_cast<uint32_t>(trace::Backend::kSim);
+    w.header().schedule = static_cast<uint32_t>(trace::Schedule::kSerialized);
+    CHECK_THAT(check(w.build()).error,
+               ContainsSubstring("corrupt header: schedule serialized in a simulator trace"));
+}
+
 namespace {
 
 // A simulator trace whose header names `initramfs`, packed with it.
