@@ -1,6 +1,6 @@
 #include "sim/faults.h"
 
-#include "kernel/boot/cpio.h"
+#include "kernel/introspect.h"
 
 extern "C" {
 #include <manifest.h>
