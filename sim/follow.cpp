@@ -73,6 +73,34 @@ bool runs_user_code_at_once(const trace::Header& h) {
     return h.cpus > 1 && h.schedule != static_cast<uint32_t>(trace::Schedule::kSerialized);
 }
 
+// Instructions the SDM faults on and QEMU's TCG runs (docs/x86_64.md lists
+// its departures); the simulator faults as the SDM says, so a QEMU trace
+// cannot be followed past them. Departures where both fault (another vector
+// or error code) need no entry: a QEMU trace's fault_at record gives the
+// kernel QEMU's. Matched by their bytes at the rip of the simulator's fault.
+struct Departure {
+    uint8_t bytes[2];
+    uint8_t len;
+    const char* name;
+    const char* what;
+};
+constexpr Departure kQemuDepartures[] = {
+    {{0x0f, 0x09}, 2, "wbinvd at CPL 3", "the SDM has #GP(0), QEMU 10 runs it"},
+    {{0xce, 0x00}, 1, "into in 64-bit mode", "the SDM has #UD, QEMU 10 runs it"},
+};
+
+// The departure whose instruction is at `rip` in `e`, or null.
+const Departure* departure_at(Engine* e, uint64_t rip) {
+    uint8_t code[2] = {};
+    if (!e || !e->read(rip, code, 1))
+        return nullptr;
+    e->read(rip + 1, code + 1, 1);  // (an unmapped second byte leaves 0)
+    for (const Departure& d : kQemuDepartures)
+        if (std::memcmp(code, d.bytes, d.len) == 0)
+            return &d;
+    return nullptr;
+}
+
 bool is_result(trace::Kind k) {
     return k == trace::Kind::k_sysret || k == trace::Kind::k_wake || k == trace::Kind::k_ipc ||
            k == trace::Kind::k_exit;
@@ -256,6 +284,8 @@ private:
     Stop entry_stop_;
     // Interrupt positions the follower could not reach: how many, the last
     // and its thread.
+    // The QEMU departure from the SDM at the simulator's last fault, if any.
+    const Departure* departure_ = nullptr;
     uint64_t missed_ = 0;
     std::string last_miss_;
     uint64_t last_miss_thread_ = 0;
@@ -503,6 +533,7 @@ bool Follower::entry(const replay::Record& r) {
     const hal::UserRegs& regs = *resumes_[cpu].regs;
     switch (stop.kind) {
     case StopKind::kSyscall: {
+        departure_ = nullptr;
         replay::Record made;
         made.kind = static_cast<uint8_t>(trace::Kind::k_syscall);
         made.count = 10;
@@ -519,6 +550,7 @@ bool Follower::entry(const replay::Record& r) {
         break;
     }
     case StopKind::kFault:
+        departure_ = departure_at(m_.engine(resumes_[cpu].as), regs.rip);
         if (r.k() != trace::Kind::k_fault)
             return diverge(r, fmt::format("{} faulted (kind {}, address 0x{:x}, rip 0x{:x})", thread_text(thread),
                                           static_cast<uint32_t>(stop.fault.kind), stop.fault.addr, regs.rip));
@@ -711,6 +743,10 @@ std::string Follower::limit_text(const replay::Record& at) const {
         return fmt::format("limit 1 (interrupt positions): a version {} trace does not say where interrupts found "
                            "user code; record it again with this build",
                            t_.header.version);
+    if (departure_ && t_.header.backend == static_cast<uint32_t>(trace::Backend::kQemu))
+        return fmt::format("limit 4 (QEMU departs from the SDM): the simulator's last fault was at {} ({}); the "
+                           "simulator faults as the SDM says (docs/x86_64.md)",
+                           departure_->name, departure_->what);
     const uint64_t thread = at.field("thread", at.field("receiver", 0));
     const auto last = last_entry_.find(thread);
     const uint64_t since = last == last_entry_.end() ? 0 : last->second;
