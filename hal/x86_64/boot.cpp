@@ -2,6 +2,7 @@
 // the machine-control half of the HAL.
 
 #include <anvil/exit_codes.h>
+#include <hal/cmdline.h>
 #include <hal/hal.h>
 #include <hal/kernel_entry.h>
 
@@ -46,27 +47,13 @@ void run_global_constructors() {
     for (auto* ctor = __init_array_start; ctor != __init_array_end; ++ctor) (*ctor)();
 }
 
-// True if the whitespace-separated `cmdline` contains the word `word` (with
-// `prefix`, a word that starts with it).
-bool cmdline_has(const char* cmdline, const char* word, bool prefix = false) {
-    for (const char* p = cmdline; *p != '\0';) {
-        while (*p == ' ') ++p;
-        const char* w = word;
-        const char* q = p;
-        while (*w != '\0' && *q == *w) ++q, ++w;
-        if (*w == '\0' && (prefix || *q == ' ' || *q == '\0')) return true;
-        while (*p != ' ' && *p != '\0') ++p;
-    }
-    return false;
-}
-
 // fpu=eager (the default) or fpu=lazy: when a thread's x87/SSE/AVX state is
 // loaded (ext_state.cpp). Any other value is reported and the default kept.
 void choose_ext_switch(const char* cmdline) {
-    if (cmdline_has(cmdline, "fpu=lazy")) {
+    if (hal::cmdline_has(cmdline, "fpu=lazy")) {
         ext_set_lazy(true);
         print("x86_64: x87/SSE/AVX state loaded on first use (fpu=lazy)\n");
-    } else if (cmdline_has(cmdline, "fpu=", true) && !cmdline_has(cmdline, "fpu=eager")) {
+    } else if (hal::cmdline_has(cmdline, "fpu=", true) && !hal::cmdline_has(cmdline, "fpu=eager")) {
         print("x86_64: fpu= takes eager or lazy: loading x87/SSE/AVX state eagerly\n");
     }
 }
@@ -213,7 +200,7 @@ extern "C" [[noreturn]] void x86_boot_main(uint32_t magic, uint64_t mbi_pa) {
     }
     __builtin_memcpy(g_acpi_rsdp, mb.rsdp, mb.rsdp_size);
     g_acpi_rsdp_size = mb.rsdp_size;
-    const bool verbose = cmdline_has(mb.cmdline, "hal.verbose");
+    const bool verbose = hal::cmdline_has(mb.cmdline, "hal.verbose");
     choose_ext_switch(mb.cmdline);
     // While the boot identity map still covers wherever the tables are.
     const char* acpi_error = acpi_read_madt(g_acpi_rsdp, g_acpi_rsdp_size, acpi_identity_reader, nullptr,

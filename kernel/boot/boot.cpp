@@ -14,6 +14,7 @@
 #include "kernel/vm/frame_alloc.h"
 
 #include <anvil/exit_codes.h>
+#include <hal/cmdline.h>
 #include <hal/kernel_entry.h>
 
 namespace kernel {
@@ -21,22 +22,6 @@ namespace kernel {
 namespace {
 
 constexpr uint32_t kInitPriority = 128;
-
-// True if the space-separated command line has the word `word`.
-bool cmdline_has(const char* cmdline, const char* word) {
-    const size_t n = str_length(word);
-    for (const char* p = cmdline; *p;) {
-        while (*p == ' ')
-            ++p;
-        const char* end = p;
-        while (*end && *end != ' ')
-            ++end;
-        if (static_cast<size_t>(end - p) == n && mem_compare(p, word, n) == 0)
-            return true;
-        p = end;
-    }
-    return false;
-}
 
 void boot_failed(const char* what, const char* why) {
     kprintf("anvil: boot failed: %s: %s\n", what, why);
@@ -49,12 +34,12 @@ void boot(const hal::BootInfo& info) {
     kprintf("anvil: Anvil kernel 0.1.0 booting on %u cpu(s)\n", info.cpu_count);
     frames().init(info.usable, info.usable_count);
     scheduler().init(info.cpu_count);
-    trace_start(info, cmdline_has(info.cmdline, "trace"));
+    trace_start(info, hal::cmdline_has(info.cmdline, "trace"));
     kprintf("anvil: memory: %llu KiB free in %zu range(s)\n",
             static_cast<unsigned long long>(frames().free_count() * hal::kPageSize / 1024), info.usable_count);
     if (info.cmdline[0])
         kprintf("anvil: command line: %s\n", info.cmdline);
-    if (cmdline_has(info.cmdline, "ipc.fastpath=off")) {
+    if (hal::cmdline_has(info.cmdline, "ipc.fastpath=off")) {
         ipc_set_fastpath(false);
         kprintf("anvil: IPC fast path off\n");
     }

@@ -1,11 +1,14 @@
 // Host tests of the name lookups every program shares (<anvil/syscalls.h>,
 // <anvil/status.h>, <anvil/exit_codes.h>): each name is found by its number and
-// nothing else is, and docs/exit-codes.md explains every exit code in the list.
+// nothing else is, and docs/exit-codes.md explains every exit code in the list;
+// and the kernel command line's words (<hal/cmdline.h>), read the same way by
+// the kernel and the x86_64 backend's boot.
 #include "replay/trace_reader.h"
 
 #include <anvil/exit_codes.h>
 #include <anvil/status.h>
 #include <anvil/syscalls.h>
+#include <hal/cmdline.h>
 #include "catch.h"
 
 #include <fstream>
@@ -66,4 +69,17 @@ TEST_CASE("names: docs/exit-codes.md has a row for every exit code in <anvil/exi
     }
     ANVIL_EXIT_CODES(ANVIL_TEST_EXIT)
 #undef ANVIL_TEST_EXIT
+}
+
+TEST_CASE("names: a command-line word is found whole, or as a prefix when asked") {
+    const char* line = "  trace ipc.fastpath=off fpu=lazy ";
+    CHECK(hal::cmdline_has(line, "trace"));
+    CHECK(hal::cmdline_has(line, "ipc.fastpath=off"));
+    CHECK(hal::cmdline_has(line, "fpu=lazy"));
+    CHECK_FALSE(hal::cmdline_has(line, "trac"));
+    CHECK_FALSE(hal::cmdline_has(line, "fpu="));
+    CHECK(hal::cmdline_has(line, "fpu=", true));
+    CHECK_FALSE(hal::cmdline_has(line, "lazy", true));
+    CHECK_FALSE(hal::cmdline_has("", "trace"));
+    CHECK_FALSE(hal::cmdline_has("tracefoo", "trace"));
 }
