@@ -173,7 +173,9 @@ void print_found(const std::vector<Found>& found) {
 
 int main(int argc, char** argv) {
     CLI::App app{"anvil-shrink: find the fewest vCPU switches that still make a simulator trace's run fail the "
-                 "same way (the same exit status), print them in kernel terms and record that run.\n"
+                 "same way (the same exit status): delta debugging over the trace's switches, then taking out one "
+                 "more at a time by moving another (--reach, --step); print them in kernel terms and record that "
+                 "run.\n"
                  "Exit status: 0 shrunk (the trace written), 1 the trace's run did not fail or its failure did not "
                  "come back under a script of its own switches, 2 bad arguments or an unusable trace."};
     std::string trace_path, out_path;
