@@ -2,15 +2,19 @@
 // trace's run failed (tools/anvil shrink, docs/replay.md). The trace's vCPU
 // switches (replay::switches) become a script schedule (sim/script_schedule.h);
 // delta debugging (sim/ddmin.h) takes out every switch the failure does not
-// need, each candidate run in a child process; the switches left are printed
+// need, then a second phase (sim/move_switches.h) takes out one more at a time
+// by moving another to a nearby point, each candidate run in a child process;
+// the switches left are printed
 // in kernel terms and the shrunk run is recorded, a trace that replays and
 // opens in the debugger with nothing else.
 #include "replay/cli.h"
 #include "replay/trace_reader.h"
 #include "sim/ddmin.h"
 #include "sim/machine.h"
+#include "sim/move_switches.h"
 #include "sim/trace_sink.h"
 
+#include <anvil/syscalls.h>
 #include <anvil_build_id.h>
 
 #include <CLI/CLI.hpp>
@@ -57,9 +61,29 @@ struct Found {
     replay::Switch sw;
     uint64_t thread = 0;       // running on sw.cpu when it was switched away
     uint64_t ran_to = 0;       // the next thread on sw.to
-    bool mid_user = false;     // stopped in user code (a preemption), not after a kernel entry
+    bool mid_user = false;     // stopped in user code, not at a kernel entry
+    bool moves_on = false;     // the thread blocked, yielded or took a timer tick: the vCPU moved on anyway
     std::string before, after; // the thread's syscalls around the switch ("" if none)
+    bool stay() const { return sw.to == sw.cpu; }
+    // A switch away from a thread that could have run on (the preemption).
+    bool preemption() const { return !stay() && !moves_on; }
 };
+
+// Whether record `r`, after the slice that ends at `f`'s point, shows its
+// thread unable to run on there: a timer tick or a yield (the vCPU moves on
+// round-robin) or a switch away from it (it blocked or exited).
+bool stops_thread(const replay::Record& r, const Found& f) {
+    switch (r.k()) {
+    case trace::Kind::k_timer:
+        return r.field("cpu") == f.sw.cpu;
+    case trace::Kind::k_syscall:
+        return r.field("thread") == f.thread && r.field("nr") == ANVIL_SYS_thread_yield;
+    case trace::Kind::k_sched:
+        return r.field("cpu") == f.sw.cpu && r.field("from") == f.thread;
+    default:
+        return false;
+    }
+}
 
 // Finds each of `essential` in trace `t`: the slice of its vCPU that ends at
 // its point, the thread, and that thread's syscalls before and after it.
@@ -77,8 +101,11 @@ std::vector<Found> locate(const replay::Trace& t, const std::vector<replay::Swit
     uint64_t pos = t.records_begin, index = 0;
     replay::Record r;
     std::string error;
+    std::vector<size_t> ending;  // found[] whose slice just ended: what its kernel entry did
     while (replay::next(t, &pos, &r, &error)) {
         r.index = index++;
+        for (const size_t i : ending)
+            found[i].moves_on |= stops_thread(r, found[i]);
         if (r.k() == trace::Kind::k_syscall) {
             const uint64_t thread = r.field("thread");
             last_syscall[thread] = replay::format(r);
@@ -91,6 +118,7 @@ std::vector<Found> locate(const replay::Trace& t, const std::vector<replay::Swit
         }
         if (r.k() != trace::Kind::k_slice)
             continue;
+        ending.clear();
         const auto cpu = static_cast<uint32_t>(r.field("cpu"));
         if (cpu >= cpu_time.size())
             break;
@@ -107,6 +135,7 @@ std::vector<Found> locate(const replay::Trace& t, const std::vector<replay::Swit
                 continue;
             f.thread = r.field("thread");
             f.mid_user = r.field("why") == 3;
+            ending.push_back(i);
             f.before = last_syscall[f.thread];
             waiting_next.push_back(i);
             waiting_target.push_back(i);
@@ -117,11 +146,14 @@ std::vector<Found> locate(const replay::Trace& t, const std::vector<replay::Swit
 
 // What an essential switch did, in the words print_found uses.
 const char* what_of(const Found& f) {
-    if (f.sw.to == f.sw.cpu)
+    if (f.stay())
         return "stay: cpu {0} kept thread {1} running after its kernel entry (the default would move on)";
+    if (f.moves_on)
+        return "switch: thread {1} could not run on on cpu {0} (it blocked, yielded or took a timer tick); cpu {2} "
+               "ran next{3}";
     if (f.mid_user)
         return "preemption: cpu {0} stopped thread {1} in user code; cpu {2} ran next{3}";
-    return "switch: after thread {1}'s kernel entry on cpu {0}, cpu {2} ran next{3}";
+    return "preemption: after thread {1}'s kernel entry on cpu {0}, cpu {2} ran next{3}";
 }
 
 void print_found(const std::vector<Found>& found) {
@@ -141,7 +173,9 @@ void print_found(const std::vector<Found>& found) {
 
 int main(int argc, char** argv) {
     CLI::App app{"anvil-shrink: find the fewest vCPU switches that still make a simulator trace's run fail the "
-                 "same way (the same exit status), print them in kernel terms and record that run.\n"
+                 "same way (the same exit status): delta debugging over the trace's switches, then taking out one "
+                 "more at a time by moving another (--reach, --step); print them in kernel terms and record that "
+                 "run.\n"
                  "Exit status: 0 shrunk (the trace written), 1 the trace's run did not fail or its failure did not "
                  "come back under a script of its own switches, 2 bad arguments or an unusable trace."};
     std::string trace_path, out_path;
@@ -151,6 +185,13 @@ int main(int argc, char** argv) {
     app.add_option("--initramfs", files.initramfs, "the trace's initramfs (default: found by hash)")
         ->check(CLI::ExistingFile);
     app.add_option("--initramfs-search", files.initramfs_search, "directories to look for the initramfs in");
+    sim::Moves moves;
+    app.add_option("--reach", moves.reach, "how far a switch is moved in the second phase, in basic blocks of its vCPU "
+                                           "(0: none moved)")
+        ->capture_default_str();
+    app.add_option("--step", moves.step, "the steps a switch is moved in, in basic blocks")
+        ->capture_default_str()
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
     if (const std::optional<int> code = cli::parse(app, argc, argv, "anvil-shrink"))
         return *code;
 
@@ -205,8 +246,12 @@ int main(int argc, char** argv) {
                            "not shrunk\n", all.size(), trace_path, failure);
         return kExitNoShrink;
     }
-    const std::vector<replay::Switch> essential = sim::ddmin(all, fails);
+    const std::vector<replay::Switch> minimal = sim::ddmin(all, fails);
+    const uint64_t tried_ddmin = tried;
+    const std::vector<replay::Switch> essential = sim::fewer_by_moving(minimal, fails, moves);
     fmt::print(stderr, "\n");
+    fmt::print("shrink: delta debugging kept {} switches ({} schedules); moving switches left {} ({} schedules)\n",
+               minimal.size(), tried_ddmin, essential.size(), tried - tried_ddmin);
 
     base.script = essential;
     base.max_slices = 0;
@@ -220,14 +265,15 @@ int main(int argc, char** argv) {
         return cli::kExitUsage;
     }
     const std::vector<Found> found = locate(shrunk, essential);
-    const auto count = [&](bool (*is)(const Found&)) { return std::count_if(found.begin(), found.end(), is); };
-    fmt::print("shrink: {} schedules tried; {} of the {} switches are essential: {} preemptions in user code, {} "
-               "switches at kernel entries, {} stays (between them a vCPU runs until its thread blocks, yields or "
-               "takes a timer tick, then the next one runs)\n",
-               tried, essential.size(), all.size(),
-               count([](const Found& f) { return f.mid_user && f.sw.to != f.sw.cpu; }),
-               count([](const Found& f) { return !f.mid_user && f.sw.to != f.sw.cpu; }),
-               count([](const Found& f) { return f.sw.to == f.sw.cpu; }));
+    const auto count = [&](auto is) { return std::count_if(found.begin(), found.end(), is); };
+    fmt::print("shrink: {} schedules tried; {} of the {} switches are essential: {} preemptions ({} in user code, {} "
+               "at kernel entries), {} switches where the thread could not run on, {} stays (between them a vCPU runs "
+               "until its thread blocks, yields or takes a timer tick, then the next one runs)\n",
+               tried, essential.size(), all.size(), count([](const Found& f) { return f.preemption(); }),
+               count([](const Found& f) { return f.preemption() && f.mid_user; }),
+               count([](const Found& f) { return f.preemption() && !f.mid_user; }),
+               count([](const Found& f) { return !f.stay() && f.moves_on; }),
+               count([](const Found& f) { return f.stay(); }));
     print_found(found);
     fmt::print("shrink: wrote {} (exits {} again): tools/anvil replay {}; tools/anvil debug --trace {}\n", out_path,
                failure, out_path, out_path);

@@ -1,11 +1,12 @@
 # Shrinking (tools/anvil shrink, anvil-shrink; docs/replay.md):
-#  - a failing seed of the race demo shrinks to at most 8 essential vCPU
-#    switches, printed in kernel terms; the shrunk trace replays identically
-#    and fails the same way (exit 1);
+#  - a failing seed of the race demo shrinks to at most 3 essential vCPU
+#    switches and at most 3 preemptions (issue #20's target), printed in
+#    kernel terms; the shrunk trace replays identically and fails the same
+#    way (exit 1), and the debugger runs it to its end;
 #  - a failing PCT run of a planted depth-2 bug shrinks to at most 3 switches;
 #  - a passing trace is not shrunk (exit 1); an existing output is not
 #    overwritten and a missing trace is refused (exit 2).
-#   cmake -DSIM=... -DSHRINK=... -DRACE=... -DBUGS=... -DDIR=... -P shrink.cmake
+#   cmake -DSIM=... -DSHRINK=... -DDEBUG=... -DRACE=... -DBUGS=... -DDIR=... -P shrink.cmake
 file(REMOVE_RECURSE ${DIR})
 file(MAKE_DIRECTORY ${DIR})
 function(run out_var code_var)
@@ -40,9 +41,12 @@ if(NOT code EQUAL 0)
 endif()
 expect("shrink of race seed ${seed}" "${out}" "([0-9]+) of the ([0-9]+) switches are essential")
 string(REGEX MATCH "([0-9]+) of the ([0-9]+) switches are essential" m "${out}")
-if(CMAKE_MATCH_1 GREATER 8 OR NOT CMAKE_MATCH_1 LESS CMAKE_MATCH_2)
+if(CMAKE_MATCH_1 GREATER 3 OR NOT CMAKE_MATCH_1 LESS CMAKE_MATCH_2)
   message(FATAL_ERROR "race seed ${seed}: ${CMAKE_MATCH_1} of ${CMAKE_MATCH_2} switches kept\n${out}")
 endif()
+set(kept ${CMAKE_MATCH_1})
+set(total ${CMAKE_MATCH_2})
+expect("shrink of race seed ${seed}" "${out}" "switches are essential: [0-3] preemptions \\([0-9]+ in user code, [0-9]+ at kernel entries\\)")
 expect("shrink of race seed ${seed}" "${out}" "1\\. (preemption|switch|stay): ")
 expect("shrink of race seed ${seed}" "${out}" "thread [0-9]+ between #[0-9]+ syscall cpu=")
 run(out code ${SIM} --replay ${DIR}/race-shrunk.atrace --initramfs ${RACE})
@@ -51,7 +55,10 @@ if(NOT code EQUAL 0)
 endif()
 expect("replay of the shrunk trace" "${out}" "race: lost [0-9]+ updates")
 expect("replay of the shrunk trace" "${out}" "replay identical: every record of .* matched \\(the run exited 1\\)")
-message("race seed ${seed}: ${CMAKE_MATCH_1} of ${CMAKE_MATCH_2} switches essential; the shrunk trace replays to the lost update")
+file(WRITE ${DIR}/session.dbg "continue\nquit\n")
+run(out code ${DEBUG} --trace ${DIR}/race-shrunk.atrace --initramfs ${RACE} --script ${DIR}/session.dbg)
+expect("the shrunk trace in the debugger" "${out}" "the run has ended \\(the machine halted with code 1\\)")
+message("race seed ${seed}: ${kept} of ${total} switches essential; the shrunk trace replays to the lost update")
 
 # A planted depth-2 bug found by PCT: at most 3 essential switches.
 first_failing(found 40 ${DIR}/lost.atrace --initramfs ${BUGS} --cmdline bug=lost-update --schedule pct --pct-depth 2

@@ -206,6 +206,8 @@ bench bugs --frobnicate
 shrink
 shrink no-such.atrace
 shrink --out x.atrace
+shrink sweeps/seed-7.atrace --reach far
+shrink sweeps/seed-7.atrace --step
 sweep --seeds 1..3 --schedule fair
 sweep --seeds 1..3 --pct-depth 2
 sweep --seeds 1..3 --schedule pct --pct-depth 0

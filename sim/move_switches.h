@@ -1,0 +1,79 @@
+// The second phase of tools/anvil shrink (docs/replay.md): after ddmin
+// (sim/ddmin.h) the switches left are one-minimal among the trace's own
+// switch points, but a switch tied to a vCPU's block count often needs a
+// partner only because the schedule around it shifted when others were taken
+// out. This phase takes one switch out and moves another one to a nearby
+// point of the same vCPU (`at` earlier or later by a few blocks), which also
+// merges two switches into one; a candidate is kept only if it still fails.
+#pragma once
+
+#include "replay/trace_reader.h"
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace sim {
+
+// How far (in basic blocks of the switch's vCPU) and in which steps a switch
+// is moved: nearest first, later before earlier. A step below a failure's
+// window in blocks cannot step over it: the race demo's lost update needs a
+// stop among the 9 blocks between a read and its write.
+struct Moves {
+    uint64_t reach = 168;
+    uint64_t step = 8;
+};
+
+// The offsets `moves` tries, nearest first: +step, -step, +2 step, ...
+inline std::vector<int64_t> offsets(const Moves& moves) {
+    std::vector<int64_t> out;
+    for (uint64_t d = moves.step; moves.step && d <= moves.reach; d += moves.step) {
+        out.push_back(static_cast<int64_t>(d));
+        out.push_back(-static_cast<int64_t>(d));
+    }
+    return out;
+}
+
+// `list` fails (`fails(list)`); returns a list of as few switches as taking
+// one out and moving one other finds, repeated while that succeeds. The
+// switches moved first are the ones nearest in the list to the one taken out
+// (the likeliest to do its work).
+inline std::vector<replay::Switch> fewer_by_moving(std::vector<replay::Switch> list,
+                                                   const std::function<bool(const std::vector<replay::Switch>&)>& fails,
+                                                   const Moves& moves) {
+    const std::vector<int64_t> deltas = offsets(moves);
+    // One switch fewer: `out` of `list` taken out and another moved; false if no move fails.
+    auto one_fewer = [&](size_t out) {
+        std::vector<replay::Switch> rest = list;
+        rest.erase(rest.begin() + static_cast<long>(out));
+        if (fails(rest)) {  // ddmin's list is one-minimal, but one that moves made may not be
+            list = std::move(rest);
+            return true;
+        }
+        for (size_t distance = 1; distance <= rest.size(); ++distance) {
+            for (const size_t j : {out + distance - 1, out - distance}) {  // after `out`, then before (wraps: skipped)
+                if (j >= rest.size())
+                    continue;
+                for (const int64_t d : deltas) {
+                    if (d < 0 && rest[j].at <= static_cast<uint64_t>(-d))
+                        continue;
+                    std::vector<replay::Switch> moved = rest;
+                    moved[j].at = rest[j].at + static_cast<uint64_t>(d);
+                    if (fails(moved)) {
+                        list = std::move(moved);
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    };
+    for (bool fewer = true; fewer && list.size() > 1;) {
+        fewer = false;
+        for (size_t out = 0; out < list.size() && !fewer; ++out)
+            fewer = one_fewer(out);
+    }
+    return list;
+}
+
+}  // namespace sim
