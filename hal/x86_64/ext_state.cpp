@@ -17,6 +17,7 @@
 // has XSAVE, else FXSAVE/FXRSTOR, which fill and read the same legacy region.
 #include "hal/x86_64/arch.h"
 #include "hal/x86_64/cpu.h"
+#include "hal/x86_64/serial.h"
 
 #include <hal/hal.h>
 #include <hal/kernel_entry.h>
@@ -67,6 +68,16 @@ void ext_enable() {
 }
 
 void ext_set_lazy(bool lazy) { g_lazy = lazy; }
+
+void ext_report() {
+    if (!g_xsave) {
+        print("x86_64: x87/SSE state by FXSAVE (no XSAVE)\n");
+        return;
+    }
+    print(g_xcr0 & kXcr0Avx ? "x86_64: x87/SSE/AVX state by XSAVE, XCR0 " : "x86_64: x87/SSE state by XSAVE, XCR0 ");
+    print_hex(g_xcr0, 1);
+    print("\n");
+}
 
 namespace {
 
