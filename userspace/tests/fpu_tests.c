@@ -315,6 +315,35 @@ static struct {
     volatile int done;
 } g_given;
 
+static uint64_t xstate_bv_of(const anvil_ext_state_t *st)
+{
+    uint64_t bv;
+    memcpy(&bv, st->bytes + ANVIL_EXT_XSTATE_BV, 8);
+    return bv;
+}
+
+/* A stopped thread of this process at `entry`, started with the state `st`
+ * (unless null); *tcb is its cap. Waits until it has exited. */
+static int run_thread_with_state(void (*entry)(uint64_t), const anvil_ext_state_t *st, anvil_cap_t *tcb)
+{
+    CHECK_STATUS(anvil_tcb_create(tcb), ANVIL_OK);
+    CHECK_STATUS(anvil_tcb_configure(*tcb, ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_VSPACE, 0, TEST_PRIORITY,
+                                     ANVIL_CPU_ANY, 0),
+                 ANVIL_OK);
+    if (st)
+        CHECK_STATUS(anvil_tcb_set_ext_state(*tcb, st), ANVIL_OK);
+    anvil_regs_t regs;
+    memset(&regs, 0, sizeof regs);
+    regs.rip = (uint64_t)(uintptr_t)entry;
+    regs.rsp = (uint64_t)(uintptr_t)(g_fpu_stacks[2] + FPU_STACK_SIZE) - 8;
+    regs.rflags = 0x202;
+    CHECK_STATUS(anvil_tcb_set_regs(*tcb, &regs), ANVIL_OK);
+    CHECK_STATUS(anvil_tcb_resume(*tcb), ANVIL_OK);
+    anvil_regs_t stopped;
+    CHECK(wait_stopped(*tcb, &stopped));
+    return 0;
+}
+
 /* Reports the state it was started with, sets xmm7 and MXCSR for the
  * creator to read back, and exits. */
 static void given_entry(uint64_t unused)
@@ -394,6 +423,22 @@ DEFINE_TEST("fpu.ext_state_call", test_fpu_ext_state_call)
     memcpy(&mxcsr, st.bytes + ANVIL_EXT_MXCSR, 4);
     CHECK((mxcsr & ~MXCSR_FLAGS) == 0x3f80);
     CHECK(st.bytes[ANVIL_EXT_XMM0 + 7 * 16] == 7 && st.bytes[ANVIL_EXT_XMM0 + 7 * 16 + 15] == 8);
+
+    /* Without XSTATE_BV bit 1 the SSE registers start in their initial state
+     * (0) whatever the block's xmm bytes; once the thread has set xmm7, its
+     * block holds SSE (bit 1), with or without XSAVE. */
+    st.bytes[ANVIL_EXT_XSTATE_BV] = 0;
+    for (int b = 0; b < 16; b++)
+        st.bytes[ANVIL_EXT_XMM0 + 5 * 16 + b] = (uint8_t)(0xc0 + b);
+    g_given.done = 0;
+    CHECK(run_thread_with_state(given_entry, &st, &tcb) == 0);
+    s = anvil_tcb_get_ext_state(tcb, &st);
+    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, tcb);
+    CHECK(g_given.done);
+    for (int b = 0; b < 16; b++)
+        CHECK(g_given.xmm5[b] == 0);
+    CHECK_STATUS(s, ANVIL_OK);
+    CHECK(xstate_bv_of(&st) & 2);
     return 0;
 }
 
@@ -573,13 +618,6 @@ static int avx_new_thread_starts_clean(void)
 
 /* ---- AVX through tcb_get_ext_state and tcb_set_ext_state ---- */
 
-static uint64_t xstate_bv_of(const anvil_ext_state_t *st)
-{
-    uint64_t bv;
-    memcpy(&bv, st->bytes + ANVIL_EXT_XSTATE_BV, 8);
-    return bv;
-}
-
 /* Sets its ymm registers to pattern 5 and exits: its last state is read. */
 static void ymm_setter_entry(uint64_t unused)
 {
@@ -588,28 +626,6 @@ static void ymm_setter_entry(uint64_t unused)
     ymm_fill(in, 5, 0);
     ymm_write(in);
     anvil_thread_exit(0);
-}
-
-/* A stopped thread of this process at `entry`, started with the state `st`
- * (unless null); *tcb is its cap. Waits until it has exited. */
-static int run_thread_with_state(void (*entry)(uint64_t), const anvil_ext_state_t *st, anvil_cap_t *tcb)
-{
-    CHECK_STATUS(anvil_tcb_create(tcb), ANVIL_OK);
-    CHECK_STATUS(anvil_tcb_configure(*tcb, ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_VSPACE, 0, TEST_PRIORITY,
-                                     ANVIL_CPU_ANY, 0),
-                 ANVIL_OK);
-    if (st)
-        CHECK_STATUS(anvil_tcb_set_ext_state(*tcb, st), ANVIL_OK);
-    anvil_regs_t regs;
-    memset(&regs, 0, sizeof regs);
-    regs.rip = (uint64_t)(uintptr_t)entry;
-    regs.rsp = (uint64_t)(uintptr_t)(g_fpu_stacks[2] + FPU_STACK_SIZE) - 8;
-    regs.rflags = 0x202;
-    CHECK_STATUS(anvil_tcb_set_regs(*tcb, &regs), ANVIL_OK);
-    CHECK_STATUS(anvil_tcb_resume(*tcb), ANVIL_OK);
-    anvil_regs_t stopped;
-    CHECK(wait_stopped(*tcb, &stopped));
-    return 0;
 }
 
 /* What docs/scheduling.md and <anvil/types.h> promise of the AVX region: a
