@@ -448,7 +448,7 @@ DEFINE_TEST("fpu.ext_state_call", test_fpu_ext_state_call)
 #define CPUID1_ECX_AVX (1u << 28)
 #define XCR0_SSE_AVX 6u
 #define XSTATE_AVX 4u
-#define YMM_SPIN 1000000u /* a register-only loop: about a timer tick under QEMU TCG */
+#define YMM_SPIN 1000000u /* a register-only loop; under QEMU TCG a timer tick falls in many */
 
 /* True if CPUID, as this program sees it, reports AVX and OSXSAVE (the
  * kernel's CR4.OSXSAVE): then the kernel must keep AVX state (XCR0 bit 2). */
@@ -510,7 +510,7 @@ static void ymm_write(const uint8_t in[16][32])
 }
 
 /* A byte of thread `who`'s pattern for register `reg`, byte `b` (16..31: the
- * upper half), in round `round`: no two threads, rounds or halves alike. */
+ * upper half), in round `round`: another thread, round or half has other bytes. */
 static uint8_t ymm_pattern(unsigned who, unsigned round, unsigned reg, unsigned b)
 {
     return (uint8_t)(who * 61 + round * 29 + reg * 13 + b * 3 + (b >= 16 ? 0x80 : 0));
