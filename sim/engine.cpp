@@ -471,31 +471,25 @@ void Engine::save_ext(hal::ExtState& ext) {
     put(ext, hal::kExtXstateBv, kXstateX87Sse);
 }
 
-void Engine::load_ext(const hal::ExtState& ext) {
+void Engine::load_ext(const hal::ExtState& block) {
     // A component XSTATE_BV leaves out is in its initial state (as XRSTOR
     // makes it); MXCSR comes from the block either way.
-    const uint64_t held = get<uint64_t>(ext, hal::kExtXstateBv);
-    static const hal::ExtState init = [] {
-        hal::ExtState e;
-        hal::ext_state_init(e);
-        return e;
-    }();
-    const hal::ExtState& x87 = held & 1 ? ext : init;
-    const hal::ExtState& sse = held & 2 ? ext : init;
+    hal::ExtState ext = block;
+    hal::ext_state_expand(ext, kXstateX87Sse);
     ExtRegs r;
-    r.fcw = get<uint16_t>(x87, hal::kExtFcw);
-    r.fsw = get<uint16_t>(x87, kFsw);
-    r.fop = get<uint16_t>(x87, kFop);
-    r.fip = get<uint64_t>(x87, kFip);
-    r.fdp = get<uint64_t>(x87, kFdp);
+    r.fcw = get<uint16_t>(ext, hal::kExtFcw);
+    r.fsw = get<uint16_t>(ext, kFsw);
+    r.fop = get<uint16_t>(ext, kFop);
+    r.fip = get<uint64_t>(ext, kFip);
+    r.fdp = get<uint64_t>(ext, kFdp);
     r.mxcsr = get<uint32_t>(ext, hal::kExtMxcsr);
-    const uint8_t abridged = get<uint8_t>(x87, kFtw);
+    const uint8_t abridged = get<uint8_t>(ext, kFtw);
     for (int i = 0; i < kStRegs; ++i)
         r.ftag |= uint16_t((abridged >> i) & 1 ? 0 : 3) << (2 * i);
     for (int i = 0; i < kStRegs; ++i)
-        std::memcpy(r.st[i], x87.bytes + hal::kExtSt0 + 16 * i, 10);
+        std::memcpy(r.st[i], ext.bytes + hal::kExtSt0 + 16 * i, 10);
     for (int i = 0; i < kXmmRegs; ++i)
-        std::memcpy(r.xmm[i], sse.bytes + hal::kExtXmm0 + 16 * i, 16);
+        std::memcpy(r.xmm[i], ext.bytes + hal::kExtXmm0 + 16 * i, 16);
     uc_reg_write_batch(uc_, r.ids, r.ptrs, ExtRegs::kCount);
 }
 

@@ -49,7 +49,9 @@ void run_global_constructors() {
 
 // fpu=eager (the default) or fpu=lazy: when a thread's x87/SSE/AVX state is
 // loaded (ext_state.cpp). Any other value is reported and the default kept.
+// Boot says first how that state is saved (XSAVE and its components, or FXSAVE).
 void choose_ext_switch(const char* cmdline) {
+    ext_report();
     if (hal::cmdline_has(cmdline, "fpu=lazy")) {
         ext_set_lazy(true);
         print("x86_64: x87/SSE/AVX state loaded on first use (fpu=lazy)\n");

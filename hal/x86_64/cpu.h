@@ -125,6 +125,8 @@ void ext_enable();
 // fpu=lazy (boot, before any thread runs): load a thread's state on its first
 // use after a resume (#NM), not on the resume itself.
 void ext_set_lazy(bool lazy);
+// Prints (boot, on COM1) how threads' state is kept: XSAVE with XCR0, or FXSAVE.
+void ext_report();
 // An entry from ring 3 on `pc` (before the BKL): the thread's state into its block.
 void ext_entered(PerCpu* pc);
 // Leaving for ring 3 with the thread whose state is `ext` (BKL held).

@@ -17,6 +17,7 @@
 // has XSAVE, else FXSAVE/FXRSTOR, which fill and read the same legacy region.
 #include "hal/x86_64/arch.h"
 #include "hal/x86_64/cpu.h"
+#include "hal/x86_64/serial.h"
 
 #include <hal/hal.h>
 #include <hal/kernel_entry.h>
@@ -68,20 +69,39 @@ void ext_enable() {
 
 void ext_set_lazy(bool lazy) { g_lazy = lazy; }
 
+void ext_report() {
+    if (!g_xsave) {
+        print("x86_64: x87/SSE state by FXSAVE (no XSAVE)\n");
+        return;
+    }
+    print(g_xcr0 & kXcr0Avx ? "x86_64: x87/SSE/AVX state by XSAVE, XCR0 " : "x86_64: x87/SSE state by XSAVE, XCR0 ");
+    print_hex(g_xcr0, 1);
+    print("\n");
+}
+
 namespace {
 
+// Without XSAVE the block still means what XSAVE's would (XSTATE_BV names
+// the components it holds; a left-out one is in its initial state), as in
+// the simulator: fxsave64 writes x87 and SSE, fxrstor64 loads them whole.
+constexpr uint64_t kFxsaveComponents = kXcr0X87 | kXcr0Sse;
+
 void ext_save(hal::ExtState* ext) {
-    if (g_xsave)
+    if (g_xsave) {
         asm volatile("xsave64 %0" : "+m"(*ext) : "a"(static_cast<uint32_t>(g_xcr0)), "d"(static_cast<uint32_t>(g_xcr0 >> 32)));
-    else
-        asm volatile("fxsave64 %0" : "+m"(*ext));
+        return;
+    }
+    asm volatile("fxsave64 %0" : "+m"(*ext));
+    ext->bytes[hal::kExtXstateBv] = kFxsaveComponents;
 }
 
 void ext_load(hal::ExtState* ext) {
-    if (g_xsave)
+    if (g_xsave) {
         asm volatile("xrstor64 %0" ::"m"(*ext), "a"(static_cast<uint32_t>(g_xcr0)), "d"(static_cast<uint32_t>(g_xcr0 >> 32)));
-    else
-        asm volatile("fxrstor64 %0" ::"m"(*ext));
+        return;
+    }
+    hal::ext_state_expand(*ext, kFxsaveComponents);
+    asm volatile("fxrstor64 %0" ::"m"(*ext));
 }
 
 // No CPU's registers count as holding `ext`: the next CPU to run its thread
@@ -148,5 +168,5 @@ void hal::ext_state_forget(ExtState& ext) { x86::ext_drop(&ext); }
 
 bool hal::ext_state_valid(const ExtState& ext) {
     // Without XSAVE, fxrstor reads the legacy region only: x87 and SSE.
-    return ext_state_loadable(ext, x86::g_xsave ? x86::g_xcr0 : 3, x86::g_mxcsr_mask);
+    return ext_state_loadable(ext, x86::g_xsave ? x86::g_xcr0 : x86::kFxsaveComponents, x86::g_mxcsr_mask);
 }

@@ -4,10 +4,12 @@
 # EXPECTED may list several substrings separated by '|': each must appear, in order.
 #
 # usage: tests/qemu/boot_test.sh ISO EXPECTED EXPECTED_CODE [--smp N] [--timeout S] [--serial-input FILE]
+#                                [-- QEMU_ARGS...]
+# QEMU_ARGS go to QEMU through tools/qemu-run.sh (e.g. `-- -cpu max`).
 set -uo pipefail
 
 if [[ $# -lt 3 ]]; then
-    echo "usage: $0 ISO EXPECTED EXPECTED_CODE [--smp N] [--timeout S] [--serial-input FILE]" >&2
+    echo "usage: $0 ISO EXPECTED EXPECTED_CODE [--smp N] [--timeout S] [--serial-input FILE] [-- QEMU_ARGS...]" >&2
     exit 2
 fi
 iso=$1
@@ -17,11 +19,13 @@ shift 3
 smp=1
 timeout_s=120
 input=()
+qemu_args=()
 while [[ $# -gt 0 ]]; do
     case $1 in
     --smp) smp=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --serial-input) input=(--serial-input "$2"); shift 2 ;;
+    --) shift; qemu_args=(-- "$@"); break ;;
     *) echo "boot_test: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -30,7 +34,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-"$root/tools/qemu-run.sh" "$iso" --smp "$smp" --timeout "$timeout_s" --serial-log "$log" "${input[@]}" >/dev/null
+"$root/tools/qemu-run.sh" "$iso" --smp "$smp" --timeout "$timeout_s" --serial-log "$log" "${input[@]}" "${qemu_args[@]}" >/dev/null
 code=$?
 
 fail=0

@@ -311,6 +311,39 @@ TEST_CASE("sim engine: a thread's x87/SSE state is saved as fxsave64 writes it, 
     CHECK(ra.rbx == 0x7f80);
 }
 
+// hal::ext_state_expand, which the engine and the x86_64 kernel's FXRSTOR path
+// load through: a component XSTATE_BV leaves out is its initial state (FCW
+// 0x37f, the rest 0), MXCSR and the components it holds are kept.
+TEST_CASE("hal: ext_state_expand writes the components XSTATE_BV leaves out in their initial state") {
+    hal::ExtState ext;
+    std::memset(ext.bytes, 0xa5, sizeof ext.bytes);
+    std::memset(ext.bytes + hal::kExtXstateBv, 0, 64);
+    ext.bytes[hal::kExtXstateBv] = 2;  // SSE only
+    hal::ext_state_expand(ext, 3);
+    CHECK(ext.bytes[hal::kExtXstateBv] == 3);
+    CHECK((ext.bytes[hal::kExtFcw] == 0x7f && ext.bytes[hal::kExtFcw + 1] == 0x03));
+    for (size_t i = 2; i < hal::kExtMxcsr; ++i)
+        CHECK(ext.bytes[i] == 0);  // FSW, FTW, FOP, FIP, FDP
+    for (size_t i = hal::kExtMxcsr; i < hal::kExtSt0; ++i)
+        CHECK(ext.bytes[i] == 0xa5);  // MXCSR and MXCSR_MASK stay
+    for (size_t i = hal::kExtSt0; i < hal::kExtXmm0; ++i)
+        CHECK(ext.bytes[i] == 0);
+    for (size_t i = hal::kExtXmm0; i < hal::kExtXmm0 + 256; ++i)
+        CHECK(ext.bytes[i] == 0xa5);  // SSE was held
+    for (size_t i = hal::kExtYmmHi0; i < hal::kExtYmmHi0 + 256; ++i)
+        CHECK(ext.bytes[i] == 0xa5);  // AVX is not among the components
+
+    ext.bytes[hal::kExtXstateBv] = 1;
+    ext.bytes[hal::kExtFcw] = 0x40;
+    hal::ext_state_expand(ext, 7);
+    CHECK(ext.bytes[hal::kExtXstateBv] == 7);
+    CHECK(ext.bytes[hal::kExtFcw] == 0x40);  // x87 was held
+    for (size_t i = hal::kExtXmm0; i < hal::kExtXmm0 + 256; ++i)
+        CHECK(ext.bytes[i] == 0);
+    for (size_t i = hal::kExtYmmHi0; i < hal::kExtYmmHi0 + 256; ++i)
+        CHECK(ext.bytes[i] == 0);
+}
+
 // CPUID in the engine is Anvil's table (anvil/cpuid.h), not Unicorn's CPU
 // model: the same values the x86_64 kernel gives user code, with the vCPU's
 // index as leaf 1's APIC ID, and a leaf past the highest read as leaf 1.

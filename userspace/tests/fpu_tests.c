@@ -46,7 +46,7 @@ static void set_fcw(uint16_t v) { __asm__ volatile("fldcw %0" ::"m"(v)); }
 
 /* Loads xmm0..15 from in, yields the CPU (thread_yield), stores them to out:
  * whatever ran meanwhile, the registers must be this thread's. */
-static void xmm_across_yield(const uint8_t in[16][16], uint8_t out[16][16])
+static void xmm_across_yield(const void *in, void *out)
 {
     uint64_t rax = ANVIL_SYS_thread_yield;
     __asm__ volatile(XMM_ALL(XMM_LOAD) "syscall\n" XMM_ALL(XMM_STORE)
@@ -174,6 +174,25 @@ static void fresh_entry(uint64_t unused)
     anvil_thread_exit(0);
 }
 
+/* Starts a thread at `entry` and, while it runs, yields with this thread's
+ * registers full (`across_yield` loads them from `mine`, stores them back to
+ * `back`) until it sets *done; 0 if it did. */
+static int run_fresh_thread(void (*entry)(uint64_t), volatile int *done, void (*across_yield)(const void *, void *),
+                            const void *mine, void *back)
+{
+    anvil_cap_t tcb;
+    CHECK_STATUS(start_test_thread((uint64_t)(uintptr_t)entry, 0, g_fpu_stacks[0] + FPU_STACK_SIZE, TEST_PRIORITY,
+                                   ANVIL_CPU_ANY, 0, &tcb),
+                 ANVIL_OK);
+    uint64_t i = 0;
+    do
+        across_yield(mine, back); /* at least once: `back` is checked */
+    while (!*done && ++i < SPIN_LIMIT);
+    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, tcb);
+    CHECK(*done);
+    return 0;
+}
+
 DEFINE_TEST("fpu.new_thread_starts_clean", test_fpu_new_thread_starts_clean)
 {
     const uint32_t saved_mxcsr = get_mxcsr();
@@ -185,22 +204,12 @@ DEFINE_TEST("fpu.new_thread_starts_clean", test_fpu_new_thread_starts_clean)
     set_fcw(0x0c7f);   /* round toward zero, single precision */
     memset(&g_fresh, 0x5a, sizeof g_fresh);
     g_fresh.done = 0;
-    anvil_cap_t tcb;
-    CHECK_STATUS(start_test_thread((uint64_t)(uintptr_t)fresh_entry, 0, g_fpu_stacks[0] + FPU_STACK_SIZE,
-                                   TEST_PRIORITY, ANVIL_CPU_ANY, 0, &tcb),
-                 ANVIL_OK);
-    /* (it runs while this thread yields with its registers full) */
-    int done = 0;
-    uint64_t i = 0;
-    do
-        xmm_across_yield(mine, back);
-    while (!(done = g_fresh.done) && ++i < SPIN_LIMIT);
+    const int failed = run_fresh_thread(fresh_entry, &g_fresh.done, xmm_across_yield, mine, back);
     const uint32_t my_mxcsr = get_mxcsr();
     const uint16_t my_fcw = get_fcw();
     set_mxcsr(saved_mxcsr);
     set_fcw(saved_fcw);
-    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, tcb);
-    CHECK(done);
+    CHECK(!failed);
     static const uint8_t zero[16][16];
     CHECK(memcmp(g_fresh.xmm, zero, sizeof zero) == 0);
     CHECK(g_fresh.mxcsr == 0x1f80); /* (flags too: nothing carried over) */
@@ -306,6 +315,35 @@ static struct {
     volatile int done;
 } g_given;
 
+static uint64_t xstate_bv_of(const anvil_ext_state_t *st)
+{
+    uint64_t bv;
+    memcpy(&bv, st->bytes + ANVIL_EXT_XSTATE_BV, 8);
+    return bv;
+}
+
+/* A stopped thread of this process at `entry`, started with the state `st`
+ * (unless null); *tcb is its cap. Waits until it has exited. */
+static int run_thread_with_state(void (*entry)(uint64_t), const anvil_ext_state_t *st, anvil_cap_t *tcb)
+{
+    CHECK_STATUS(anvil_tcb_create(tcb), ANVIL_OK);
+    CHECK_STATUS(anvil_tcb_configure(*tcb, ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_VSPACE, 0, TEST_PRIORITY,
+                                     ANVIL_CPU_ANY, 0),
+                 ANVIL_OK);
+    if (st)
+        CHECK_STATUS(anvil_tcb_set_ext_state(*tcb, st), ANVIL_OK);
+    anvil_regs_t regs;
+    memset(&regs, 0, sizeof regs);
+    regs.rip = (uint64_t)(uintptr_t)entry;
+    regs.rsp = (uint64_t)(uintptr_t)(g_fpu_stacks[2] + FPU_STACK_SIZE) - 8;
+    regs.rflags = 0x202;
+    CHECK_STATUS(anvil_tcb_set_regs(*tcb, &regs), ANVIL_OK);
+    CHECK_STATUS(anvil_tcb_resume(*tcb), ANVIL_OK);
+    anvil_regs_t stopped;
+    CHECK(wait_stopped(*tcb, &stopped));
+    return 0;
+}
+
 /* Reports the state it was started with, sets xmm7 and MXCSR for the
  * creator to read back, and exits. */
 static void given_entry(uint64_t unused)
@@ -385,5 +423,277 @@ DEFINE_TEST("fpu.ext_state_call", test_fpu_ext_state_call)
     memcpy(&mxcsr, st.bytes + ANVIL_EXT_MXCSR, 4);
     CHECK((mxcsr & ~MXCSR_FLAGS) == 0x3f80);
     CHECK(st.bytes[ANVIL_EXT_XMM0 + 7 * 16] == 7 && st.bytes[ANVIL_EXT_XMM0 + 7 * 16 + 15] == 8);
+
+    /* Without XSTATE_BV bit 1 the SSE registers start in their initial state
+     * (0) whatever the block's xmm bytes; once the thread has set xmm7, its
+     * block holds SSE (bit 1), with or without XSAVE. */
+    st.bytes[ANVIL_EXT_XSTATE_BV] = 0;
+    for (int b = 0; b < 16; b++)
+        st.bytes[ANVIL_EXT_XMM0 + 5 * 16 + b] = (uint8_t)(0xc0 + b);
+    g_given.done = 0;
+    CHECK(run_thread_with_state(given_entry, &st, &tcb) == 0);
+    s = anvil_tcb_get_ext_state(tcb, &st);
+    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, tcb);
+    CHECK(g_given.done);
+    for (int b = 0; b < 16; b++)
+        CHECK(g_given.xmm5[b] == 0);
+    CHECK_STATUS(s, ANVIL_OK);
+    CHECK(xstate_bv_of(&st) & 2);
     return 0;
+}
+
+/* ---- AVX: the upper halves of ymm0..15, where CPUID reports AVX ---- */
+
+#define CPUID1_ECX_OSXSAVE (1u << 27)
+#define CPUID1_ECX_AVX (1u << 28)
+#define XCR0_SSE_AVX 6u
+#define XSTATE_AVX 4u
+#define YMM_SPIN 1000000u /* a register-only loop; under QEMU TCG a timer tick falls in many */
+
+/* True if CPUID, as this program sees it, reports AVX and OSXSAVE (the
+ * kernel's CR4.OSXSAVE): then the kernel must keep AVX state (XCR0 bit 2). */
+static int cpu_has_avx(void)
+{
+    uint32_t a = 1, b, c = 0, d;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    return (c & (CPUID1_ECX_AVX | CPUID1_ECX_OSXSAVE)) == (CPUID1_ECX_AVX | CPUID1_ECX_OSXSAVE);
+}
+
+static uint64_t get_xcr0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* The assembler takes AVX instructions whatever the compiler targets; the
+ * compiler, built for SSE2, keeps nothing in the upper halves, so clobbering
+ * the xmm registers is enough. */
+#define YMM_LOAD(i) "vmovdqu " #i "*32(%[in]), %%ymm" #i "\n"
+#define YMM_STORE(i) "vmovdqu %%ymm" #i ", " #i "*32(%[out])\n"
+
+/* Loads ymm0..15 from in, yields, stores them to out: whatever ran
+ * meanwhile, they must be this thread's. */
+static void ymm_across_yield(const void *in, void *out)
+{
+    uint64_t rax = ANVIL_SYS_thread_yield;
+    __asm__ volatile(XMM_ALL(YMM_LOAD) "syscall\n" XMM_ALL(YMM_STORE)
+                     : "+a"(rax)
+                     : [in] "r"(in), [out] "r"(out)
+                     : "rcx", "r11", "rdx", "r10", "memory", XMM_CLOBBERS);
+}
+
+/* Loads ymm0..15 from in, spins without a syscall, stores them to out; true
+ * if *progress changed meanwhile: another thread ran while these registers
+ * were live (this one preempted, or on another CPU). */
+static int ymm_across_spin(const uint8_t in[16][32], uint8_t out[16][32], volatile uint64_t *progress)
+{
+    uint64_t spin = YMM_SPIN, before, after;
+    __asm__ volatile(XMM_ALL(YMM_LOAD) "mov (%[progress]), %[before]\n"
+                     "1: dec %[spin]\n"
+                     "jnz 1b\n"
+                     "mov (%[progress]), %[after]\n" XMM_ALL(YMM_STORE)
+                     : [spin] "+r"(spin), [before] "=&r"(before), [after] "=&r"(after)
+                     : [in] "r"(in), [out] "r"(out), [progress] "r"(progress)
+                     : "memory", XMM_CLOBBERS);
+    return before != after;
+}
+
+static void ymm_read(uint8_t out[16][32])
+{
+    __asm__ volatile(XMM_ALL(YMM_STORE) : : [out] "r"(out) : "memory");
+}
+
+static void ymm_write(const uint8_t in[16][32])
+{
+    __asm__ volatile(XMM_ALL(YMM_LOAD) : : [in] "r"(in) : "memory", XMM_CLOBBERS);
+}
+
+/* A byte of thread `who`'s pattern for register `reg`, byte `b` (16..31: the
+ * upper half), in round `round`: another thread, round or half has other bytes. */
+static uint8_t ymm_pattern(unsigned who, unsigned round, unsigned reg, unsigned b)
+{
+    return (uint8_t)(who * 61 + round * 29 + reg * 13 + b * 3 + (b >= 16 ? 0x80 : 0));
+}
+
+static void ymm_fill(uint8_t out[16][32], unsigned who, unsigned round)
+{
+    for (unsigned i = 0; i < 16; i++)
+        for (unsigned b = 0; b < 32; b++)
+            out[i][b] = ymm_pattern(who, round, i, b);
+}
+
+/* Nonzero if the upper half of any of ymm0..15 in `ymm` is not 0. */
+static int ymm_upper_dirty(const uint8_t ymm[16][32])
+{
+    for (unsigned i = 0; i < 16; i++)
+        for (unsigned b = 16; b < 32; b++)
+            if (ymm[i][b])
+                return 1;
+    return 0;
+}
+
+static struct {
+    volatile uint64_t progress; /* rounds done by all workers */
+    volatile int done[FPU_THREADS];
+    volatile int failures[FPU_THREADS];
+    volatile unsigned overlapped[FPU_THREADS]; /* spins during which another ran */
+} g_ymm;
+
+static void ymm_worker_entry(uint64_t idx)
+{
+    uint8_t in[16][32], out[16][32];
+    for (unsigned r = 0; r < ROUNDS; r++) {
+        ymm_fill(in, (unsigned)idx, r);
+        ymm_across_yield(in, out);
+        if (memcmp(in, out, sizeof in) != 0)
+            g_ymm.failures[idx] = 1;
+        ymm_fill(in, (unsigned)idx, r + ROUNDS);
+        if (ymm_across_spin(in, out, &g_ymm.progress))
+            g_ymm.overlapped[idx]++;
+        if (memcmp(in, out, sizeof in) != 0)
+            g_ymm.failures[idx] = 1;
+        __atomic_add_fetch(&g_ymm.progress, 1, __ATOMIC_RELAXED);
+    }
+    g_ymm.done[idx] = 1;
+    anvil_thread_exit(0);
+}
+
+/* Threads that keep ymm patterns of their own across yields, preemption and
+ * (with several CPUs) moves; *overlapped: how many of their spins another
+ * thread's round ended in. */
+static int avx_threads_keep_their_state(unsigned *overlapped)
+{
+    anvil_cap_t tcb[FPU_THREADS];
+    g_ymm.progress = 0;
+    for (unsigned i = 0; i < FPU_THREADS; i++) {
+        g_ymm.done[i] = 0;
+        g_ymm.failures[i] = 0;
+        g_ymm.overlapped[i] = 0;
+        CHECK_STATUS(start_test_thread((uint64_t)(uintptr_t)ymm_worker_entry, i, g_fpu_stacks[i] + FPU_STACK_SIZE,
+                                       TEST_PRIORITY, ANVIL_CPU_ANY, 0, &tcb[i]),
+                     ANVIL_OK);
+    }
+    int all_done = 1;
+    for (unsigned i = 0; i < FPU_THREADS; i++)
+        all_done &= wait_done(&g_ymm.done[i]);
+    for (unsigned i = 0; i < FPU_THREADS; i++)
+        anvil_cap_delete(ANVIL_CAP_SELF_CNODE, tcb[i]);
+    CHECK(all_done);
+    for (unsigned i = 0; i < FPU_THREADS; i++) {
+        if (g_ymm.failures[i])
+            printf("  (thread %u: its ymm registers changed)\n", i);
+        CHECK(g_ymm.failures[i] == 0);
+        *overlapped += g_ymm.overlapped[i];
+    }
+    return 0;
+}
+
+static struct {
+    uint8_t ymm[16][32];
+    volatile int done;
+} g_ymm_fresh;
+
+/* Reads the ymm registers it was started with into g_ymm_fresh and exits. */
+static void ymm_fresh_entry(uint64_t unused)
+{
+    (void)unused;
+    ymm_read(g_ymm_fresh.ymm);
+    g_ymm_fresh.done = 1;
+    anvil_thread_exit(0);
+}
+
+/* A new thread finds the upper halves 0 while its creator's are full. */
+static int avx_new_thread_starts_clean(void)
+{
+    uint8_t mine[16][32], back[16][32];
+    ymm_fill(mine, 7, 0);
+    memset(&g_ymm_fresh, 0x5a, sizeof g_ymm_fresh);
+    g_ymm_fresh.done = 0;
+    CHECK(run_fresh_thread(ymm_fresh_entry, &g_ymm_fresh.done, ymm_across_yield, mine, back) == 0);
+    CHECK(!ymm_upper_dirty(g_ymm_fresh.ymm));
+    CHECK(memcmp(mine, back, sizeof mine) == 0);
+    return 0;
+}
+
+/* ---- AVX through tcb_get_ext_state and tcb_set_ext_state ---- */
+
+/* Sets its ymm registers to pattern 5 and exits: its last state is read. */
+static void ymm_setter_entry(uint64_t unused)
+{
+    (void)unused;
+    uint8_t in[16][32];
+    ymm_fill(in, 5, 0);
+    ymm_write(in);
+    anvil_thread_exit(0);
+}
+
+/* What docs/scheduling.md and <anvil/types.h> promise of the AVX region: a
+ * new thread's block holds no AVX; a thread's block after it set ymm
+ * registers has XSTATE_BV bit 2 and their upper halves at 576; a block given
+ * with bit 2 is what the thread finds, one without it leaves the upper halves
+ * in their initial state (0); a component the CPU does not keep is refused. */
+static int avx_ext_state_calls(void)
+{
+    static anvil_ext_state_t st;
+    anvil_cap_t tcb;
+    CHECK(run_thread_with_state(ymm_setter_entry, 0, &tcb) == 0);
+    const anvil_status_t s = anvil_tcb_get_ext_state(tcb, &st);
+    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, tcb);
+    CHECK_STATUS(s, ANVIL_OK);
+    CHECK(xstate_bv_of(&st) & XSTATE_AVX);
+    for (unsigned i = 0; i < 16; i++)
+        for (unsigned b = 0; b < 16; b++) {
+            CHECK(st.bytes[ANVIL_EXT_XMM0 + i * 16 + b] == ymm_pattern(5, 0, i, b));
+            CHECK(st.bytes[ANVIL_EXT_YMM_HI0 + i * 16 + b] == ymm_pattern(5, 0, i, 16 + b));
+        }
+
+    /* A new thread's block: no AVX, upper halves 0. Then given pattern 6. */
+    CHECK_STATUS(anvil_tcb_create(&tcb), ANVIL_OK);
+    CHECK_STATUS(anvil_tcb_get_ext_state(tcb, &st), ANVIL_OK);
+    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, tcb);
+    CHECK((xstate_bv_of(&st) & XSTATE_AVX) == 0);
+    for (unsigned b = 0; b < 256; b++)
+        CHECK(st.bytes[ANVIL_EXT_YMM_HI0 + b] == 0);
+    for (unsigned i = 0; i < 16; i++)
+        for (unsigned b = 0; b < 16; b++) {
+            st.bytes[ANVIL_EXT_XMM0 + i * 16 + b] = ymm_pattern(6, 0, i, b);
+            st.bytes[ANVIL_EXT_YMM_HI0 + i * 16 + b] = ymm_pattern(6, 0, i, 16 + b);
+        }
+    anvil_ext_state_t refused = st;
+    refused.bytes[ANVIL_EXT_XSTATE_BV] = 2 | XSTATE_AVX | 8; /* 8: MPX's bounds registers, never kept */
+    CHECK_STATUS(anvil_tcb_create(&tcb), ANVIL_OK);
+    const anvil_status_t r = anvil_tcb_set_ext_state(tcb, &refused);
+    anvil_cap_delete(ANVIL_CAP_SELF_CNODE, tcb);
+    CHECK_STATUS(r, ANVIL_ERR_INVALID_ARG);
+
+    for (int with_avx = 1; with_avx >= 0; with_avx--) {
+        st.bytes[ANVIL_EXT_XSTATE_BV] = (uint8_t)(2 | (with_avx ? XSTATE_AVX : 0));
+        memset(&g_ymm_fresh, 0x5a, sizeof g_ymm_fresh);
+        g_ymm_fresh.done = 0;
+        CHECK(run_thread_with_state(ymm_fresh_entry, &st, &tcb) == 0);
+        anvil_cap_delete(ANVIL_CAP_SELF_CNODE, tcb);
+        CHECK(g_ymm_fresh.done);
+        for (unsigned i = 0; i < 16; i++)
+            for (unsigned b = 0; b < 32; b++)
+                CHECK(g_ymm_fresh.ymm[i][b] == (b < 16 || with_avx ? ymm_pattern(6, 0, i, b) : 0));
+    }
+    return 0;
+}
+
+DEFINE_TEST("fpu.avx_state", test_fpu_avx_state)
+{
+    if (!cpu_has_avx()) {
+        printf("  (no AVX: CPUID does not report AVX and OSXSAVE here; nothing to check)\n");
+        return 0;
+    }
+    CHECK((get_xcr0() & XCR0_SSE_AVX) == XCR0_SSE_AVX); /* the kernel keeps AVX state */
+    unsigned overlapped = 0;
+    const int failed =
+        avx_threads_keep_their_state(&overlapped) || avx_new_thread_starts_clean() || avx_ext_state_calls();
+    if (!failed)
+        printf("  (AVX: ymm registers kept by %u threads over %u yields and %u spins, %u of them while another "
+               "thread ran; a new thread's upper halves 0; tcb_get_ext_state/tcb_set_ext_state of them)\n",
+               FPU_THREADS, FPU_THREADS * ROUNDS, FPU_THREADS * ROUNDS, overlapped);
+    return failed;
 }

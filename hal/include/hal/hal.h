@@ -150,6 +150,27 @@ inline bool ext_state_loadable(const ExtState& ext, uint64_t components, uint32_
             return false;  // XCOMP_BV and the reserved bytes of the header
     return (xstate_bv & ~components) == 0 && (mxcsr & ~mxcsr_mask) == 0;
 }
+// For a backend that loads a block's registers whole (FXRSTOR, the simulator),
+// as XRSTOR would load them: every one of `components` (x87 1, SSE 2, AVX 4)
+// that XSTATE_BV leaves out is written in its initial state, and XSTATE_BV
+// then names them all. MXCSR stays: XRSTOR takes it from the block either way.
+inline void ext_state_expand(ExtState& ext, uint64_t components) {
+    const uint8_t held = ext.bytes[kExtXstateBv];
+    auto zero = [&](size_t from, size_t to) {
+        for (size_t i = from; i < to; ++i)
+            ext.bytes[i] = 0;
+    };
+    if ((components & 1) && !(held & 1)) {  // FCW 0x37f, every other x87 field 0
+        zero(kExtFcw, kExtMxcsr);
+        zero(kExtSt0, kExtXmm0);
+        ext.bytes[kExtFcw] = 0x7f, ext.bytes[kExtFcw + 1] = 0x03;
+    }
+    if ((components & 2) && !(held & 2))
+        zero(kExtXmm0, kExtXmm0 + 16 * 16);
+    if ((components & 4) && !(held & 4))
+        zero(kExtYmmHi0, kExtYmmHi0 + 16 * 16);
+    ext.bytes[kExtXstateBv] = static_cast<uint8_t>(held | components);
+}
 
 // ---- Address spaces ------------------------------------------------------------
 
