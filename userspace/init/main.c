@@ -55,6 +55,9 @@ static anvil_cap_t g_io_ep;     /* the IO server's endpoint */
 /* How many times init tries to start a service before giving up on it. */
 #define START_ATTEMPTS 3u
 
+/* What a service given another's thread (tcb:NAME) may do with it. */
+#define PEER_TCB_RIGHTS (ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE | ANVIL_RIGHT_MANAGE)
+
 static void fail(const char *what, anvil_status_t s)
 {
     printf("init: %s: %s\n", what, anvil_status_str(s));
@@ -122,8 +125,7 @@ static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *
             break;
         case CAP_PEER_TCB:
             /* Checked by the parser: an earlier service, running by now. */
-            *out = (anvil_spawn_cap_t){g_services[c->peer].proc.tcb, c->slot,
-                                       ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE | ANVIL_RIGHT_MANAGE, 0};
+            *out = (anvil_spawn_cap_t){g_services[c->peer].proc.tcb, c->slot, PEER_TCB_RIGHTS, 0};
             break;
         }
     }
@@ -199,6 +201,30 @@ static int creates(anvil_status_t (*create)(anvil_cap_t *), anvil_cap_t *out, co
     return s == ANVIL_OK;
 }
 
+/* Gives every running service that holds the thread of service `index`
+ * (tcb:NAME) its new thread, in the same slot: after a restart the old cap
+ * names a dead thread. The slot is empty for the moment between the two. */
+static void hand_on_thread(unsigned index)
+{
+    const anvil_cap_t tcb = g_services[index].proc.tcb;
+    for (unsigned i = 0; i < g_manifest.count; i++) {
+        const struct service *holder = &g_services[i];
+        if (!holder->running)
+            continue;
+        for (unsigned c = 0; c < holder->entry->cap_count; c++) {
+            const struct manifest_cap *cap = &holder->entry->caps[c];
+            if (cap->kind != CAP_PEER_TCB || cap->peer != index)
+                continue;
+            (void)anvil_cap_delete(holder->proc.cnode, cap->slot);
+            const anvil_status_t s =
+                anvil_cap_copy(ANVIL_CAP_SELF_CNODE, tcb, holder->proc.cnode, cap->slot, PEER_TCB_RIGHTS, 0);
+            if (s != ANVIL_OK)
+                printf("init: giving %s the new thread of %s: %s\n", holder->entry->name,
+                       g_services[index].entry->name, anvil_status_str(s));
+        }
+    }
+}
+
 /* What to do about a stopped service: restart it, or (main) shut down. */
 static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdline, int *halt_code)
 {
@@ -223,6 +249,8 @@ static int on_stop(unsigned index, const anvil_fault_msg_t *f, const char *cmdli
     const anvil_status_t s = start_service_again(index, cmdline);
     if (s != ANVIL_OK)
         fail("restart", s);
+    else
+        hand_on_thread(index);
     return 0;
 }
 

@@ -20,7 +20,9 @@
  *            com1-irq     COM1's interrupt line                       slot 9
  *            initramfs    the initramfs VMO; start argument = size    slot 7
  *            tcb:NAME     the thread of earlier service NAME          slot 11
- *                         (a second tcb:NAME: slot 14; at most two)
+ *                         (a second tcb:NAME: slot 14; at most two);
+ *                         when init restarts NAME, the slot gets the
+ *                         new thread
  *          Two caps for the same slot (ns and ns-serve, say) are an error.
  *          ns-serve also brings the name server's state (its CNode of
  *          published caps, slot 12, and its table VMO, slot 13).

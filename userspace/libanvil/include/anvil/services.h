@@ -72,8 +72,8 @@ extern "C" {
 
 /* Name server calls through the caller's ANVIL_CAP_NAMESERVER slot. A register
  * or lookup the server died while serving (PEER_CLOSED) is made once more, to
- * the instance init starts in its place; an unregister is not (it may have been
- * done) and says PEER_CLOSED. */
+ * the instance init starts in its place; so is an unregister, and NOT_FOUND
+ * from its second send counts as OK (the dead server may have done it). */
 anvil_status_t anvil_ns_register(const char *name, anvil_cap_t cap);
 /* On success the published cap lands in the lowest free slot, *out. */
 anvil_status_t anvil_ns_lookup(const char *name, anvil_cap_t *out);
