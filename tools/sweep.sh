@@ -51,7 +51,9 @@
 # Anything after -- goes to every anvil-sim run (e.g. --slice 200).
 # Every sweep writes a summary beside the traces it keeps: DIR/sweep.summary,
 # or DIR/shard-I-of-N.summary for a shard (the workload, the seed range, the
-# initramfs's SHA-256, the simulator options and each seed's exit status).
+# initramfs's SHA-256, the simulator options, each seed's exit status and,
+# with --faults, how many faults it made; the report counts them: a run whose
+# fault points lie past what it did had none made).
 # merge reads the shard summaries in the SHARD-DIRs (all N shards of one
 # sweep, each once), copies their kept traces and logs into --out DIR (never
 # over a different file of the same name), writes DIR/sweep.summary as the
@@ -85,7 +87,7 @@ show() {
 report() {
     local summary=$1 dir=$2 workload="" seeds="" shard="" key
     local -a failed=() statuses=()
-    local total=0 calls=0 pairs=0 counted=0 max_slices="" one=""
+    local total=0 calls=0 pairs=0 counted=0 max_slices="" one="" with_faults=0 faulted=0 made=0
     while read -r key a b c; do
         case $key in
         workload) workload=$a ;;
@@ -94,12 +96,15 @@ report() {
         max-slices) max_slices=$a ;;
         seed) ((total++)); one=$a; [[ $b == 0 ]] || { failed+=("$a"); statuses+=("$b"); } ;;
         fuzz) ((calls += b, counted++)); ((c > pairs)) && pairs=$c ;;
+        faults) ((with_faults = 1, made += b)); ((b > 0)) && ((faulted++)) ;;
         esac
     done <"$summary"
     local range="seeds $seeds"
     [[ $shard == 0/1 ]] || range+=", shard $shard: $total seeds"
     [[ $workload == fuzz ]] &&
         echo "sweep: fuzz: $calls syscalls in $counted of $total runs, up to $pairs distinct (nr, status) pairs in one run"
+    # A run whose fault points lie past what it did had no fault made at all.
+    ((with_faults)) && echo "sweep: faults: $made made, in $faulted of $total runs"
     if ((${#failed[@]} == 0)); then
         if ((total == 1)); then
             echo "sweep: seed $one passed ($workload workload)"
@@ -168,7 +173,7 @@ merge_main() {
     local head first_head="" n="" seen=() lines=() key a b c
     for f in "${summaries[@]}"; do
         [[ $(head -n 1 "$f") == "anvil sweep summary 1" ]] || { echo "sweep: merge: $f is not a sweep summary" >&2; exit 2; }
-        head=$(grep -v '^shard \|^seed \|^fuzz ' "$f")
+        head=$(grep -v '^shard \|^seed \|^fuzz \|^faults ' "$f")
         if [[ -z $first_head ]]; then
             first_head=$head
         elif [[ $head != "$first_head" ]]; then
@@ -192,7 +197,7 @@ merge_main() {
     workload=$(sed -n 's/^workload //p' "${summaries[0]}")
     initramfs_name=$(sed -n 's/^initramfs-file //p' "${summaries[0]}")
     # The seeds, in order, each from its shard; its kept trace and log copied.
-    local -A status=() fuzz=() from=()
+    local -A status=() fuzz=() faults=() from=()
     for f in "${summaries[@]}"; do
         while read -r key a b c; do
             case $key in
@@ -200,6 +205,7 @@ merge_main() {
                 [[ -z ${status[$a]:-} ]] || { echo "sweep: merge: seed $a is in two shards" >&2; exit 2; }
                 status[$a]=$b from[$a]=$(dirname "$f") ;;
             fuzz) fuzz[$a]="$b $c" ;;
+            faults) faults[$a]=$b ;;
             esac
         done <"$f"
     done
@@ -229,6 +235,7 @@ merge_main() {
         for ((seed = first; seed <= last; seed++)); do
             echo "seed $seed ${status[$seed]}"
             [[ -n ${fuzz[$seed]:-} ]] && echo "fuzz $seed ${fuzz[$seed]}"
+            [[ -n ${faults[$seed]:-} ]] && echo "faults $seed ${faults[$seed]}"
         done
     } >"$out/sweep.summary"
     echo "sweep: merged $n shards of seeds $range into $(show "$out")/"
@@ -338,9 +345,11 @@ fi
 [[ $check_only == 1 ]] && exit 0
 
 sim="$build/sim/anvil-sim"
+trace_tool="$build/replay/anvil-trace"
 initramfs="$build/userspace/$initramfs_name"
 [[ -x $sim ]] || { echo "sweep: no simulator at $sim (build first: tools/anvil build)" >&2; exit 2; }
 [[ -f $initramfs ]] || { echo "sweep: no initramfs at $initramfs (build first: tools/anvil build)" >&2; exit 2; }
+[[ -z $faults || -x $trace_tool ]] || { echo "sweep: no anvil-trace at $trace_tool (build first: tools/anvil build)" >&2; exit 2; }
 # The spec's grammar and the services it kills are anvil-sim's to check: a
 # run of one slice says whether it takes them, before any seed runs.
 if [[ -n $faults ]]; then
@@ -408,6 +417,9 @@ run_seed() {
     # The fuzzer's closing line, kept for the sweep's totals.
     [[ $workload == fuzz ]] && grep -ao 'fuzz: [0-9]* syscalls, [0-9]* distinct' "$out/seed-$seed.log" \
         >"$work/seed-$seed.fuzz" 2>/dev/null
+    # How many faults --faults made (the trace's inject records), for the report.
+    [[ -n $faults ]] && { "$trace_tool" dump --kind inject "$out/seed-$seed.atrace" 2>/dev/null |
+        grep -c '^#[0-9]* inject '; } >"$work/seed-$seed.faults"
     [[ $status -eq 0 ]] && rm -f "$out/seed-$seed.atrace" "$out/seed-$seed.log"
     return "$status"
 }
@@ -482,6 +494,9 @@ done
         [[ -f $work/seed-$seed.fuzz ]] && read -r line <"$work/seed-$seed.fuzz"
         [[ $line =~ ^fuzz:\ ([0-9]+)\ syscalls,\ ([0-9]+)\ distinct ]] &&
             echo "fuzz $seed ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+        line=""
+        [[ -f $work/seed-$seed.faults ]] && read -r line <"$work/seed-$seed.faults"
+        [[ $line =~ ^[0-9]+$ ]] && echo "faults $seed $line"
     done
 } >"$summary"
 report "$summary" "$out"

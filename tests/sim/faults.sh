@@ -105,6 +105,20 @@ done
 failed=$(grep -c '^  seed [0-9]* exited' "$dir/sweep.log")
 ((kept > 0 && kept == failed)) || fail "the sweep reported $failed failing seeds and kept $kept traces"
 grep -q '^options .*--faults uart-drop=30' "$dir/sweep/sweep.summary" || fail "the sweep summary does not name the faults"
+# The report counts the faults made: each kept trace's count is its inject
+# records, and every failing seed (failed by its dropped bytes) had some.
+[[ $(grep -c '^faults ' "$dir/sweep/sweep.summary") == 4 ]] || fail "the summary has no fault count for each seed"
+for t in "$dir"/sweep/seed-*.atrace; do
+    [[ -e $t ]] || continue
+    seed=${t##*/seed-} seed=${seed%.atrace}
+    n=$("$trace_tool" dump "$t" --kind inject | grep -c ' inject ')
+    grep -qx "faults $seed $n" "$dir/sweep/sweep.summary" || fail "seed $seed made $n faults, the summary says otherwise"
+    ((n > 0)) || fail "seed $seed failed with no fault made"
+done
+line=$(grep '^sweep: faults: ' "$dir/sweep.log") || fail "the sweep's report does not count the faults made"
+[[ $line =~ ^sweep:\ faults:\ ([0-9]+)\ made,\ in\ ([0-9]+)\ of\ 4\ runs$ ]] &&
+    ((BASH_REMATCH[2] >= kept && BASH_REMATCH[1] >= BASH_REMATCH[2])) ||
+    fail "the sweep's fault count '$line' does not fit its $kept failing seeds"
 bash "$src/tools/sweep.sh" --build "$build" --seeds 1..2 --faults kill=nosuch --out "$dir/sweep-bad" \
     >"$dir/sweep-bad.log" 2>&1
 code=$?

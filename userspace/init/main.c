@@ -193,13 +193,24 @@ static int shut_down(int code)
     return code;
 }
 
+/* Makes one of init's own objects, trying up to START_ATTEMPTS times while
+ * the kernel says NO_MEMORY (memory may come back: a service's exit frees
+ * its objects; an injected failure is of one allocation). */
 static int creates(anvil_status_t (*create)(anvil_cap_t *), anvil_cap_t *out, const char *what)
 {
-    const anvil_status_t s = create(out);
+    anvil_status_t s = create(out);
+    for (unsigned attempt = 1; attempt < START_ATTEMPTS && s == ANVIL_ERR_NO_MEMORY; attempt++) {
+        printf("init: creating the %s: %s; trying again\n", what, anvil_status_str(s));
+        s = create(out);
+    }
     if (s != ANVIL_OK)
         fail(what, s);
     return s == ANVIL_OK;
 }
+
+/* The name server's state, which init keeps across its restarts. */
+static anvil_status_t ns_store_create(anvil_cap_t *out) { return anvil_cnode_create(ANVIL_NS_STORE_SLOTS, out); }
+static anvil_status_t ns_table_create(anvil_cap_t *out) { return anvil_vmo_create(ANVIL_NS_TABLE_BYTES, out); }
 
 /* Gives every running service that holds the thread of service `index`
  * (tcb:NAME) its new thread, in the same slot: after a restart the old cap
@@ -307,11 +318,9 @@ int main(uint64_t start_arg)
     for (unsigned i = 0; i < g_manifest.count; i++) {
         if (!manifest_has_cap(&g_manifest.entries[i], CAP_NS_SERVE))
             continue;
-        if ((s = anvil_cnode_create(ANVIL_NS_STORE_SLOTS, &g_ns_store)) != ANVIL_OK ||
-            (s = anvil_vmo_create(ANVIL_NS_TABLE_BYTES, &g_ns_table)) != ANVIL_OK) {
-            fail("name server state", s);
+        if (!creates(ns_store_create, &g_ns_store, "name server's store") ||
+            !creates(ns_table_create, &g_ns_table, "name server's table"))
             return INIT_FAILED;
-        }
         break;
     }
 
