@@ -4,8 +4,8 @@
 # the PCT schedule for the same seeds, a random run and a PCT run of each seed
 # in turn, and prints per bug and schedule the runs to the first failure and
 # the failures per 1,000 runs, and PCT's rate over random's; then shrinks the
-# first failing PCT run (anvil-shrink) and prints how many of its vCPU
-# switches are essential.
+# first failing PCT run (anvil-shrink) and prints its essential preemptions
+# and how many of its vCPU switches are essential.
 #   tools/bugs-bench.sh --build BUILD_DIR [--runs N] [--jobs J] [--bugs A,B]
 #   tools/bugs-bench.sh --check-args [ARGS]   checks the arguments only
 # --runs N   seeds per bug and schedule (default 1000)
@@ -79,8 +79,8 @@ first_and_count() {
 }
 
 echo "bugs-bench: $runs seeds per bug and schedule ($(date -u +%Y-%m-%d), $(nproc) CPUs, $jobs jobs)"
-printf '%-20s %5s %6s | %-23s | %-23s | %-8s | %s\n' bug depth steps "random: first  per 1000" \
-    "pct: first     per 1000" shrunk "pct/random"
+printf '%-20s %5s %6s | %-23s | %-23s | %-21s | %s\n' bug depth steps "random: first  per 1000" \
+    "pct: first     per 1000" "shrunk: preempt, sw" "pct/random"
 status=0
 for entry in "${bugs[@]}"; do
     bug=${entry%%:*} rest=${entry#*:}
@@ -111,17 +111,19 @@ for entry in "${bugs[@]}"; do
     else
         ratio="- (neither found it)"
     fi
-    # The first failing PCT run, shrunk: "E/S" essential switches of S.
+    # The first failing PCT run, shrunk: "P, E/S": P essential preemptions (a
+    # switch away from a thread that could have run on), E essential switches
+    # of the S it made.
     shrunk="-"
     if [[ $pfirst != - ]]; then
         rm -f "$work/first.atrace" "$work/shrunk.atrace"
         "$sim" --initramfs "$initramfs" --cmdline "$cmdline" --seed "$pfirst" --schedule pct --pct-depth "$depth" \
             --pct-steps "$steps" --record "$work/first.atrace" >/dev/null 2>&1
         shrunk=$("$shrink" "$work/first.atrace" --out "$work/shrunk.atrace" --initramfs "$initramfs" 2>/dev/null |
-            sed -n 's/.* \([0-9]*\) of the \([0-9]*\) switches are essential.*/\1\/\2/p')
+            sed -n 's/.* \([0-9]*\) of the \([0-9]*\) switches are essential: \([0-9]*\) preemption.*/\3, \1\/\2/p')
         shrunk=${shrunk:-failed}
     fi
-    printf '%-20s %5s %6s | %-6s %16s | %-6s %16s | %-8s | %s\n' "$bug" "$depth" "$steps" "$rfirst" \
+    printf '%-20s %5s %6s | %-6s %16s | %-6s %16s | %-21s | %s\n' "$bug" "$depth" "$steps" "$rfirst" \
         "$(awk -v c="$rcount" -v n="$runs" 'BEGIN { printf "%.1f", 1000 * c / n }')" "$pfirst" \
         "$(awk -v c="$pcount" -v n="$runs" 'BEGIN { printf "%.1f", 1000 * c / n }')" "$shrunk" "$ratio"
     rm -f "$work/random" "$work/pct"
