@@ -48,6 +48,7 @@ static anvil_cap_t g_ns_ep;     /* the name server's endpoint */
 static anvil_cap_t g_ns_store;  /* the name server's published caps (a CNode) */
 static anvil_cap_t g_ns_table;  /* the name server's table (a VMO) */
 static anvil_cap_t g_io_ep;     /* the IO server's endpoint */
+static anvil_cap_t g_io_input;  /* the IO server's input buffer (a VMO) */
 
 /* Badges: a service's index + 1 on its fault and client caps; init's own. */
 #define INIT_BADGE 0x1000u
@@ -74,8 +75,9 @@ static const char *kind_name(uint32_t kind)
     }
 }
 
-/* Caps a service may get: its manifest caps, and the name server's state. */
-#define SERVICE_MAX_CAPS (MANIFEST_MAX_CAPS + 2u)
+/* Caps a service may get: its manifest caps, and the name server's and the IO
+ * server's state. */
+#define SERVICE_MAX_CAPS (MANIFEST_MAX_CAPS + 3u)
 
 /* Fills `caps` with what service `index` gets; returns how many. */
 static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *start_arg)
@@ -103,7 +105,9 @@ static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, client, badge};
             break;
         case CAP_IO_SERVE:
+            /* With the input that outlives each IO server (init keeps it). */
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, ANVIL_RIGHT_READ, 0};
+            caps[n++] = (anvil_spawn_cap_t){g_io_input, ANVIL_CAP_IO_INPUT, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0};
             break;
         case CAP_IO_PUBLISH:
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER_PUBLISH, client, 0};
@@ -191,6 +195,15 @@ static int shut_down(int code)
     return code;
 }
 
+/* True if a service of the manifest gets a cap of `kind`. */
+static int any_service_has(enum manifest_cap_kind kind)
+{
+    for (unsigned i = 0; i < g_manifest.count; i++)
+        if (manifest_has_cap(&g_manifest.entries[i], kind))
+            return 1;
+    return 0;
+}
+
 static int creates(anvil_status_t (*create)(anvil_cap_t *), anvil_cap_t *out, const char *what)
 {
     const anvil_status_t s = create(out);
@@ -275,16 +288,16 @@ int main(uint64_t start_arg)
     if (!creates(anvil_endpoint_create, &g_fault_ep, "fault endpoint") ||
         !creates(anvil_endpoint_create, &g_ns_ep, "name server endpoint"))
         return INIT_FAILED;
-    /* The name server's state lives here, so that its restarts keep it. */
-    for (unsigned i = 0; i < g_manifest.count; i++) {
-        if (!manifest_has_cap(&g_manifest.entries[i], CAP_NS_SERVE))
-            continue;
-        if ((s = anvil_cnode_create(ANVIL_NS_STORE_SLOTS, &g_ns_store)) != ANVIL_OK ||
-            (s = anvil_vmo_create(ANVIL_NS_TABLE_BYTES, &g_ns_table)) != ANVIL_OK) {
-            fail("name server state", s);
-            return INIT_FAILED;
-        }
-        break;
+    /* The servers' state lives here, so that their restarts keep it. */
+    if (any_service_has(CAP_NS_SERVE) &&
+        ((s = anvil_cnode_create(ANVIL_NS_STORE_SLOTS, &g_ns_store)) != ANVIL_OK ||
+         (s = anvil_vmo_create(ANVIL_NS_TABLE_BYTES, &g_ns_table)) != ANVIL_OK)) {
+        fail("name server state", s);
+        return INIT_FAILED;
+    }
+    if (any_service_has(CAP_IO_SERVE) && (s = anvil_vmo_create(ANVIL_IO_INPUT_BYTES, &g_io_input)) != ANVIL_OK) {
+        fail("IO server input buffer", s);
+        return INIT_FAILED;
     }
 
     for (unsigned i = 0; i < g_manifest.count; i++) {
