@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command loop's watchpoints and navigation on a recorded race (the race
-# demo, seed 2; docs/debugging.md): `watch` stops just after each write that
+# demo, seed 14; docs/debugging.md): `watch` stops just after each write that
 # changes the shared counter, forwards, with the old and new values and memory
 # to match; `reverse-continue` stops just before the write it goes back over;
 # `goto event N` goes back after the run has ended; and reverse-continue from
@@ -10,10 +10,10 @@ set -euo pipefail
 sim=$1 debug=$2 initramfs=$3 work=$4
 rm -rf "$work"
 mkdir -p "$work"
-trace=$work/race2.atrace
-"$sim" --initramfs "$initramfs" --seed 2 --record "$trace" >"$work/record.log" 2>&1 || true
+trace=$work/race14.atrace
+"$sim" --initramfs "$initramfs" --seed 14 --record "$trace" >"$work/record.log" 2>&1 || true
 final=$(sed -n 's/^race: lost [0-9]* updates\? (counter \([0-9]*\),.*/\1/p' "$work/record.log")
-[[ -n $final ]] || { cat "$work/record.log"; echo "seed 2 no longer loses updates"; exit 1; }
+[[ -n $final ]] || { cat "$work/record.log"; echo "seed 14 no longer loses updates"; exit 1; }
 # Where both processes increment: the first write of the copy's thread.
 cat >"$work/session" <<'CMDS'
 continue

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gdb's watchpoints against anvil-debug --gdb on a recorded race (the race
-# demo, userspace/demo/race.c, seed 2): `watch -l` on the shared counter stops
+# demo, userspace/demo/race.c, seed 14): `watch -l` on the shared counter stops
 # after each write with gdb's Old/New values, forwards; `reverse-continue`
 # stops before the write it goes back over, with the values the other way
 # round; a watchpoint belongs to the inferior it was set in (the other race
@@ -16,9 +16,9 @@ tree=$(cd "$here/../.." && pwd)
 command -v gdb >/dev/null || { echo "gdb is not installed (tools/anvil setup installs it)"; exit 1; }
 rm -rf "$work"
 mkdir -p "$work"
-trace=$work/race2.atrace stub_log=$work/stub.log gdb_log=$work/gdb.log
-"$sim" --initramfs "$initramfs" --seed 2 --record "$trace" >"$work/record.log" 2>&1 || true
-grep -q "race: lost" "$work/record.log" || { cat "$work/record.log"; echo "seed 2 no longer loses updates"; exit 1; }
+trace=$work/race14.atrace stub_log=$work/stub.log gdb_log=$work/gdb.log
+"$sim" --initramfs "$initramfs" --seed 14 --record "$trace" >"$work/record.log" 2>&1 || true
+grep -q "race: lost" "$work/record.log" || { cat "$work/record.log"; echo "seed 14 no longer loses updates"; exit 1; }
 cat >"$work/session.gdb" <<'GDB'
 set pagination off
 break increment_all

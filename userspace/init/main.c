@@ -48,6 +48,7 @@ static anvil_cap_t g_ns_ep;     /* the name server's endpoint */
 static anvil_cap_t g_ns_store;  /* the name server's published caps (a CNode) */
 static anvil_cap_t g_ns_table;  /* the name server's table (a VMO) */
 static anvil_cap_t g_io_ep;     /* the IO server's endpoint */
+static anvil_cap_t g_io_input;  /* the IO server's input buffer (a VMO) */
 
 /* Badges: a service's index + 1 on its fault and client caps; init's own. */
 #define INIT_BADGE 0x1000u
@@ -77,8 +78,9 @@ static const char *kind_name(uint32_t kind)
     }
 }
 
-/* Caps a service may get: its manifest caps, and the name server's state. */
-#define SERVICE_MAX_CAPS (MANIFEST_MAX_CAPS + 2u)
+/* Caps a service may get: its manifest caps, and the name server's and the IO
+ * server's state. */
+#define SERVICE_MAX_CAPS (MANIFEST_MAX_CAPS + 3u)
 
 /* Fills `caps` with what service `index` gets; returns how many. */
 static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *start_arg)
@@ -106,7 +108,9 @@ static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, client, badge};
             break;
         case CAP_IO_SERVE:
+            /* With the input that outlives each IO server (init keeps it). */
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, ANVIL_RIGHT_READ, 0};
+            caps[n++] = (anvil_spawn_cap_t){g_io_input, ANVIL_CAP_IO_INPUT, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0};
             break;
         case CAP_IO_PUBLISH:
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER_PUBLISH, client, 0};
@@ -193,6 +197,15 @@ static int shut_down(int code)
     return code;
 }
 
+/* True if a service of the manifest gets a cap of `kind`. */
+static int any_service_has(enum manifest_cap_kind kind)
+{
+    for (unsigned i = 0; i < g_manifest.count; i++)
+        if (manifest_has_cap(&g_manifest.entries[i], kind))
+            return 1;
+    return 0;
+}
+
 /* Makes one of init's own objects, trying up to START_ATTEMPTS times while
  * the kernel says NO_MEMORY (memory may come back: a service's exit frees
  * its objects; an injected failure is of one allocation). */
@@ -211,6 +224,8 @@ static int creates(anvil_status_t (*create)(anvil_cap_t *), anvil_cap_t *out, co
 /* The name server's state, which init keeps across its restarts. */
 static anvil_status_t ns_store_create(anvil_cap_t *out) { return anvil_cnode_create(ANVIL_NS_STORE_SLOTS, out); }
 static anvil_status_t ns_table_create(anvil_cap_t *out) { return anvil_vmo_create(ANVIL_NS_TABLE_BYTES, out); }
+/* The IO server's, likewise. */
+static anvil_status_t io_input_create(anvil_cap_t *out) { return anvil_vmo_create(ANVIL_IO_INPUT_BYTES, out); }
 
 /* Gives every running service that holds the thread of service `index`
  * (tcb:NAME) its new thread, in the same slot: after a restart the old cap
@@ -314,15 +329,12 @@ int main(uint64_t start_arg)
     if (!creates(anvil_endpoint_create, &g_fault_ep, "fault endpoint") ||
         !creates(anvil_endpoint_create, &g_ns_ep, "name server endpoint"))
         return INIT_FAILED;
-    /* The name server's state lives here, so that its restarts keep it. */
-    for (unsigned i = 0; i < g_manifest.count; i++) {
-        if (!manifest_has_cap(&g_manifest.entries[i], CAP_NS_SERVE))
-            continue;
-        if (!creates(ns_store_create, &g_ns_store, "name server's store") ||
-            !creates(ns_table_create, &g_ns_table, "name server's table"))
-            return INIT_FAILED;
-        break;
-    }
+    /* The servers' state lives here, so that their restarts keep it. */
+    if (any_service_has(CAP_NS_SERVE) && (!creates(ns_store_create, &g_ns_store, "name server's store") ||
+                                          !creates(ns_table_create, &g_ns_table, "name server's table")))
+        return INIT_FAILED;
+    if (any_service_has(CAP_IO_SERVE) && !creates(io_input_create, &g_io_input, "IO server's input buffer"))
+        return INIT_FAILED;
 
     for (unsigned i = 0; i < g_manifest.count; i++) {
         struct service *svc = &g_services[i];

@@ -13,6 +13,12 @@
  * on it, then drains the receive FIFO again. Bytes after a line's end stay
  * buffered for the next read. One request at a time.
  *
+ * The buffered input outlives the server: init lends every instance the same
+ * VMO (slot ANVIL_CAP_IO_INPUT, READ|WRITE), and the receive ring lives there
+ * (struct rx_ring below), so bytes drained from COM1 but not yet handed out
+ * are there for the instance init starts after a crash. Without that cap (a
+ * manifest that gives none) the ring is in this process's memory.
+ *
  * The same binary runs on QEMU's 16550 and on the simulator's model. Without
  * port access it still serves writes (through anvil_debug_write); without an
  * interrupt it waits for input by yielding. */
@@ -30,18 +36,65 @@
 /* Spins waiting for THR empty before writing anyway (a wedged UART must not
  * wedge every client). */
 #define THR_SPIN_LIMIT 1000000u
-/* Input kept between reads: several lines' worth. */
-#define RX_CAP (4u * ANVIL_IO_LINE_MAX)
 /* The notification bit the IRQ sets. */
 #define RX_IRQ_BIT 0u
 
 static int g_uart;          /* COM1's ports are ours */
 static anvil_cap_t g_irq_n; /* notification the IRQ signals; 0: poll by yielding */
 
-/* Received bytes not yet handed out; '\r' and "\r\n" are stored as '\n'. */
-static uint8_t g_rx[RX_CAP];
-static uint32_t g_rx_len;
-static int g_last_cr;
+/* Received bytes not yet handed out, in a ring ('\r' and "\r\n" stored as
+ * '\n'). Two counters, each written by one store after what it covers, so that
+ * a crash at any instruction leaves a ring the next instance can use:
+ *   - `stored`: a byte is read from COM1, written to `bytes`, then counted. A
+ *     crash in between loses that one byte (reading it took it from the UART)
+ *     and never leaves a half-stored one. Its bit 32 is the CR flag (the last
+ *     byte received was '\r', so a '\n' right after it ends no second line):
+ *     one word, so the count and the flag change together.
+ *   - `taken`: a line is copied into the reply, then counted as taken, then the
+ *     reply goes. So a line is handed out at most once: a crash between the
+ *     last two loses it, and the reader's call then returns PEER_CLOSED (it
+ *     knows that read failed). At-least-once would instead repeat a line after
+ *     a crash between the reply and the count, unseen by the reader; input run
+ *     twice (a command) is worse than input reported lost.
+ * The counters run freely (mod 2^32, which RX_CAP divides); [taken, stored)
+ * is the input held. The magic word and the shape are written last when the
+ * ring is set up, so a crash during that leaves a ring the next instance sets
+ * up again, and a VMO holding anything else is not trusted. */
+#define RX_MAGIC 0x58524f49u /* "IORX" */
+#define RX_VERSION 1u
+#define RX_CAP (4u * ANVIL_IO_LINE_MAX) /* several lines' worth */
+#define RX_CR_FLAG (1ull << 32)
+struct rx_ring {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t capacity; /* RX_CAP */
+    uint32_t unused;
+    uint64_t stored;   /* bytes ever stored (low 32 bits) | RX_CR_FLAG */
+    uint32_t taken;    /* bytes ever handed out */
+    uint32_t unused2;
+    uint8_t bytes[RX_CAP];
+};
+_Static_assert(sizeof(struct rx_ring) <= ANVIL_IO_INPUT_BYTES, "the ring fits init's VMO");
+_Static_assert((RX_CAP & (RX_CAP - 1)) == 0, "the counters wrap at a multiple of RX_CAP");
+
+/* Where the VMO from init is mapped. */
+#define RX_VA 0x0000500000000000ull
+
+static struct rx_ring g_local_rx; /* the ring without init's VMO */
+static struct rx_ring *g_rx = &g_local_rx;
+
+/* Writes a ring field with one store (never split), after every store before
+ * it and before every store after it: the compiler barriers keep the order of
+ * the source, which is the order a crash sees on this CPU. */
+#define RX_PUBLISH(field, value)                               \
+    do {                                                       \
+        __asm__ volatile("" ::: "memory");                     \
+        __atomic_store_n(&(field), (value), __ATOMIC_RELAXED); \
+        __asm__ volatile("" ::: "memory");                     \
+    } while (0)
+
+static uint32_t rx_held(const struct rx_ring *r) { return (uint32_t)r->stored - r->taken; }
+static uint8_t rx_at(const struct rx_ring *r, uint32_t i) { return r->bytes[i % RX_CAP]; }
 
 static anvil_msg_t g_req, g_reply;
 
@@ -66,45 +119,105 @@ static void out_write(const void *p, size_t len)
 
 static void say(const char *s) { out_write(s, strlen(s)); }
 
-/* Moves what the receive FIFO holds into g_rx (as far as there is room). Reading
- * IIR first acknowledges the interrupt; reading RBR empty lowers the line, so
- * the next byte raises it again. */
+/* Moves what the receive FIFO holds into the ring (as far as there is room).
+ * Reading IIR first acknowledges the interrupt; reading RBR empty lowers the
+ * line, so the next byte raises it again. */
 static void drain(void)
 {
     if (!g_uart)
         return;
     (void)inb(PORT(UART_IIR));
-    while (g_rx_len < RX_CAP && (inb(PORT(UART_LSR)) & UART_LSR_DATA_READY)) {
-        uint8_t c = inb(PORT(UART_DATA));
-        if (c == '\n' && g_last_cr) {
-            g_last_cr = 0;
+    struct rx_ring *r = g_rx;
+    while (rx_held(r) < RX_CAP && (inb(PORT(UART_LSR)) & UART_LSR_DATA_READY)) {
+        const uint8_t c = inb(PORT(UART_DATA));
+        const uint32_t stored = (uint32_t)r->stored;
+        if (c == '\n' && (r->stored & RX_CR_FLAG)) {
+            RX_PUBLISH(r->stored, (uint64_t)stored);
             continue;
         }
-        g_last_cr = c == '\r';
-        g_rx[g_rx_len++] = g_last_cr ? '\n' : c;
+        r->bytes[stored % RX_CAP] = c == '\r' ? '\n' : c;
+        RX_PUBLISH(r->stored, (uint64_t)(stored + 1) | (c == '\r' ? RX_CR_FLAG : 0));
     }
 }
 
-/* If g_rx holds a line of at most `limit` bytes, or more than `limit` bytes
- * without a line end, moves it (or its first `limit` bytes) to `out` and
- * returns its length; else returns -1 and leaves g_rx alone. */
+/* If the ring holds a line of at most `limit` bytes, or more than `limit`
+ * bytes without a line end, copies it (or its first `limit` bytes) to `out`,
+ * counts it taken and returns its length; else returns -1 and takes nothing. */
 static int take_line(uint32_t limit, uint8_t *out)
 {
-    const uint32_t scan = g_rx_len < limit + 1 ? g_rx_len : limit + 1;
-    uint32_t n = 0, consumed = 0;
-    const uint8_t *nl = memchr(g_rx, '\n', scan);
-    if (nl) {
-        n = (uint32_t)(nl - g_rx);
+    struct rx_ring *r = g_rx;
+    const uint32_t first = r->taken, held = rx_held(r);
+    const uint32_t scan = held < limit + 1 ? held : limit + 1;
+    uint32_t n = 0, consumed;
+    while (n < scan && rx_at(r, first + n) != '\n')
+        n++;
+    if (n < scan)
         consumed = n + 1;
-    } else if (g_rx_len > limit) {
+    else if (held > limit)
         n = consumed = limit; /* a longer line: this piece now, the rest later */
-    } else {
+    else
         return -1;
-    }
-    memcpy(out, g_rx, n);
-    g_rx_len -= consumed;
-    memmove(g_rx, g_rx + consumed, g_rx_len);
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = rx_at(r, first + i);
+    RX_PUBLISH(r->taken, first + consumed);
     return (int)n;
+}
+
+/* True if `r` is a ring this server set up, in a state it can have left. */
+static int rx_sound(const struct rx_ring *r)
+{
+    return r->magic == RX_MAGIC && r->version == RX_VERSION && r->capacity == RX_CAP &&
+           (r->stored >> 32) <= 1 && rx_held(r) <= RX_CAP;
+}
+
+/* Empties `r` and marks it as set up, the magic word last. */
+static void rx_reset(struct rx_ring *r)
+{
+    RX_PUBLISH(r->magic, 0u);
+    r->version = RX_VERSION;
+    r->capacity = RX_CAP;
+    r->stored = 0;
+    r->taken = 0;
+    RX_PUBLISH(r->magic, RX_MAGIC);
+}
+
+/* Maps the input VMO init lends (slot ANVIL_CAP_IO_INPUT) and takes the ring
+ * there: the one a previous instance left if it is sound, else a fresh one.
+ * Without that cap the ring stays local. Returns a note for the console, or
+ * null when there is nothing to say (a first start, or no cap). */
+static const char *rx_attach(char *note, size_t size)
+{
+    anvil_cap_info_t info;
+    if (anvil_cap_info(SELF, ANVIL_CAP_IO_INPUT, &info) != ANVIL_OK) {
+        rx_reset(&g_local_rx);
+        return NULL;
+    }
+    anvil_status_t s = info.type == ANVIL_OBJ_VMO ? ANVIL_OK : ANVIL_ERR_WRONG_TYPE;
+    if (s == ANVIL_OK)
+        s = anvil_vma_map(ANVIL_CAP_SELF_VSPACE, RX_VA, ANVIL_CAP_IO_INPUT, 0, ANVIL_IO_INPUT_BYTES,
+                          ANVIL_PERM_R | ANVIL_PERM_W);
+    if (s != ANVIL_OK) {
+        rx_reset(&g_local_rx);
+        snprintf(note, size, "ioserver: slot %u holds no input VMO to map (%s); input kept locally\n",
+                 ANVIL_CAP_IO_INPUT, anvil_status_str(s));
+        return note;
+    }
+    struct rx_ring *r = (struct rx_ring *)(uintptr_t)RX_VA;
+    g_rx = r;
+    if (rx_sound(r)) {
+        const uint32_t held = rx_held(r);
+        if (!held)
+            return NULL;
+        snprintf(note, size, "ioserver: %u byte(s) of input kept from before\n", held);
+        return note;
+    }
+    /* init made it zeroes: a first start. Anything else is not ours. */
+    const int fresh = r->magic == 0;
+    rx_reset(r);
+    if (fresh)
+        return NULL;
+    snprintf(note, size, "ioserver: the input VMO holds no ring of this server's; starting it empty\n");
+    return note;
 }
 
 static void wait_input(void)
@@ -215,11 +328,16 @@ int main(uint64_t start_arg)
         const char *how = irq_init();
         outb(PORT(UART_IER), UART_IER_RX_AVAILABLE);
         snprintf(line, sizeof line, "ioserver: COM1 ready (%s)\n", how);
+        say(line);
+        /* After the ready line: the note, if any, is about input. */
+        const char *note = rx_attach(line, sizeof line);
+        if (note)
+            say(note);
     } else {
         snprintf(line, sizeof line, "ioserver: no COM1 (%s); output through debug_write, no input\n",
                  anvil_status_str(s));
+        say(line);
     }
-    say(line);
 
     anvil_cap_info_t info;
     s = anvil_cap_info(SELF, IO_EP, &info);

@@ -35,6 +35,10 @@
  *                       the next read. Blocks until a whole line is there; the
  *                       server serves one request at a time, so writers wait
  *                       meanwhile. NOT_SUPPORTED if the server has no COM1.
+ *                       Input the server has received outlives it (it keeps it in
+ *                       a VMO init holds). A line is handed out at most once: if
+ *                       the server dies while serving the read (PEER_CLOSED),
+ *                       the line may be gone, so the read is not repeated.
  *   Other labels get NOT_SUPPORTED, on both servers.
  */
 #ifndef ANVIL_SERVICES_H
@@ -55,10 +59,13 @@ extern "C" {
 #define ANVIL_CAP_NS_STORE         12u /* name server: CNode holding the published caps (READ|WRITE) */
 #define ANVIL_CAP_NS_TABLE         13u /* name server: VMO holding its table (READ|WRITE) */
 #define ANVIL_CAP_PEER_TCB2        14u /* a service's second "tcb:NAME" */
+#define ANVIL_CAP_IO_INPUT         15u /* IO server: VMO holding the input it received (READ|WRITE) */
 
 /* The name server's state that init creates once and lends to each instance. */
 #define ANVIL_NS_STORE_SLOTS 64u   /* two per name: a replacement lands before the old cap goes */
 #define ANVIL_NS_TABLE_BYTES 4096u
+/* The IO server's input buffer, which init also keeps. */
+#define ANVIL_IO_INPUT_BYTES 4096u
 
 #define ANVIL_NS_REGISTER   1u
 #define ANVIL_NS_LOOKUP     2u
