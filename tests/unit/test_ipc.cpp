@@ -1327,7 +1327,7 @@ TEST_CASE_METHOD(IpcTest, "ipc: destroying the process that holds the last cap w
     check_closed(*this, x, s);
 }
 
-TEST_CASE_METHOD(IpcTest, "ipc: a cap with READ anywhere keeps the endpoint open; WRITE-only caps do not") {
+TEST_CASE_METHOD(IpcTest, "ipc: a cap with READ anywhere keeps the endpoint open, and WRITE-only caps do not") {
     const Space other = make_space();
     auto [x, s, c] = waiting_on_last_reader(*this, &other);
     REQUIRE(p.sys(ANVIL_SYS_cap_delete, x.ss.cn_slot, kEp).status == kOk);
