@@ -14,7 +14,8 @@
 // to kReply). A wait also ends with PEER_CLOSED when the endpoint closes or the
 // server abandons the reply, and early on tcb_suspend (ipc_interrupt).
 //
-// Closing: the endpoint counts the caps with READ that name it. When the last
+// Closing: the endpoint counts the caps with READ that name it (its first cap,
+// with every right, is installed before anyone can name it). When the last
 // goes (deleted, revoked, its CNode destroyed) it is closed for good, since a
 // READ cap is only ever copied from another: every waiter wakes with
 // PEER_CLOSED (none is left on either queue), a dead thread's fault message
