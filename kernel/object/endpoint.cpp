@@ -16,12 +16,12 @@
 //
 // Closing: the endpoint counts the caps with READ that name it (its first cap,
 // with every right, is installed before anyone can name it). When the last
-// goes (deleted, revoked, its CNode destroyed) it is closed for good, since a
-// READ cap is only ever copied from another: every waiter wakes with
-// PEER_CLOSED (none is left on either queue), a dead thread's fault message
-// waiting on it is dropped, and from then on a send, try_send or call returns
-// PEER_CLOSED at once and a fault message is dropped at once. A caller already
-// in kReply waits on its server, not on the endpoint: it is not disturbed.
+// goes (deleted, or with its CNode) it is closed for good, since a READ cap is
+// only ever copied from another: every waiter wakes with PEER_CLOSED (none is
+// left on either queue), a dead thread's fault message waiting on it is
+// dropped, and from then on a send, try_send or call returns PEER_CLOSED at
+// once and a fault message is dropped at once. A caller already in kReply
+// waits on its server, not on the endpoint: it is not disturbed.
 //
 // The waking and blocking themselves, the fast path and the byte copy are in
 // kernel/ipc.
