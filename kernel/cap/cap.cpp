@@ -50,6 +50,7 @@ void cap_insert(Cap* dst, KObject* object, uint32_t rights, uint64_t badge, Cap*
     dst->object = object;
     dst->rights = rights & rights_for_type(object->type());
     dst->badge = badge;
+    object->cap_added(dst->rights);
     dst->first_child = nullptr;
     if (parent)
         link_child(parent, dst);
@@ -68,10 +69,12 @@ void cap_delete(Cap* cap) {
     }
     unlink(cap);
     KObject* object = cap->object;
+    const uint32_t rights = cap->rights;
     const bool counted = !is_self_reference(cap, object);
     cap->object = nullptr;
     cap->rights = 0;
     cap->badge = 0;
+    object->cap_removed(rights);  // the slot is empty already: the object sees the cap gone
     if (counted)
         object->release();
 }

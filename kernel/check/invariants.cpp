@@ -52,6 +52,8 @@ bool check_cap(Report& r, CNode* cn, uint32_t index, Cap* c) {
     // A CNode's caps to itself take no reference (cap.cpp: it would keep itself alive).
     if (c->object != cn)
         c->object->check_refs++;
+    if (c->object->type() == ANVIL_OBJ_ENDPOINT && c->has(ANVIL_RIGHT_READ))
+        static_cast<Endpoint*>(c->object)->check_receive_caps++;
     if ((c->rights & ~rights_for_type(c->object->type())) != 0)
         return r.fail("cap in cnode %llu slot %u has rights 0x%x a %s cap cannot have", cid, index, c->rights,
                       object_type_name(c->object->type()));
@@ -181,6 +183,16 @@ bool check_thread(Report& r, Thread* t) {
     return true;
 }
 
+// Run after every cap has been counted.
+bool check_endpoint(Report& r, Endpoint* ep) {
+    if (ep->receive_caps() != ep->check_receive_caps)
+        return r.fail("endpoint %llu counts %u caps with READ but %u name it", id_of(ep), ep->receive_caps(),
+                      ep->check_receive_caps);
+    if (ep->closed() && !(ep->senders().empty() && ep->receivers().empty()))
+        return r.fail("endpoint %llu is closed (no cap with READ) but threads wait on it", id_of(ep));
+    return true;
+}
+
 bool check_run_queues(Report& r) {
     Scheduler& s = scheduler();
     for (uint32_t cpu = 0; cpu < s.cpu_count(); ++cpu) {
@@ -210,8 +222,11 @@ bool check_invariants(char* why, size_t size) {
     Report r{why, size};
     if (size)
         why[0] = '\0';
-    for (KObject* o = KObject::first_live(); o; o = o->next_live())
+    for (KObject* o = KObject::first_live(); o; o = o->next_live()) {
         o->check_refs = 0;
+        if (o->type() == ANVIL_OBJ_ENDPOINT)
+            static_cast<Endpoint*>(o)->check_receive_caps = 0;
+    }
     // Count every reference the kernel holds, checking each holder on the way.
     for (KObject* o = KObject::first_live(); o && r.ok; o = o->next_live()) {
         switch (o->type()) {
@@ -235,6 +250,9 @@ bool check_invariants(char* why, size_t size) {
         if (o->refs() != o->check_refs)
             r.fail("%s %llu has %u references but %u caps and kernel references name it",
                    object_type_name(o->type()), id_of(o), o->refs(), o->check_refs);
+    for (KObject* o = KObject::first_live(); o && r.ok; o = o->next_live())
+        if (o->type() == ANVIL_OBJ_ENDPOINT)
+            check_endpoint(r, static_cast<Endpoint*>(o));
     if (r.ok)
         check_run_queues(r);
     if (r.ok && frames().bitmap_free_count() != frames().free_count())

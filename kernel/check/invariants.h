@@ -16,6 +16,8 @@ namespace kernel {
 //     counting a CNode's caps to itself, which hold no reference) plus the
 //     kernel's own references (threads to their CNode, VSpace and fault endpoint,
 //     mappings to their VMO, a bound IRQ to its notification);
+//   - endpoints: each counts exactly the caps with READ that name it, and one
+//     with none (closed) has no thread waiting on it;
 //   - scheduling: every thread on exactly the queue its state implies (a run
 //     queue, a CPU, an endpoint or notification queue, or none), run queues in
 //     priority order with a consistent bitmap and count;

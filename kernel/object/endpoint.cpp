@@ -11,9 +11,19 @@
 //   fault: kFaultMsg on senders_ (a dead thread) -> kNone: taken
 //
 // A thread that finds a partner waiting skips the queue (a call goes straight
-// to kReply). A wait also ends with PEER_CLOSED when the endpoint goes or the
-// server abandons the reply, and early on tcb_suspend (ipc_interrupt). The
-// waking and blocking themselves, the fast path and the byte copy are in
+// to kReply). A wait also ends with PEER_CLOSED when the endpoint closes or the
+// server abandons the reply, and early on tcb_suspend (ipc_interrupt).
+//
+// Closing: the endpoint counts the caps with READ that name it (its first cap,
+// with every right, is installed before anyone can name it). When the last
+// goes (deleted, or with its CNode) it is closed for good, since a READ cap is
+// only ever copied from another: every waiter wakes with PEER_CLOSED (none is
+// left on either queue), a dead thread's fault message waiting on it is
+// dropped, and from then on a send, try_send or call returns PEER_CLOSED at
+// once and a fault message is dropped at once. A caller already in kReply
+// waits on its server, not on the endpoint: it is not disturbed.
+//
+// The waking and blocking themselves, the fast path and the byte copy are in
 // kernel/ipc.
 #include "kernel/object/endpoint.h"
 
@@ -285,6 +295,8 @@ Result<Endpoint*> Endpoint::create() {
 }
 
 Status Endpoint::send(Thread& self, const SendOp& op) {
+    if (closed())
+        return ANVIL_ERR_PEER_CLOSED;  // before the message: nothing could ever take it
     const bool call = op.kind == SendKind::kCall;
     // Decode: the message must be sendable now. Read the header first so that a
     // bad message is FAULT/INVALID_ARG before the GRANT check, as always.
@@ -361,6 +373,8 @@ Result<uint64_t> Endpoint::reply_receive(Thread& self, uint64_t reply_va, uint64
 }
 
 void Endpoint::send_fault(Thread& t) {
+    if (closed())
+        return;  // nobody can receive it: dropped, as closing drops a queued one
     t.ipc.wait = IpcWait::kFaultMsg;
     if (Thread* receiver = deliver(*this, t, t.ipc.badge, 0, nullptr)) {
         ipc_wake(receiver, ANVIL_OK, t.ipc.badge);
@@ -371,7 +385,17 @@ void Endpoint::send_fault(Thread& t) {
     senders_.push_back(&t);
 }
 
-void Endpoint::destroy() {
+void Endpoint::cap_added(uint32_t rights) {
+    if (rights & ANVIL_RIGHT_READ)
+        ++receive_caps_;
+}
+
+void Endpoint::cap_removed(uint32_t rights) {
+    if ((rights & ANVIL_RIGHT_READ) && --receive_caps_ == 0)
+        wake_all_closed();
+}
+
+void Endpoint::wake_all_closed() {
     while (Thread* t = senders_.pop_front()) {
         if (t->ipc.wait == IpcWait::kFaultMsg) {
             t->ipc.wait = IpcWait::kNone;  // a dead thread's message: nobody to tell
@@ -382,6 +406,13 @@ void Endpoint::destroy() {
     }
     while (Thread* t = receivers_.pop_front())
         ipc_wake(t, ANVIL_ERR_PEER_CLOSED, 0);
+}
+
+void Endpoint::destroy() {
+    // Nobody should wait here: the last cap with READ closed the endpoint (or
+    // it never had one) and a closed endpoint takes no waiter. Emptied again
+    // anyway, since a thread left on a queue would point at freed memory.
+    wake_all_closed();
     unmake(this);
 }
 

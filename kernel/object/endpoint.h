@@ -54,22 +54,37 @@ public:
     // then receives as receive(kRecv) does.
     Result<uint64_t> reply_receive(Thread& self, uint64_t reply_va, uint64_t buf_va);
     // The kernel's message about the stopped thread `t` (t.ipc.fault, with
-    // badge t.ipc.badge) goes to a waiting receiver, or `t` waits with it.
+    // badge t.ipc.badge) goes to a waiting receiver, or `t` waits with it; on
+    // a closed endpoint it is dropped.
     void send_fault(Thread& t);
+
+    // True once no cap with READ names the endpoint: nobody can receive on it
+    // again (a new READ cap can only be copied from one), so it stays closed.
+    bool closed() const { return receive_caps_ == 0; }
+    // Caps with READ that name the endpoint (the invariant checker counts them).
+    uint32_t receive_caps() const { return receive_caps_; }
+    // Counts a cap with READ; the last one's going closes the endpoint.
+    void cap_added(uint32_t rights) override;
+    void cap_removed(uint32_t rights) override;
 
     // Threads in kSend/kCall/kFaultMsg, oldest first.
     WaitQueue& senders() { return senders_; }
     // Threads in kRecv, oldest first.
     WaitQueue& receivers() { return receivers_; }
+    // Scratch for the invariant checker (kernel/check): caps with READ it found.
+    uint32_t check_receive_caps = 0;
 
 private:
     KERNEL_HEAP_FRIENDS;
     Endpoint() : KObject(ANVIL_OBJ_ENDPOINT) {}
-    // Wakes every waiter with PEER_CLOSED.
+    // Wakes every waiter with PEER_CLOSED and drops a queued fault message.
+    void wake_all_closed();
+    // Frees the endpoint (closed by then: its queues are empty).
     void destroy() override;
 
     WaitQueue senders_;
     WaitQueue receivers_;
+    uint32_t receive_caps_ = 0;
 };
 
 // Answers the last call `self` received with the message at `msg_va`

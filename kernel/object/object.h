@@ -26,6 +26,12 @@ public:
             reap(this);
     }
 
+    // A cap with `rights` now names this object (cap_insert) / no longer does
+    // (cap_delete), called before its reference goes. Endpoints count the caps
+    // that can receive on them; other objects do not care.
+    virtual void cap_added(uint32_t rights) { (void)rights; }
+    virtual void cap_removed(uint32_t rights) { (void)rights; }
+
     // Every live object, oldest first (the invariant checker walks them).
     static KObject* first_live();
     KObject* next_live() const { return live_next_; }

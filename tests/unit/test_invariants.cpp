@@ -91,6 +91,39 @@ TEST_CASE("invariants: a thread whose state and queue disagree is reported") {
     CHECK(verdict() == "");
 }
 
+TEST_CASE("invariants: an endpoint's count of caps with READ, and a closed endpoint with waiters, are reported") {
+    CheckedProcess p;
+    const SysResult made = p.sys(ANVIL_SYS_endpoint_create);
+    REQUIRE(made.status == kOk);
+    const uint32_t ep = static_cast<uint32_t>(made.out0);
+    auto* e = p.object<kernel::Endpoint>(ep);
+    p.copy(ep, kW | kG);  // keeps the endpoint alive once the original goes
+    REQUIRE(e->receive_caps() == 1);
+    CHECK(verdict() == "");
+
+    // The count says one, but the only cap with READ loses it behind its back.
+    kernel::Cap* c = p.cap(ep);
+    c->rights &= ~kR;
+    std::string v = verdict();
+    c->rights |= kR;
+    CHECK(contains(v, "counts 1 caps with READ but 0 name it"));
+    CHECK(verdict() == "");
+
+    // Closed (only the WRITE copy is left), yet a thread's fault message waits on it.
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, ep).status == kOk);
+    REQUIRE(e->closed());
+    auto* t = p.object<kernel::Thread>(p.new_tcb());
+    t->ipc.wait = kernel::IpcWait::kFaultMsg;
+    t->ipc.object = e;
+    e->senders().push_back(t);
+    v = verdict();
+    e->senders().remove(t);
+    t->ipc.wait = kernel::IpcWait::kNone;
+    t->ipc.object = nullptr;
+    CHECK(contains(v, "is closed (no cap with READ) but threads wait on it"));
+    CHECK(verdict() == "");
+}
+
 TEST_CASE("invariants: overlapping or out-of-range mappings are reported") {
     CheckedProcess p;
     const uint32_t vmo = p.new_vmo(2 * kPage);

@@ -1228,6 +1228,180 @@ TEST_CASE_METHOD(IpcTest,
     CHECK(ep_idle(x.e));
 }
 
+// ---- closing: the last cap with READ goes ------------------------------------------------
+
+namespace {
+
+// A Pair whose only caps with READ are the server space's (and `also`'s, given
+// a READ cap in slot 1 if not null): the controller's own is deleted, the
+// client's W|G keeps the endpoint alive. A sender and a caller of the client
+// space wait on it.
+struct WaitingOnLastReader {
+    Pair x;
+    Worker s, c;
+};
+
+WaitingOnLastReader waiting_on_last_reader(Controller& ctl, const Space* also = nullptr) {
+    Pair x = ctl.make_ep_pair();
+    if (also)
+        ctl.give(x.ep, *also, kEp, kR);
+    REQUIRE(ctl.p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ep).status == kOk);
+    REQUIRE(x.e->receive_caps() == (also ? 2u : 1u));
+    Worker s = ctl.spawn(x.cs, "s", 1);
+    Worker c = ctl.spawn(x.cs, "c", 2);
+    x.cs.put(kA, send_msg(1));
+    x.cs.put(kB, send_msg(2));
+    x.cs.put(kC, recv_buf());
+    REQUIRE(ctl.send(s, kEp, kA) == kBlocked);
+    REQUIRE(ctl.call(c, kEp, kB, kC) == kBlocked);
+    return {x, s, c};
+}
+
+// The endpoint is closed and alive (the client's cap holds it): nothing waits,
+// and every send from the client space fails at once.
+void check_closed(Controller& ctl, const Pair& x, const Worker& w) {
+    CHECK(x.e->closed());
+    CHECK(ep_idle(x.e));
+    x.cs.put(kA, send_msg(7));
+    CHECK(ctl.send(w, kEp, kA) == kEPeerClosed);
+    CHECK(ctl.try_send(w, kEp, kA) == kEPeerClosed);
+    CHECK(ctl.call(w, kEp, kA, kC) == kEPeerClosed);
+    // Before the message is looked at: a bad one is PEER_CLOSED too.
+    CHECK(ctl.send(w, kEp, kUnmapped) == kEPeerClosed);
+    CHECK(ep_idle(x.e));
+    check_no_ipc(w);
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: when the last cap with READ goes, waiting senders and callers wake with PEER_CLOSED, and "
+                 "later sends fail at once") {
+    auto [x, s, c] = waiting_on_last_reader(*this);
+    // More WRITE copies (one badged) do not keep it open.
+    REQUIRE(p.sys(ANVIL_SYS_cap_copy, x.cs.cn_slot, kEp, x.cs.cn_slot, 2, kW, 0).status == kOk);
+    REQUIRE(p.sys(ANVIL_SYS_cap_copy, x.cs.cn_slot, kEp, x.cs.cn_slot, 3, kW | kG, 0xb0).status == kOk);
+    SECTION("deleted") { REQUIRE(p.sys(ANVIL_SYS_cap_delete, x.ss.cn_slot, kEp).status == kOk); }
+    SECTION("its CNode destroyed (the last cap to it deleted)") {
+        REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ss.cn_slot).status == kOk);
+    }
+    CHECK(s.runnable());
+    CHECK(s.rax() == kEPeerClosed);
+    CHECK(c.runnable());
+    CHECK(c.rax() == kEPeerClosed);
+    CHECK(x.cs.msg(kC).label == 0xeeeeeeeeeeeeeeeeull);  // no reply written
+    check_no_ipc(s);
+    check_no_ipc(c);
+    CHECK(x.e->receive_caps() == 0);
+    check_closed(*this, x, s);
+    CHECK(!x.cs.empty(2));
+    CHECK(!x.cs.empty(3));
+}
+
+TEST_CASE_METHOD(IpcTest, "ipc: a revoke that takes the last cap with READ with it closes the endpoint") {
+    auto [x, s, c] = waiting_on_last_reader(*this);
+    // Revoking an endpoint cap never closes it (the revoker keeps its READ), but
+    // a revoke can destroy the CNode that holds the last one: here the server
+    // space's CNode is held only through caps derived from its own cap to itself.
+    const uint32_t own = give(x.ss.cn_slot, x.ss, 2);  // in ss itself: holds no reference
+    const SysResult back = p.sys(ANVIL_SYS_cap_copy, x.ss.cn_slot, own, kSelfCNode, ANVIL_SLOT_ANY, kAll, 0);
+    REQUIRE(back.status == kOk);
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ss.cn_slot).status == kOk);
+    CHECK(s.blocked());
+    REQUIRE(p.sys(ANVIL_SYS_cap_revoke, static_cast<uint32_t>(back.out0), own).status == kOk);
+    CHECK(s.rax() == kEPeerClosed);
+    CHECK(c.rax() == kEPeerClosed);
+    check_closed(*this, x, s);
+}
+
+TEST_CASE_METHOD(IpcTest, "ipc: destroying the process that holds the last cap with READ closes the endpoint") {
+    auto [x, s, c] = waiting_on_last_reader(*this);
+    // The server process: a thread in the server space, which holds its CNode.
+    Worker srv = spawn(x.ss, "server", 3);
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ss.cn_slot).status == kOk);
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ss.vs_slot).status == kOk);
+    CHECK(s.blocked());
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, srv.slot).status == kOk);  // the last reference to it
+    CHECK(s.rax() == kEPeerClosed);
+    CHECK(c.rax() == kEPeerClosed);
+    check_closed(*this, x, s);
+}
+
+TEST_CASE_METHOD(IpcTest, "ipc: a cap with READ anywhere keeps the endpoint open, and WRITE-only caps do not") {
+    const Space other = make_space();
+    auto [x, s, c] = waiting_on_last_reader(*this, &other);
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, x.ss.cn_slot, kEp).status == kOk);
+    CHECK(x.e->receive_caps() == 1);
+    CHECK_FALSE(x.e->closed());
+    CHECK(s.blocked());
+    CHECK(c.blocked());
+    // The other copy receives the waiting messages, in order.
+    Worker r = spawn(other, "r", 3);
+    other.put(kA, recv_buf());
+    REQUIRE(recv(r, kEp, kA) == kOk);
+    CHECK(other.msg(kA).label == 1);
+    CHECK(s.rax() == kOk);
+    other.put(kA, recv_buf());
+    REQUIRE(recv(r, kEp, kA) == kOk);
+    CHECK(other.msg(kA).label == 2);
+    CHECK(c->ipc.wait == IpcWait::kReply);
+    // Closing leaves the caller its server: a reply still reaches it.
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, other.cn_slot, kEp).status == kOk);
+    CHECK(x.e->closed());
+    CHECK(c.blocked());
+    other.put(kB, send_msg(3));
+    REQUIRE(reply(r, kB) == kOk);
+    CHECK(c.rax() == kOk);
+    CHECK(x.cs.msg(kC).label == 3);
+}
+
+TEST_CASE_METHOD(IpcTest,
+                 "ipc: a waiting receiver whose endpoint loses its last cap with READ wakes with PEER_CLOSED") {
+    Pair x = make_ep_pair();
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ep).status == kOk);
+    Worker r = spawn(x.ss, "r", 1);
+    x.ss.put(kA, recv_buf());
+    REQUIRE(recv(r, kEp, kA) == kBlocked);
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, x.ss.cn_slot, kEp).status == kOk);  // the client's cap remains
+    CHECK(r.runnable());
+    CHECK(r.rax() == kEPeerClosed);
+    check_no_ipc(r);
+    CHECK(ep_idle(x.e));
+}
+
+TEST_CASE_METHOD(IpcTest, "ipc: a sender suspended while it waits gets PEER_CLOSED when it resumes on a closed endpoint") {
+    auto [x, s, c] = waiting_on_last_reader(*this);
+    REQUIRE(p.sys(ANVIL_SYS_tcb_suspend, s.slot).status == kOk);
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, x.ss.cn_slot, kEp).status == kOk);
+    CHECK(c.rax() == kEPeerClosed);
+    CHECK(s.state() == ThreadState::kSuspended);
+    // Resumed, it re-issues its send, which fails at once.
+    CHECK(s->regs().rip == kRip - 2);
+    run(s);
+    s->regs().rip += 2;  // the CPU executes `syscall` again
+    kernel::on_syscall(s.cpu);
+    CHECK(s.rax() == kEPeerClosed);
+    CHECK(ep_idle(x.e));
+}
+
+TEST_CASE_METHOD(IpcTest, "fault endpoint: on a closed endpoint the fault message is dropped, queued or new") {
+    Pair x = make_ep_pair();
+    const uint32_t fcap = p.sys(ANVIL_SYS_cap_copy, kSelfCNode, x.ep, kSelfCNode, ANVIL_SLOT_ANY, kW, 0xf4).out0;
+    Worker early = spawn(x.cs, "early", 1, fcap);
+    Worker late = spawn(x.cs, "late", 2, fcap);
+    as(early, ANVIL_SYS_thread_exit, {5});
+    REQUIRE(x.e->senders().front() == early.t);
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, x.ep).status == kOk);
+    REQUIRE(p.sys(ANVIL_SYS_cap_delete, x.ss.cn_slot, kEp).status == kOk);
+    CHECK(x.e->closed());
+    CHECK(ep_idle(x.e));  // the queued message went
+    as(late, ANVIL_SYS_thread_exit, {6});
+    CHECK(late.state() == ThreadState::kExited);
+    CHECK(ep_idle(x.e));  // the new one never queued
+    check_no_ipc(early);
+    check_no_ipc(late);
+}
+
 // ---- bad buffers --------------------------------------------------------------------------
 
 TEST_CASE_METHOD(IpcTest, "ipc: an unreadable message fails the sender (FAULT) and nothing is queued") {

@@ -2,13 +2,15 @@
  *
  * Shows capability-mediated IPC: it holds no cap to the echo service at start,
  * finds one through the name server, calls it, and shows that a name nobody
- * registered gives nothing. All output goes through the IO server. */
+ * registered gives nothing. An echo that dies is looked up again once init has
+ * restarted it (call_echo_again). All output goes through the IO server. */
 #include <anvil/anvil.h>
 #include <anvil/services.h>
 #include <stdio.h>
 #include <string.h>
 
-/* How many times to yield while the echo service is still starting. */
+/* How many times to yield while the echo service is still starting, and how
+ * many times to look it up again once the echo it had is gone. */
 #define LOOKUP_TRIES 1000
 
 static anvil_status_t call_echo(anvil_cap_t echo, const char *text)
@@ -27,6 +29,39 @@ static anvil_status_t call_echo(anvil_cap_t echo, const char *text)
     return s;
 }
 
+/* Looks "echo" up into *echo, yielding while nobody has registered it. */
+static anvil_status_t lookup_echo(anvil_cap_t *echo)
+{
+    anvil_status_t s = ANVIL_ERR_NOT_FOUND;
+    for (int i = 0; i < LOOKUP_TRIES && s == ANVIL_ERR_NOT_FOUND; i++) {
+        s = anvil_ns_lookup("echo", echo);
+        if (s == ANVIL_ERR_NOT_FOUND)
+            anvil_thread_yield();
+    }
+    return s;
+}
+
+/* Calls echo as call_echo does. PEER_CLOSED says the echo behind *echo is
+ * gone: it died serving this call, or nobody can receive on its endpoint any
+ * more. init restarts echo, which registers a new endpoint under the same
+ * name; until it has, the name server still gives the old one, and a call on
+ * it fails at once. So: drop the cap, yield, look "echo" up again and call
+ * again (echo has no state: a request it died serving can be sent twice). */
+static anvil_status_t call_echo_again(anvil_cap_t *echo, const char *text)
+{
+    anvil_status_t s = call_echo(*echo, text);
+    if (s == ANVIL_ERR_PEER_CLOSED)
+        printf("demo: echo is gone; looking it up again\n");
+    for (int i = 0; i < LOOKUP_TRIES && s == ANVIL_ERR_PEER_CLOSED; i++) {
+        anvil_cap_delete(ANVIL_CAP_SELF_CNODE, *echo);
+        anvil_thread_yield();
+        s = lookup_echo(echo);
+        if (s == ANVIL_OK)
+            s = call_echo(*echo, text);
+    }
+    return s;
+}
+
 int main(uint64_t start_arg)
 {
     (void)start_arg;
@@ -35,12 +70,7 @@ int main(uint64_t start_arg)
 
     anvil_cap_info_t info;
     anvil_cap_t echo = 0;
-    anvil_status_t s = ANVIL_ERR_NOT_FOUND;
-    for (int i = 0; i < LOOKUP_TRIES && s == ANVIL_ERR_NOT_FOUND; i++) {
-        s = anvil_ns_lookup("echo", &echo);
-        if (s == ANVIL_ERR_NOT_FOUND)
-            anvil_thread_yield();
-    }
+    anvil_status_t s = lookup_echo(&echo);
     if (s != ANVIL_OK) {
         printf("demo: lookup of \"echo\" failed: %s\n", anvil_status_str(s));
         return 1;
@@ -53,8 +83,11 @@ int main(uint64_t start_arg)
     printf("demo: name server gave slot %u: endpoint #%llu, rights 0x%x\n", echo,
            (unsigned long long)info.object_id, info.rights);
 
-    if (call_echo(echo, "hello, anvil") != ANVIL_OK || call_echo(echo, "capabilities all the way down") != ANVIL_OK) {
-        printf("demo: calling echo failed\n");
+    s = call_echo_again(&echo, "hello, anvil");
+    if (s == ANVIL_OK)
+        s = call_echo_again(&echo, "capabilities all the way down");
+    if (s != ANVIL_OK) {
+        printf("demo: calling echo failed: %s\n", anvil_status_str(s));
         return 1;
     }
 

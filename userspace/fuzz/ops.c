@@ -52,7 +52,8 @@ static uint32_t rb(struct fz_thread *t, uint32_t n) { return fz_below(&t->rng, n
 #define S_BLOCK B(ANVIL_ERR_WOULD_BLOCK)
 /* What a receive can fail with on the receiver's side (its buffer, its slots). */
 #define S_RECV (S_FAULT | S_ARG | S_MEM | B(ANVIL_ERR_SLOT_OCCUPIED) | B(ANVIL_ERR_INVALID_CAP))
-/* What a send can fail with (its message, its caps, the endpoint going away). */
+/* What a send can fail with (its message, its caps, the endpoint closed: no cap
+ * with READ left, at once or while it waits). */
 #define S_SEND (S_CAP | S_ARG | S_FAULT | S_CLOSED)
 
 /* The statuses each call may return, from ABI.md's description of it. */
@@ -90,7 +91,8 @@ static const uint32_t k_allowed[ANVIL_SYS_COUNT] = {
     [ANVIL_SYS_ipc_reply] = S_OK | S_STATE | S_CAP | S_ARG | S_FAULT,
     [ANVIL_SYS_ipc_reply_recv] = S_OK | S_STATE | S_CAP | S_RECV | S_CLOSED,
     [ANVIL_SYS_ipc_try_send] = S_OK | S_SEND | S_BLOCK,
-    [ANVIL_SYS_ipc_try_recv] = S_OK | S_CAP | S_RECV | S_CLOSED | S_BLOCK,
+    /* A receive is PEER_CLOSED only when woken by the close: never a try_recv. */
+    [ANVIL_SYS_ipc_try_recv] = S_OK | S_CAP | S_RECV | S_BLOCK,
     [ANVIL_SYS_notify_signal] = S_OK | S_CAP | S_ARG,
     [ANVIL_SYS_notify_wait] = S_OK | S_CAP | S_CLOSED,
     [ANVIL_SYS_irq_bind] = S_OK | S_CAP | S_ARG | S_MEM,

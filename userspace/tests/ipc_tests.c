@@ -1473,8 +1473,11 @@ DEFINE_TEST("ipc.peer_closed_on_delete", test_ipc_peer_closed_on_delete)
 {
     jobs_reset();
     anvil_cap_t ep;
-    /* A waiting receiver. */
+    /* A waiting receiver, woken when the only cap with READ goes, though a
+     * copy that can only send is left (and fails at once from then on). */
     CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
+    const anvil_cap_t sender = copy_of(ep, ANVIL_RIGHT_WRITE, 0);
+    CHECK(sender != 0);
     struct job *r = job_init(0, OP_RECV, ep);
     msg_offer(&r->out, 0, 0);
     CHECK_STATUS(job_start(0, ANVIL_CPU_ANY), ANVIL_OK);
@@ -1483,7 +1486,10 @@ DEFINE_TEST("ipc.peer_closed_on_delete", test_ipc_peer_closed_on_delete)
     CHECK_STATUS(anvil_cap_delete(SELF, ep), ANVIL_OK);
     CHECK(wait_done(r));
     CHECK_STATUS(r->status, ANVIL_ERR_PEER_CLOSED);
+    msg_fill(&g_m, 0x730, 0, 0);
+    CHECK_STATUS(anvil_ipc_try_send(sender, &g_m), ANVIL_ERR_PEER_CLOSED);
     jobs_stop_all();
+    CHECK_STATUS(anvil_cap_delete(SELF, sender), ANVIL_OK);
 
     /* A waiting sender, and a caller still in its send phase. */
     CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
@@ -1529,6 +1535,68 @@ DEFINE_TEST("ipc.peer_closed_on_delete", test_ipc_peer_closed_on_delete)
         CHECK_STATUS(g_jobs[i].status, ANVIL_ERR_PEER_CLOSED);
     }
     jobs_stop_all();
+    return 0;
+}
+
+/* An endpoint closes when its last cap with READ goes, though caps that can
+ * only send remain: waiting senders and callers wake with PEER_CLOSED, and
+ * every later send fails at once. A READ cap anywhere keeps it open. */
+DEFINE_TEST("ipc.closed_without_receivers", test_ipc_closed_without_receivers)
+{
+    jobs_reset();
+    anvil_cap_t ep;
+    CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
+    const anvil_cap_t reader = copy_of(ep, ANVIL_RIGHT_READ, 0);
+    const anvil_cap_t writer = copy_of(ep, ANVIL_RIGHT_WRITE | ANVIL_RIGHT_GRANT, 0x51);
+    CHECK(reader != 0 && writer != 0);
+    CHECK_STATUS(anvil_cap_delete(SELF, ep), ANVIL_OK);
+
+    /* Open while `reader` is there: a sender and a caller wait, and the first is taken. */
+    struct job *s = job_init(0, OP_SEND, writer);
+    msg_fill(&s->in, 0x700, 4, 1);
+    s->rounds = 2;
+    struct job *c = job_init(1, OP_CALL, writer);
+    msg_fill(&c->in, 0x710, 4, 2);
+    msg_offer(&c->out, 0, 0);
+    CHECK_STATUS(job_start(0, ANVIL_CPU_ANY), ANVIL_OK);
+    CHECK(wait_started(s));
+    CHECK_STATUS(job_start(1, ANVIL_CPU_ANY), ANVIL_OK);
+    CHECK(wait_started(c));
+    CHECK(s->done == 0 && c->done == 0);
+    msg_offer(&g_r, 0, 0);
+    uint64_t badge = 0;
+    CHECK_STATUS(poll_recv(reader, &g_r, &badge), ANVIL_OK);
+    CHECK(msg_is(&g_r, 0x700, 4, 1) && badge == 0x51);
+    settle();
+    CHECK(s->count == 1 && s->done == 0); /* its second send waits, behind the call */
+
+    /* The last cap with READ goes: both waiters wake with PEER_CLOSED. */
+    CHECK_STATUS(anvil_cap_delete(SELF, reader), ANVIL_OK);
+    CHECK(wait_done(s));
+    CHECK(wait_done(c));
+    CHECK_STATUS(s->status, ANVIL_ERR_PEER_CLOSED);
+    CHECK_STATUS(c->status, ANVIL_ERR_PEER_CLOSED);
+    CHECK(c->count == 0);
+
+    /* From then on a send fails at once: try_send, and send and call in a helper. */
+    msg_fill(&g_m, 0x720, 0, 0);
+    CHECK_STATUS(anvil_ipc_try_send(writer, &g_m), ANVIL_ERR_PEER_CLOSED);
+    s = job_init(2, OP_SEND, writer);
+    c = job_init(3, OP_CALL, writer);
+    msg_offer(&c->out, 0, 0);
+    CHECK_STATUS(job_start(2, ANVIL_CPU_ANY), ANVIL_OK);
+    CHECK_STATUS(job_start(3, ANVIL_CPU_ANY), ANVIL_OK);
+    CHECK(wait_done(s));
+    CHECK(wait_done(c));
+    CHECK_STATUS(s->status, ANVIL_ERR_PEER_CLOSED);
+    CHECK_STATUS(c->status, ANVIL_ERR_PEER_CLOSED);
+    /* A copy of the WRITE cap cannot bring READ back. */
+    const anvil_cap_t again = copy_of(writer, ANVIL_RIGHTS_ALL, 0);
+    CHECK(again != 0 && (info_of(SELF, again).rights & ANVIL_RIGHT_READ) == 0);
+    CHECK_STATUS(anvil_ipc_try_send(again, &g_m), ANVIL_ERR_PEER_CLOSED);
+    jobs_stop_all();
+    del(again);
+    CHECK_STATUS(anvil_cap_delete(SELF, writer), ANVIL_OK);
     return 0;
 }
 
