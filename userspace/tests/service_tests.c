@@ -39,30 +39,43 @@ static int crash(anvil_cap_t tcb)
     return 0;
 }
 
-/* Crashes the thread in `slot` as crash() does, and checks what init does with
- * the slot once it has restarted the service: it names the new thread (a
- * different, live one), while a copy of the old cap kept here names a thread
- * that stays dead. */
-static int crash_and_follow(anvil_cap_t slot)
+/* A service's thread before crash(): its object id, and a copy of the cap
+ * kept here, which still names it once init has given the slot the thread of
+ * the restarted service. */
+struct old_thread {
+    uint64_t id;
+    anvil_cap_t cap;
+};
+
+static int remember(anvil_cap_t slot, struct old_thread *old)
 {
-    anvil_cap_info_t before, after;
-    anvil_cap_t old;
-    CHECK_STATUS(anvil_cap_info(SELF, slot, &before), ANVIL_OK);
-    CHECK_STATUS(anvil_cap_copy_any(SELF, slot, SELF, ANVIL_RIGHTS_ALL, 0, &old), ANVIL_OK);
-    if (crash(slot))
-        return 1;
-    /* init restarts the service, then hands its thread on: yield until then. */
+    anvil_cap_info_t info;
+    CHECK_STATUS(anvil_cap_info(SELF, slot, &info), ANVIL_OK);
+    old->id = info.object_id;
+    CHECK_STATUS(anvil_cap_copy_any(SELF, slot, SELF, ANVIL_RIGHTS_ALL, 0, &old->cap), ANVIL_OK);
+    return 0;
+}
+
+/* After the service was crashed and has served a call again: init restarted
+ * it and gives `slot` the new thread, a live one, while the old thread stays
+ * dead. (Called after a call that blocks until the new instance serves, not
+ * in place of one: on one CPU a yield loop here would never let the
+ * lower-priority service run and fault. init hands the thread on right after
+ * starting it, so at most other CPUs' timing is waited for.) */
+static int check_new_thread(anvil_cap_t slot, const struct old_thread *old)
+{
+    anvil_cap_info_t now;
     int moved = 0;
     for (int i = 0; i < 100000 && !moved; i++) {
-        moved = anvil_cap_info(SELF, slot, &after) == ANVIL_OK && after.object_id != before.object_id;
+        moved = anvil_cap_info(SELF, slot, &now) == ANVIL_OK && now.object_id != old->id;
         if (!moved)
             anvil_thread_yield();
     }
     CHECK(moved);
-    CHECK(after.type == ANVIL_OBJ_TCB);
+    CHECK(now.type == ANVIL_OBJ_TCB);
     CHECK_STATUS(anvil_tcb_resume(slot), ANVIL_OK);               /* alive: already going */
-    CHECK_STATUS(anvil_tcb_resume(old), ANVIL_ERR_BAD_STATE);     /* the old thread stays dead */
-    CHECK_STATUS(anvil_cap_delete(SELF, old), ANVIL_OK);
+    CHECK_STATUS(anvil_tcb_resume(old->cap), ANVIL_ERR_BAD_STATE); /* the old thread stays dead */
+    CHECK_STATUS(anvil_cap_delete(SELF, old->cap), ANVIL_OK);
     return 0;
 }
 
@@ -87,9 +100,13 @@ DEFINE_TEST("ns.survives_restart", test_ns_survives_restart)
     if (have_io)
         CHECK_STATUS(anvil_cap_delete(SELF, copy), ANVIL_OK);
 
-    if (crash_and_follow(ANVIL_CAP_PEER_TCB2))
+    struct old_thread old;
+    if (remember(ANVIL_CAP_PEER_TCB2, &old) || crash(ANVIL_CAP_PEER_TCB2))
         return 1;
+    /* Waits on the endpoint until the new server receives. */
     CHECK_STATUS(anvil_ns_lookup("ns-restart.before", &copy), ANVIL_OK);
+    if (check_new_thread(ANVIL_CAP_PEER_TCB2, &old))
+        return 1;
     CHECK_STATUS(anvil_cap_info(SELF, copy, &info), ANVIL_OK);
     CHECK(info.object_id == ep_info.object_id);
     CHECK_STATUS(anvil_cap_delete(SELF, copy), ANVIL_OK);
@@ -120,13 +137,16 @@ DEFINE_TEST("io.restart_after_crash", test_io_restart_after_crash)
     CHECK_STATUS(anvil_cap_info(SELF, ANVIL_CAP_PEER_TCB, &info), ANVIL_OK);
     CHECK(info.type == ANVIL_OBJ_TCB);
     printf("io-restart: before the crash\n");
-    if (crash_and_follow(ANVIL_CAP_PEER_TCB))
+    struct old_thread old;
+    if (remember(ANVIL_CAP_PEER_TCB, &old) || crash(ANVIL_CAP_PEER_TCB))
         return 1;
 
-    /* Served by the new IO server; PEER_CLOSED would mean the endpoint died
-     * with the old server. */
+    /* Blocks until the new IO server takes it; PEER_CLOSED would mean the
+     * endpoint died with the old server. */
     static const char kAfter[] = "io-restart: output continues after the restart\n";
     CHECK_STATUS(anvil_io_write(kAfter, sizeof kAfter - 1), ANVIL_OK);
+    if (check_new_thread(ANVIL_CAP_PEER_TCB, &old))
+        return 1;
     /* And the new server is findable again. */
     anvil_cap_t io;
     CHECK_STATUS(anvil_ns_lookup("io", &io), ANVIL_OK);
