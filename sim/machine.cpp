@@ -185,8 +185,10 @@ void Machine::irq_edge(uint32_t irq) {
     // before the kernel takes the pending one make a single interrupt.
     if (!(irq_enabled_ & (1u << irq)))
         return;
+    lost_edges_ &= ~(1u << irq);
     if (chance(&fault_prng_, faults_.irq_drop)) {
         kernel::on_injected(kInjectIrqDrop, irq, 0);
+        lost_edges_ |= 1u << irq;
         return;
     }
     if (chance(&fault_prng_, faults_.irq_delay)) {
@@ -445,6 +447,9 @@ bool Machine::plan_slice(Outcome* result) {
     if (ready.empty()) {
         out.kind = Outcome::Kind::kIdle;
         out.message = "every vCPU is idle and no thread can run (all threads blocked, exited or faulted)";
+        if ((lost_edges_ & (1u << Uart16550::kCom1Irq)) && com1_.irq_line())
+            out.message += "; COM1's interrupt line has stayed high since irq-drop took its rising edge, and an "
+                           "edge-triggered line interrupts only when it rises again (docs/reliability.md)";
         return false;
     }
     if (config_.max_slices && stats_.slices >= config_.max_slices) {

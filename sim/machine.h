@@ -304,6 +304,7 @@ private:
     Uart16550 com1_;
     uint32_t irq_enabled_ = 0;  // lines the kernel asked for (hal::irq_enable)
     uint32_t irq_pending_ = 0;  // edges seen on enabled lines, not delivered yet
+    uint32_t lost_edges_ = 0;   // lines whose last edge irq-drop took (the idle message names COM1's)
     Slice plan_;                // plan_slice() .. finish_slice()
     Stop slice_stop_;
     Breakpoints watch_;

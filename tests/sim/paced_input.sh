@@ -78,6 +78,8 @@ waits=$(irq_waits "$dir/gap40.atrace")
 code=$?
 [[ $code == 122 ]] || fail "the paced run with irq-drop=50, seed 1, exited $code, not 122 (log: $dir/drop.log)"
 "$trace_tool" dump "$dir/drop.atrace" --kind inject | grep -q "inject what=3 a=4" || fail "no dropped IRQ 4 edge recorded"
+grep -q "COM1's interrupt line has stayed high since irq-drop took its rising edge" "$dir/drop.log" ||
+    fail "the idle run does not say that COM1's edge was lost: $(tail -1 "$dir/drop.log")"
 "$sim" --replay "$dir/drop.atrace" --initramfs "$tests" >"$dir/drop.replay" 2>&1 &&
     grep -q "replay identical: .*(the run exited 122)" "$dir/drop.replay" ||
     fail "the failing seed does not replay to the same failure: $(tail -2 "$dir/drop.replay")"
