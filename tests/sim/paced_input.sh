@@ -65,6 +65,8 @@ waits=$(irq_waits "$dir/gap40.atrace")
 ((waits >= 1)) || fail "the IO server never waited on COM1's interrupt with paced input"
 "$trace_tool" dump "$dir/gap40.atrace" --kind faults | grep -q '"serial-gap=40"' ||
     fail "the trace does not record the gap"
+stats=$("$trace_tool" stats "$dir/gap40.atrace") && [[ $stats == *$'\nfaults and input pacing: serial-gap=40\n'* ]] ||
+    fail "anvil-trace stats does not show the gap"
 "$sim" --replay "$dir/gap40.atrace" --initramfs "$tests" >"$dir/gap40.replay" 2>&1 &&
     grep -q "replay identical" "$dir/gap40.replay" || fail "the paced run does not replay: $(tail -2 "$dir/gap40.replay")"
 
