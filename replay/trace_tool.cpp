@@ -252,6 +252,7 @@ int cmd_stats(const std::string& path) {
     std::map<uint64_t, uint64_t> syscalls;
     uint64_t record_bytes = 0, ipc_bytes = 0;
     std::optional<int64_t> end_code;
+    std::string faults;  // the faults record: the injected faults and the input's pacing
     Walker w(t);
     replay::Record r;
     while (w.next(&r)) {
@@ -288,6 +289,7 @@ int cmd_stats(const std::string& path) {
             ipc_bytes += r.field("bytes");
             break;
         case trace::Kind::k_end: end_code = replay::Record::unzigzag(r.field("code")); break;
+        case trace::Kind::k_faults: faults.assign(r.input.begin(), r.input.end()); break;
         default: break;
         }
     }
@@ -299,6 +301,8 @@ int cmd_stats(const std::string& path) {
                record_bytes, n ? static_cast<double>(record_bytes) / static_cast<double>(n) : 0.0, t.file_size);
     if (end_code)
         fmt::print("the run ended with exit code {}\n", *end_code);
+    if (!faults.empty())
+        fmt::print("faults and input pacing: {}\n", faults);
     if (t.cut)
         fmt::print("the trace was {}: no end record\n", t.cut_text());
     if (by_kind[static_cast<uint8_t>(trace::Kind::k_slice)].count) {

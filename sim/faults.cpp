@@ -21,7 +21,6 @@ constexpr uint64_t kDecideSalt = 0x696e6a6563746564ull;
 
 constexpr FaultPoint kDefaultKillSlices = {1, 20};
 constexpr FaultPoint kDefaultAllocs = {1, 2000};
-constexpr uint64_t kMaxDelaySlices = 1000000;
 
 bool number(std::string_view text, uint64_t* out) {
     const char* end = text.data() + text.size();
@@ -80,6 +79,13 @@ bool parse_item(std::string_view item, FaultSpec* spec, std::string* error) {
         spec->alloc_fails.push_back(p);
         return true;
     }
+    if (key == "serial-gap") {
+        if (spec->serial_gap)
+            return bad("given twice");
+        if (!number(value, &spec->serial_gap) || spec->serial_gap < 1 || spec->serial_gap > kMaxGapSlices)
+            return bad("serial-gap takes 1 to 1000000 slices");
+        return true;
+    }
     uint32_t* probability = key == "irq-drop"       ? &spec->irq_drop
                             : key == "irq-delay"    ? &spec->irq_delay
                             : key == "uart-drop"    ? &spec->uart_drop
@@ -93,7 +99,7 @@ bool parse_item(std::string_view item, FaultSpec* spec, std::string* error) {
     if (key == "irq-delay") {
         const size_t colon = value.find(':');
         if (colon == std::string_view::npos || !number(value.substr(colon + 1), &spec->irq_delay_slices) ||
-            spec->irq_delay_slices < 1 || spec->irq_delay_slices > kMaxDelaySlices)
+            spec->irq_delay_slices < 1 || spec->irq_delay_slices > kMaxGapSlices)
             return bad("irq-delay takes P:D, a percentage and 1 to 1000000 slices");
         p = value.substr(0, colon);
     }
@@ -135,6 +141,8 @@ std::string format_faults(const FaultSpec& spec) {
         items.push_back(fmt::format("uart-drop={}", spec.uart_drop));
     if (spec.uart_corrupt)
         items.push_back(fmt::format("uart-corrupt={}", spec.uart_corrupt));
+    if (spec.serial_gap)
+        items.push_back(fmt::format("serial-gap={}", spec.serial_gap));
     std::string text;
     for (const std::string& item : items)
         text += (text.empty() ? "" : ",") + item;

@@ -15,6 +15,11 @@
 //   uart-drop=P          each byte of serial input is lost with probability P%
 //   uart-corrupt=P       ... arrives with bits flipped with probability P%
 // kill and alloc-fail may be given more than once; P is 1..100.
+//
+// The record also holds how the serial input is paced (anvil-sim --serial-gap
+// N, not a fault: bytes that come one at a time, as on a real line), as the
+// item serial-gap=N, which parse_faults reads (from a trace) and anvil-sim's
+// --faults refuses.
 #pragma once
 
 #include "sim/prng.h"
@@ -43,11 +48,18 @@ struct FaultSpec {
     uint64_t irq_delay_slices = 0;        // ... for this many slices
     uint32_t uart_drop = 0;               // percent of serial input bytes lost
     uint32_t uart_corrupt = 0;            // percent of them changed
+    // Not a fault, recorded with them: after the guest reads a serial input
+    // byte, the next arrives this many slices later (0: at once).
+    uint64_t serial_gap = 0;
 
     bool empty() const {
-        return kills.empty() && alloc_fails.empty() && !irq_drop && !irq_delay && !uart_drop && !uart_corrupt;
+        return kills.empty() && alloc_fails.empty() && !irq_drop && !irq_delay && !uart_drop && !uart_corrupt &&
+               !serial_gap;
     }
 };
+
+// The longest --serial-gap and irq-delay, in slices.
+constexpr uint64_t kMaxGapSlices = 1000000;
 
 // Parses SPEC (grammar above); false with `error`, one sentence naming the item
 // and what is wrong with it.

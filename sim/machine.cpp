@@ -49,6 +49,8 @@ Machine::Machine(Config config)
     com1_.write(Uart16550::kLcr, 0x03);
     com1_.write(Uart16550::kMcr, Uart16550::kMcrDtr | Uart16550::kMcrRts);
     // The input as it arrives, uart-* faults applied; start_faults() records them.
+    if (config_.faults.serial_gap)
+        com1_.pace_input();
     com1_.add_input(apply_uart_faults(config_.faults, config_.serial_input, &fault_prng_,
                                       [this](uint64_t what, uint64_t index, uint64_t value) {
                                           uart_faults_.push_back({what, index, value});
@@ -149,9 +151,14 @@ void Machine::ext_state(hal::ExtState* ext, bool forget) {
 }
 
 uint8_t Machine::port_read(uint16_t port) {
-    if (port >= Uart16550::kCom1Base && port < Uart16550::kCom1Base + Uart16550::kPortCount)
-        return com1_.read(port - Uart16550::kCom1Base);
-    return 0xff;  // nothing answers: the ISA bus floats high
+    if (port < Uart16550::kCom1Base || port >= Uart16550::kCom1Base + Uart16550::kPortCount)
+        return 0xff;  // nothing answers: the ISA bus floats high
+    const bool on_the_way = com1_.input_on_the_way();
+    const uint8_t value = com1_.read(port - Uart16550::kCom1Base);
+    // Paced input: the guest took the byte in RBR; the next is gap slices away.
+    if (!on_the_way && com1_.input_on_the_way())
+        input_due_slice_ = stats_.slices + config_.faults.serial_gap;
+    return value;
 }
 
 void Machine::port_write(uint16_t port, uint8_t value) {
@@ -178,8 +185,10 @@ void Machine::irq_edge(uint32_t irq) {
     // before the kernel takes the pending one make a single interrupt.
     if (!(irq_enabled_ & (1u << irq)))
         return;
+    lost_edges_ &= ~(1u << irq);
     if (chance(&fault_prng_, faults_.irq_drop)) {
         kernel::on_injected(kInjectIrqDrop, irq, 0);
+        lost_edges_ |= 1u << irq;
         return;
     }
     if (chance(&fault_prng_, faults_.irq_delay)) {
@@ -192,12 +201,17 @@ void Machine::irq_edge(uint32_t irq) {
 
 void Machine::release_delayed_irqs(bool idle) {
     std::erase_if(delayed_irqs_, [&](const DelayedIrq& d) {
-        if (!idle && d.due_slice > stats_.slices)
+        if (!due(d.due_slice, idle))
             return false;
         if (irq_enabled_ & (1u << d.irq))  // masked meanwhile: lost, as any edge on a masked line
             irq_pending_ |= 1u << d.irq;
         return true;
     });
+}
+
+void Machine::release_serial_input(bool idle) {
+    if (com1_.input_on_the_way() && due(input_due_slice_, idle))
+        com1_.arrive();  // its interrupt edge, if any, goes through irq_edge (and its faults)
 }
 
 void Machine::deliver_irqs(bool cpu0_idle) {
@@ -421,7 +435,9 @@ bool Machine::plan_slice(Outcome* result) {
     // every vCPU is then at a kernel boundary with its thread's registers
     // saved (Engine::run saves them when a slice ends, as for the timer), and
     // the point depends only on the seed and the guest, never on the host.
-    // Then every vCPU is asked again what it runs.
+    // Then every vCPU is asked again what it runs. Paced input arrives first,
+    // so that its edge can be held back with the others.
+    release_serial_input(ready.empty());
     if (!delayed_irqs_.empty())
         release_delayed_irqs(ready.empty());
     if (irq_pending_) {
@@ -431,6 +447,9 @@ bool Machine::plan_slice(Outcome* result) {
     if (ready.empty()) {
         out.kind = Outcome::Kind::kIdle;
         out.message = "every vCPU is idle and no thread can run (all threads blocked, exited or faulted)";
+        if ((lost_edges_ & (1u << Uart16550::kCom1Irq)) && com1_.irq_line())
+            out.message += "; COM1's interrupt line has stayed high since irq-drop took its rising edge, and an "
+                           "edge-triggered line interrupts only when it rises again (docs/reliability.md)";
         return false;
     }
     if (config_.max_slices && stats_.slices >= config_.max_slices) {

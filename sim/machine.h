@@ -48,7 +48,7 @@ struct Config {
     bool echo_console = true;      // copy console output to stdout
     uint64_t perturb_slice = 0;    // testing aid: slice N (1-based) runs one block longer (0 = never)
     bool check_invariants = false; // run the kernel's invariant checker after every kernel entry
-    FaultSpec faults;              // what the run breaks on purpose (--faults; sim/faults.h)
+    FaultSpec faults;              // what the run breaks on purpose (--faults; sim/faults.h), and --serial-gap
     // Replaying a trace cut short (replay::Trace::cut): the run stops once the
     // kernel has written this many trace bytes, its complete prefix (0: no
     // limit), at the end of that kernel entry; `trace_cut` describes the cut.
@@ -250,6 +250,12 @@ private:
     // Interrupt edges held back by irq-delay whose time has come (all of
     // them if `idle`: time passes while nothing runs) become pending.
     void release_delayed_irqs(bool idle);
+    // Paced serial input (--serial-gap): the byte on its way arrives in COM1
+    // if its time has come, or at once if `idle`.
+    void release_serial_input(bool idle);
+    // True if something due at `slice` is due now: its slice has passed, or
+    // nothing can run (`idle`), so time would pass until it happens.
+    bool due(uint64_t slice, bool idle) const { return idle || slice <= stats_.slices; }
     // True if the thread about to run on `cpu` is a service a kill item
     // names and this is the slice it dies at (an inject record is written).
     bool kill_now(uint32_t cpu);
@@ -280,6 +286,7 @@ private:
         uint64_t due_slice;
     };
     std::vector<DelayedIrq> delayed_irqs_;
+    uint64_t input_due_slice_ = 0;  // paced input: when the byte on its way arrives
     std::vector<std::array<uint64_t, 3>> uart_faults_;  // (what, index, value) of each uart-* fault made
     std::unique_ptr<Pct> pct_;  // with Schedule::kPct
     std::unique_ptr<ScriptSchedule> script_;  // with Schedule::kScript
@@ -297,6 +304,7 @@ private:
     Uart16550 com1_;
     uint32_t irq_enabled_ = 0;  // lines the kernel asked for (hal::irq_enable)
     uint32_t irq_pending_ = 0;  // edges seen on enabled lines, not delivered yet
+    uint32_t lost_edges_ = 0;   // lines whose last edge irq-drop took (the idle message names COM1's)
     Slice plan_;                // plan_slice() .. finish_slice()
     Stop slice_stop_;
     Breakpoints watch_;
@@ -306,7 +314,8 @@ private:
 };
 
 // The configuration of a run a simulator trace recorded: seed, CPUs, quantum,
-// slice length, memory, command line and serial input; and, if the run was
+// slice length, memory, command line, serial input, and the faults with the
+// input's pacing (its faults record); and, if the run was
 // stopped by max_slices or a signal (`summary`, from replay::validate), where,
 // and if the trace was cut short, its length, so that a replay stops where the
 // recording did. False (with `error`) if the trace was recorded with another

@@ -78,7 +78,10 @@ int main(int argc, char** argv) {
     app.add_option("--cmdline", config.cmdline, "kernel command line");
     app.add_option("--serial-input", files.serial_input,
                    "file whose bytes arrive on COM1's receive line (16550 UART, ports 0x3f8-0x3ff, IRQ 4), "
-                   "the next one as soon as the guest has read the previous one (default: no input)");
+                   "the next one as soon as the guest has read the previous one, or --serial-gap slices later "
+                   "(default: no input)");
+    uint64_t serial_gap = 0;
+    sim::add_serial_gap_option(app, &serial_gap);
     std::string faults;
     app.add_option("--faults", faults,
                    "inject faults, drawn from the seed and recorded in the trace (a replay makes them again): "
@@ -89,7 +92,9 @@ int main(int argc, char** argv) {
                    "or changed). kill and alloc-fail may repeat. docs/reliability.md")
         ->check([&config](const std::string& text) {
             std::string error;
-            return sim::parse_faults(text, &config.faults, &error) ? std::string() : error;
+            if (!sim::parse_faults(text, &config.faults, &error))
+                return error;
+            return config.faults.serial_gap ? "serial-gap is not a fault: give --serial-gap N" : std::string();
         });
     std::string record_path, replay_path;
     app.add_option("--record", record_path,
@@ -120,6 +125,7 @@ int main(int argc, char** argv) {
         ->transform(cli::unsigned64());
     if (const std::optional<int> code = cli::parse(app, argc, argv, "anvil-sim"))
         return *code;
+    config.faults.serial_gap = serial_gap;
     if (!record_path.empty() && !replay_path.empty()) {
         fmt::print(stderr, "anvil-sim: --record and --replay do not go together\n");
         return cli::kExitUsage;
@@ -155,11 +161,11 @@ int main(int argc, char** argv) {
         const bool qemu = expected.from_qemu();
         const std::string ignored =
             qemu ? cli::given(app, {"--seed", "--cpus", "--quantum", "--slice", "--max-slices", "--cmdline",
-                                    "--serial-input", "--schedule", "--pct-depth", "--pct-steps", "--switches",
-                                    "--faults"})
+                                    "--serial-input", "--serial-gap", "--schedule", "--pct-depth", "--pct-steps",
+                                    "--switches", "--faults"})
                  : cli::given(app, {"--seed", "--cpus", "--memory", "--quantum", "--slice", "--max-slices",
-                                    "--cmdline", "--serial-input", "--schedule", "--pct-depth", "--pct-steps",
-                                    "--switches", "--faults"});
+                                    "--cmdline", "--serial-input", "--serial-gap", "--schedule", "--pct-depth",
+                                    "--pct-steps", "--switches", "--faults"});
         if (!ignored.empty())
             fmt::print(stderr,
                        "anvil-sim: warning: ignoring {}: a replay runs with the trace's seed and configuration "

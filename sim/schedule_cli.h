@@ -1,5 +1,6 @@
-// The schedule options anvil-sim and anvil-debug share: --schedule,
-// --pct-depth, --pct-steps, --switches (docs/scheduling.md).
+// The timing options anvil-sim and anvil-debug share: the schedule's
+// --schedule, --pct-depth, --pct-steps, --switches (docs/scheduling.md), and
+// the pacing of serial input, --serial-gap.
 #pragma once
 
 #include "replay/cli.h"
@@ -9,6 +10,7 @@
 #include <fmt/core.h>
 
 #include <map>
+#include <optional>
 #include <string>
 
 namespace sim {
@@ -39,6 +41,27 @@ inline void add_schedule_options(CLI::App& app, Config* config, std::string* swi
                    "with --schedule script: a file of vCPU switches, one \"CPU AT TO\" a line: when vCPU CPU has "
                    "run AT basic blocks in all, vCPU TO runs next ('#' starts a comment)")
         ->check(CLI::ExistingFile);
+}
+
+// Adds --serial-gap; `gap` goes into config->faults.serial_gap after parsing
+// (--faults, parsed in any order, sets the whole spec).
+inline void add_serial_gap_option(CLI::App& app, uint64_t* gap) {
+    app.add_option("--serial-gap", *gap,
+                   fmt::format("pace the serial input: after the guest reads a byte, the next arrives this many "
+                               "slices later (0 to {}; 0: at once), or as soon as no vCPU has a thread to run; "
+                               "recorded in the trace (docs/reliability.md)",
+                               kMaxGapSlices))
+        ->transform(CLI::Validator(
+            [](std::string& text) -> std::string {
+                const std::optional<uint64_t> n = replay::parse_u64(text);
+                if (!n || *n > kMaxGapSlices)
+                    return fmt::format("\"{}\" is not a number of slices from 0 to {}", text, kMaxGapSlices);
+                text = std::to_string(*n);
+                return "";
+            },
+            ""))
+        ->type_name("SLICES")
+        ->capture_default_str();
 }
 
 // Reads --switches into config->script; false with `error` (one sentence) if

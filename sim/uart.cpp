@@ -50,11 +50,18 @@ void Uart16550::update_line() {
 
 void Uart16550::receive() {
     // Loopback disconnects the receiver from the line.
-    if (data_ready_ || (mcr_ & kMcrLoop) || next_input_ == input_.size())
+    if (data_ready_ || (mcr_ & kMcrLoop) || next_input_ == input_.size() || !may_receive_)
         return;
     rbr_ = input_[next_input_++];
     data_ready_ = true;
     rbr_from_line_ = true;
+    may_receive_ = !paced_;  // paced: the next byte has yet to come
+}
+
+void Uart16550::arrive() {
+    may_receive_ = true;
+    receive();
+    update_line();
 }
 
 uint8_t Uart16550::modem_inputs() const {
@@ -81,9 +88,11 @@ void Uart16550::set_mcr(uint8_t value) {
     if (loop && !was_loop && data_ready_ && rbr_from_line_) {
         // A received byte the guest has not read goes back on the line until
         // loopback ends: a driver's loopback self-test must not overrun (and
-        // lose) the run's input.
+        // lose) the run's input; it has arrived already, so it is back as
+        // soon as loopback ends.
         --next_input_;
         data_ready_ = false;
+        may_receive_ = true;
     }
     if (!loop && was_loop)
         receive();
@@ -107,9 +116,9 @@ uint8_t Uart16550::read(uint16_t reg) {
             return dll_;
         const uint8_t value = rbr_;  // with nothing received, the last byte again
         if (data_ready_) {
-            // The next byte is already waiting, so the RX interrupt drops and rises
-            // again, as when a new character completes: an edge-triggered
-            // controller sees one interrupt per byte.
+            // If the next byte is already waiting (unpaced input), the RX
+            // interrupt drops and rises again, as when a new character
+            // completes: an edge-triggered controller sees one interrupt per byte.
             data_ready_ = false;
             update_line();
             receive();

@@ -2,8 +2,10 @@
 // 0x3f8-0x3ff, IRQ 4). It has no FIFOs (IIR reports none and FCR writes are
 // ignored) and transmits instantly, so THR is always empty. Received bytes come
 // from a fixed input, one at a time: the next one is in RBR as soon as the guest
-// has read the previous one. No wall clock and no host I/O: what a run sees
-// depends only on the input and the guest's register accesses.
+// has read the previous one, or, with paced input, once the machine says it has
+// arrived (Machine: --serial-gap slices later). No wall clock and no host I/O:
+// what a run sees depends only on the input, the guest's register accesses and
+// (paced) the slices at which the machine lets bytes arrive.
 #pragma once
 
 #include <cstddef>
@@ -40,6 +42,16 @@ public:
     // Queues bytes on the receive line (after any still queued).
     void add_input(const std::vector<uint8_t>& bytes);
 
+    // Paced input (set before any input is added): once the guest has read a
+    // byte, the next one stays on the line until arrive(), as on a real line
+    // where bytes come one character time apart. The first byte is there at once.
+    void pace_input() { paced_ = true; }
+    // Paced input: the guest has read the last byte that arrived and another is
+    // on its way (the machine schedules its arrival).
+    bool input_on_the_way() const { return paced_ && !may_receive_ && !data_ready_ && next_input_ < input_.size(); }
+    // Paced input: the next byte arrives in RBR, raising the interrupt if enabled.
+    void arrive();
+
     // A guest access to register `reg` (0-7).
     uint8_t read(uint16_t reg);
     void write(uint16_t reg, uint8_t value);
@@ -62,6 +74,8 @@ private:
     std::function<void()> raise_irq_;
     std::vector<uint8_t> input_;
     size_t next_input_ = 0;        // index in input_ of the next byte to arrive
+    bool paced_ = false;           // pace_input()
+    bool may_receive_ = true;      // input_[next_input_] has arrived (always, unless paced)
     uint8_t rbr_ = 0;
     bool data_ready_ = false;      // LSR.DR: rbr_ holds a byte not read yet
     bool rbr_from_line_ = false;   // rbr_ came from input_ (not from loopback)

@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
     sim::add_schedule_options(app, &config, &switches_path);
     app.add_option("--cmdline", config.cmdline, "kernel command line");
     app.add_option("--serial-input", files.serial_input, "bytes for COM1's receive line")->check(CLI::ExistingFile);
+    uint64_t serial_gap = 0;
+    sim::add_serial_gap_option(app, &serial_gap);
     app.add_option("--trace", trace_path,
                    "debug the run a trace (or a pack of one, with its initramfs) recorded: a simulator trace with its "
                    "configuration and input, checked record by record; a QEMU trace followed kernel entry by kernel "
@@ -90,6 +92,7 @@ int main(int argc, char** argv) {
         return 0;
     }
 
+    config.faults.serial_gap = serial_gap;
     std::string error;
     if (trace_path.empty() && !sim::read_switches(switches_path, &config, &error)) {
         fmt::print(stderr, "anvil-debug: {}\n", error);
@@ -127,7 +130,7 @@ int main(int argc, char** argv) {
         options.trace = &trace;
         const std::string ignored =
             cli::given(app, {"--seed", "--cpus", "--quantum", "--slice", "--cmdline", "--serial-input",
-                              "--schedule", "--pct-depth", "--pct-steps", "--switches"});
+                              "--serial-gap", "--schedule", "--pct-depth", "--pct-steps", "--switches"});
         if (!ignored.empty())
             fmt::print(stderr,
                        "anvil-debug: warning: ignoring {}: the trace's run has its own seed and configuration "

@@ -160,6 +160,43 @@ TEST_CASE("uart: the IRQ line needs OUT2 and rises once per event") {
     CHECK(c.edges == 6);
 }
 
+TEST_CASE("uart: paced input: the next byte waits on the line until it arrives, then raises the line once") {
+    Com c;
+    c.uart.pace_input();
+    c.input("xyz");
+    c.wr(Uart16550::kIer, Uart16550::kIerRx);
+    c.wr(Uart16550::kMcr, kOut2);
+    CHECK(c.edges == 1);  // the first byte is there at once
+    CHECK_FALSE(c.uart.input_on_the_way());
+    CHECK(c.rd(Uart16550::kData) == 'x');
+    // Nothing in RBR, the line low, and 'y' on its way until the machine says it came.
+    CHECK_FALSE(c.rd(Uart16550::kLsr) & Uart16550::kLsrDr);
+    CHECK_FALSE(c.uart.irq_line());
+    CHECK(c.uart.input_on_the_way());
+    CHECK(c.uart.input_left() == 2);
+    CHECK(c.rd(Uart16550::kData) == 'x');  // RBR read while empty: the last byte again
+    CHECK(c.edges == 1);
+    c.uart.arrive();
+    CHECK_FALSE(c.uart.input_on_the_way());
+    CHECK(c.uart.irq_line());
+    CHECK(c.edges == 2);
+    // A byte that arrived is kept through loopback and back at once after it.
+    c.wr(Uart16550::kMcr, Uart16550::kMcrLoop | kOut2);
+    CHECK_FALSE(c.rd(Uart16550::kLsr) & Uart16550::kLsrDr);
+    CHECK_FALSE(c.uart.input_on_the_way());
+    c.wr(Uart16550::kMcr, kOut2);
+    CHECK(c.edges == 3);
+    CHECK(c.rd(Uart16550::kData) == 'y');
+    CHECK(c.uart.input_on_the_way());
+    c.uart.arrive();
+    CHECK(c.rd(Uart16550::kData) == 'z');
+    // The input is over: nothing on its way, and arrive() changes nothing.
+    CHECK_FALSE(c.uart.input_on_the_way());
+    c.uart.arrive();
+    CHECK_FALSE(c.rd(Uart16550::kLsr) & Uart16550::kLsrDr);
+    CHECK(c.edges == 4);
+}
+
 TEST_CASE("uart: loopback returns THR to RBR, mirrors MCR in MSR, and keeps the input and IRQ aside") {
     Com c;
     c.input("in");
