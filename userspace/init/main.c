@@ -48,7 +48,7 @@ static anvil_cap_t g_ns_ep;     /* the name server's endpoint */
 static anvil_cap_t g_ns_store;  /* the name server's published caps (a CNode) */
 static anvil_cap_t g_ns_table;  /* the name server's table (a VMO) */
 static anvil_cap_t g_io_ep;     /* the IO server's endpoint */
-static anvil_cap_t g_io_input;  /* the IO server's input buffer (a VMO) */
+static anvil_cap_t g_io_state;  /* the IO server's state (a VMO) */
 
 /* Badges: a service's index + 1 on its fault and client caps; init's own. */
 #define INIT_BADGE 0x1000u
@@ -105,9 +105,9 @@ static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, client, badge};
             break;
         case CAP_IO_SERVE:
-            /* With the input that outlives each IO server (init keeps it). */
+            /* With the state that outlives each IO server (init keeps it). */
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, ANVIL_RIGHT_READ, 0};
-            caps[n++] = (anvil_spawn_cap_t){g_io_input, ANVIL_CAP_IO_INPUT, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0};
+            caps[n++] = (anvil_spawn_cap_t){g_io_state, ANVIL_CAP_IO_STATE, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0};
             break;
         case CAP_IO_PUBLISH:
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER_PUBLISH, client, 0};
@@ -295,8 +295,8 @@ int main(uint64_t start_arg)
         fail("name server state", s);
         return INIT_FAILED;
     }
-    if (any_service_has(CAP_IO_SERVE) && (s = anvil_vmo_create(ANVIL_IO_INPUT_BYTES, &g_io_input)) != ANVIL_OK) {
-        fail("IO server input buffer", s);
+    if (any_service_has(CAP_IO_SERVE) && (s = anvil_vmo_create(ANVIL_IO_STATE_BYTES, &g_io_state)) != ANVIL_OK) {
+        fail("IO server state", s);
         return INIT_FAILED;
     }
 
