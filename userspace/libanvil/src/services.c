@@ -1,8 +1,9 @@
 /* Client side of the name server and IO server protocols (<anvil/services.h>).
  *
- * Every call is one ipc_call whose reply label is the server's status. The
- * messages live on the caller's stack (two of them, about 2 KiB), so the calls
- * are safe from any thread of a process. */
+ * Every call is an ipc_call whose reply label is the server's status, made
+ * again (to the restarted server) where the protocol allows it. The messages
+ * live on the caller's stack (two of them, about 2 KiB), so the calls are safe
+ * from any thread of a process. */
 #include <anvil/anvil.h>
 #include <anvil/services.h>
 #include <stdio.h>
