@@ -133,17 +133,21 @@ fi
 # random schedule's slices mostly start; a script schedule with a switch at
 # every basic block of one vCPU makes every block a slice the kill can land
 # on. The first kill point after which the restarted server holds only the
-# second line (12 bytes) is found in steps of 8, then the 15 points before it.
+# second line (12 bytes), after points where it held both (31 bytes), is
+# found in steps of 8, then the 15 points before it.
 seq 1 200000 | awk '{ print "0 " $1 " 0" }' >"$dir/every-block.switches"
-read_kill() {  # N: runs the read tests with the kill at the IO server's slice N
+read_kill() {  # N [INPUT]: runs the read tests with the kill at the IO server's slice N
     "$sim" --cpus 1 --schedule script --switches "$dir/every-block.switches" --initramfs "$tests" \
-        --serial-input "$input" --cmdline "tests=io.read_line_args,io.read_line" \
+        --serial-input "${2:-$input}" --cmdline "tests=io.read_line_args,io.read_line" \
         --faults "kill=ioserver@$1" >"$dir/reread.log" 2>&1
 }
-second_at=
+kept_bytes() { sed -n 's/^ioserver: \([0-9]*\) byte(s) of input kept from before/\1/p' "$dir/reread.log"; }
+second_at= seen_all=
 for ((n = 8; n <= 4000; n += 8)); do
     read_kill "$n"
-    grep -q "^ioserver: 12 byte(s) of input kept from before" "$dir/reread.log" && { second_at=$n; break; }
+    kept=$(kept_bytes)
+    [[ $kept == 31 ]] && seen_all=1
+    [[ $seen_all && $kept == 12 ]] && { second_at=$n; break; }
 done
 reread_at=
 for ((n = ${second_at:-16} - 15; second_at && n <= second_at; n++)); do
@@ -158,6 +162,31 @@ else
     [[ $code == 0 ]] && grep -q "test io.read_line ... ok" "$dir/reread.log" ||
         fail "kill=ioserver@$reread_at (every block a slice): the line kept for the reply was not read (exit $code, log: $dir/reread.log)"
 fi
+# Input received outlives a kill at any block of the drain: the byte read
+# from COM1 is kept with the ring's count before anything else, and stored by
+# the next instance if the last one died before it did; the CR flag is in the
+# same word as the count. With the lines ended by "\r\n", every kill point
+# around the first line's end (from the last one that finds 18 bytes kept to
+# the first that finds 20: the '\r' stored, the flag set, the '\n' not yet
+# read or read and not yet skipped) must read both lines, and each line once:
+# a lost flag makes the '\n' a second, empty line.
+printf 'anvil-input-line-1\r\nsecond line\r\n' >"$dir/crlf.txt"
+cr_from=
+for ((n = 8; n <= 4000; n += 8)); do
+    read_kill "$n" "$dir/crlf.txt"
+    kept=$(kept_bytes)
+    [[ -n $kept ]] && ((kept >= 19)) && { cr_from=$((n - 8)); break; }
+done
+cr_runs=0
+for ((n = cr_from + 1; cr_from && n <= cr_from + 40; n++)); do
+    read_kill "$n" "$dir/crlf.txt"
+    code=$? kept=$(kept_bytes)
+    [[ -n $kept ]] && ((kept >= 20)) && break
+    [[ $kept == 19 ]] && ((cr_runs++))
+    [[ $code == 0 ]] && grep -q "test io.read_line ... ok" "$dir/reread.log" ||
+        fail "kill=ioserver@$n (every block a slice, \\r\\n input, $kept byte(s) kept): the lines were not read once each (exit $code, log: $dir/reread.log)"
+done
+((cr_runs > 0)) || fail "no kill of the IO server (every block a slice) landed between a '\r' stored and the next byte"
 # A failed allocation is a status, not a panic: init is told NO_MEMORY when it
 # builds the demo's process, says so, and starts it again; the demo finishes.
 grep -q "init: starting demo: ANVIL_ERR_NO_MEMORY; trying again" "$dir/alloc.log" ||

@@ -48,11 +48,14 @@ static anvil_cap_t g_irq_n; /* notification the IRQ signals; 0: poll by yielding
 /* Received bytes not yet handed out, in a ring ('\r' and "\r\n" stored as
  * '\n'). Two counters, each written by one store after what it covers, so that
  * a crash at any instruction leaves a ring the next instance can use:
- *   - `stored`: a byte is read from COM1, written to `bytes`, then counted. A
- *     crash in between loses that one byte (reading it took it from the UART)
- *     and never leaves a half-stored one. Its bit 32 is the CR flag (the last
- *     byte received was '\r', so a '\n' right after it ends no second line):
- *     one word, so the count and the flag change together.
+ *   - `stored`: a byte is read from COM1 and kept in `pending` with the
+ *     `stored` word of that moment (one asm statement, rx_read), written to
+ *     `bytes`, then counted. Reading takes the byte from the UART; a crash
+ *     after it leaves `pending` tagged with the current word, and the next
+ *     instance stores that byte (io_attach), so no byte is lost or stored
+ *     twice. Its bit 32 is the CR flag (the last byte received was '\r', so
+ *     a '\n' right after it ends no second line): one word, so the count and
+ *     the flag change together, and every byte stored or skipped changes it.
  *   - `taken`: a line is copied into the reply (and, for a numbered request,
  *     kept in its client's record, struct io_client), then counted as taken,
  *     then the reply goes. A crash between the record and the count is undone
@@ -66,6 +69,7 @@ static anvil_cap_t g_irq_n; /* notification the IRQ signals; 0: poll by yielding
 #define IO_VERSION 2u        /* 2: with the clients' records */
 #define RX_CAP (4u * ANVIL_IO_LINE_MAX) /* several lines' worth */
 #define RX_CR_FLAG (1ull << 32)
+#define RX_PENDING (1ull << 40)
 struct rx_ring {
     uint32_t magic;    /* of the whole struct io_state */
     uint32_t version;
@@ -74,6 +78,9 @@ struct rx_ring {
     uint64_t stored;   /* bytes ever stored (low 32 bits) | RX_CR_FLAG */
     uint32_t taken;    /* bytes ever handed out */
     uint32_t unused2;
+    uint64_t pending;     /* RX_PENDING | `stored` when pending_byte was read */
+    uint8_t pending_byte; /* the byte read last */
+    uint8_t unused3[7];
     uint8_t bytes[RX_CAP];
 };
 _Static_assert((RX_CAP & (RX_CAP - 1)) == 0, "the counters wrap at a multiple of RX_CAP");
@@ -187,6 +194,34 @@ static void write_counted(const uint8_t *data, uint32_t len, uint32_t *written)
 
 static void say(const char *s) { out_write(s, strlen(s)); }
 
+/* Reads a byte from COM1 and keeps it in `pending`, tagged with the current
+ * `stored` word, by the two instructions after the read: one asm statement,
+ * so no branch comes between them (as io_putc_counted). */
+static uint8_t rx_read(struct rx_ring *r)
+{
+    uint8_t c;
+    __asm__ volatile("inb %w[port], %b[c]\n\t"
+                     "movb %b[c], %[byte]\n\t"
+                     "movq %[tag], %[pending]"
+                     : [c] "=&a"(c), [byte] "=m"(r->pending_byte), [pending] "=m"(r->pending)
+                     : [port] "Nd"(PORT(UART_DATA)), [tag] "r"(r->stored | RX_PENDING)
+                     : "memory");
+    return c;
+}
+
+/* Stores byte `c` received, or skips it (a '\n' after '\r'); either changes
+ * the `stored` word, with one store after the byte. */
+static void rx_store(struct rx_ring *r, uint8_t c)
+{
+    const uint32_t stored = (uint32_t)r->stored;
+    if (c == '\n' && (r->stored & RX_CR_FLAG)) {
+        RX_PUBLISH(r->stored, (uint64_t)stored);
+        return;
+    }
+    r->bytes[stored % RX_CAP] = c == '\r' ? '\n' : c;
+    RX_PUBLISH(r->stored, (uint64_t)(stored + 1) | (c == '\r' ? RX_CR_FLAG : 0));
+}
+
 /* Moves what the receive FIFO holds into the ring (as far as there is room).
  * Reading IIR first acknowledges the interrupt; reading RBR empty lowers the
  * line, so the next byte raises it again. */
@@ -196,16 +231,8 @@ static void drain(void)
         return;
     (void)inb(PORT(UART_IIR));
     struct rx_ring *r = &g_io->rx;
-    while (rx_held(r) < RX_CAP && (inb(PORT(UART_LSR)) & UART_LSR_DATA_READY)) {
-        const uint8_t c = inb(PORT(UART_DATA));
-        const uint32_t stored = (uint32_t)r->stored;
-        if (c == '\n' && (r->stored & RX_CR_FLAG)) {
-            RX_PUBLISH(r->stored, (uint64_t)stored);
-            continue;
-        }
-        r->bytes[stored % RX_CAP] = c == '\r' ? '\n' : c;
-        RX_PUBLISH(r->stored, (uint64_t)(stored + 1) | (c == '\r' ? RX_CR_FLAG : 0));
-    }
+    while (rx_held(r) < RX_CAP && (inb(PORT(UART_LSR)) & UART_LSR_DATA_READY))
+        rx_store(r, rx_read(r));
 }
 
 /* If the ring holds a line of at most `limit` bytes, or more than `limit`
@@ -299,6 +326,7 @@ static void io_reset(struct io_state *io)
     io->rx.capacity = RX_CAP;
     io->rx.stored = 0;
     io->rx.taken = 0;
+    io->rx.pending = 0;
     RX_PUBLISH(io->rx.magic, IO_MAGIC);
 }
 
@@ -326,6 +354,9 @@ static const char *io_attach(char *note, size_t size)
     struct io_state *io = (struct io_state *)(uintptr_t)IO_STATE_VA;
     g_io = io;
     if (io_sound(io)) {
+        /* A byte read but not yet stored when the last instance died. */
+        if (io->rx.pending == (io->rx.stored | RX_PENDING))
+            rx_store(&io->rx, io->rx.pending_byte);
         io_finish_taking(io);
         say_cut_writes(io);
         const uint32_t held = rx_held(&io->rx);
