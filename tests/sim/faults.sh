@@ -4,8 +4,8 @@
 # fault records a faults record and at least one inject record of that kind,
 # and replays to the same end without being told the spec; a killed service
 # is restarted by init and its clients finish; a killed IO server's input is
-# kept for the next instance; a sweep with --faults keeps
-# each failing seed's trace, and each replays exactly.
+# kept for the next instance, and a write it died in appears once; a sweep
+# with --faults keeps each failing seed's trace, and each replays exactly.
 #   faults.sh SOURCE_DIR BUILD_DIR SCRATCH_DIR
 set -uo pipefail
 [[ $# -eq 3 ]] || { echo "usage: $0 SOURCE_DIR BUILD_DIR SCRATCH_DIR" >&2; exit 2; }
@@ -76,21 +76,26 @@ grep -q "warning: ignoring --faults" "$dir/ignored.log" || fail "a replay given 
 # restarted and the demo, its client, finishes.
 grep -q "init: restarting ioserver (1 of 3)" "$dir/kill.log" || fail "init did not restart the killed IO server"
 grep -q "demo: done" "$dir/kill.log" || fail "the demo did not finish after the IO server was killed"
+# The first kill of the IO server, @1..MAX, whose run of TESTS logs a line
+# matching PATTERN: kill_at (empty if none) and that run's exit, kill_code.
+first_kill() {  # TESTS LOG PATTERN MAX
+    kill_at= kill_code=
+    local n
+    for n in $(seq 1 "$4"); do
+        "$sim" --initramfs "$tests" --serial-input "$input" --cmdline "tests=$1" \
+            --faults "kill=ioserver@$n" >"$2" 2>&1
+        kill_code=$?
+        grep -q "$3" "$2" && { kill_at=$n; return; }
+    done
+}
 # Input the IO server drained survives its death: init keeps the buffer
 # (docs/userspace.md). The first kill point at which the restarted server
 # finds input kept comes after a drain and before the first read (the
 # requests in between are printf's writes, which the stdio sink retries), so
 # that run must read both lines. Without the kept buffer no kill point keeps
 # any input, and the read waited forever (exit 122).
-kept_at=
-for n in $(seq 1 40); do
-    "$sim" --initramfs "$tests" --serial-input "$input" --cmdline "tests=io.read_line_args,io.read_line" \
-        --faults "kill=ioserver@$n" >"$dir/kept.log" 2>&1
-    code=$?
-    grep -q "^ioserver: [0-9]* byte(s) of input kept from before" "$dir/kept.log" || continue
-    kept_at=$n
-    break
-done
+first_kill io.read_line_args,io.read_line "$dir/kept.log" "^ioserver: [0-9]* byte(s) of input kept from before" 40
+kept_at=$kill_at code=$kill_code
 if [[ -z $kept_at ]]; then
     fail "no kill of the IO server (@1 to @40) left input for the restarted server"
 else
@@ -99,6 +104,89 @@ else
     [[ $code == 0 ]] && grep -q "test io.read_line ... ok" "$dir/kept.log" ||
         fail "kill=ioserver@$kept_at: the restarted IO server did not hand out both lines (exit $code, log: $dir/kept.log)"
 fi
+# A request the IO server dies serving is done once (docs/userspace.md, "IO
+# server"): libanvil sends it again with the same number, and the restarted
+# server goes on with a write after the bytes already output. The first kill
+# point that lands inside a write (the restarted server says so) must leave
+# io.write passing and each of its long writes on the console exactly once and
+# whole: without the kept count a write starts again (its head twice), and a
+# byte output twice or lost changes the length. The console lines the kill
+# adds (the kernel's, init's, the new server's) are taken out first.
+first_kill io.write "$dir/cut.log" "^ioserver: client [0-9]*'s request 0x[0-9a-f]* stopped after [0-9]* byte(s)" 60
+cut_at=$kill_at code=$kill_code
+if [[ -z $cut_at ]]; then
+    fail "no kill of the IO server (@1 to @60) landed inside a write"
+else
+    [[ $code == 0 ]] && grep -q "test io.write ... ok" "$dir/cut.log" ||
+        fail "kill=ioserver@$cut_at: io.write failed after the kill inside a write (exit $code, log: $dir/cut.log)"
+    writes=$(perl -0777 -ne 's/anvil: fault: [^\n]*\n|init: [^\n]*\n|ioserver: [^\n]*\n//g;
+        my @a = /(io\.write 1024: .*?anvil-io-write-marker-7c1d\n)/sg;
+        my @b = /(io\.write 2500: .*?\(2500 bytes, 3 messages\)\n)/sg;
+        print scalar(@a), " ", join(",", map { length } @a), " ", scalar(@b), " ", join(",", map { length } @b);' \
+        "$dir/cut.log")
+    [[ $writes == "1 1024 1 2500" ]] ||
+        fail "kill=ioserver@$cut_at: the writes are not on the console once and whole (count length count length: $writes; log: $dir/cut.log)"
+fi
+# A read the IO server dies after taking its line for, before the reply, gets
+# that line when sent again (the server kept it with the request's number),
+# so both lines are read once each. The window has no kernel entry, where the
+# random schedule's slices mostly start; a script schedule with a switch at
+# every basic block of one vCPU makes every block a slice the kill can land
+# on. The first kill point after which the restarted server holds only the
+# second line (12 bytes), after points where it held both (31 bytes), is
+# found in steps of 8, then the 15 points before it.
+seq 1 200000 | awk '{ print "0 " $1 " 0" }' >"$dir/every-block.switches"
+read_kill() {  # N [INPUT]: runs the read tests with the kill at the IO server's slice N
+    "$sim" --cpus 1 --schedule script --switches "$dir/every-block.switches" --initramfs "$tests" \
+        --serial-input "${2:-$input}" --cmdline "tests=io.read_line_args,io.read_line" \
+        --faults "kill=ioserver@$1" >"$dir/reread.log" 2>&1
+}
+kept_bytes() { sed -n 's/^ioserver: \([0-9]*\) byte(s) of input kept from before/\1/p' "$dir/reread.log"; }
+second_at= seen_all=
+for ((n = 8; n <= 4000; n += 8)); do
+    read_kill "$n"
+    kept=$(kept_bytes)
+    [[ $kept == 31 ]] && seen_all=1
+    [[ $seen_all && $kept == 12 ]] && { second_at=$n; break; }
+done
+reread_at=
+for ((n = ${second_at:-16} - 15; second_at && n <= second_at; n++)); do
+    read_kill "$n"
+    code=$?
+    grep -q "^ioserver: client [0-9]*'s read 0x[0-9a-f]* was served before; same reply again" "$dir/reread.log" &&
+        { reread_at=$n; break; }
+done
+if [[ -z $reread_at ]]; then
+    fail "no kill of the IO server (@1 to @${second_at:-4000}, every block a slice) landed between a line taken and its reply"
+else
+    [[ $code == 0 ]] && grep -q "test io.read_line ... ok" "$dir/reread.log" ||
+        fail "kill=ioserver@$reread_at (every block a slice): the line kept for the reply was not read (exit $code, log: $dir/reread.log)"
+fi
+# Input received outlives a kill at any block of the drain: the byte read
+# from COM1 is kept with the ring's count before anything else, and stored by
+# the next instance if the last one died before it did; the CR flag is in the
+# same word as the count. With the lines ended by "\r\n", every kill point
+# around the first line's end (from the last one that finds 18 bytes kept to
+# the first that finds 20: the '\r' stored, the flag set, the '\n' not yet
+# read or read and not yet skipped) must read both lines, and each line once:
+# a lost flag makes the '\n' a second, empty line.
+printf 'anvil-input-line-1\r\nsecond line\r\n' >"$dir/crlf.txt"
+cr_from=
+for ((n = 8; n <= 4000; n += 8)); do
+    read_kill "$n" "$dir/crlf.txt"
+    kept=$(kept_bytes)
+    [[ -n $kept ]] && ((kept >= 19)) && { cr_from=$((n - 8)); break; }
+done
+cr_runs=0
+for ((n = cr_from + 1; cr_from && n <= cr_from + 40; n++)); do
+    read_kill "$n" "$dir/crlf.txt"
+    code=$? kept=$(kept_bytes)
+    [[ -n $kept ]] && ((kept >= 20)) && break
+    [[ $kept == 19 ]] && ((cr_runs++))
+    [[ $code == 0 ]] && grep -q "test io.read_line ... ok" "$dir/reread.log" ||
+        fail "kill=ioserver@$n (every block a slice, \\r\\n input, $kept byte(s) kept): the lines were not read once each (exit $code, log: $dir/reread.log)"
+done
+((cr_runs > 0)) || fail "no kill of the IO server (every block a slice) landed between a '\r' stored and the next byte"
 # A failed allocation is a status, not a panic: init is told NO_MEMORY when it
 # builds the demo's process, says so, and starts it again; the demo finishes.
 grep -q "init: starting demo: ANVIL_ERR_NO_MEMORY; trying again" "$dir/alloc.log" ||

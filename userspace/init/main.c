@@ -48,7 +48,7 @@ static anvil_cap_t g_ns_ep;     /* the name server's endpoint */
 static anvil_cap_t g_ns_store;  /* the name server's published caps (a CNode) */
 static anvil_cap_t g_ns_table;  /* the name server's table (a VMO) */
 static anvil_cap_t g_io_ep;     /* the IO server's endpoint */
-static anvil_cap_t g_io_input;  /* the IO server's input buffer (a VMO) */
+static anvil_cap_t g_io_state;  /* the IO server's state (a VMO) */
 
 /* Badges: a service's index + 1 on its fault and client caps; init's own. */
 #define INIT_BADGE 0x1000u
@@ -108,9 +108,9 @@ static unsigned service_caps(unsigned index, anvil_spawn_cap_t *caps, uint64_t *
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, client, badge};
             break;
         case CAP_IO_SERVE:
-            /* With the input that outlives each IO server (init keeps it). */
+            /* With the state that outlives each IO server (init keeps it). */
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER, ANVIL_RIGHT_READ, 0};
-            caps[n++] = (anvil_spawn_cap_t){g_io_input, ANVIL_CAP_IO_INPUT, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0};
+            caps[n++] = (anvil_spawn_cap_t){g_io_state, ANVIL_CAP_IO_STATE, ANVIL_RIGHT_READ | ANVIL_RIGHT_WRITE, 0};
             break;
         case CAP_IO_PUBLISH:
             *out = (anvil_spawn_cap_t){g_io_ep, ANVIL_CAP_IOSERVER_PUBLISH, client, 0};
@@ -225,7 +225,7 @@ static int creates(anvil_status_t (*create)(anvil_cap_t *), anvil_cap_t *out, co
 static anvil_status_t ns_store_create(anvil_cap_t *out) { return anvil_cnode_create(ANVIL_NS_STORE_SLOTS, out); }
 static anvil_status_t ns_table_create(anvil_cap_t *out) { return anvil_vmo_create(ANVIL_NS_TABLE_BYTES, out); }
 /* The IO server's, likewise. */
-static anvil_status_t io_input_create(anvil_cap_t *out) { return anvil_vmo_create(ANVIL_IO_INPUT_BYTES, out); }
+static anvil_status_t io_state_create(anvil_cap_t *out) { return anvil_vmo_create(ANVIL_IO_STATE_BYTES, out); }
 
 /* Gives every running service that holds the thread of service `index`
  * (tcb:NAME) its new thread, in the same slot: after a restart the old cap
@@ -333,7 +333,7 @@ int main(uint64_t start_arg)
     if (any_service_has(CAP_NS_SERVE) && (!creates(ns_store_create, &g_ns_store, "name server's store") ||
                                           !creates(ns_table_create, &g_ns_table, "name server's table")))
         return INIT_FAILED;
-    if (any_service_has(CAP_IO_SERVE) && !creates(io_input_create, &g_io_input, "IO server's input buffer"))
+    if (any_service_has(CAP_IO_SERVE) && !creates(io_state_create, &g_io_state, "IO server's state"))
         return INIT_FAILED;
 
     for (unsigned i = 0; i < g_manifest.count; i++) {

@@ -26,7 +26,7 @@
  *          Two caps for the same slot (ns and ns-serve, say) are an error.
  *          ns-serve also brings the name server's state (its CNode of
  *          published caps, slot 12, and its table VMO, slot 13); io-serve
- *          the IO server's (its input buffer VMO, slot 15).
+ *          the IO server's (its state VMO, slot 15).
  *
  * The parser is plain C with no syscalls, so the host tests run it too. */
 #ifndef ANVIL_INIT_MANIFEST_H

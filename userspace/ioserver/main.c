@@ -13,11 +13,14 @@
  * on it, then drains the receive FIFO again. Bytes after a line's end stay
  * buffered for the next read. One request at a time.
  *
- * The buffered input outlives the server: init lends every instance the same
- * VMO (slot ANVIL_CAP_IO_INPUT, READ|WRITE), and the receive ring lives there
- * (struct rx_ring below), so bytes drained from COM1 but not yet handed out
- * are there for the instance init starts after a crash. Without that cap (a
- * manifest that gives none) the ring is in this process's memory.
+ * What the server is doing outlives it: init lends every instance the same
+ * VMO (slot ANVIL_CAP_IO_STATE, READ|WRITE), which holds the receive ring
+ * (bytes drained from COM1 but not yet handed out) and, per client badge, the
+ * latest numbered request and what came of it (struct io_state below). The
+ * instance init starts after a crash hands out the input kept, finishes the
+ * write its predecessor died in after the bytes already output, and answers
+ * a request sent again with the reply kept. Without that cap (a manifest that
+ * gives none) the state is in this process's memory.
  *
  * The same binary runs on QEMU's 16550 and on the simulator's model. Without
  * port access it still serves writes (through anvil_debug_write); without an
@@ -45,47 +48,87 @@ static anvil_cap_t g_irq_n; /* notification the IRQ signals; 0: poll by yielding
 /* Received bytes not yet handed out, in a ring ('\r' and "\r\n" stored as
  * '\n'). Two counters, each written by one store after what it covers, so that
  * a crash at any instruction leaves a ring the next instance can use:
- *   - `stored`: a byte is read from COM1, written to `bytes`, then counted. A
- *     crash in between loses that one byte (reading it took it from the UART)
- *     and never leaves a half-stored one. Its bit 32 is the CR flag (the last
- *     byte received was '\r', so a '\n' right after it ends no second line):
- *     one word, so the count and the flag change together.
- *   - `taken`: a line is copied into the reply, then counted as taken, then the
- *     reply goes. So a line is handed out at most once: a crash between the
- *     last two loses it, and the reader's call then returns PEER_CLOSED (it
- *     knows that read failed). At-least-once would instead repeat a line after
- *     a crash between the reply and the count, unseen by the reader; input run
- *     twice (a command) is worse than input reported lost.
+ *   - `stored`: a byte is read from COM1 and kept in `pending` with the
+ *     `stored` word of that moment (one asm statement, rx_read), written to
+ *     `bytes`, then counted. Reading takes the byte from the UART; a crash
+ *     after it leaves `pending` tagged with the current word, and the next
+ *     instance stores that byte (io_attach), so no byte is lost or stored
+ *     twice. Its bit 32 is the CR flag (the last byte received was '\r', so
+ *     a '\n' right after it ends no second line): one word, so the count and
+ *     the flag change together, and every byte stored or skipped changes it.
+ *   - `taken`: a line is copied into the reply (and, for a numbered request,
+ *     kept in its client's record, struct io_client), then counted as taken,
+ *     then the reply goes. A crash between the record and the count is undone
+ *     forward by the next instance (io_attach), so a line is handed out once.
  * The counters run freely (mod 2^32, which RX_CAP divides); [taken, stored)
- * is the input held. The magic word and the shape are written last when the
- * ring is set up, so a crash during that leaves a ring the next instance sets
- * up again, and a VMO holding anything else is not trusted. */
-#define RX_MAGIC 0x58524f49u /* "IORX" */
-#define RX_VERSION 1u
+ * is the input held. The header words are the whole state's (struct
+ * io_state): written last when it is set up, so a crash during that leaves
+ * a state the next instance sets up again, and a VMO holding anything else is
+ * not trusted. */
+#define IO_MAGIC 0x58524f49u /* "IORX" */
+#define IO_VERSION 2u        /* 2: with the clients' records */
 #define RX_CAP (4u * ANVIL_IO_LINE_MAX) /* several lines' worth */
 #define RX_CR_FLAG (1ull << 32)
+#define RX_PENDING (1ull << 40)
 struct rx_ring {
-    uint32_t magic;
+    uint32_t magic;    /* of the whole struct io_state */
     uint32_t version;
     uint32_t capacity; /* RX_CAP */
     uint32_t unused;
     uint64_t stored;   /* bytes ever stored (low 32 bits) | RX_CR_FLAG */
     uint32_t taken;    /* bytes ever handed out */
     uint32_t unused2;
+    uint64_t pending;     /* RX_PENDING | `stored` when pending_byte was read */
+    uint8_t pending_byte; /* the byte read last */
+    uint8_t unused3[7];
     uint8_t bytes[RX_CAP];
 };
-_Static_assert(sizeof(struct rx_ring) <= ANVIL_IO_INPUT_BYTES, "the ring fits init's VMO");
 _Static_assert((RX_CAP & (RX_CAP - 1)) == 0, "the counters wrap at a multiple of RX_CAP");
 
+/* What the server did for one client's latest numbered request (label bits
+ * ANVIL_IO_SEQ_SHIFT and up), so that the same request sent again after a
+ * crash is not done twice. `state` holds the number (low 32 bits) and the
+ * phase (high), changed together by one store:
+ *   - IO_STARTED: being served; a write has output `written` bytes, each
+ *     counted right after it goes out (io_putc_counted). Sent again, the
+ *     request goes on from there: a write after its `written` bytes, a read
+ *     from the start (it took nothing yet).
+ *   - IO_DONE: served; the reply was `status` (writes and failures).
+ *   - IO_LINE_TAKEN: a read served; the reply is `line`, and the ring's
+ *     `taken` is `taken_to` once it is counted.
+ * A request whose number is the record's, done, gets the kept reply again. */
+enum { IO_NONE = 0, IO_STARTED = 1, IO_DONE = 2, IO_LINE_TAKEN = 3 };
+#define IO_PHASE(state) ((uint32_t)((state) >> 32))
+#define IO_STATE(seq, phase) ((uint64_t)(seq) | (uint64_t)(phase) << 32)
+struct io_client {
+    uint64_t state;    /* number | phase << 32 */
+    uint32_t written;  /* IO_STARTED write: bytes output */
+    uint32_t taken_to; /* IO_LINE_TAKEN: the ring's `taken` after the line */
+    int32_t status;    /* IO_DONE, IO_LINE_TAKEN: the reply's status */
+    uint32_t len;      /* ... and its data: `len` bytes of `line` */
+    uint8_t line[ANVIL_IO_LINE_MAX];
+};
+/* Init badges a service's client cap with its index + 1 (at most 16 services);
+ * other badges (0: the published "io" cap) get no record. */
+#define IO_CLIENTS 16u
+
+/* All the server keeps across its restarts: the ring (with the header) and a
+ * record per client badge. */
+struct io_state {
+    struct rx_ring rx;
+    struct io_client clients[IO_CLIENTS];
+};
+_Static_assert(sizeof(struct io_state) <= ANVIL_IO_STATE_BYTES, "the state fits init's VMO");
+
 /* Where the VMO from init is mapped. */
-#define RX_VA 0x0000500000000000ull
+#define IO_STATE_VA 0x0000500000000000ull
 
-static struct rx_ring g_local_rx; /* the ring without init's VMO */
-static struct rx_ring *g_rx = &g_local_rx;
+static struct io_state g_local_io; /* the state without init's VMO */
+static struct io_state *g_io = &g_local_io;
 
-/* Writes a ring field with one store (never split), after every store before
- * it and before every store after it: the compiler barriers keep the order of
- * the source, which is the order a crash sees on this CPU. */
+/* Writes a state field with one store (never split), after every store
+ * before it and before every store after it: the compiler barriers keep the
+ * order of the source, which is the order a crash sees on this CPU. */
 #define RX_PUBLISH(field, value)                               \
     do {                                                       \
         __asm__ volatile("" ::: "memory");                     \
@@ -98,11 +141,10 @@ static uint8_t rx_at(const struct rx_ring *r, uint32_t i) { return r->bytes[i % 
 
 static anvil_msg_t g_req, g_reply;
 
-static void uart_putc(uint8_t c)
+static void wait_thr_empty(void)
 {
     for (uint32_t i = 0; i < THR_SPIN_LIMIT && !(inb(PORT(UART_LSR)) & UART_LSR_THR_EMPTY); i++)
         __asm__ volatile("pause");
-    outb(PORT(UART_DATA), c);
 }
 
 /* Writes bytes unchanged (no "\n" -> "\r\n", as the kernel console). */
@@ -113,11 +155,72 @@ static void out_write(const void *p, size_t len)
         return;
     }
     const uint8_t *s = p;
-    for (size_t i = 0; i < len; i++)
-        uart_putc(s[i]);
+    for (size_t i = 0; i < len; i++) {
+        wait_thr_empty();
+        outb(PORT(UART_DATA), s[i]);
+    }
+}
+
+/* Sends `c` and stores `count` to *counter with the next instruction: one asm
+ * statement, so no branch comes between them and a crash lands before both
+ * or after both (the simulator kills a service only between basic blocks; an
+ * interrupt on hardware could still fall between the two, repeating the byte). */
+static void io_putc_counted(uint8_t c, uint32_t *counter, uint32_t count)
+{
+    __asm__ volatile("outb %b[c], %w[port]\n\t"
+                     "movl %[count], %[counter]"
+                     : [counter] "=m"(*counter)
+                     : [c] "a"(c), [port] "Nd"(PORT(UART_DATA)), [count] "r"(count)
+                     : "memory");
+}
+
+/* A write request's bytes after the first *written (those went out before a
+ * crash), counting each in *written as it goes. Without COM1 the rest goes in
+ * one debug_write, counted after it (a crash between repeats it). */
+static void write_counted(const uint8_t *data, uint32_t len, uint32_t *written)
+{
+    uint32_t i = *written;
+    if (!g_uart) {
+        if (i < len)
+            anvil_debug_write((const char *)data + i, len - i);
+        RX_PUBLISH(*written, len);
+        return;
+    }
+    for (; i < len; i++) {
+        wait_thr_empty();
+        io_putc_counted(data[i], written, i + 1);
+    }
 }
 
 static void say(const char *s) { out_write(s, strlen(s)); }
+
+/* Reads a byte from COM1 and keeps it in `pending`, tagged with the current
+ * `stored` word, by the two instructions after the read: one asm statement,
+ * so no branch comes between them (as io_putc_counted). */
+static uint8_t rx_read(struct rx_ring *r)
+{
+    uint8_t c;
+    __asm__ volatile("inb %w[port], %b[c]\n\t"
+                     "movb %b[c], %[byte]\n\t"
+                     "movq %[tag], %[pending]"
+                     : [c] "=&a"(c), [byte] "=m"(r->pending_byte), [pending] "=m"(r->pending)
+                     : [port] "Nd"(PORT(UART_DATA)), [tag] "r"(r->stored | RX_PENDING)
+                     : "memory");
+    return c;
+}
+
+/* Stores byte `c` received, or skips it (a '\n' after '\r'); either changes
+ * the `stored` word, with one store after the byte. */
+static void rx_store(struct rx_ring *r, uint8_t c)
+{
+    const uint32_t stored = (uint32_t)r->stored;
+    if (c == '\n' && (r->stored & RX_CR_FLAG)) {
+        RX_PUBLISH(r->stored, (uint64_t)stored);
+        return;
+    }
+    r->bytes[stored % RX_CAP] = c == '\r' ? '\n' : c;
+    RX_PUBLISH(r->stored, (uint64_t)(stored + 1) | (c == '\r' ? RX_CR_FLAG : 0));
+}
 
 /* Moves what the receive FIFO holds into the ring (as far as there is room).
  * Reading IIR first acknowledges the interrupt; reading RBR empty lowers the
@@ -127,25 +230,18 @@ static void drain(void)
     if (!g_uart)
         return;
     (void)inb(PORT(UART_IIR));
-    struct rx_ring *r = g_rx;
-    while (rx_held(r) < RX_CAP && (inb(PORT(UART_LSR)) & UART_LSR_DATA_READY)) {
-        const uint8_t c = inb(PORT(UART_DATA));
-        const uint32_t stored = (uint32_t)r->stored;
-        if (c == '\n' && (r->stored & RX_CR_FLAG)) {
-            RX_PUBLISH(r->stored, (uint64_t)stored);
-            continue;
-        }
-        r->bytes[stored % RX_CAP] = c == '\r' ? '\n' : c;
-        RX_PUBLISH(r->stored, (uint64_t)(stored + 1) | (c == '\r' ? RX_CR_FLAG : 0));
-    }
+    struct rx_ring *r = &g_io->rx;
+    while (rx_held(r) < RX_CAP && (inb(PORT(UART_LSR)) & UART_LSR_DATA_READY))
+        rx_store(r, rx_read(r));
 }
 
 /* If the ring holds a line of at most `limit` bytes, or more than `limit`
  * bytes without a line end, copies it (or its first `limit` bytes) to `out`,
- * counts it taken and returns its length; else returns -1 and takes nothing. */
-static int take_line(uint32_t limit, uint8_t *out)
+ * sets *next to the ring's `taken` after it and returns its length; else
+ * returns -1. Takes nothing: the caller counts the line (commit_line). */
+static int take_line(uint32_t limit, uint8_t *out, uint32_t *next)
 {
-    struct rx_ring *r = g_rx;
+    const struct rx_ring *r = &g_io->rx;
     const uint32_t first = r->taken, held = rx_held(r);
     const uint32_t scan = held < limit + 1 ? held : limit + 1;
     uint32_t n = 0, consumed;
@@ -159,64 +255,122 @@ static int take_line(uint32_t limit, uint8_t *out)
         return -1;
     for (uint32_t i = 0; i < n; i++)
         out[i] = rx_at(r, first + i);
-    RX_PUBLISH(r->taken, first + consumed);
+    *next = first + consumed;
     return (int)n;
 }
 
-/* True if `r` is a ring this server set up, in a state it can have left. */
-static int rx_sound(const struct rx_ring *r)
+/* Hands out the line `take_line` found (`n` bytes at `line`): keeps it in the
+ * record of client `c` (if the request has one) as that request's reply, then
+ * counts it taken. The record's phase is the one store that decides. */
+static void commit_line(struct io_client *c, const uint8_t *line, uint32_t n, uint32_t next)
 {
-    return r->magic == RX_MAGIC && r->version == RX_VERSION && r->capacity == RX_CAP &&
-           (r->stored >> 32) <= 1 && rx_held(r) <= RX_CAP;
+    if (c) {
+        memcpy(c->line, line, n);
+        c->len = n;
+        c->status = ANVIL_OK;
+        c->taken_to = next;
+        RX_PUBLISH(c->state, IO_STATE((uint32_t)c->state, IO_LINE_TAKEN));
+    }
+    RX_PUBLISH(g_io->rx.taken, next);
 }
 
-/* Empties `r` and marks it as set up, the magic word last. */
-static void rx_reset(struct rx_ring *r)
+/* True if `io` is a state this server set up, in a state it can have left. */
+static int io_sound(const struct io_state *io)
 {
-    RX_PUBLISH(r->magic, 0u);
-    r->version = RX_VERSION;
-    r->capacity = RX_CAP;
-    r->stored = 0;
-    r->taken = 0;
-    RX_PUBLISH(r->magic, RX_MAGIC);
+    const struct rx_ring *r = &io->rx;
+    if (r->magic != IO_MAGIC || r->version != IO_VERSION || r->capacity != RX_CAP || (r->stored >> 32) > 1 ||
+        rx_held(r) > RX_CAP)
+        return 0;
+    for (uint32_t i = 0; i < IO_CLIENTS; i++) {
+        const struct io_client *c = &io->clients[i];
+        if (IO_PHASE(c->state) > IO_LINE_TAKEN || c->written > ANVIL_MSG_MAX_BYTES || c->len > ANVIL_IO_LINE_MAX ||
+            c->status > 0)
+            return 0;
+    }
+    return 1;
 }
 
-/* Maps the input VMO init lends (slot ANVIL_CAP_IO_INPUT) and takes the ring
+/* A line kept in a record but not yet counted taken (the server died between
+ * the two) is counted now; the others are behind `taken` already. */
+static void io_finish_taking(struct io_state *io)
+{
+    struct rx_ring *r = &io->rx;
+    for (uint32_t i = 0; i < IO_CLIENTS; i++) {
+        const struct io_client *c = &io->clients[i];
+        if (IO_PHASE(c->state) == IO_LINE_TAKEN && (int32_t)(c->taken_to - r->taken) > 0 &&
+            (int32_t)((uint32_t)r->stored - c->taken_to) >= 0)
+            RX_PUBLISH(r->taken, c->taken_to);
+    }
+}
+
+/* Tells of each write the previous instance died in after output began. */
+static void say_cut_writes(const struct io_state *io)
+{
+    for (uint32_t i = 0; i < IO_CLIENTS; i++) {
+        const struct io_client *c = &io->clients[i];
+        if (IO_PHASE(c->state) != IO_STARTED || c->written == 0)
+            continue;
+        char note[112];
+        snprintf(note, sizeof note, "ioserver: client %u's request %#x stopped after %u byte(s); goes on when sent again\n",
+                 i + 1, (uint32_t)c->state, c->written);
+        say(note);
+    }
+}
+
+/* Empties `io` (ring and records) and marks it as set up, the magic word last. */
+static void io_reset(struct io_state *io)
+{
+    RX_PUBLISH(io->rx.magic, 0u);
+    memset(io->clients, 0, sizeof io->clients);
+    io->rx.version = IO_VERSION;
+    io->rx.capacity = RX_CAP;
+    io->rx.stored = 0;
+    io->rx.taken = 0;
+    io->rx.pending = 0;
+    RX_PUBLISH(io->rx.magic, IO_MAGIC);
+}
+
+/* Maps the state VMO init lends (slot ANVIL_CAP_IO_STATE) and takes the state
  * there: the one a previous instance left if it is sound, else a fresh one.
- * Without that cap the ring stays local. Returns a note for the console, or
+ * Without that cap the state stays local. Returns a note for the console, or
  * null when there is nothing to say (a first start, or no cap). */
-static const char *rx_attach(char *note, size_t size)
+static const char *io_attach(char *note, size_t size)
 {
     anvil_cap_info_t info;
-    if (anvil_cap_info(SELF, ANVIL_CAP_IO_INPUT, &info) != ANVIL_OK) {
-        rx_reset(&g_local_rx);
+    if (anvil_cap_info(SELF, ANVIL_CAP_IO_STATE, &info) != ANVIL_OK) {
+        io_reset(&g_local_io);
         return NULL;
     }
     anvil_status_t s = info.type == ANVIL_OBJ_VMO ? ANVIL_OK : ANVIL_ERR_WRONG_TYPE;
     if (s == ANVIL_OK)
-        s = anvil_vma_map(ANVIL_CAP_SELF_VSPACE, RX_VA, ANVIL_CAP_IO_INPUT, 0, ANVIL_IO_INPUT_BYTES,
+        s = anvil_vma_map(ANVIL_CAP_SELF_VSPACE, IO_STATE_VA, ANVIL_CAP_IO_STATE, 0, ANVIL_IO_STATE_BYTES,
                           ANVIL_PERM_R | ANVIL_PERM_W);
     if (s != ANVIL_OK) {
-        rx_reset(&g_local_rx);
-        snprintf(note, size, "ioserver: slot %u holds no input VMO to map (%s); input kept locally\n",
-                 ANVIL_CAP_IO_INPUT, anvil_status_str(s));
+        io_reset(&g_local_io);
+        snprintf(note, size, "ioserver: slot %u holds no state VMO to map (%s); state kept locally\n",
+                 ANVIL_CAP_IO_STATE, anvil_status_str(s));
         return note;
     }
-    struct rx_ring *r = (struct rx_ring *)(uintptr_t)RX_VA;
-    g_rx = r;
-    if (rx_sound(r)) {
-        const uint32_t held = rx_held(r);
+    struct io_state *io = (struct io_state *)(uintptr_t)IO_STATE_VA;
+    g_io = io;
+    if (io_sound(io)) {
+        /* A byte read but not yet stored when the last instance died. */
+        if (io->rx.pending == (io->rx.stored | RX_PENDING))
+            rx_store(&io->rx, io->rx.pending_byte);
+        io_finish_taking(io);
+        say_cut_writes(io);
+        const uint32_t held = rx_held(&io->rx);
         if (!held)
             return NULL;
         snprintf(note, size, "ioserver: %u byte(s) of input kept from before\n", held);
         return note;
     }
     /* init made it zeroes: a first start. Anything else is not ours. */
-    const int fresh = r->magic == 0;
-    rx_reset(r);
+    const int fresh = io->rx.magic == 0;
+    io_reset(io);
     if (fresh)
         return NULL;
-    snprintf(note, size, "ioserver: the input VMO holds no ring of this server's; starting it empty\n");
+    snprintf(note, size, "ioserver: the state VMO holds nothing of this server's; starting it empty\n");
     return note;
 }
 
@@ -229,8 +383,9 @@ static void wait_input(void)
     anvil_thread_yield();
 }
 
-/* ANVIL_IO_READ_LINE: data may hold a uint32_t limit (1..ANVIL_IO_LINE_MAX). */
-static anvil_status_t read_line(const anvil_msg_t *req, anvil_msg_t *reply)
+/* ANVIL_IO_READ_LINE: data may hold a uint32_t limit (1..ANVIL_IO_LINE_MAX).
+ * The line goes to `reply` and, through commit_line, to the record `c`. */
+static anvil_status_t read_line(const anvil_msg_t *req, anvil_msg_t *reply, struct io_client *c)
 {
     if (!g_uart)
         return ANVIL_ERR_NOT_SUPPORTED;
@@ -241,8 +396,10 @@ static anvil_status_t read_line(const anvil_msg_t *req, anvil_msg_t *reply)
         limit = ANVIL_IO_LINE_MAX;
     for (;;) {
         drain();
-        const int n = take_line(limit, reply->data);
+        uint32_t next;
+        const int n = take_line(limit, reply->data, &next);
         if (n >= 0) {
+            commit_line(c, reply->data, (uint32_t)n, next);
             reply->len = (uint32_t)n;
             return ANVIL_OK;
         }
@@ -250,22 +407,56 @@ static anvil_status_t read_line(const anvil_msg_t *req, anvil_msg_t *reply)
     }
 }
 
-static void handle(const anvil_msg_t *req, anvil_msg_t *reply)
+/* The record of the client with `badge` for request number `seq`, or null: an
+ * unnumbered request (0), or a badge init gives no service. */
+static struct io_client *client_of(uint64_t badge, uint32_t seq)
 {
-    anvil_status_t s;
+    if (seq == 0 || badge == 0 || badge > IO_CLIENTS)
+        return NULL;
+    return &g_io->clients[badge - 1];
+}
+
+static void handle(const anvil_msg_t *req, uint64_t badge, anvil_msg_t *reply)
+{
+    const uint32_t op = (uint32_t)(req->label & ANVIL_IO_OP_MASK);
+    const uint32_t seq = (uint32_t)(req->label >> ANVIL_IO_SEQ_SHIFT);
+    struct io_client *c = client_of(badge, seq);
     reply->len = 0;
     reply->ncaps = 0;
-    switch (req->label) {
+    if (c && (uint32_t)c->state == seq && IO_PHASE(c->state) >= IO_DONE) {
+        /* Served before a crash that kept the reply from the caller. */
+        char note[96];
+        snprintf(note, sizeof note, "ioserver: client %u's %s %#x was served before; same reply again\n",
+                 (unsigned)badge, IO_PHASE(c->state) == IO_LINE_TAKEN ? "read" : "request", seq);
+        say(note);
+        memcpy(reply->data, c->line, c->len);
+        reply->len = c->len;
+        reply->label = (uint64_t)(int64_t)c->status;
+        return;
+    }
+    if (c && c->state != IO_STATE(seq, IO_STARTED)) {
+        c->written = 0;
+        RX_PUBLISH(c->state, IO_STATE(seq, IO_STARTED));
+    }
+    uint32_t unnumbered = 0;
+    anvil_status_t s;
+    switch (op) {
     case ANVIL_IO_WRITE:
-        out_write(req->data, req->len);
+        write_counted(req->data, req->len, c ? &c->written : &unnumbered);
         s = ANVIL_OK;
         break;
     case ANVIL_IO_READ_LINE:
-        s = read_line(req, reply);
+        s = read_line(req, reply, c);
         break;
     default:
         s = ANVIL_ERR_NOT_SUPPORTED;
         break;
+    }
+    /* A read's line is kept already (IO_LINE_TAKEN); anything else now. */
+    if (c && IO_PHASE(c->state) == IO_STARTED) {
+        c->status = s;
+        c->len = 0;
+        RX_PUBLISH(c->state, IO_STATE(seq, IO_DONE));
     }
     reply->label = (uint64_t)(int64_t)s;
 }
@@ -328,16 +519,15 @@ int main(uint64_t start_arg)
         const char *how = irq_init();
         outb(PORT(UART_IER), UART_IER_RX_AVAILABLE);
         snprintf(line, sizeof line, "ioserver: COM1 ready (%s)\n", how);
-        say(line);
-        /* After the ready line: the note, if any, is about input. */
-        const char *note = rx_attach(line, sizeof line);
-        if (note)
-            say(note);
     } else {
         snprintf(line, sizeof line, "ioserver: no COM1 (%s); output through debug_write, no input\n",
                  anvil_status_str(s));
-        say(line);
     }
+    say(line);
+    /* After the ready line: the note, if any, is about kept state. */
+    const char *note = io_attach(line, sizeof line);
+    if (note)
+        say(note);
 
     anvil_cap_info_t info;
     s = anvil_cap_info(SELF, IO_EP, &info);
@@ -358,7 +548,7 @@ int main(uint64_t start_arg)
             say(line);
             return 1;
         }
-        handle(&g_req, &g_reply);
+        handle(&g_req, badge, &g_reply);
         /* Keep the FIFO from overflowing while nobody reads. */
         drain();
         g_req.ncaps = 0;

@@ -75,10 +75,10 @@ DEFINE_TEST("io.write", test_io_write)
 DEFINE_TEST("io.unknown_label", test_io_unknown_label)
 {
     NEED_IO();
-    CHECK_STATUS(service_raw(ANVIL_CAP_IOSERVER, 0, "", 0, 0), ANVIL_ERR_NOT_SUPPORTED);
-    CHECK_STATUS(service_raw(ANVIL_CAP_IOSERVER, 0x10ad, "xyz", 3, 0), ANVIL_ERR_NOT_SUPPORTED);
+    CHECK_STATUS(io_raw(ANVIL_CAP_IOSERVER, 0, "", 0), ANVIL_ERR_NOT_SUPPORTED);
+    CHECK_STATUS(io_raw(ANVIL_CAP_IOSERVER, 0x10ad, "xyz", 3), ANVIL_ERR_NOT_SUPPORTED);
     /* Still serving. */
-    CHECK_STATUS(service_raw(ANVIL_CAP_IOSERVER, ANVIL_IO_WRITE, "", 0, 0), ANVIL_OK);
+    CHECK_STATUS(io_raw(ANVIL_CAP_IOSERVER, ANVIL_IO_WRITE, "", 0), ANVIL_OK);
     return 0;
 }
 
@@ -96,7 +96,7 @@ DEFINE_TEST("io.lookup", test_io_lookup)
     CHECK(found.object_id == ours.object_id);
     CHECK((found.rights & (ANVIL_RIGHT_WRITE | ANVIL_RIGHT_READ)) == ANVIL_RIGHT_WRITE);
     static const char kLine[] = "io.lookup: anvil-io-lookup-marker-7c1d\n";
-    CHECK_STATUS(service_raw(io, ANVIL_IO_WRITE, kLine, sizeof kLine - 1, 0), ANVIL_OK);
+    CHECK_STATUS(io_raw(io, ANVIL_IO_WRITE, kLine, sizeof kLine - 1), ANVIL_OK);
     CHECK_STATUS(anvil_cap_delete(SELF, io), ANVIL_OK);
     return 0;
 }

@@ -10,7 +10,9 @@
 
 #define SELF ANVIL_CAP_SELF_CNODE
 
-anvil_status_t service_raw(anvil_cap_t ep, uint64_t label, const void *data, uint32_t len, anvil_cap_t cap)
+/* One request through `ep`, by anvil_ipc_call or, `numbered`, anvil_io_call. */
+static anvil_status_t raw_request(anvil_cap_t ep, uint64_t label, const void *data, uint32_t len, anvil_cap_t cap,
+                                  int numbered)
 {
     static anvil_msg_t req, reply;
     req.label = label;
@@ -22,8 +24,18 @@ anvil_status_t service_raw(anvil_cap_t ep, uint64_t label, const void *data, uin
     reply.label = 1; /* no status */
     reply.len = 0;
     reply.ncaps = 0;
-    const anvil_status_t s = anvil_ipc_call(ep, &req, &reply);
+    const anvil_status_t s = numbered ? anvil_io_call(ep, &req, &reply) : anvil_ipc_call(ep, &req, &reply);
     return s != ANVIL_OK ? s : (anvil_status_t)(int64_t)reply.label;
+}
+
+anvil_status_t service_raw(anvil_cap_t ep, uint64_t label, const void *data, uint32_t len, anvil_cap_t cap)
+{
+    return raw_request(ep, label, data, len, cap, 0);
+}
+
+anvil_status_t io_raw(anvil_cap_t ep, uint64_t label, const void *data, uint32_t len)
+{
+    return raw_request(ep, label, data, len, 0, 1);
 }
 
 /* Sends the thread of `tcb` to address 0, an instant page fault: init sees it

@@ -68,5 +68,8 @@ anvil_status_t start_test_thread(uint64_t rip, uint64_t rdi, void *stack_top, ui
  * unless 0, no cap offered for the reply. Returns the call's status, or the
  * server's (the reply's label) if it answered (service_tests.c). */
 anvil_status_t service_raw(anvil_cap_t ep, uint64_t label, const void *data, uint32_t len, anvil_cap_t cap);
+/* The same for the IO server, numbered and sent again if the server dies
+ * serving it (anvil_io_call); no cap. */
+anvil_status_t io_raw(anvil_cap_t ep, uint64_t label, const void *data, uint32_t len);
 
 #endif

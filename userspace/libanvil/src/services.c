@@ -1,8 +1,9 @@
 /* Client side of the name server and IO server protocols (<anvil/services.h>).
  *
- * Every call is one ipc_call whose reply label is the server's status. The
- * messages live on the caller's stack (two of them, about 2 KiB), so the calls
- * are safe from any thread of a process. */
+ * Every call is an ipc_call whose reply label is the server's status, made
+ * again (to the restarted server) where the protocol allows it. The messages
+ * live on the caller's stack (two of them, about 2 KiB), so the calls are safe
+ * from any thread of a process. */
 #include <anvil/anvil.h>
 #include <anvil/services.h>
 #include <stdio.h>
@@ -101,6 +102,46 @@ anvil_status_t anvil_ns_unregister(const char *name)
     return again == ANVIL_ERR_NOT_FOUND ? ANVIL_OK : again;
 }
 
+/* The number of this process's latest IO request; 0 until the first. */
+static uint32_t g_io_seq;
+
+/* A new request number: nonzero, and never one a predecessor of this client
+ * used (the first is taken from this process's CNode's object id, a counter
+ * the kernel never reuses, in the high 16 bits). */
+static uint32_t next_io_seq(void)
+{
+    if (__atomic_load_n(&g_io_seq, __ATOMIC_RELAXED) == 0) {
+        anvil_cap_info_t info;
+        uint32_t first = 1u << 16;
+        if (anvil_cap_info(ANVIL_CAP_SELF_CNODE, ANVIL_CAP_SELF_CNODE, &info) == ANVIL_OK &&
+            (uint32_t)(info.object_id << 16) != 0)
+            first = (uint32_t)(info.object_id << 16);
+        uint32_t none = 0;
+        __atomic_compare_exchange_n(&g_io_seq, &none, first, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
+    uint32_t seq;
+    do
+        seq = __atomic_add_fetch(&g_io_seq, 1, __ATOMIC_RELAXED);
+    while (seq == 0);
+    return seq;
+}
+
+anvil_status_t anvil_io_call(anvil_cap_t ep, anvil_msg_t *req, anvil_msg_t *reply)
+{
+    if (!req || !reply)
+        return ANVIL_ERR_INVALID_ARG;
+    req->label = (req->label & ANVIL_IO_OP_MASK) | (uint64_t)next_io_seq() << ANVIL_IO_SEQ_SHIFT;
+    /* The reply's sizes are in-out: each send starts from the caller's. */
+    const uint32_t len = reply->len, ncaps = reply->ncaps;
+    anvil_status_t s = ANVIL_ERR_PEER_CLOSED;
+    for (uint32_t i = 0; i < ANVIL_IO_CALL_TRIES && s == ANVIL_ERR_PEER_CLOSED; i++) {
+        reply->len = len;
+        reply->ncaps = ncaps;
+        s = anvil_ipc_call(ep, req, reply);
+    }
+    return s;
+}
+
 /* One ANVIL_IO_WRITE of at most ANVIL_MSG_MAX_BYTES. */
 static anvil_status_t io_write_chunk(const char *s, uint32_t len)
 {
@@ -112,7 +153,7 @@ static anvil_status_t io_write_chunk(const char *s, uint32_t len)
     reply.label = 0;
     reply.len = 0;
     reply.ncaps = 0;
-    const anvil_status_t st = anvil_ipc_call(ANVIL_CAP_IOSERVER, &req, &reply);
+    const anvil_status_t st = anvil_io_call(ANVIL_CAP_IOSERVER, &req, &reply);
     return st != ANVIL_OK ? st : reply_status(&reply);
 }
 
@@ -148,7 +189,7 @@ anvil_status_t anvil_io_read_line(char *buf, size_t size, size_t *len)
     reply.label = 0;
     reply.len = 0;
     reply.ncaps = 0;
-    anvil_status_t s = anvil_ipc_call(ANVIL_CAP_IOSERVER, &req, &reply);
+    anvil_status_t s = anvil_io_call(ANVIL_CAP_IOSERVER, &req, &reply);
     if (s == ANVIL_OK)
         s = reply_status(&reply);
     if (s != ANVIL_OK)
@@ -177,8 +218,9 @@ static anvil_status_t io_try_write_chunk(const char *s, uint32_t len)
 }
 
 /* stdout through the IO server. A chunk whose call fails (the server died
- * while serving it: PEER_CLOSED) is tried once more without blocking, then
- * written with anvil_debug_write, so nothing is lost. */
+ * while serving it as often as anvil_io_call sends it: PEER_CLOSED) is tried
+ * once more without blocking, then written with anvil_debug_write, so nothing
+ * is lost. */
 static void io_sink(const char *s, size_t len)
 {
     while (len) {

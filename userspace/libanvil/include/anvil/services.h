@@ -22,7 +22,18 @@
  *   in a VMO and a CNode that init holds and lends to every instance, so a
  *   restarted name server answers for the names registered before.
  *
- * IO server (a client's slot ANVIL_CAP_IOSERVER), owner of COM1:
+ * IO server (a client's slot ANVIL_CAP_IOSERVER), owner of COM1. A request's
+ * label is its operation (bits 0..31) and its number (bits 32..63, 0: none).
+ * Numbers are per client (badge), nonzero and each new request's differs
+ * from the one before; the client calls below number every request and send
+ * it again, with the same number, if the server died while serving it
+ * (PEER_CLOSED): init restarts the server on the same endpoint. The server
+ * keeps, per client badge 1..16 (init's badges for its services), the last
+ * numbered request and its reply in a VMO init holds, so a request sent again
+ * is done once: one that was served gets the kept reply, a write the server
+ * died in goes on after the bytes already output. Unnumbered requests, and
+ * requests through other badges (0: the published "io" cap), are done again
+ * when sent again.
  *   ANVIL_IO_WRITE      data: bytes to write (up to ANVIL_MSG_MAX_BYTES), sent
  *                       unchanged (no "\n" -> "\r\n"). May also arrive as a plain
  *                       ipc_send, which gets no reply (the stdio sink's
@@ -35,10 +46,9 @@
  *                       the next read. Blocks until a whole line is there; the
  *                       server serves one request at a time, so writers wait
  *                       meanwhile. NOT_SUPPORTED if the server has no COM1.
- *                       Input the server has received outlives it (it keeps it in
- *                       a VMO init holds). A line is handed out at most once: if
- *                       the server dies while serving the read (PEER_CLOSED),
- *                       the line may be gone, so the read is not repeated.
+ *                       Input the server has received outlives it (kept in the
+ *                       same VMO). A numbered read hands its line out once: sent
+ *                       again, it gets the same line.
  *   Other labels get NOT_SUPPORTED, on both servers.
  */
 #ifndef ANVIL_SERVICES_H
@@ -59,13 +69,13 @@ extern "C" {
 #define ANVIL_CAP_NS_STORE         12u /* name server: CNode holding the published caps (READ|WRITE) */
 #define ANVIL_CAP_NS_TABLE         13u /* name server: VMO holding its table (READ|WRITE) */
 #define ANVIL_CAP_PEER_TCB2        14u /* a service's second "tcb:NAME" */
-#define ANVIL_CAP_IO_INPUT         15u /* IO server: VMO holding the input it received (READ|WRITE) */
+#define ANVIL_CAP_IO_STATE         15u /* IO server: VMO holding its input and clients' requests (READ|WRITE) */
 
 /* The name server's state that init creates once and lends to each instance. */
 #define ANVIL_NS_STORE_SLOTS 64u   /* two per name: a replacement lands before the old cap goes */
 #define ANVIL_NS_TABLE_BYTES 4096u
-/* The IO server's input buffer, which init also keeps. */
-#define ANVIL_IO_INPUT_BYTES 4096u
+/* The IO server's state (its input and its clients' last requests), which init also keeps. */
+#define ANVIL_IO_STATE_BYTES 8192u
 
 #define ANVIL_NS_REGISTER   1u
 #define ANVIL_NS_LOOKUP     2u
@@ -76,6 +86,9 @@ extern "C" {
 #define ANVIL_IO_WRITE     1u
 #define ANVIL_IO_READ_LINE 2u
 #define ANVIL_IO_LINE_MAX  256u
+#define ANVIL_IO_OP_MASK   0xffffffffull /* a request label's operation */
+#define ANVIL_IO_SEQ_SHIFT 32u           /* ... and where its number starts */
+#define ANVIL_IO_CALL_TRIES 3u           /* sends of one request, the first included */
 
 /* Name server calls through the caller's ANVIL_CAP_NAMESERVER slot. A register
  * or lookup the server died while serving (PEER_CLOSED) is made once more, to
@@ -86,15 +99,25 @@ anvil_status_t anvil_ns_register(const char *name, anvil_cap_t cap);
 anvil_status_t anvil_ns_lookup(const char *name, anvil_cap_t *out);
 anvil_status_t anvil_ns_unregister(const char *name);
 
-/* IO server calls through the caller's ANVIL_CAP_IOSERVER slot. */
+/* One numbered IO server request through `ep`: `req`'s label is the
+ * operation (its number is set here); sent up to ANVIL_IO_CALL_TRIES times
+ * while the call returns PEER_CLOSED. Returns the call's status; the reply's
+ * label is then the server's. A client's requests are numbered from a start
+ * taken from its CNode's object id (never reused), so a restarted client does
+ * not repeat its predecessor's numbers. */
+anvil_status_t anvil_io_call(anvil_cap_t ep, anvil_msg_t *req, anvil_msg_t *reply);
+
+/* IO server calls through the caller's ANVIL_CAP_IOSERVER slot (with
+ * anvil_io_call). */
 anvil_status_t anvil_io_write(const char *s, size_t len);
 /* Reads one line into buf (NUL-terminated, without '\n'); *len gets its length. */
 anvil_status_t anvil_io_read_line(char *buf, size_t size, size_t *len);
 
 /* Points libc's stdout at the IO server if slot ANVIL_CAP_IOSERVER holds an
  * endpoint (true), else leaves it on anvil_debug_write (false). Output that the
- * IO server cannot take (it died while serving it) is retried once without
- * blocking and then written with anvil_debug_write, so nothing is lost. A write
+ * IO server cannot take (it died each time anvil_io_call sent it) is retried
+ * once without blocking and then written with anvil_debug_write, so nothing
+ * is lost. A write
  * made while no IO server receives at all waits for one: whoever restarts the
  * IO server must never print through it (init writes to the console). */
 int anvil_stdio_use_ioserver(void);
