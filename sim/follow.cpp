@@ -442,6 +442,10 @@ bool Follower::entry(const replay::Record& r) {
         } else if (cpu >= 0) {
             m_.current_cpu_ = static_cast<uint32_t>(cpu);
             kernel::on_timer(static_cast<uint32_t>(cpu));
+        } else {
+            // An idle QEMU CPU's tick: it still advances the kernel's clock,
+            // which ends timed waits (kernel/sched/timeout.h).
+            kernel::clock_tick();
         }
         ++m_.stats_.kernel_entries;
         return true;

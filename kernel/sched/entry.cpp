@@ -6,6 +6,7 @@
 #include "kernel/object/thread.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
+#include "kernel/sched/timeout.h"
 #include "kernel/syscall/syscall.h"
 #include "kernel/trace/trace.h"
 
@@ -105,6 +106,7 @@ void note_interrupted(uint32_t cpu) {
 void on_timer(uint32_t cpu) {
     note_interrupted(cpu);
     trace_event(trace::Kind::k_timer, cpu);
+    clock_tick();
     Thread* t = scheduler().current(cpu);
     // Round-robin inside a priority: an equal-priority waiter gets the CPU.
     if (t && scheduler().queue(cpu).top_priority() >= static_cast<int>(t->priority()))
