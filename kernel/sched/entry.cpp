@@ -107,10 +107,7 @@ void on_timer(uint32_t cpu) {
     note_interrupted(cpu);
     trace_event(trace::Kind::k_timer, cpu);
     clock_tick();
-    Thread* t = scheduler().current(cpu);
-    // Round-robin inside a priority: an equal-priority waiter gets the CPU.
-    if (t && scheduler().queue(cpu).top_priority() >= static_cast<int>(t->priority()))
-        scheduler().yield(cpu);
+    scheduler().rotate(cpu);
 }
 
 void on_irq(uint32_t cpu, uint32_t irq) {
