@@ -5,7 +5,8 @@
 # on COM1's interrupt and is woken by it, the gap is in the trace and the run
 # replays identically; a gap longer than the run still ends (a byte arrives
 # at once when nothing can run); with irq-drop the IO server's timed wait
-# recovers from a lost edge and the run passes and replays identically.
+# recovers from a lost edge and the run passes and replays identically; input
+# that never ends a line ends the run idle after 100 polls.
 #   paced_input.sh SOURCE_DIR BUILD_DIR SCRATCH_DIR
 set -uo pipefail
 [[ $# -eq 3 ]] || { echo "usage: $0 SOURCE_DIR BUILD_DIR SCRATCH_DIR" >&2; exit 2; }
@@ -85,6 +86,23 @@ timeouts=$("$trace_tool" dump "$dir/drop.atrace" --kind wake | grep -c "TIMED_OU
 "$sim" --replay "$dir/drop.atrace" --initramfs "$tests" >"$dir/drop.replay" 2>&1 &&
     grep -q "replay identical" "$dir/drop.replay" ||
     fail "the irq-drop run does not replay identically: $(tail -2 "$dir/drop.replay")"
+
+# Input that never ends a line: the IO server polls on its timeout, the
+# simulator takes the ticks to each deadline while nothing else can run, and
+# after 100 such advances with no input the run ends idle (exit 122), saying
+# so, and replays to the same end.
+printf 'no newline' >"$dir/no-newline.txt"
+"$sim" --initramfs "$tests" --serial-input "$dir/no-newline.txt" --cmdline "tests=io.read_line" \
+    --record "$dir/poll.atrace" >"$dir/poll.log" 2>&1
+code=$?
+[[ $code == 122 ]] || fail "a read that input never ends exited $code, not 122 (log: $dir/poll.log)"
+grep -q "the last 100 deadlines passed with no input and no interrupt" "$dir/poll.log" ||
+    fail "the idle run does not say that the deadlines passed with nothing coming: $(tail -1 "$dir/poll.log")"
+polls=$("$trace_tool" dump "$dir/poll.atrace" --kind wake | grep -c "TIMED_OUT")
+[[ $polls == 100 ]] || fail "the IO server's input wait timed out $polls times, not 100"
+"$sim" --replay "$dir/poll.atrace" --initramfs "$tests" >"$dir/poll.replay" 2>&1 &&
+    grep -q "replay identical: .*(the run exited 122)" "$dir/poll.replay" ||
+    fail "the polling run does not replay to the same end: $(tail -2 "$dir/poll.replay")"
 
 ((failures == 0)) && echo "paced serial input: every check passed ($waits interrupt waits in the paced run)"
 exit $((failures > 0))
