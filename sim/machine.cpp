@@ -220,9 +220,9 @@ void Machine::release_delayed_irqs(bool idle) {
 
 void Machine::release_serial_input(bool idle) {
     if (com1_.input_on_the_way() && due(input_due_slice_, idle)) {
-        com1_.arrive();
+        com1_.arrive();  // its interrupt edge, if any, goes through irq_edge (and its faults)
         idle_advances_ = 0;
-    }  // its interrupt edge, if any, goes through irq_edge (and its faults)
+    }
 }
 
 void Machine::deliver_irqs(bool cpu0_idle) {
