@@ -21,6 +21,9 @@
 #include "kernel/object/vmo.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
+// The clock and its deadlines: the simulator advances an idle machine to the
+// nearest one (next_deadline_in).
+#include "kernel/sched/timeout.h"
 #include "kernel/vm/frame_alloc.h"
 
 // The invariant checker run between kernel entries (--check-invariants).

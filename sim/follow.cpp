@@ -308,7 +308,8 @@ int Follower::cpu_running(uint64_t thread) {
 }
 
 // The vCPU running `thread`, making it run there if it is merely runnable
-// (timer ticks rotate the run queues, as the preemption the QEMU run had).
+// (rotating the run queues as timer ticks do, as the preemption the QEMU run
+// had, but without advancing the kernel's clock: only the trace's ticks do).
 int Follower::cpu_of(uint64_t thread) {
     for (int round = 0; round < 64; ++round) {
         ask();
@@ -316,7 +317,7 @@ int Follower::cpu_of(uint64_t thread) {
             return cpu;
         for (uint32_t cpu = 0; cpu < m_.config_.cpus; ++cpu) {
             m_.current_cpu_ = cpu;
-            kernel::on_timer(cpu);
+            kernel::scheduler().rotate(cpu);
         }
     }
     return -1;
@@ -442,6 +443,10 @@ bool Follower::entry(const replay::Record& r) {
         } else if (cpu >= 0) {
             m_.current_cpu_ = static_cast<uint32_t>(cpu);
             kernel::on_timer(static_cast<uint32_t>(cpu));
+        } else {
+            // An idle QEMU CPU's tick: it still advances the kernel's clock,
+            // which ends timed waits (kernel/sched/timeout.h).
+            kernel::clock_tick();
         }
         ++m_.stats_.kernel_entries;
         return true;

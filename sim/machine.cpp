@@ -27,6 +27,15 @@ constexpr uint64_t kLowReserved = 1ull << 20;
 constexpr uint32_t kReservedIrqs = (1u << 0) | (1u << 2);
 // Marks a delivered IRQ in the schedule digest (slices start with a cpu number).
 constexpr uint64_t kDigestIrq = 0x4952510000000000ull;
+// Marks a timer tick an idle machine took in the schedule digest.
+constexpr uint64_t kDigestIdleTick = 0x5449434b00000000ull;
+// An idle machine takes at most this many ticks to reach a deadline (each is a
+// kernel entry and a trace record); a farther one ends the run as idle.
+constexpr uint64_t kMaxIdleTicks = 100000;
+// Advances to deadlines in a row with no input arriving and no interrupt in
+// between, after which the run ends as idle: a driver that polls on a timeout
+// waits for input that will never come, and the run would otherwise not end.
+constexpr uint64_t kMaxIdleAdvances = 100;
 }  // namespace
 
 Machine* Machine::active() { return g_active; }
@@ -210,12 +219,15 @@ void Machine::release_delayed_irqs(bool idle) {
 }
 
 void Machine::release_serial_input(bool idle) {
-    if (com1_.input_on_the_way() && due(input_due_slice_, idle))
+    if (com1_.input_on_the_way() && due(input_due_slice_, idle)) {
         com1_.arrive();  // its interrupt edge, if any, goes through irq_edge (and its faults)
+        idle_advances_ = 0;
+    }
 }
 
 void Machine::deliver_irqs(bool cpu0_idle) {
     current_cpu_ = 0;
+    idle_advances_ = 0;
     while (irq_pending_ && !halted_) {
         const uint32_t irq = static_cast<uint32_t>(std::countr_zero(irq_pending_));  // lowest line first
         irq_pending_ &= ~(1u << irq);  // acknowledged before the kernel sees it (hal.h)
@@ -227,6 +239,23 @@ void Machine::deliver_irqs(bool cpu0_idle) {
     // As the hardware backend does after an interrupt that woke an idle CPU.
     if (cpu0_idle && !halted_)
         kernel::on_idle(0);
+}
+
+bool Machine::advance_to_deadline() {
+    const uint64_t ticks = kernel::next_deadline_in();
+    if (ticks == 0 || ticks > kMaxIdleTicks || idle_advances_ >= kMaxIdleAdvances)
+        return false;
+    ++idle_advances_;
+    current_cpu_ = 0;
+    for (uint64_t i = 0; i < ticks && !halted_; ++i) {
+        ++stats_.timer_interrupts;
+        ++stats_.kernel_entries;
+        digest(kDigestIdleTick);
+        kernel::on_timer(0);
+    }
+    if (!halted_)
+        kernel::on_idle(0);
+    return true;
 }
 
 bool Machine::prepare(hal::BootInfo* info, std::string* error) {
@@ -444,9 +473,14 @@ bool Machine::plan_slice(Outcome* result) {
         deliver_irqs(ready.empty() || ready[0] != 0);
         return invariants_hold(&out, "an interrupt");
     }
+    if (ready.empty() && advance_to_deadline())
+        return invariants_hold(&out, "a timer interrupt");
     if (ready.empty()) {
         out.kind = Outcome::Kind::kIdle;
         out.message = "every vCPU is idle and no thread can run (all threads blocked, exited or faulted)";
+        if (idle_advances_ >= kMaxIdleAdvances)
+            out.message += fmt::format("; the last {} deadlines passed with no input and no interrupt",
+                                       kMaxIdleAdvances);
         if ((lost_edges_ & (1u << Uart16550::kCom1Irq)) && com1_.irq_line())
             out.message += "; COM1's interrupt line has stayed high since irq-drop took its rising edge, and an "
                            "edge-triggered line interrupts only when it rises again (docs/reliability.md)";

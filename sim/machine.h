@@ -244,6 +244,11 @@ private:
     bool invariants_hold(Outcome* out, const char* after);
     void irq_edge(uint32_t irq);
     void deliver_irqs(bool cpu0_idle);
+    // Every vCPU idle and a thread waiting with a deadline: vCPU 0 takes the
+    // timer interrupts that end it (time passes while nothing runs); false if none
+    // waits, the nearest deadline is more than kMaxIdleTicks away, or
+    // kMaxIdleAdvances came in a row with no input and no interrupt.
+    bool advance_to_deadline();
     // Fault injection (sim/faults.h), set up by start(): the resolved spec
     // recorded, allocation failures planned, serial input with its faults.
     bool start_faults(Outcome* out);
@@ -287,6 +292,7 @@ private:
     };
     std::vector<DelayedIrq> delayed_irqs_;
     uint64_t input_due_slice_ = 0;  // paced input: when the byte on its way arrives
+    uint64_t idle_advances_ = 0;    // advance_to_deadline()s since input or an interrupt last came
     std::vector<std::array<uint64_t, 3>> uart_faults_;  // (what, index, value) of each uart-* fault made
     std::unique_ptr<Pct> pct_;  // with Schedule::kPct
     std::unique_ptr<ScriptSchedule> script_;  // with Schedule::kScript

@@ -11,6 +11,7 @@
 #include "kernel/object/vmo.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
+#include "kernel/sched/timeout.h"
 #include "kernel/vm/frame_alloc.h"
 
 namespace kernel {
@@ -176,6 +177,11 @@ bool check_thread(Report& r, Thread* t) {
             return r.fail("thread %llu in state %s is on a queue", id, thread_state_name(t->state()));
         break;
     }
+    if (t->deadline_link.linked() != (t->deadline != 0))
+        return r.fail("thread %llu has deadline %llu but is %son the deadline list", id,
+                      static_cast<unsigned long long>(t->deadline), t->deadline_link.linked() ? "" : "not ");
+    if (t->deadline && !(t->state() == ThreadState::kBlocked && t->ipc.wait == IpcWait::kNotify))
+        return r.fail("thread %llu is on the deadline list but not blocked in a notification wait", id);
     if (Thread* c = t->ipc.reply_to; c && c->ipc.replier != t)
         return r.fail("thread %llu owes thread %llu a reply that does not wait for it", id, id_of(c));
     if (Thread* p = t->ipc.replier; p && p->ipc.reply_to != t)
@@ -211,6 +217,23 @@ bool check_run_queues(Report& r) {
         }
         if (total != q.count())
             return r.fail("cpu %u run queue counts %zu threads, holds %zu", cpu, q.count(), total);
+    }
+    return true;
+}
+
+// The deadline list: nearest first, every deadline still to come (a tick wakes
+// the threads whose deadline it reaches).
+bool check_deadlines(Report& r) {
+    DeadlineList& list = deadline_waiters();
+    uint64_t last = 0;
+    for (Thread* t = list.front(); t; t = list.next(t)) {
+        if (t->deadline < last)
+            return r.fail("the deadline list is out of order at thread %llu", id_of(t));
+        if (t->deadline <= clock_ticks())
+            return r.fail("thread %llu still waits past its deadline %llu (clock %llu)", id_of(t),
+                          static_cast<unsigned long long>(t->deadline),
+                          static_cast<unsigned long long>(clock_ticks()));
+        last = t->deadline;
     }
     return true;
 }
@@ -255,6 +278,8 @@ bool check_invariants(char* why, size_t size) {
             check_endpoint(r, static_cast<Endpoint*>(o));
     if (r.ok)
         check_run_queues(r);
+    if (r.ok)
+        check_deadlines(r);
     if (r.ok && frames().bitmap_free_count() != frames().free_count())
         r.fail("the frame allocator counts %zu free frames, its bitmap %zu", frames().free_count(),
                frames().bitmap_free_count());

@@ -21,6 +21,8 @@ namespace kernel {
 //   - scheduling: every thread on exactly the queue its state implies (a run
 //     queue, a CPU, an endpoint or notification queue, or none), run queues in
 //     priority order with a consistent bitmap and count;
+//   - deadlines: a thread is on the deadline list exactly when it waits in a
+//     notification with a deadline, the list nearest first, no deadline passed;
 //   - memory: every VMO page an allocated frame, the allocator's free count equal
 //     to its bitmap, every mapping inside its VMO, page-aligned, in the user
 //     range, sorted and disjoint.

@@ -3,6 +3,7 @@
 #include "kernel/lib/string.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
+#include "kernel/sched/timeout.h"
 #include "kernel/trace/trace.h"
 
 #include <hal/test_hooks.h>
@@ -48,6 +49,7 @@ void ipc_wake(Thread* t, Status status, uint64_t out0, uint32_t direct_cpu) {
         r.rdx = out0;
     t->ipc.wait = IpcWait::kNone;
     t->ipc.object = nullptr;
+    deadline_cancel(*t);  // a signal that comes first ends a timed wait
     trace_event(trace::Kind::k_wake, t->id(), trace_zigzag(status), status == ANVIL_OK ? out0 : 0);
     if (direct_cpu != kNoCpu && hal::test_hook(hal::TestHook::kIpcHandoff))
         direct_cpu = kNoCpu;  // a test's changed decision: queue it instead

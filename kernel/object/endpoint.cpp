@@ -30,6 +30,7 @@
 #include "kernel/object/cnode.h"
 #include "kernel/object/notification.h"
 #include "kernel/object/vspace.h"
+#include "kernel/sched/timeout.h"
 #include "kernel/trace/trace.h"
 
 #include <hal/test_hooks.h>
@@ -442,6 +443,7 @@ void ipc_abort_wait(Thread* t) {
         q->remove(t);
     if (t->ipc.wait == IpcWait::kReply && t->ipc.replier)
         unlink_reply(*t, *t->ipc.replier);
+    deadline_cancel(*t);
     t->ipc.wait = IpcWait::kNone;
     t->ipc.object = nullptr;
 }

@@ -1,5 +1,7 @@
 #include "kernel/object/notification.h"
 
+#include "kernel/sched/timeout.h"
+
 #include <hal/test_hooks.h>
 
 namespace kernel {
@@ -30,6 +32,15 @@ Result<uint64_t> Notification::wait(Thread& self) {
     }
     ipc_block(self, IpcWait::kNotify, this, &waiters_);
     return uint64_t{0};  // the bits come when a signal wakes us
+}
+
+Result<uint64_t> Notification::wait_timeout(Thread& self, uint64_t ticks) {
+    if (!bits && ticks == 0)
+        return Result<uint64_t>::error(ANVIL_ERR_TIMED_OUT);
+    TRY_ASSIGN(got, wait(self));
+    if (self.state() == ThreadState::kBlocked)
+        deadline_arm(self, ticks);
+    return got;
 }
 
 void Notification::destroy() {

@@ -19,6 +19,9 @@ public:
     // Takes (and clears) the bits, or makes `self` wait for a signal (then 0:
     // the bits come when it is woken).
     Result<uint64_t> wait(Thread& self);
+    // As wait(), but a wait that no signal ends within `ticks` clock ticks ends
+    // with TIMED_OUT; with ticks 0 it is a poll, TIMED_OUT at once if no bits are set.
+    Result<uint64_t> wait_timeout(Thread& self, uint64_t ticks);
 
     uint64_t bits = 0;
     // Threads in kNotify, oldest first.

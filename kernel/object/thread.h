@@ -113,6 +113,10 @@ public:
     void set_name(const char* name);
 
     ListNode run_link;  // on a run queue (kRunnable) or a wait queue (kBlocked)
+    // On the deadline list (kernel/sched/timeout.h) while blocked in a timed
+    // notification wait, which ends at clock tick `deadline` (0: no deadline).
+    ListNode deadline_link;
+    uint64_t deadline = 0;
 
 private:
     KERNEL_HEAP_FRIENDS;

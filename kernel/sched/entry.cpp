@@ -6,6 +6,7 @@
 #include "kernel/object/thread.h"
 #include "kernel/object/vspace.h"
 #include "kernel/sched/scheduler.h"
+#include "kernel/sched/timeout.h"
 #include "kernel/syscall/syscall.h"
 #include "kernel/trace/trace.h"
 
@@ -105,10 +106,8 @@ void note_interrupted(uint32_t cpu) {
 void on_timer(uint32_t cpu) {
     note_interrupted(cpu);
     trace_event(trace::Kind::k_timer, cpu);
-    Thread* t = scheduler().current(cpu);
-    // Round-robin inside a priority: an equal-priority waiter gets the CPU.
-    if (t && scheduler().queue(cpu).top_priority() >= static_cast<int>(t->priority()))
-        scheduler().yield(cpu);
+    clock_tick();
+    scheduler().rotate(cpu);
 }
 
 void on_irq(uint32_t cpu, uint32_t irq) {

@@ -137,6 +137,12 @@ void Scheduler::yield(uint32_t cpu) {
     queues_[cpu].push_back(t);
 }
 
+void Scheduler::rotate(uint32_t cpu) {
+    Thread* t = current_[cpu];
+    if (t && queues_[cpu].top_priority() >= static_cast<int>(t->priority()))
+        yield(cpu);
+}
+
 Thread* Scheduler::pick(uint32_t cpu) {
     Thread* cur = current_[cpu];
     if (cur && cur->state() == ThreadState::kRunning) {

@@ -55,6 +55,9 @@ public:
     bool handoff(uint32_t cpu, Thread* t);
     // The running thread of `cpu` goes to the back of its priority's queue.
     void yield(uint32_t cpu);
+    // A timer tick's round-robin: the running thread of `cpu` yields if a thread
+    // of its priority or better waits on `cpu`'s queue.
+    void rotate(uint32_t cpu);
 
     Thread* current(uint32_t cpu) const { return current_[cpu]; }
     // Makes sure `cpu` has its best thread current, stealing from another CPU's

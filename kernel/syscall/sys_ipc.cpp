@@ -90,4 +90,12 @@ Status sys_notify_wait(Thread& self, const sys::notify_wait_args& a, sys::notify
     return ANVIL_OK;
 }
 
+Status sys_notify_wait_timeout(Thread& self, const sys::notify_wait_timeout_args& a,
+                               sys::notify_wait_timeout_out& out) {
+    TRY_ASSIGN(n, lookup_object<Notification>(self, a.n, ANVIL_OBJ_NOTIFICATION, ANVIL_RIGHT_READ));
+    TRY_ASSIGN(bits, n->wait_timeout(self, a.ticks));
+    out.bits = bits;
+    return ANVIL_OK;
+}
+
 }  // namespace kernel

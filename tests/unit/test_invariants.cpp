@@ -160,3 +160,34 @@ TEST_CASE("invariants: a broken run queue is reported") {
     CHECK(verdict() == "");
     REQUIRE(p.sys(ANVIL_SYS_tcb_suspend, tcb).status == kOk);
 }
+
+TEST_CASE("invariants: the deadline list holds exactly the threads in a timed notification wait") {
+    CheckedProcess p;
+    kernel::clock_tick();  // a clock past 0, so that a deadline can equal it below
+    const SysResult made = p.sys(ANVIL_SYS_notification_create);
+    REQUIRE(made.status == kOk);
+    auto* note = p.object<kernel::Notification>(static_cast<uint32_t>(made.out0));
+    kernel::Thread* t = p.thread();
+    p.sys(ANVIL_SYS_notify_wait_timeout, made.out0, 5);  // blocks: its result comes on waking
+    REQUIRE(t->state() == kernel::ThreadState::kBlocked);
+    CHECK(verdict() == "");
+    const uint64_t deadline = t->deadline;
+    t->deadline = 0;  // on the list without a deadline
+    std::string v = verdict();
+    t->deadline = deadline;
+    CHECK(contains(v, "but is on the deadline list"));
+    t->deadline = kernel::clock_ticks();  // a deadline the clock has reached
+    v = verdict();
+    t->deadline = deadline;
+    CHECK(contains(v, "past its deadline"));
+    kernel::deadline_waiters().remove(t);  // a timed wait off the list
+    v = verdict();
+    kernel::deadline_waiters().push_back(t);
+    CHECK(contains(v, "but is not on the deadline list"));
+    CHECK(verdict() == "");
+    note->signal(1);
+    CHECK(t->deadline == 0);
+    CHECK(verdict() == "");
+    kernel::Resume r{};
+    REQUIRE(kernel::next_to_run(0, &r));  // current again, as the harness expects
+}

@@ -33,7 +33,7 @@ namespace {
 
 // Status codes kernel_env.h does not name (distinct names so they never clash).
 constexpr Code kEWouldBlock{ANVIL_ERR_WOULD_BLOCK}, kEPeerClosed{ANVIL_ERR_PEER_CLOSED},
-    kENoMemory{ANVIL_ERR_NO_MEMORY};
+    kENoMemory{ANVIL_ERR_NO_MEMORY}, kETimedOut{ANVIL_ERR_TIMED_OUT};
 // What `as` returns when the call blocked (not a status the kernel uses).
 constexpr Code kBlocked{-1000};
 
@@ -130,6 +130,8 @@ void check_no_ipc(const Worker& w) {
     CHECK(w->ipc.object == nullptr);
     CHECK(w->ipc.reply_to == nullptr);
     CHECK(w->ipc.replier == nullptr);
+    CHECK_FALSE(w->deadline_link.linked());
+    CHECK(w->deadline == 0);
     if (w.state() != ThreadState::kRunnable)
         CHECK_FALSE(w->run_link.linked());
 }
@@ -1733,6 +1735,113 @@ TEST_CASE_METHOD(IpcTest,
         CHECK(w3.rax() == kEPeerClosed);
     }
     check_no_ipc(w3);
+}
+
+// ---- timed notification waits -------------------------------------------------------------
+
+namespace {
+
+void ticks(uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i)
+        kernel::clock_tick();
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(IpcTest, "notify: a timed wait polls with ticks 0 and takes pending bits at once") {
+    Space sp = make_space();
+    const uint32_t n = new_notification();
+    give(n, sp, 1, kR | kW);
+    give(n, sp, 2, kW);
+    Worker w = spawn(sp, "w", 1);
+    CHECK(as(w, ANVIL_SYS_notify_wait_timeout, {1, 0}) == kETimedOut);
+    CHECK(as(w, ANVIL_SYS_notify_wait_timeout, {2, 5}) == kAccessDenied);  // needs READ
+    CHECK(as(w, ANVIL_SYS_notify_wait_timeout, {3, 5}) == kInvalidCap);
+    CHECK(as(w, ANVIL_SYS_notify_signal, {1, 0x9}) == kOk);
+    CHECK(as(w, ANVIL_SYS_notify_wait_timeout, {1, 0}) == kOk);
+    CHECK(w.rdx() == 0x9);
+    CHECK(as(w, ANVIL_SYS_notify_signal, {1, 0x2}) == kOk);
+    CHECK(as(w, ANVIL_SYS_notify_wait_timeout, {1, 7}) == kOk);
+    CHECK(w.rdx() == 0x2);
+    CHECK(kernel::deadline_waiters().empty());
+    check_no_ipc(w);
+}
+
+TEST_CASE_METHOD(IpcTest, "notify: a timed wait ends with TIMED_OUT at its deadline unless a signal, suspend or "
+                          "destroy ends it first") {
+    Space sp = make_space();
+    const uint32_t n = new_notification();
+    Notification* note = p.object<Notification>(n);
+    give(n, sp, 1, kR | kW);
+    Worker w = spawn(sp, "w", 1);
+    const uint64_t start = kernel::clock_ticks();
+    REQUIRE(as(w, ANVIL_SYS_notify_wait_timeout, {1, 3}) == kBlocked);
+    CHECK(w->deadline == start + 3);
+    CHECK(kernel::deadline_waiters().front() == w.t);
+    CHECK(kernel::next_deadline_in() == 3);
+
+    SECTION("the deadline passes") {
+        ticks(2);
+        CHECK(w.blocked());
+        CHECK(kernel::next_deadline_in() == 1);
+        ticks(1);
+        CHECK(w.runnable());
+        CHECK(w.rax() == kETimedOut);
+        CHECK(note->waiters().empty());
+        CHECK(kernel::next_deadline_in() == 0);
+    }
+    SECTION("a signal comes first") {
+        ticks(2);
+        CHECK(p.sys(ANVIL_SYS_notify_signal, n, 0x11).status == kOk);
+        CHECK(w.runnable());
+        CHECK(w.rax() == kOk);
+        CHECK(w.rdx() == 0x11);
+        ticks(5);  // the old deadline passes: nothing happens to w
+        CHECK(w.rax() == kOk);
+    }
+    SECTION("suspend takes it off the deadline list") {
+        REQUIRE(p.sys(ANVIL_SYS_tcb_suspend, w.slot).status == kOk);
+        CHECK(w.state() == ThreadState::kSuspended);
+        ticks(5);
+        CHECK(w.state() == ThreadState::kSuspended);
+        CHECK(w->regs().rax == ANVIL_SYS_notify_wait_timeout);  // re-issued on resume
+    }
+    SECTION("destroying the notification wakes it with PEER_CLOSED") {
+        REQUIRE(p.sys(ANVIL_SYS_cap_revoke, kSelfCNode, n).status == kOk);
+        REQUIRE(p.sys(ANVIL_SYS_cap_delete, kSelfCNode, n).status == kOk);
+        CHECK(w.runnable());
+        CHECK(w.rax() == kEPeerClosed);
+        ticks(5);
+        CHECK(w.rax() == kEPeerClosed);
+    }
+    CHECK(kernel::deadline_waiters().empty());
+    check_no_ipc(w);
+}
+
+TEST_CASE_METHOD(IpcTest, "notify: timed waits wake in deadline order, FIFO among equal deadlines") {
+    Space sp = make_space();
+    const uint32_t n = new_notification();
+    give(n, sp, 1, kR);
+    Worker a = spawn(sp, "a", 1);
+    Worker b = spawn(sp, "b", 2);
+    Worker c = spawn(sp, "c", 3);
+    REQUIRE(as(a, ANVIL_SYS_notify_wait_timeout, {1, 4}) == kBlocked);
+    REQUIRE(as(b, ANVIL_SYS_notify_wait_timeout, {1, 2}) == kBlocked);
+    REQUIRE(as(c, ANVIL_SYS_notify_wait_timeout, {1, 4}) == kBlocked);
+    kernel::DeadlineList& list = kernel::deadline_waiters();
+    CHECK(list.front() == b.t);
+    CHECK(list.next(b.t) == a.t);
+    CHECK(list.next(a.t) == c.t);
+    ticks(2);
+    CHECK(b.runnable());
+    CHECK(a.blocked());
+    CHECK(c.blocked());
+    ticks(2);
+    CHECK(a.runnable());
+    CHECK(c.runnable());
+    CHECK(a.rax() == kETimedOut);
+    CHECK(c.rax() == kETimedOut);
+    CHECK(list.empty());
 }
 
 // ---- fault messages -----------------------------------------------------------------------

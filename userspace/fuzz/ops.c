@@ -95,6 +95,7 @@ static const uint32_t k_allowed[ANVIL_SYS_COUNT] = {
     [ANVIL_SYS_ipc_try_recv] = S_OK | S_CAP | S_RECV | S_BLOCK,
     [ANVIL_SYS_notify_signal] = S_OK | S_CAP | S_ARG,
     [ANVIL_SYS_notify_wait] = S_OK | S_CAP | S_CLOSED,
+    [ANVIL_SYS_notify_wait_timeout] = S_OK | S_CAP | S_CLOSED | B(ANVIL_ERR_TIMED_OUT),
     [ANVIL_SYS_irq_bind] = S_OK | S_CAP | S_ARG | S_MEM,
     [ANVIL_SYS_ioport_enable] = S_OK | S_CAP | S_MEM,
 };
@@ -751,6 +752,7 @@ static void sanitize(struct fz_thread *t, uint64_t nr, uint64_t *a)
             a[0] = g_fz.se;
         break;
     case ANVIL_SYS_notify_wait:
+    case ANVIL_SYS_notify_wait_timeout:
         if (fz_reserved(a[0]) && a[0] != g_fz.sn)
             a[0] = g_fz.sn;
         break;
@@ -779,6 +781,7 @@ static const struct op_weight k_ops[] = {
     {ANVIL_SYS_ipc_call, 2},      {ANVIL_SYS_ipc_reply, 3},      {ANVIL_SYS_ipc_reply_recv, 2},
     {ANVIL_SYS_ipc_try_send, 6},  {ANVIL_SYS_ipc_try_recv, 6},   {ANVIL_SYS_notify_signal, 4},
     {ANVIL_SYS_notify_wait, 1},   {ANVIL_SYS_irq_bind, 1},       {ANVIL_SYS_ioport_enable, 1},
+    {ANVIL_SYS_notify_wait_timeout, 2},
     {OP_OOB, 2},
 };
 #define N_OPS (sizeof k_ops / sizeof k_ops[0])
@@ -1007,6 +1010,11 @@ void fz_op(struct fz_thread *t)
     case ANVIL_SYS_notify_wait:
         a[0] = gen_ntf(t);
         break;
+    case ANVIL_SYS_notify_wait_timeout:
+        /* Mostly a poll or a few ticks; now and then one that never ends. */
+        a[0] = gen_ntf(t);
+        a[1] = rb(t, 8) ? rb(t, 4) : gen_u64(t);
+        break;
     case ANVIL_SYS_irq_bind:
         a[0] = rb(t, 2) ? pool_slot(t) : wild_slot(t);
         a[1] = gen_ntf(t);
@@ -1135,8 +1143,9 @@ void fz_victim_entry(uint64_t index)
         uint64_t nr;
         switch (r % 8) {
         case 0:
-            nr = ANVIL_SYS_notify_wait;
+            nr = rb(t, 2) ? ANVIL_SYS_notify_wait : ANVIL_SYS_notify_wait_timeout;
             a[0] = gen_ntf(t);
+            a[1] = rb(t, 4);
             break;
         case 1:
         case 2:

@@ -10,7 +10,8 @@
  * writes COM1 the same way, so the two can interleave but never block each
  * other, and the line format stays the kernel's. Input is interrupt-driven:
  * IRQ 4 is bound to a notification, and a read that finds no whole line waits
- * on it, then drains the receive FIFO again. Bytes after a line's end stay
+ * on it for at most INPUT_POLL_TICKS (an interrupt may be lost), then drains
+ * the receive FIFO again. Bytes after a line's end stay
  * buffered for the next read. One request at a time.
  *
  * What the server is doing outlives it: init lends every instance the same
@@ -41,6 +42,12 @@
 #define THR_SPIN_LIMIT 1000000u
 /* The notification bit the IRQ sets. */
 #define RX_IRQ_BIT 0u
+/* Clock ticks an input wait lasts before the receive FIFO is drained anyway:
+ * COM1's IRQ 4 is edge-triggered, so one lost rising edge (the line then stays
+ * high and never rises again) would otherwise leave the server waiting for
+ * good. 10 ticks is at most ~100 ms on x86-64 (100 Hz timers), short enough
+ * for typed input, and an idle server wakes at most 10 times a second. */
+#define INPUT_POLL_TICKS 10u
 
 static int g_uart;          /* COM1's ports are ours */
 static anvil_cap_t g_irq_n; /* notification the IRQ signals; 0: poll by yielding */
@@ -377,8 +384,11 @@ static const char *io_attach(char *note, size_t size)
 static void wait_input(void)
 {
     uint64_t bits = 0;
-    if (g_irq_n && anvil_notify_wait(g_irq_n, &bits) == ANVIL_OK)
-        return;
+    if (g_irq_n) {
+        const anvil_status_t s = anvil_notify_wait_timeout(g_irq_n, INPUT_POLL_TICKS, &bits);
+        if (s == ANVIL_OK || s == ANVIL_ERR_TIMED_OUT)
+            return; /* the caller drains again either way */
+    }
     g_irq_n = 0;
     anvil_thread_yield();
 }

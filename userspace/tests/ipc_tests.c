@@ -49,6 +49,7 @@ enum job_op {
     OP_RECV_FAULT, /* ipc_recv (a call), then fault without replying */
     OP_RECV_SPIN,  /* ipc_recv (a call), then yield forever without replying */
     OP_WAIT,       /* one notify_wait */
+    OP_TIMED_WAIT, /* one notify_wait_timeout, for `seed` ticks */
     OP_PING,       /* `rounds` times: notify_signal(cap, bit i), notify_wait(cap2) == that bit */
     OP_PONG,       /* `rounds` times: notify_wait(cap), notify_signal(cap2, what arrived) */
 };
@@ -57,7 +58,7 @@ struct job {
     uint32_t op;
     anvil_cap_t cap, cap2;
     uint32_t rounds;            /* 0 means 1 */
-    uint64_t seed;              /* OP_CLIENT: varies its requests */
+    uint64_t seed;              /* OP_CLIENT: varies its requests; OP_TIMED_WAIT: its ticks */
     anvil_msg_t in;             /* what it sends (request, reply scratch for servers) */
     anvil_msg_t out;            /* where it receives (caps offered as set up by the test) */
     const anvil_msg_t *in_ptr;  /* if set, sent instead of &in */
@@ -229,6 +230,12 @@ static void job_entry(uint64_t idx)
             anvil_thread_yield();
     case OP_WAIT:
         s = anvil_notify_wait(j->cap, &v);
+        j->value = v;
+        if (s == ANVIL_OK)
+            j->count++;
+        break;
+    case OP_TIMED_WAIT:
+        s = anvil_notify_wait_timeout(j->cap, j->seed, &v);
         j->value = v;
         if (s == ANVIL_OK)
             j->count++;
@@ -1858,6 +1865,64 @@ DEFINE_TEST("ipc.notify_wait_then_signal", test_ipc_notify_wait_then_signal)
     CHECK(wait_done(w));
     CHECK_STATUS(w->status, ANVIL_ERR_PEER_CLOSED);
     jobs_stop_all();
+    return 0;
+}
+
+/* notify_wait_timeout: a poll, a wait that times out, one a signal ends in
+ * time. The suite's own thread lets ticks pass by waiting with a timeout
+ * itself, so the test runs as long on every backend and seed. */
+DEFINE_TEST("ipc.notify_wait_timeout", test_ipc_notify_wait_timeout)
+{
+    jobs_reset();
+    anvil_cap_t n, idle, ep;
+    CHECK_STATUS(anvil_notification_create(&n), ANVIL_OK);
+    CHECK_STATUS(anvil_notification_create(&idle), ANVIL_OK);
+    CHECK_STATUS(anvil_endpoint_create(&ep), ANVIL_OK);
+    /* ticks 0 polls: TIMED_OUT at once with no bits (and bits not written),
+     * the bits if set. */
+    uint64_t bits = 7;
+    CHECK_STATUS(anvil_notify_wait_timeout(n, 0, &bits), ANVIL_ERR_TIMED_OUT);
+    CHECK(bits == 7);
+    CHECK_STATUS(anvil_notify_signal(n, 0x3), ANVIL_OK);
+    CHECK_STATUS(anvil_notify_wait_timeout(n, 0, &bits), ANVIL_OK);
+    CHECK(bits == 0x3);
+    /* Bits already set: returned at once, whatever the timeout. */
+    CHECK_STATUS(anvil_notify_signal(n, 0x5), ANVIL_OK);
+    CHECK_STATUS(anvil_notify_wait_timeout(n, 1000, &bits), ANVIL_OK);
+    CHECK(bits == 0x5);
+    /* Nobody signals: the wait ends with TIMED_OUT. */
+    CHECK_STATUS(anvil_notify_wait_timeout(idle, 3, &bits), ANVIL_ERR_TIMED_OUT);
+    /* A helper waits for 2 ticks while this thread waits for 20: it times out first. */
+    struct job *w = job_init(0, OP_TIMED_WAIT, n);
+    w->seed = 2;
+    CHECK_STATUS(job_start(0, ANVIL_CPU_ANY), ANVIL_OK);
+    CHECK(wait_started(w));
+    CHECK_STATUS(anvil_notify_wait_timeout(idle, 20, &bits), ANVIL_ERR_TIMED_OUT);
+    CHECK(wait_done(w));
+    CHECK_STATUS(w->status, ANVIL_ERR_TIMED_OUT);
+    job_stop(0);
+    /* A signal within the timeout wakes the waiter with the bits. */
+    w = job_init(1, OP_TIMED_WAIT, n);
+    w->seed = 1000000;
+    CHECK_STATUS(job_start(1, ANVIL_CPU_ANY), ANVIL_OK);
+    CHECK(wait_started(w));
+    CHECK(w->done == 0);
+    CHECK_STATUS(anvil_notify_signal(n, 0x40), ANVIL_OK);
+    CHECK(wait_done(w));
+    CHECK_STATUS(w->status, ANVIL_OK);
+    CHECK(w->value == 0x40);
+    job_stop(1);
+    /* Refused before any waiting: wrong type, missing READ, no cap. */
+    const anvil_cap_t w_only = copy_of(n, ANVIL_RIGHT_WRITE, 0);
+    CHECK(w_only);
+    CHECK_STATUS(anvil_notify_wait_timeout(ep, 5, &bits), ANVIL_ERR_WRONG_TYPE);
+    CHECK_STATUS(anvil_notify_wait_timeout(w_only, 5, &bits), ANVIL_ERR_ACCESS_DENIED);
+    CHECK_STATUS(anvil_notify_wait_timeout(0, 5, &bits), ANVIL_ERR_INVALID_CAP);
+    jobs_stop_all();
+    del(w_only);
+    CHECK_STATUS(anvil_cap_delete(SELF, ep), ANVIL_OK);
+    CHECK_STATUS(anvil_cap_delete(SELF, idle), ANVIL_OK);
+    CHECK_STATUS(anvil_cap_delete(SELF, n), ANVIL_OK);
     return 0;
 }
 

@@ -28,14 +28,15 @@ typedef int anvil_status_t;
     X(ANVIL_ERR_BAD_STATE, -12, "object is in the wrong state")                \
     X(ANVIL_ERR_FAULT, -13, "bad user pointer")                                \
     X(ANVIL_ERR_NOT_SUPPORTED, -14, "not supported")                           \
-    X(ANVIL_ERR_OUT_OF_RANGE, -15, "value out of range")
+    X(ANVIL_ERR_OUT_OF_RANGE, -15, "value out of range")                       \
+    X(ANVIL_ERR_TIMED_OUT, -16, "no signal came before the timeout")
 
 #define ANVIL_STATUS_ENUM_ITEM(name, value, desc) name = (value),
 enum { ANVIL_STATUS_LIST(ANVIL_STATUS_ENUM_ITEM) };
 #undef ANVIL_STATUS_ENUM_ITEM
 
 /* The most negative status code; anything below it is not a status. */
-#define ANVIL_STATUS_MIN (-15)
+#define ANVIL_STATUS_MIN (-16)
 
 /* The name of status `s` ("ANVIL_ERR_FAULT"), or `unknown` if it is none: the
  * one lookup of status names, which the kernel's tests, libanvil and every host

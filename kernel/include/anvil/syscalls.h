@@ -87,7 +87,9 @@
     X(33, ioport_enable, ANVIL_WRAP, (ANVIL_IN, anvil_cap_t, ioport))                      \
     X(34, tcb_get_ext_state, ANVIL_WRAP, (ANVIL_IN, anvil_cap_t, tcb), (ANVIL_IN, anvil_ext_state_t *, out)) \
     X(35, tcb_set_ext_state, ANVIL_WRAP, (ANVIL_IN, anvil_cap_t, tcb),                    \
-      (ANVIL_IN, const anvil_ext_state_t *, state))
+      (ANVIL_IN, const anvil_ext_state_t *, state))                                       \
+    X(36, notify_wait_timeout, ANVIL_WRAP, (ANVIL_IN, anvil_cap_t, n), (ANVIL_IN, uint64_t, ticks), \
+      (ANVIL_OUT, uint64_t, bits))
 
 /* ANVIL_SYS_<name>: the syscall numbers. */
 #define ANVIL_SYS_ENUM_ITEM(num, name, wrap, ...) ANVIL_SYS_##name = (num),
