@@ -16,21 +16,34 @@
 namespace sim {
 
 // How far (in basic blocks of the switch's vCPU) and in which steps a switch
-// is moved: nearest first, later before earlier. A step below a failure's
-// window in blocks cannot step over it: the race demo's lost update needs a
-// stop among the 9 blocks between a read and its write.
+// is moved: nearest first, later before earlier; fine steps up to `reach`,
+// then coarse ones up to `far_reach`. A step below a failure's window in
+// blocks cannot step over it: the race demo's lost update needs a stop among
+// the 9 blocks between a read and its write, and its loop's round is 161
+// blocks, which the fine range covers. The coarse range is for a switch that
+// only made up for start-up timing (another thread started a few hundred
+// blocks later or earlier): a coarse step can step over a small window, but
+// its multiples fall at every phase of a loop whose round it does not divide.
 struct Moves {
     uint64_t reach = 168;
     uint64_t step = 8;
+    uint64_t far_reach = 4096;  // 0 or <= reach: no coarse range
+    uint64_t far_step = 32;
 };
 
-// The offsets `moves` tries, nearest first: +step, -step, +2 step, ...
+// The offsets `moves` tries, nearest first: +step, -step, +2 step, ... up to
+// the reach, then the multiples of far_step beyond it up to far_reach.
 inline std::vector<int64_t> offsets(const Moves& moves) {
     std::vector<int64_t> out;
-    for (uint64_t d = moves.step; moves.step && d <= moves.reach; d += moves.step) {
+    auto both = [&](uint64_t d) {
         out.push_back(static_cast<int64_t>(d));
         out.push_back(-static_cast<int64_t>(d));
-    }
+    };
+    for (uint64_t d = moves.step; moves.step && d <= moves.reach; d += moves.step)
+        both(d);
+    if (moves.far_step && moves.reach)
+        for (uint64_t d = (moves.reach / moves.far_step + 1) * moves.far_step; d <= moves.far_reach; d += moves.far_step)
+            both(d);
     return out;
 }
 

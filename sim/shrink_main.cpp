@@ -187,9 +187,15 @@ int main(int argc, char** argv) {
     app.add_option("--initramfs-search", files.initramfs_search, "directories to look for the initramfs in");
     sim::Moves moves;
     app.add_option("--reach", moves.reach, "how far a switch is moved in the second phase, in basic blocks of its vCPU "
-                                           "(0: none moved)")
+                                           "(0: none moved, nor by --far-reach)")
         ->capture_default_str();
     app.add_option("--step", moves.step, "the steps a switch is moved in, in basic blocks")
+        ->capture_default_str()
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+    app.add_option("--far-reach", moves.far_reach,
+                   "past --reach, how far a switch is moved in coarser steps, in basic blocks (0: not at all)")
+        ->capture_default_str();
+    app.add_option("--far-step", moves.far_step, "the coarser steps past --reach, in basic blocks")
         ->capture_default_str()
         ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
     if (const std::optional<int> code = cli::parse(app, argc, argv, "anvil-shrink"))

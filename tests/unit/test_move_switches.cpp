@@ -18,8 +18,12 @@ bool has_at(const std::vector<Switch>& v, uint32_t cpu, uint64_t from, uint64_t 
 }  // namespace
 
 TEST_CASE("move_switches: offsets go nearest first, later before earlier, up to the reach") {
-    CHECK(sim::offsets({24, 8}) == std::vector<int64_t>{8, -8, 16, -16, 24, -24});
-    CHECK(sim::offsets({0, 8}).empty());
+    CHECK(sim::offsets({24, 8, 0, 32}) == std::vector<int64_t>{8, -8, 16, -16, 24, -24});
+    CHECK(sim::offsets({0, 8, 4096, 32}).empty());
+    // Past the reach, the multiples of the coarse step up to the far reach.
+    CHECK(sim::offsets({24, 8, 100, 32}) ==
+          std::vector<int64_t>{8, -8, 16, -16, 24, -24, 32, -32, 64, -64, 96, -96});
+    CHECK(sim::offsets({64, 8, 64, 32}).size() == 16);  // a far reach inside the reach adds none
 }
 
 TEST_CASE("move_switches: two switches around a window become one moved into it") {
