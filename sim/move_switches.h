@@ -48,43 +48,72 @@ inline std::vector<int64_t> offsets(const Moves& moves) {
 }
 
 // `list` fails (`fails(list)`); returns a list of as few switches as taking
-// one out and moving one other finds, repeated while that succeeds. The
+// one out and moving one other finds, or else taking two out and moving one
+// other, repeated while that succeeds. The
 // switches moved first are the ones nearest in the list to the one taken out
 // (the likeliest to do its work).
 inline std::vector<replay::Switch> fewer_by_moving(std::vector<replay::Switch> list,
                                                    const std::function<bool(const std::vector<replay::Switch>&)>& fails,
                                                    const Moves& moves) {
     const std::vector<int64_t> deltas = offsets(moves);
+    // `candidate` becomes the list if it fails.
+    auto take = [&](std::vector<replay::Switch>& candidate) {
+        if (!fails(candidate))
+            return false;
+        list = std::move(candidate);
+        return true;
+    };
+    // `rest` with its switch `j` moved by each offset in turn, until one fails.
+    auto take_moved = [&](const std::vector<replay::Switch>& rest, size_t j) {
+        for (const int64_t d : deltas) {
+            if (d < 0 && rest[j].at <= static_cast<uint64_t>(-d))
+                continue;
+            std::vector<replay::Switch> moved = rest;
+            moved[j].at = rest[j].at + static_cast<uint64_t>(d);
+            if (take(moved))
+                return true;
+        }
+        return false;
+    };
     // One switch fewer: `out` of `list` taken out and another moved; false if no move fails.
     auto one_fewer = [&](size_t out) {
         std::vector<replay::Switch> rest = list;
         rest.erase(rest.begin() + static_cast<long>(out));
-        if (fails(rest)) {  // ddmin's list is one-minimal, but one that moves made may not be
-            list = std::move(rest);
+        if (take(rest))  // ddmin's list is one-minimal, but one that moves made may not be
             return true;
-        }
         for (size_t distance = 1; distance <= rest.size(); ++distance) {
             for (const size_t j : {out + distance - 1, out - distance}) {  // after `out`, then before (wraps: skipped)
-                if (j >= rest.size())
-                    continue;
-                for (const int64_t d : deltas) {
-                    if (d < 0 && rest[j].at <= static_cast<uint64_t>(-d))
-                        continue;
-                    std::vector<replay::Switch> moved = rest;
-                    moved[j].at = rest[j].at + static_cast<uint64_t>(d);
-                    if (fails(moved)) {
-                        list = std::move(moved);
-                        return true;
-                    }
-                }
+                if (j < rest.size() && take_moved(rest, j))
+                    return true;
             }
         }
+        return false;
+    };
+    // Two switches fewer, and then one other moved: a pair that only makes up
+    // for each other (two stops of one thread that together leave the threads
+    // on the vCPUs they had) goes only together, and ddmin's chunks are
+    // contiguous. Tried only when no single switch can go (it costs about
+    // k^2/2 times the moves of one).
+    auto two_fewer = [&]() {
+        for (size_t i = 0; i + 1 < list.size(); ++i)
+            for (size_t j = i + 1; j < list.size(); ++j) {
+                std::vector<replay::Switch> rest = list;
+                rest.erase(rest.begin() + static_cast<long>(j));
+                rest.erase(rest.begin() + static_cast<long>(i));
+                if (take(rest))
+                    return true;
+                for (size_t k = 0; k < rest.size(); ++k)
+                    if (take_moved(rest, k))
+                        return true;
+            }
         return false;
     };
     for (bool fewer = true; fewer && list.size() > 1;) {
         fewer = false;
         for (size_t out = 0; out < list.size() && !fewer; ++out)
             fewer = one_fewer(out);
+        if (!fewer && list.size() > 2)
+            fewer = two_fewer();
     }
     return list;
 }

@@ -59,3 +59,15 @@ TEST_CASE("move_switches: a window out of reach is not found") {
     const std::vector<Switch> two{{0, 150, 1}, {0, 260, 1}};
     CHECK(sim::fewer_by_moving(two, fails, {}) == two);
 }
+
+TEST_CASE("move_switches: two switches that make up for each other go together") {
+    // The failure needs the switch at 500, and an even number of stops on
+    // cpu 0 wherever they are: taking out one of them passes however another
+    // is moved, taking out both fails.
+    const Fails fails = [](const std::vector<Switch>& v) {
+        return has_at(v, 1, 500, 500) &&
+               std::count_if(v.begin(), v.end(), [](const Switch& s) { return s.cpu == 0; }) % 2 == 0;
+    };
+    const std::vector<Switch> three{{0, 100, 1}, {0, 200, 1}, {1, 500, 0}};
+    CHECK(sim::fewer_by_moving(three, fails, {}) == std::vector<Switch>{{1, 500, 0}});
+}
